@@ -1,0 +1,152 @@
+/**
+ * Owns the checks at run time: runs them (one run per check at a time, shared by every caller),
+ * feeds results through the state machine, persists transitions and tells subscribers.
+ */
+import type { CheckConfig, Config } from '../config/load.js';
+import { probeKinds } from '../probes/index.js';
+import type { ProbeResult } from '../probes/types.js';
+import { Limiter, runProbe } from './runner.js';
+import { advance, initialState, type CheckState, type Transition } from './state.js';
+import type { StateStore } from './store.js';
+
+export interface RunRecord {
+  check: CheckConfig;
+  result: ProbeResult;
+  /** ISO time the run finished. */
+  at: string;
+  state: CheckState;
+}
+
+interface Runtime {
+  check: CheckConfig;
+  fingerprint: string;
+  state: CheckState;
+  memo: Map<string, unknown>;
+  inflight?: Promise<RunRecord>;
+  last?: RunRecord;
+}
+
+export interface CheckView {
+  check: CheckConfig;
+  state: CheckState;
+  last?: RunRecord;
+  running: boolean;
+}
+
+type Listener<T> = (value: T) => void;
+
+export class Monitor {
+  readonly limiter: Limiter;
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly shutdown = new AbortController();
+  private readonly resultListeners: Listener<RunRecord>[] = [];
+  private readonly transitionListeners: Listener<{ transition: Transition; check: CheckConfig }>[] = [];
+  private readonly configListeners: Listener<Config>[] = [];
+  config: Config;
+
+  constructor(config: Config, private readonly store?: StateStore, private readonly clock: () => Date = () => new Date()) {
+    this.config = config;
+    this.limiter = new Limiter(config.max_concurrency);
+    const persisted = store?.load() ?? {};
+    const now = this.clock();
+    for (const check of config.checks) {
+      const saved = persisted[check.name];
+      const state = saved && saved.status !== 'unknown' ? { status: saved.status, since: saved.since } : initialState(now);
+      this.runtimes.set(check.name, { check, fingerprint: config.fingerprints.get(check.name) ?? '', state, memo: new Map() });
+    }
+  }
+
+  onResult(fn: Listener<RunRecord>): void {
+    this.resultListeners.push(fn);
+  }
+
+  onTransition(fn: Listener<{ transition: Transition; check: CheckConfig }>): void {
+    this.transitionListeners.push(fn);
+  }
+
+  onConfig(fn: Listener<Config>): void {
+    this.configListeners.push(fn);
+  }
+
+  get checks(): CheckConfig[] {
+    return [...this.runtimes.values()].map((r) => r.check);
+  }
+
+  view(name: string): CheckView | undefined {
+    const r = this.runtimes.get(name);
+    return r && { check: r.check, state: r.state, ...(r.last ? { last: r.last } : {}), running: r.inflight !== undefined };
+  }
+
+  views(): CheckView[] {
+    return [...this.runtimes.keys()].map((n) => this.view(n) as CheckView);
+  }
+
+  isRunning(name: string): boolean {
+    return this.runtimes.get(name)?.inflight !== undefined;
+  }
+
+  /** Runs a check now, or joins the run already under way. */
+  run(name: string): Promise<RunRecord> {
+    const rt = this.runtimes.get(name);
+    if (!rt) return Promise.reject(new Error(`no check named ${name}`));
+    rt.inflight ??= this.execute(rt).finally(() => (rt.inflight = undefined));
+    return rt.inflight;
+  }
+
+  private async execute(rt: Runtime): Promise<RunRecord> {
+    const { check } = rt;
+    const kind = probeKinds[check.type];
+    if (!kind) throw new Error(`unknown check type ${check.type}`);
+    const result = await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal);
+    // A reload may have replaced or removed the check while it ran: record only against the live one.
+    if (this.runtimes.get(check.name) !== rt) return { check, result, at: this.clock().toISOString(), state: rt.state };
+    const now = this.clock();
+    const { state, transition } = advance(check.name, rt.state, result, rt.check, now);
+    rt.state = state;
+    const record: RunRecord = { check: rt.check, result, at: now.toISOString(), state };
+    rt.last = record;
+    for (const fn of this.resultListeners) fn(record);
+    if (transition) {
+      void this.persist();
+      for (const fn of this.transitionListeners) fn({ transition, check: rt.check });
+    }
+    return record;
+  }
+
+  /** Swaps in a new config: new checks start unknown, removed ones vanish, changed ones keep their state. */
+  apply(config: Config): void {
+    const now = this.clock();
+    const next = new Map<string, Runtime>();
+    for (const check of config.checks) {
+      const fingerprint = config.fingerprints.get(check.name) ?? '';
+      const old = this.runtimes.get(check.name);
+      if (old && old.check.type === check.type) {
+        // Updated in place so a run under way still lands on this check.
+        if (old.fingerprint !== fingerprint) old.memo = new Map();
+        old.check = check;
+        old.fingerprint = fingerprint;
+        next.set(check.name, old);
+      } else {
+        next.set(check.name, { check, fingerprint, state: initialState(now), memo: new Map() });
+      }
+    }
+    this.runtimes.clear();
+    for (const [k, v] of next) this.runtimes.set(k, v);
+    this.config = config;
+    this.limiter.limit = config.max_concurrency;
+    void this.persist();
+    for (const fn of this.configListeners) fn(config);
+  }
+
+  persist(): Promise<void> {
+    if (!this.store) return Promise.resolve();
+    return this.store.save(() =>
+      Object.fromEntries([...this.runtimes].map(([name, rt]) => [name, { status: rt.state.status, since: rt.state.since, ...(rt.last ? { reason: rt.last.result.reason } : {}) }])),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.shutdown.abort();
+    await this.persist();
+  }
+}

@@ -1,0 +1,73 @@
+/** The `/check` JSON and the CLI's table: one shape for "what happened when these checks ran". */
+import type { CheckConfig } from '../config/load.js';
+import { formatDuration } from '../config/units.js';
+import type { JsonObject, Status } from '../probes/types.js';
+import type { RunRecord } from './monitor.js';
+
+export interface CheckReportEntry {
+  name: string;
+  type: string;
+  status: Status;
+  reason: string;
+  hint: string | null;
+  duration_ms: number;
+  details: JsonObject;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  checked_at: string;
+  checks: CheckReportEntry[];
+}
+
+export function buildReport(records: RunRecord[], at = new Date()): CheckReport {
+  const checks = records.map(({ check, result }) => ({
+    name: check.name,
+    type: check.type,
+    status: result.status,
+    reason: result.reason,
+    hint: result.hint ?? null,
+    duration_ms: Math.round((result.timings.total ?? 0) * 1000 * 10) / 10,
+    details: result.details,
+  }));
+  return { ok: checks.every((c) => c.status !== 'fail'), checked_at: at.toISOString(), checks };
+}
+
+export interface CheckFilter {
+  names?: string[];
+  type?: string;
+  /** "key:value" pairs; a check must carry all of them. */
+  labels?: string[];
+}
+
+export function selectChecks(checks: CheckConfig[], filter: CheckFilter): { selected: CheckConfig[]; unknownNames: string[] } {
+  const names = filter.names?.filter(Boolean) ?? [];
+  const known = new Set(checks.map((c) => c.name));
+  const labels = (filter.labels ?? []).map((l) => {
+    const i = l.indexOf(':');
+    return i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
+  });
+  const selected = checks.filter(
+    (c) =>
+      (names.length === 0 || names.includes(c.name)) &&
+      (!filter.type || c.type === filter.type) &&
+      labels.every(([k, v]) => k !== undefined && (v === undefined ? k in c.labels : c.labels[k] === v)),
+  );
+  return { selected, unknownNames: names.filter((n) => !known.has(n)) };
+}
+
+export function formatTable(report: CheckReport): string {
+  const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.reason, formatDuration(c.duration_ms)]);
+  const header = ['NAME', 'STATUS', 'REASON', 'DURATION'];
+  const widths = header.map((h, i) => Math.min(i === 2 ? 90 : 40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.length > (widths[i] ?? 0) ? `${c.slice(0, (widths[i] ?? 1) - 1)}…` : c.padEnd(widths[i] ?? 0))).join('  ');
+  const hints = report.checks.filter((c) => c.status !== 'ok' && c.hint).map((c) => `  ${c.name}: ${c.hint}`);
+  const failing = report.checks.filter((c) => c.status === 'fail').length;
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    `${report.checks.length - failing} passed, ${failing} failed`,
+    ...(hints.length ? ['', 'hints:', ...hints] : []),
+  ].join('\n');
+}

@@ -1,0 +1,62 @@
+/** The annotated forgewatch.yaml that `forgewatch init` writes, modelled on a typical deployment:
+ * a backend container on :8000, a frontend on :3001, nginx terminating TLS for the public hosts. */
+export const INIT_TEMPLATE = `# forgewatch.yaml — what to watch, and how often.
+# Durations: 250ms 30s 5m 1h 7d. Sizes: 512KiB 1MiB.
+# \${VAR} reads an environment variable (a missing one is an error); \${file:/run/secrets/x} reads a file.
+# Check it with:  forgewatch validate forgewatch.yaml   Run it once:  forgewatch check
+
+server:
+  listen: 127.0.0.1:9464          # serves /metrics, /check, /api/status, /healthz
+  # token: \${FORGEWATCH_TOKEN}    # when set, /check and /api/* need "Authorization: Bearer <token>"
+
+state_dir: ./.forgewatch          # check state survives restarts here
+
+defaults:
+  interval: 30s
+  timeout: 10s
+  failure_threshold: 2            # consecutive bad results before a check counts as failing
+  success_threshold: 1            # consecutive good results before it counts as recovered
+
+max_concurrency: 64
+
+checks:
+  # --- Local health: the containers themselves, bypassing nginx ---
+  - name: backend-local
+    type: http
+    url: http://127.0.0.1:8000/health
+    interval: 15s
+    expect:
+      status: [200]
+    labels: { team: web, severity: page }
+
+  - name: frontend-local
+    type: http
+    url: http://127.0.0.1:3001/
+    expect:
+      status: [200]
+
+  # --- Public: through DNS, nginx and TLS, as users see it ---
+  - name: api-public
+    type: http
+    url: https://api.forgetrace.pro/health
+    expect:
+      status: [200]
+    depends_on: [backend-local]     # a 502 here is explained by the backend being down
+    labels: { severity: page }
+
+  - name: www-public
+    type: http
+    url: https://www.forgetrace.pro/
+    expect:
+      status: ["200-299"]
+    depends_on: [frontend-local]
+
+  # --- nginx redirects plain HTTP to HTTPS for every host ---
+  - name: apex-redirects-to-https
+    type: http
+    url: http://forgetrace.pro/
+    follow_redirects: false         # the 301 itself is the result
+    expect:
+      status: [301, 308]
+      header: { location: '^https://forgetrace\\.pro/' }
+`;

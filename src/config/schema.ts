@@ -1,0 +1,43 @@
+/** The top-level shape of forgewatch.yaml. Check entries are validated per type (see probes/index.ts). */
+import { z } from 'zod';
+import { alertsSchema } from '../alerts/config.js';
+import { filePath, positiveDuration } from './fields.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+const listen = z.string().transform((v, ctx): ListenAddress => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.issues.push({ code: 'custom', input: v, message: `expected host:port such as 127.0.0.1:9464 or [::1]:9464, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+export const topLevelSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: listen.prefault('127.0.0.1:9464'),
+      token: z.string().min(1).optional(),
+      public_url: z.url().optional(),
+    })
+    .prefault({}),
+  state_dir: filePath.prefault('./.forgewatch'),
+  defaults: z
+    .strictObject({
+      interval: positiveDuration.prefault('30s'),
+      timeout: positiveDuration.prefault('10s'),
+      failure_threshold: z.number().int().min(1).default(2),
+      success_threshold: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  max_concurrency: z.number().int().min(1).max(100_000).default(64),
+  checks: z.array(z.record(z.string(), z.unknown()), { error: 'expected a list of checks' }).default([]),
+  alerts: alertsSchema.optional(),
+});
+
+export type TopLevel = z.output<typeof topLevelSchema>;

@@ -1,0 +1,98 @@
+/**
+ * Turns network failures into the one-line reason and the plain-language hint a person reads at night.
+ * The hints come from real deployments behind a TLS-terminating proxy with containers behind it.
+ */
+import { formatDuration } from '../config/units.js';
+import { DialError } from './dial.js';
+
+export type Phase = 'resolving' | 'connecting' | 'tls handshake' | 'first byte' | 'body';
+
+export interface Explained {
+  reason: string;
+  hint?: string;
+}
+
+export interface Target {
+  host: string;
+  port: number;
+  /** The address actually dialled, when known. */
+  address?: string;
+}
+
+const PHASE_WORDS: Record<Phase, string> = {
+  resolving: 'resolving the host name',
+  connecting: 'connecting',
+  'tls handshake': 'in the TLS handshake',
+  'first byte': 'waiting for the first byte',
+  body: 'reading the body',
+};
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+export function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || (err as NodeJS.ErrnoException).code === 'ETIMEDOUT');
+}
+
+export function explainTimeout(timeoutMs: number, phase: Phase, target: Target): Explained {
+  const where = phase === 'connecting' ? ` to ${hostPort(target.address ?? target.host, target.port)}` : '';
+  const hints: Record<Phase, string> = {
+    resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
+    connecting: 'No answer to the connection attempt: the host is down, or a firewall drops the packets (compare with a check from inside the network).',
+    'tls handshake': 'The port accepted the connection but never completed a TLS handshake: is a TLS server really listening there, or is the process stuck?',
+    'first byte': 'The server accepted the connection but the application never answered: it is hung, overloaded, or blocked on its database. Check its logs and CPU.',
+    body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
+  };
+  return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };
+}
+
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Explains a dial (DNS / TCP / TLS) or stream error. */
+export function explainNetworkError(err: unknown, target: Target, phase: Phase): Explained {
+  const e = (err instanceof DialError ? err.cause : err) as NodeJS.ErrnoException;
+  const code = e?.code ?? '';
+  const hp = hostPort(target.address ?? target.host, target.port);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return {
+        reason: `connect ECONNREFUSED ${hp}`,
+        hint: LOOPBACK.test(target.address ?? target.host)
+          ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
+          : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
+      };
+    case 'ENOTFOUND':
+    case 'EAI_NONAME':
+    case 'EAI_AGAIN':
+    case 'ENODATA':
+      return {
+        reason: `dns: cannot resolve ${target.host} (${code === 'EAI_AGAIN' ? 'resolver failed' : 'no such host'})`,
+        hint: `The name ${target.host} does not resolve: check that its DNS record exists and points at the right load balancer or IP, and that it has propagated (dig ${target.host}).`,
+      };
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+      return {
+        reason: `connection reset by ${hp} ${PHASE_WORDS[phase]}`,
+        hint: phase === 'tls handshake'
+          ? 'The server closed the connection during the TLS handshake: it may not serve TLS for this name (SNI), or the TLS port is misconfigured.'
+          : 'The server closed the connection mid-request: the application crashed or restarted, or a proxy cut it. Check the application logs and whether its container is restarting.',
+      };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { reason: `connect ${code} ${hp}`, hint: 'No route to that address: the host is down or the network path (VPN, firewall, routing) is broken.' };
+    case 'ETIMEDOUT':
+      return explainTimeout(0, phase, target);
+    default:
+      break;
+  }
+  const message = (e?.message ?? String(err)).split('\n')[0] ?? '';
+  if (phase === 'tls handshake') {
+    if (/wrong version number|packet length too long|unknown protocol|http request/i.test(message)) {
+      return { reason: `TLS handshake failed on ${hp}: the port answers plain HTTP, not TLS`, hint: 'A plain-HTTP server is listening on the TLS port: the HTTPS server block (listen 443 ssl) is missing or the check points at the wrong port.' };
+    }
+    return { reason: `TLS handshake failed on ${hp}: ${message}`, hint: 'The TLS handshake did not complete: the server may have no certificate for this name (SNI) or supports no common protocol version.' };
+  }
+  return { reason: `${code ? `${code}: ` : ''}${message} (${PHASE_WORDS[phase]}, ${hp})` };
+}

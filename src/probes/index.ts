@@ -1,0 +1,20 @@
+/** The probe kinds forgewatch knows: config `type` -> schema, probe function and the gauges it may observe. */
+import type { z } from 'zod';
+import type { CheckConfig } from '../config/load.js';
+import { httpCheckSchema, httpMetrics, probeHttp } from './http.js';
+import type { MetricSpec, Probe } from './types.js';
+
+export interface ProbeKind {
+  schema: z.ZodType;
+  probe: Probe<CheckConfig>;
+  metrics: readonly MetricSpec[];
+}
+
+function kind<S extends z.ZodType, C>(schema: S, probe: Probe<C>, metrics: readonly MetricSpec[]): ProbeKind {
+  // The loader validated the check with this same schema, so the probe receives the shape it declares.
+  return { schema, probe: probe as unknown as Probe<CheckConfig>, metrics };
+}
+
+export const probeKinds: Record<string, ProbeKind> = {
+  http: kind(httpCheckSchema, probeHttp, httpMetrics),
+};

@@ -1,0 +1,110 @@
+/** The HTTP API: /metrics, /check, /api/status, /healthz, /-/reload. */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Monitor } from '../checks/monitor.js';
+import { buildReport, selectChecks } from '../checks/report.js';
+import type { Scheduler } from '../checks/scheduler.js';
+import type { Metrics } from '../metrics/registry.js';
+
+/** The heartbeat ticks every second; this long without one means the event loop is stuck. */
+const STALE_TICK_MS = 10_000;
+
+export interface AppDeps {
+  monitor: Monitor;
+  metrics: Metrics;
+  scheduler: Scheduler;
+  /** Returns an error message when the new config was rejected. */
+  reload: () => Promise<string | undefined>;
+  startedAt: Date;
+  /** Further routes (status page, alert silences), installed after the core ones. */
+  routes?: RouteInstaller[];
+}
+
+export type RouteInstaller = (app: express.Express, deps: AppDeps & { requireToken: express.RequestHandler }) => void;
+
+export function queryList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { monitor, metrics, scheduler } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'extended');
+
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
+    const token = monitor.config.server.token;
+    if (!token || tokenMatches(req.get('authorization'), token)) return next();
+    res.status(401).set('WWW-Authenticate', 'Bearer realm="forgewatch"').json({ error: 'missing or wrong bearer token' });
+  };
+
+  app.get('/healthz', (_req, res) => {
+    const age = Date.now() - scheduler.lastTick;
+    const healthy = age < STALE_TICK_MS;
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'stalled', scheduler_tick_age_ms: age, checks: monitor.checks.length, uptime_s: Math.round((Date.now() - deps.startedAt.getTime()) / 1000) });
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.set('Content-Type', metrics.contentType).send(await metrics.render());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/check', requireToken, async (req, res, next) => {
+    try {
+      const { selected, unknownNames } = selectChecks(monitor.checks, {
+        names: queryList(req.query.name),
+        ...(typeof req.query.type === 'string' ? { type: req.query.type } : {}),
+        labels: queryList(req.query.label),
+      });
+      if (unknownNames.length > 0) {
+        res.status(404).json({ error: `no configured check named ${unknownNames.join(', ')}` });
+        return;
+      }
+      const records = await Promise.all(selected.map((c) => monitor.run(c.name)));
+      const report = buildReport(records);
+      res.status(report.ok ? 200 : 503).json(report);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/api/status', requireToken, (_req, res) => {
+    res.json({
+      checks: monitor.views().map((v) => ({
+        name: v.check.name,
+        type: v.check.type,
+        state: v.state.status,
+        since: v.state.since,
+        running: v.running,
+        labels: v.check.labels,
+        depends_on: v.check.depends_on,
+        last: v.last ? { at: v.last.at, status: v.last.result.status, reason: v.last.result.reason, hint: v.last.result.hint ?? null, duration_ms: Math.round((v.last.result.timings.total ?? 0) * 1000), details: v.last.result.details } : null,
+      })),
+    });
+  });
+
+  app.post('/-/reload', requireToken, async (_req, res) => {
+    const error = await deps.reload();
+    if (error) res.status(400).json({ reloaded: false, error });
+    else res.json({ reloaded: true, checks: monitor.checks.length });
+  });
+
+  for (const install of deps.routes ?? []) install(app, { ...deps, requireToken });
+
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ error: err.message });
+  });
+  return app;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m?.[1]) return false;
+  const given = Buffer.from(m[1].trim());
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
