@@ -9,6 +9,8 @@ import { ConfigError, type Config } from './config/load.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import { createApp } from './server/app.js';
+import { History } from './server/history.js';
+import { statusPage } from './server/status-page.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -61,7 +63,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     return undefined;
   };
 
-  const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date() });
+  const history = new History().attach(monitor);
+  const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date(), routes: [statusPage(history)] });
   const listen = opts.listen ?? config.server.listen;
   const server = app.listen(listen.port, listen.host);
   await once(server, 'listening');

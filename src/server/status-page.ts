@@ -1,0 +1,198 @@
+/**
+ * The status page (`GET /`) and its data (`GET /api/history?check=NAME`): server-rendered HTML,
+ * inline CSS and SVG, no scripts and nothing fetched from elsewhere, so it works offline and on a phone.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import type { CheckView } from '../checks/monitor.js';
+import { formatDuration } from '../config/units.js';
+import type { JsonObject, JsonValue } from '../probes/types.js';
+import type { RouteInstaller } from './app.js';
+import { HISTORY_WINDOW_MS, type History, type HistoryPoint } from './history.js';
+
+/** How often the page reloads itself. */
+export const REFRESH_SECONDS = 15;
+
+const ORDER: Record<string, number> = { fail: 0, warn: 1, unknown: 2, ok: 3 };
+
+export function statusPage(history: History): RouteInstaller {
+  return (app, { monitor, requireToken }) => {
+    app.get('/', (req, res) => {
+      const token = monitor.config.server.token;
+      const full = !token || tokenGiven(req, token);
+      res.set('Cache-Control', 'no-store').type('html').send(renderPage(monitor.views(), history, { full, now: Date.now() }));
+    });
+
+    app.get('/api/history', requireToken, (req, res) => {
+      const name = req.query.check;
+      if (typeof name !== 'string' || name === '') {
+        res.status(400).json({ error: 'pass the check name: /api/history?check=NAME' });
+        return;
+      }
+      if (!monitor.view(name)) {
+        res.status(404).json({ error: `no configured check named ${name}` });
+        return;
+      }
+      res.json({
+        check: name,
+        window_seconds: HISTORY_WINDOW_MS / 1000,
+        points: history.points(name).map((p) => ({ at: new Date(p.t).toISOString(), duration_ms: Math.round(p.durationMs * 10) / 10, status: p.status, runs: p.runs })),
+      });
+    });
+  };
+}
+
+/** The token as `Authorization: Bearer …` (API clients, a proxy) or `?token=…` (a bookmark; the refresh keeps it). */
+function tokenGiven(req: Request, token: string): boolean {
+  const header = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
+  const given = header ?? (typeof req.query.token === 'string' ? req.query.token : undefined);
+  if (given === undefined) return false;
+  // Hashing first gives equal lengths, so the comparison takes the same time for any guess.
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+interface RenderOptions {
+  full: boolean;
+  now: number;
+}
+
+export function renderPage(views: CheckView[], history: History, opts: RenderOptions): string {
+  const sorted = [...views].sort((a, b) => (ORDER[a.state.status] ?? 9) - (ORDER[b.state.status] ?? 9) || a.check.name.localeCompare(b.check.name));
+  const counts = { fail: 0, warn: 0, unknown: 0, ok: 0 };
+  for (const v of views) counts[v.state.status]++;
+  const headline = counts.fail > 0 ? `${counts.fail} failing` : counts.warn > 0 ? `${counts.warn} warning` : views.length === 0 ? 'no checks' : counts.unknown > 0 ? 'starting' : 'all ok';
+  const rows = sorted.map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now) : briefRow(v))).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="${REFRESH_SECONDS}">
+<title>${esc(headline)} · forgewatch</title>
+<style>${CSS}</style></head>
+<body><header><h1>forgewatch</h1><p class="summary summary-${counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok'}">${esc(headline)}</p>
+<p class="counts">${(['fail', 'warn', 'unknown', 'ok'] as const).map((s) => `<span class="pill ${s}">${counts[s]} ${s}</span>`).join(' ')}</p>
+<p class="meta">Updated ${esc(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
+<main><ul class="checks">
+${rows || '<li class="empty">No checks configured.</li>'}
+</ul></main></body></html>`;
+}
+
+function briefRow(v: CheckView): string {
+  const s = v.state.status;
+  return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}"><div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span></div></li>`;
+}
+
+function fullRow(v: CheckView, points: HistoryPoint[], now: number): string {
+  const s = v.state.status;
+  const last = v.last;
+  const lastStatus = last?.result.status;
+  const pending = last && lastStatus !== s ? ` <span class="pending" title="the last run disagrees; the status moves after the check's threshold">last run: ${lastStatus}</span>` : '';
+  const facts = last ? detailFacts(v.check.type, last.result.details) : [];
+  const deps = v.check.depends_on.length > 0 ? `<span class="deps">depends on ${v.check.depends_on.map(esc).join(', ')}</span>` : '';
+  return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}">
+<div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span><span class="type">${esc(v.check.type)}</span>${pending}</div>
+<div class="body">
+<p class="reason">${last ? esc(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
+${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${esc(last.result.hint)}</p>` : ''}
+${facts.length > 0 ? `<ul class="facts">${facts.map((f) => `<li class="${f.tone ?? ''}">${f.html}</li>`).join('')}</ul>` : ''}
+<p class="when"><span title="${esc(v.state.since)}">${s} for ${ago(now, v.state.since)}</span>${last ? ` · <span title="${esc(last.at)}">last run ${ago(now, last.at)} ago</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
+</div>
+<div class="spark">${sparkline(points)}</div>
+</li>`;
+}
+
+interface Fact {
+  html: string;
+  tone?: 'bad' | 'warn';
+}
+
+function obj(v: JsonValue | undefined): JsonObject | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+}
+
+function strings(v: JsonValue | undefined): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The few detail fields a person scans for first: certificate days left and names, restarts, the port's owner. */
+export function detailFacts(type: string, details: JsonObject): Fact[] {
+  const facts: Fact[] = [];
+  const tls = type === 'tls' ? details : obj(details.tls);
+  if (tls && typeof tls.days_left === 'number') {
+    const days = Math.floor(tls.days_left);
+    facts.push({ html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`, ...(days < 7 ? { tone: 'bad' as const } : days < 21 ? { tone: 'warn' as const } : {}) });
+  }
+  if (tls) {
+    const covered = strings(tls.names_covered);
+    const missing = strings(tls.names_missing);
+    if (covered.length > 0) facts.push({ html: `covers ${covered.map(esc).join(', ')}` });
+    if (missing.length > 0) facts.push({ html: `not covered: ${missing.map(esc).join(', ')}`, tone: 'bad' });
+  }
+  for (const c of Array.isArray(details.containers) ? details.containers : []) {
+    const ctr = obj(c);
+    if (!ctr) continue;
+    const restarts = typeof ctr.restart_count === 'number' ? ctr.restart_count : 0;
+    const exit = typeof ctr.exit_code === 'number' && ctr.exit_code !== 0 ? `, exit ${ctr.exit_code}` : '';
+    const oom = ctr.oom_killed === true ? ', OOM-killed' : '';
+    const health = typeof ctr.health === 'string' && ctr.health !== '' ? `, ${esc(ctr.health)}` : '';
+    facts.push({ html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`, ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}) });
+  }
+  if (type === 'port' && typeof details.listening === 'boolean') {
+    const owner = obj(details.owner);
+    const who = owner ? [owner.process, owner.pid !== undefined && owner.pid !== null ? `pid ${String(owner.pid)}` : undefined, owner.unit ? `unit ${String(owner.unit)}` : undefined, owner.container ? `container ${String(owner.container)}` : undefined].filter((x) => x !== undefined && x !== null && x !== '').map((x) => esc(String(x))).join(', ') : '';
+    const bound = typeof details.bound === 'string' ? ` on ${esc(details.bound)}` : '';
+    facts.push({ html: details.listening ? `listening${bound}${who ? ` · held by ${who}` : ''}` : 'not listening' });
+  }
+  return facts;
+}
+
+const SPARK_W = 160;
+const SPARK_H = 36;
+
+/** Response time over the kept history; failed runs are red dots. */
+export function sparkline(points: HistoryPoint[]): string {
+  if (points.length === 0) return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" role="img" aria-label="no response times yet"></svg>`;
+  const values = points.map((p) => p.durationMs);
+  const max = Math.max(...values);
+  const min = Math.min(...values);
+  const span = max - min || 1;
+  const x = (i: number) => (points.length === 1 ? SPARK_W / 2 : 2 + (i * (SPARK_W - 4)) / (points.length - 1));
+  const y = (ms: number) => SPARK_H - 3 - ((ms - min) / span) * (SPARK_H - 6);
+  const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ');
+  const dots = points.map((p, i) => (p.status === 'ok' ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
+  const lastMs = values[values.length - 1] ?? 0;
+  const label = `response time: last ${formatDuration(lastMs)}, min ${formatDuration(min)}, max ${formatDuration(max)} over ${points.reduce((n, p) => n + p.runs, 0)} runs`;
+  return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${esc(formatDuration(lastMs))}</span>`;
+}
+
+function ago(now: number, iso: string): string {
+  const ms = now - Date.parse(iso);
+  return Number.isFinite(ms) ? formatDuration(Math.max(0, ms < 1000 ? 0 : Math.round(ms / 1000) * 1000)) : '?';
+}
+
+export function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+const CSS = `
+:root{--ok:#1a7f37;--warn:#9a6700;--fail:#cf222e;--unknown:#6e7781;--bg:#f6f8fa;--card:#fff;--text:#1f2328;--muted:#59636e}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--card:#161b22;--text:#e6edf3;--muted:#9198a1;--ok:#3fb950;--warn:#d29922;--fail:#f85149}}
+*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--text)}
+header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size:1.1rem;margin:0;color:var(--muted);font-weight:600}
+.summary{font-size:1.6rem;font-weight:700;margin:2px 0}.summary-fail{color:var(--fail)}.summary-warn{color:var(--warn)}.summary-ok{color:var(--ok)}
+.counts,.meta{margin:4px 0;color:var(--muted);font-size:.85rem}.pill{display:inline-block;padding:0 8px;border-radius:10px;background:var(--card);border:1px solid currentColor}
+.pill.fail{color:var(--fail)}.pill.warn{color:var(--warn)}.pill.ok{color:var(--ok)}.pill.unknown{color:var(--unknown)}
+.checks{list-style:none;margin:0;padding:0;display:grid;gap:10px}
+.check{background:var(--card);border-radius:8px;border-left:6px solid var(--unknown);padding:10px 14px;display:grid;grid-template-columns:1fr auto;gap:2px 16px;box-shadow:0 1px 2px #0002}
+.check.fail{border-left-color:var(--fail)}.check.warn{border-left-color:var(--warn)}.check.ok{border-left-color:var(--ok)}
+.head{grid-column:1/-1;display:flex;flex-wrap:wrap;align-items:baseline;gap:8px}.name{font-weight:650;font-size:1.05rem;overflow-wrap:anywhere}
+.type{color:var(--muted);font-size:.8rem;border:1px solid var(--muted);border-radius:4px;padding:0 5px}
+.badge{color:#fff;font-size:.75rem;font-weight:700;text-transform:uppercase;border-radius:4px;padding:1px 6px;background:var(--unknown)}
+.badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}.badge.ok{background:var(--ok)}.pending{font-size:.8rem;color:var(--warn)}
+.body p{margin:3px 0}.reason{overflow-wrap:anywhere}.check.fail .reason{font-weight:600}.hint{color:var(--muted);font-size:.9rem}
+.facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
+.when{color:var(--muted);font-size:.8rem}.spark{align-self:center;text-align:right;color:var(--muted);font-size:.8rem}
+.sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
+.empty{color:var(--muted)}
+@media (max-width:640px){.check{grid-template-columns:1fr}.spark{text-align:left}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
+`;
