@@ -180,7 +180,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'too_big':
       return `must be at most ${String(issue.maximum)}${got}`;
     case 'invalid_format':
-      return `expected ${issue.format === 'regex' ? 'a valid value' : `a ${issue.format}`}${got}: ${issue.message}`;
+      return issue.format === 'regex' ? `${issue.message}${got}` : `expected a ${issue.format}${got}`;
     default:
       return issue.message;
   }

@@ -36,7 +36,7 @@ export const topLevelSchema = z.strictObject({
     })
     .prefault({}),
   max_concurrency: z.number().int().min(1).max(100_000).default(64),
-  checks: z.array(z.record(z.string(), z.unknown()), { error: 'expected a list of checks' }).default([]),
+  checks: z.array(z.record(z.string(), z.unknown())).default([]),
   alerts: alertsSchema.optional(),
 });
 

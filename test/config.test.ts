@@ -1,0 +1,125 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config/load.js';
+import { parseDuration, parseSize } from '../src/config/units.js';
+import { runCli, tempDir } from './helpers/service.js';
+
+function problemsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(yaml, 'forgewatch.yaml', env, '/tmp');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+const head = 'checks:\n';
+const httpCheck = (name: string, extra = '') => `  - name: ${name}\n    type: http\n    url: http://127.0.0.1:8000/health\n${extra}`;
+
+describe('config loading', () => {
+  it('applies defaults and resolves units', () => {
+    const config = parseConfig(`defaults:\n  interval: 1m\n  timeout: 2s\n${head}${httpCheck('a', '    max_body: 512KiB\n')}${httpCheck('b', '    interval: 250ms\n    failure_threshold: 3\n')}`, 'f.yaml', {}, '/etc/fw');
+    const [a, b] = config.checks;
+    expect(a).toMatchObject({ interval: 60_000, timeout: 2000, failure_threshold: 2, success_threshold: 1, max_body: 512 * 1024, depends_on: [], labels: {} });
+    expect(b).toMatchObject({ interval: 250, failure_threshold: 3 });
+    expect(config.state_dir).toBe('/etc/fw/.forgewatch');
+    expect(config.server.listen).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(config.max_concurrency).toBe(64);
+  });
+
+  it('names file, line:column and key path for a bad status', () => {
+    const yaml = `${head}${httpCheck('a')}${httpCheck('b')}${httpCheck('c', '    expect:\n      status: [20O]\n')}`;
+    expect(problemsOf(yaml)).toEqual(['forgewatch.yaml:12:16 checks[2].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"']);
+  });
+
+  it('rejects unknown keys, pointing at the key itself', () => {
+    expect(problemsOf(`${head}${httpCheck('a', '    expct:\n      status: [200]\n')}`)).toEqual(['forgewatch.yaml:5:5 checks[0].expct: unknown key "expct"']);
+    expect(problemsOf(`servr:\n  listen: 1.2.3.4:80\n`)).toEqual(['forgewatch.yaml:1:1 servr: unknown key "servr"']);
+  });
+
+  it.each([
+    [`${head}${httpCheck('a', '    interval: 30 seconds\n')}`, 'checks[0].interval: expected a duration such as 250ms, 30s, 5m, 1h or 7d, got "30 seconds"'],
+    [`${head}${httpCheck('a', '    max_body: lots\n')}`, 'checks[0].max_body: expected a size such as 512KiB or 1MiB, got "lots"'],
+    [`${head}  - name: a\n    type: htp\n`, 'checks[0].type: unknown check type "htp", expected one of'],
+    [`${head}  - name: a\n    url: http://x/\n`, 'checks[0].type: required key is missing'],
+    [`${head}  - name: Bad Name\n    type: http\n    url: http://x/\n`, 'checks[0].name: must match [a-z0-9][a-z0-9_.-]*'],
+    [`${head}  - name: a\n    type: http\n    url: ftp://x/\n`, 'checks[0].url: expected an http:// or https:// URL'],
+    [`${head}  - name: a\n    type: http\n`, 'checks[0].url: required key is missing'],
+    [`${head}${httpCheck('a')}${httpCheck('a')}`, 'checks[1].name: duplicate check name "a"'],
+    [`${head}${httpCheck('a', '    depends_on: [ghost]\n')}`, 'checks[0].depends_on[0]: depends on "ghost", which is not a configured check'],
+    [`${head}${httpCheck('a', '    depends_on: [b]\n')}${httpCheck('b', '    depends_on: [a]\n')}`, 'dependency cycle: a -> b -> a'],
+    [`${head}${httpCheck('a', '    schedule: "not cron"\n')}`, 'checks[0].schedule: invalid cron expression "not cron"'],
+    [`${head}${httpCheck('a', '    interval: 5s\n    schedule: "*/5 * * * * *"\n')}`, 'checks[0].schedule: set either interval or schedule, not both'],
+    [`${head}${httpCheck('a', '    expect: { body_regex: "(" }\n')}`, 'checks[0].expect.body_regex: invalid regular expression "("'],
+    [`${head}${httpCheck('a', '    follow_redirects: sometimes\n')}`, 'checks[0].follow_redirects: expected a boolean, got "sometimes"'],
+    [`server:\n  listen: nine\n`, 'server.listen: expected host:port'],
+    [`max_concurrency: 0\n`, 'max_concurrency: must be at least 1'],
+    [`checks: {}\n`, 'checks: expected a list, got a map'],
+    [`checks:\n  - name: a\n    type: http\n   url: x\n`, 'YAML syntax:'],
+    [`server:\n  token: \${FW_TOKEN_NOT_SET}\n`, 'server.token: environment variable FW_TOKEN_NOT_SET is not set'],
+  ])('reports %#', (yaml, wanted) => {
+    const problems = problemsOf(yaml);
+    expect(problems.length, `no error for:\n${yaml}`).toBeGreaterThan(0);
+    expect(problems.join('\n')).toContain(wanted);
+    expect(problems[0]).toMatch(/^forgewatch\.yaml:\d+:\d+ /);
+  });
+
+  it('reports every problem, not only the first', () => {
+    const problems = problemsOf(`${head}${httpCheck('a', '    interval: soon\n    timeout: never\n')}`);
+    expect(problems).toHaveLength(2);
+  });
+
+  it('interpolates ${VAR} and ${file:...}, and keeps $${ literal', () => {
+    const { dir } = tempDir();
+    const secret = path.join(dir, 'token');
+    writeFileSync(secret, 's3cret\n');
+    const config = parseConfig(`server:\n  token: \${file:${secret}}\n${head}${httpCheck('a', '    headers: { x-env: "\${FW_ENV}", x-lit: "$\${HOME}" }\n')}`, 'f.yaml', { FW_ENV: 'prod' }, dir);
+    expect(config.server.token).toBe('s3cret');
+    expect(config.checks[0]?.headers).toEqual({ 'x-env': 'prod', 'x-lit': '${HOME}' });
+  });
+});
+
+describe('units', () => {
+  it('parses durations and sizes', () => {
+    expect([parseDuration('250ms'), parseDuration('30s'), parseDuration('5m'), parseDuration('1h'), parseDuration('7d'), parseDuration('1h30m')]).toEqual([250, 30_000, 300_000, 3_600_000, 604_800_000, 5_400_000]);
+    expect(parseDuration('5 minutes')).toBeUndefined();
+    expect([parseSize('512KiB'), parseSize('1MiB'), parseSize('100')]).toEqual([524_288, 1_048_576, 100]);
+  });
+});
+
+describe('forgewatch validate (CLI)', () => {
+  const { dir, cleanup } = tempDir();
+  afterAll(cleanup);
+
+  it('exits 0 on a good file and 2 with file:line:col on a bad one', async () => {
+    const good = path.join(dir, 'good.yaml');
+    writeFileSync(good, `${head}${httpCheck('a')}`);
+    const ok = await runCli(['validate', good]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('ok (1 checks)');
+
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, `${head}${httpCheck('a', '    expect:\n      status: [20O]\n')}`);
+    const res = await runCli(['validate', bad]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe(`${bad}:6:16 checks[0].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`);
+  });
+
+  it('exits 2 when the named file does not exist', async () => {
+    const res = await runCli(['validate', path.join(dir, 'missing.yaml')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('cannot read config: ENOENT');
+  });
+
+  it('init writes an annotated config that validates, and refuses to overwrite it', async () => {
+    const res = await runCli(['init'], { cwd: dir });
+    expect(res.code).toBe(0);
+    const again = await runCli(['init'], { cwd: dir });
+    expect(again.code).toBe(2);
+    const valid = await runCli(['validate'], { cwd: dir });
+    expect(valid.stdout).toContain('forgewatch.yaml: ok');
+    expect(valid.code).toBe(0);
+  });
+});

@@ -1,0 +1,94 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { advance, initialState, isRecovery, isRegression, type CheckState, type Transition } from '../src/checks/state.js';
+import type { ProbeResult, Status } from '../src/probes/types.js';
+import { startForgewatch, tempDir } from './helpers/service.js';
+import { httpServer, type Started } from './helpers/servers.js';
+
+const result = (status: Status): ProbeResult => ({ status, reason: status, timings: { total: 0 }, details: {}, observations: [] });
+
+/** Feeds a sequence of results through the machine; returns the transitions it emitted. */
+function feed(statuses: Status[], thresholds = { failure_threshold: 2, success_threshold: 1 }, start: CheckState = initialState(new Date(0))) {
+  let state = start;
+  const transitions: Transition[] = [];
+  statuses.forEach((s, i) => {
+    const out = advance('c', state, result(s), thresholds, new Date(1000 * (i + 1)));
+    state = out.state;
+    if (out.transition) transitions.push(out.transition);
+  });
+  return { state, transitions: transitions.map((t) => `${t.from}->${t.to}`), raw: transitions };
+}
+
+describe('state machine', () => {
+  it('settles unknown -> ok on the first good result', () => {
+    expect(feed(['ok']).transitions).toEqual(['unknown->ok']);
+  });
+
+  it('needs failure_threshold consecutive bad results to regress', () => {
+    expect(feed(['ok', 'fail']).transitions).toEqual(['unknown->ok']);
+    expect(feed(['ok', 'fail', 'ok', 'fail']).transitions).toEqual(['unknown->ok']);
+    const { transitions, raw } = feed(['ok', 'fail', 'fail']);
+    expect(transitions).toEqual(['unknown->ok', 'ok->fail']);
+    // "since" is when the problem began: the first bad result, not the one that crossed the threshold.
+    expect(raw[1]?.since).toBe(new Date(2000).toISOString());
+  });
+
+  it('counts warn and fail together towards a regression and lands on the latest', () => {
+    expect(feed(['ok', 'warn', 'fail']).transitions).toEqual(['unknown->ok', 'ok->fail']);
+  });
+
+  it('needs success_threshold good results to recover', () => {
+    const th = { failure_threshold: 1, success_threshold: 3 };
+    expect(feed(['fail', 'ok', 'ok'], th).transitions).toEqual(['unknown->fail']);
+    expect(feed(['fail', 'ok', 'ok', 'ok'], th).transitions).toEqual(['unknown->fail', 'fail->ok']);
+  });
+
+  it('reports how long the previous status lasted', () => {
+    const { raw } = feed(['fail', 'fail', 'ok', 'ok'], { failure_threshold: 2, success_threshold: 1 });
+    expect(raw.map((t) => t.previousDurationMs)).toEqual([0, 2000]);
+  });
+
+  it('classifies regressions and recoveries', () => {
+    expect(isRegression({ from: 'ok', to: 'warn' })).toBe(true);
+    expect(isRegression({ from: 'unknown', to: 'fail' })).toBe(true);
+    expect(isRegression({ from: 'fail', to: 'warn' })).toBe(false);
+    expect(isRecovery({ from: 'fail', to: 'ok' })).toBe(true);
+    expect(isRecovery({ from: 'unknown', to: 'ok' })).toBe(false);
+  });
+});
+
+describe('state across restarts', () => {
+  let target: Started<http.Server>;
+  let healthy = false;
+  beforeAll(async () => {
+    target = await httpServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
+  });
+  afterAll(() => target.close());
+
+  const yaml = () => `defaults: { failure_threshold: 1, interval: 1h }\nchecks:\n  - name: app\n    type: http\n    url: ${target.url}/health\n`;
+
+  it('keeps a failing check failing after a restart and emits "recovered" on its first good run', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      let fw = await startForgewatch(yaml(), { dir });
+      const first: Transition[] = [];
+      fw.service.monitor.onTransition(({ transition }) => first.push(transition));
+      await fw.service.monitor.run('app');
+      expect(first.map((t) => `${t.from}->${t.to}`)).toEqual(['unknown->fail']);
+      await fw.service.close();
+
+      fw = await startForgewatch(yaml(), { dir });
+      const second: Transition[] = [];
+      fw.service.monitor.onTransition(({ transition }) => second.push(transition));
+      expect(fw.service.monitor.view('app')?.state.status).toBe('fail');
+      await fw.service.monitor.run('app');
+      expect(second).toEqual([]); // still failing: no second "regressed"
+      healthy = true;
+      await fw.service.monitor.run('app');
+      expect(second.map((t) => `${t.from}->${t.to}`)).toEqual(['fail->ok']);
+      await fw.service.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});
