@@ -1,7 +1,8 @@
 /**
  * Per-check response-time history for the status page: the last 24 hours, in memory only.
- * Memory is bounded per check whatever the interval: when a check has more than MAX_POINTS
- * points, the older half is merged pairwise, so recent runs keep full detail and old ones thin out.
+ * Memory is bounded per check whatever the interval: runs are kept one by one until a check has
+ * MAX_POINTS of them; then neighbours are merged pairwise and later runs closer together than the
+ * new spacing fold into the last point, so the spacing grows until 24 hours fit.
  */
 import type { Monitor } from '../checks/monitor.js';
 import { STATUS_RANK, type Status } from '../probes/types.js';
@@ -19,8 +20,14 @@ export interface HistoryPoint {
   runs: number;
 }
 
+interface Series {
+  points: HistoryPoint[];
+  /** Runs less than this many ms after the last point are merged into it. */
+  spacing: number;
+}
+
 export class History {
-  private readonly byCheck = new Map<string, HistoryPoint[]>();
+  private readonly byCheck = new Map<string, Series>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -38,17 +45,27 @@ export class History {
   }
 
   add(check: string, t: number, durationMs: number, status: Status): void {
-    let points = this.byCheck.get(check);
-    if (!points) this.byCheck.set(check, (points = []));
-    points.push({ t, durationMs, status, runs: 1 });
+    let series = this.byCheck.get(check);
+    if (!series) this.byCheck.set(check, (series = { points: [], spacing: 0 }));
+    const { points } = series;
+    const last = points.at(-1);
+    const point = { t, durationMs, status, runs: 1 };
+    if (last && t - last.t < series.spacing) points[points.length - 1] = merge(last, point);
+    else points.push(point);
     this.prune(points);
+    if (points.length > MAX_POINTS) {
+      const merged: HistoryPoint[] = [];
+      for (let i = 0; i < points.length; i += 2) merged.push(points[i + 1] ? merge(points[i] as HistoryPoint, points[i + 1] as HistoryPoint) : (points[i] as HistoryPoint));
+      series.points = merged;
+      series.spacing = Math.max(series.spacing * 2, (t - (merged[0] as HistoryPoint).t) / merged.length);
+    }
   }
 
   points(check: string): HistoryPoint[] {
-    const points = this.byCheck.get(check);
-    if (!points) return [];
-    this.prune(points);
-    return points.slice();
+    const series = this.byCheck.get(check);
+    if (!series) return [];
+    this.prune(series.points);
+    return series.points.slice();
   }
 
   get size(): number {
@@ -60,15 +77,10 @@ export class History {
     let drop = 0;
     while (drop < points.length && (points[drop] as HistoryPoint).t < oldest) drop++;
     if (drop > 0) points.splice(0, drop);
-    if (points.length <= MAX_POINTS) return;
-    const half = Math.floor(points.length / 2) & ~1;
-    const merged: HistoryPoint[] = [];
-    for (let i = 0; i < half; i += 2) merged.push(mergePair(points[i] as HistoryPoint, points[i + 1] as HistoryPoint));
-    points.splice(0, half, ...merged);
   }
 }
 
-function mergePair(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
+function merge(a: HistoryPoint, b: HistoryPoint): HistoryPoint {
   const runs = a.runs + b.runs;
   return {
     t: a.t,

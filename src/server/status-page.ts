@@ -95,7 +95,7 @@ function fullRow(v: CheckView, points: HistoryPoint[], now: number): string {
 <p class="reason">${last ? esc(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
 ${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${esc(last.result.hint)}</p>` : ''}
 ${facts.length > 0 ? `<ul class="facts">${facts.map((f) => `<li class="${f.tone ?? ''}">${f.html}</li>`).join('')}</ul>` : ''}
-<p class="when"><span title="${esc(v.state.since)}">${s} for ${ago(now, v.state.since)}</span>${last ? ` · <span title="${esc(last.at)}">last run ${ago(now, last.at)} ago</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
+<p class="when"><span title="${esc(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${esc(last.at)}">last run ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
 </div>
 <div class="spark">${sparkline(points)}</div>
 </li>`;
@@ -165,9 +165,10 @@ export function sparkline(points: HistoryPoint[]): string {
   return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${esc(formatDuration(lastMs))}</span>`;
 }
 
-function ago(now: number, iso: string): string {
+function elapsed(now: number, iso: string): string {
   const ms = now - Date.parse(iso);
-  return Number.isFinite(ms) ? formatDuration(Math.max(0, ms < 1000 ? 0 : Math.round(ms / 1000) * 1000)) : '?';
+  if (!Number.isFinite(ms)) return '?';
+  return ms < 1000 ? 'under 1s' : formatDuration(Math.round(ms / 1000) * 1000);
 }
 
 export function esc(text: string): string {
@@ -191,8 +192,8 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}.badge.ok{background:var(--ok)}.pending{font-size:.8rem;color:var(--warn)}
 .body p{margin:3px 0}.reason{overflow-wrap:anywhere}.check.fail .reason{font-weight:600}.hint{color:var(--muted);font-size:.9rem}
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
-.when{color:var(--muted);font-size:.8rem}.spark{align-self:center;text-align:right;color:var(--muted);font-size:.8rem}
+.when{color:var(--muted);font-size:.8rem}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
 .sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
 .empty{color:var(--muted)}
-@media (max-width:640px){.check{grid-template-columns:1fr}.spark{text-align:left}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
+@media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
 `;

@@ -1,0 +1,169 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Monitor } from '../src/checks/monitor.js';
+import { parseConfig } from '../src/config/load.js';
+import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
+import { startForgewatch, waitFor, type RunningForgewatch } from './helpers/service.js';
+import { httpServer, type Started } from './helpers/servers.js';
+import type http from 'node:http';
+
+const OUTPUT = path.resolve('test-output');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+let healthy: Started<http.Server>;
+let broken: Started<http.Server>;
+let browser: Browser;
+
+function config(backendUrl: string, apiUrl: string, extra = ''): string {
+  return `${extra}
+defaults: { interval: 1s, timeout: 2s, failure_threshold: 1 }
+checks:
+  - name: backend-local
+    type: http
+    url: ${backendUrl}/health
+  - name: api-public
+    type: http
+    url: ${apiUrl}/health
+    depends_on: [backend-local]
+`;
+}
+
+async function settled(fw: RunningForgewatch): Promise<void> {
+  await waitFor(() => fw.service.monitor.views().every((v) => v.state.status !== 'unknown' && v.last), 15_000);
+}
+
+beforeAll(async () => {
+  mkdirSync(OUTPUT, { recursive: true });
+  healthy = await httpServer((_req, res) => res.end('ok'));
+  broken = await httpServer((_req, res) => {
+    res.statusCode = 502;
+    res.end('<html><body>502 Bad Gateway</body></html>');
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await healthy?.close();
+  await broken?.close();
+});
+
+describe('status page in a real browser', () => {
+  it('lists the failing check first with its reason, and reads on desktop and phone widths', async () => {
+    const fw = await startForgewatch(config(healthy.url, broken.url));
+    try {
+      await settled(fw);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      const response = await page.goto(`${fw.url}/`);
+      expect(response?.status()).toBe(200);
+      const rows = page.locator('li.check');
+      await expect.poll(() => rows.count()).toBe(2);
+      expect(await rows.nth(0).getAttribute('data-check')).toBe('api-public');
+      expect(await rows.nth(0).getAttribute('data-status')).toBe('fail');
+      expect(await rows.nth(0).locator('.reason').innerText()).toContain('status 502');
+      expect(await rows.nth(1).getAttribute('data-status')).toBe('ok');
+      expect(await rows.nth(1).locator('.reason').innerText()).toMatch(/^status 200/);
+      expect(await page.title()).toContain('1 failing');
+      expect(await rows.nth(0).locator('.deps').innerText()).toContain('backend-local');
+      expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toMatch(/^\d+$/);
+      // The sparkline is drawn from real runs: it has a line once two runs are in.
+      await waitFor(async () => (await fw.service.monitor.run('backend-local')) && (await page.reload()) && (await rows.nth(1).locator('svg.sparkline polyline').count()) === 1);
+      await page.screenshot({ path: path.join(OUTPUT, 'status-page-desktop.png'), fullPage: true });
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.reload();
+      // On a phone nothing may force sideways scrolling.
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: path.join(OUTPUT, 'status-page-phone.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await fw.close();
+    }
+  });
+
+  it('with server.token shows names and states only until the token is given', async () => {
+    const fw = await startForgewatch(config(healthy.url, broken.url, 'server: { token: s3cret-token }'));
+    try {
+      await settled(fw);
+      const page = await browser.newPage();
+      await page.goto(`${fw.url}/`);
+      const first = page.locator('li.check').first();
+      expect(await first.getAttribute('data-status')).toBe('fail');
+      expect(await first.innerText()).toContain('api-public');
+      expect(await page.content()).not.toContain('502');
+      expect(await page.locator('.reason').count()).toBe(0);
+
+      await page.goto(`${fw.url}/?token=wrong`);
+      expect(await page.locator('.reason').count()).toBe(0);
+
+      await page.goto(`${fw.url}/?token=s3cret-token`);
+      expect(await page.locator('li.check').first().locator('.reason').innerText()).toContain('status 502');
+      await page.close();
+
+      const header = await fetch(`${fw.url}/`, { headers: { authorization: 'Bearer s3cret-token' } });
+      expect(await header.text()).toContain('status 502');
+    } finally {
+      await fw.close();
+    }
+  });
+});
+
+describe('GET /api/history', () => {
+  it('returns the check runs as JSON, behind the bearer token', async () => {
+    const fw = await startForgewatch(config(healthy.url, broken.url, 'server: { token: tok }'));
+    try {
+      await waitFor(() => fw.service.monitor.view('api-public')?.last);
+      const auth = { authorization: 'Bearer tok' };
+      expect((await fetch(`${fw.url}/api/history?check=api-public`)).status).toBe(401);
+      expect((await fetch(`${fw.url}/api/history?check=nope`, { headers: auth })).status).toBe(404);
+      const missing = await fetch(`${fw.url}/api/history`, { headers: auth });
+      expect(missing.status).toBe(400);
+      expect(((await missing.json()) as { error: string }).error).toContain('check=NAME');
+      const res = await fetch(`${fw.url}/api/history?check=api-public`, { headers: auth });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { check: string; window_seconds: number; points: { at: string; duration_ms: number; status: string; runs: number }[] };
+      expect(body.check).toBe('api-public');
+      expect(body.window_seconds).toBe(86400);
+      expect(body.points.length).toBeGreaterThan(0);
+      expect(body.points[0]).toMatchObject({ status: 'fail', runs: 1 });
+      expect(Date.parse(body.points[0]?.at ?? '')).not.toBeNaN();
+      expect(body.points[0]?.duration_ms).toBeGreaterThan(0);
+    } finally {
+      await fw.close();
+    }
+  });
+});
+
+describe('History', () => {
+  it('keeps memory per check bounded and only the last 24 hours', () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const history = new History(() => now);
+    // A check every second for two days.
+    for (let i = 0; i < 2 * 86_400; i++, now += 1000) history.add('fast', now, i % 100, i === 172_000 ? 'fail' : 'ok');
+    const points = history.points('fast');
+    expect(points.length).toBeLessThanOrEqual(MAX_POINTS);
+    expect(points[0]?.t).toBeGreaterThanOrEqual(now - HISTORY_WINDOW_MS);
+    // Merged points keep the worst status, so a failure is not averaged away.
+    expect(points.some((p) => p.status === 'fail')).toBe(true);
+    const runs = points.reduce((n, p) => n + p.runs, 0);
+    expect(runs).toBeGreaterThan(80_000);
+    expect(runs).toBeLessThanOrEqual(86_400);
+  });
+
+  it('forgets checks that a reload removed', async () => {
+    const yaml = (names: string[]) => `checks:\n${names.map((n) => `  - { name: ${n}, type: http, url: '${healthy.url}/' }`).join('\n')}\n`;
+    const monitor = new Monitor(parseConfig(yaml(['a', 'b']), 'test.yaml'));
+    const history = new History().attach(monitor);
+    await Promise.all([monitor.run('a'), monitor.run('b')]);
+    expect(history.points('a')).toHaveLength(1);
+    expect(history.size).toBe(2);
+    monitor.apply(parseConfig(yaml(['a']), 'test.yaml'));
+    expect(history.size).toBe(1);
+    expect(history.points('b')).toEqual([]);
+    expect(history.points('a')).toHaveLength(1);
+    await monitor.close();
+  });
+});
