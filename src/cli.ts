@@ -139,7 +139,7 @@ async function check(explicit: string | undefined, opts: CheckOptions): Promise<
     report = buildReport(await Promise.all(selected.map((c) => monitor.run(c.name))));
     const left = deadline - Date.now();
     if (report.ok || left <= 0) break;
-    const pause = Math.min(5000, left);
+    const pause = Math.min(2000, left);
     const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name} (${c.reason})`);
     process.stderr.write(`attempt ${attempt}: failing: ${failing.join(', ')}; retrying in ${Math.ceil(pause / 1000)}s, ${Math.ceil(left / 1000)}s left\n`);
     await new Promise((r) => setTimeout(r, pause));

@@ -1,0 +1,103 @@
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from './helpers/service.js';
+import { httpServer, type Started } from './helpers/servers.js';
+
+let target: Started<http.Server>;
+let healthyAfter = 0;
+const { dir, cleanup } = tempDir();
+
+beforeAll(async () => {
+  target = await httpServer((req, res) => {
+    if (req.url === '/later') return void res.writeHead(Date.now() >= healthyAfter ? 200 : 503).end();
+    res.writeHead(req.url === '/ok' ? 200 : 502).end();
+  });
+});
+afterAll(async () => {
+  await target.close();
+  await cleanup();
+});
+
+function writeConfig(name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, body);
+  return file;
+}
+
+const config = () => `checks:
+  - name: good
+    type: http
+    url: ${target.url}/ok
+    labels: { tier: front }
+  - name: bad
+    type: http
+    url: ${target.url}/bad
+  - name: later
+    type: http
+    url: ${target.url}/later
+`;
+
+describe('forgewatch check', () => {
+  it('exits 0 when nothing fails and prints a table', async () => {
+    const file = writeConfig('a.yaml', config());
+    const res = await runCli(['check', '-c', file, '--name', 'good']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^NAME\s+STATUS\s+REASON\s+DURATION/);
+    expect(res.stdout).toMatch(/good\s+OK\s+status 200 in/);
+    expect(res.stdout).toContain('1 passed, 0 failed');
+  });
+
+  it('exits 1 when a check fails, with the reason and the hint', async () => {
+    const file = writeConfig('b.yaml', config());
+    const res = await runCli(['check', '-c', file, '--name', 'good', '--name', 'bad']);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/bad\s+FAIL\s+status 502, expected 200-299/);
+    expect(res.stdout).toContain('1 passed, 1 failed');
+    expect(res.stdout).toMatch(/hints:\n\s+bad: The proxy/);
+  });
+
+  it('prints the /check JSON with --json, filtered by type and label', async () => {
+    const file = writeConfig('c.yaml', config());
+    const res = await runCli(['check', '-c', file, '--json', '--type', 'http', '--label', 'tier:front']);
+    expect(res.code).toBe(0);
+    const report = JSON.parse(res.stdout) as { ok: boolean; checks: Array<{ name: string; status: string; details: { status_code: number } }> };
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.name)).toEqual(['good']);
+    expect(report.checks[0]?.details.status_code).toBe(200);
+  });
+
+  it('reads $FORGEWATCH_CONFIG when -c is not given', async () => {
+    const file = writeConfig('env.yaml', config());
+    const res = await runCli(['check', '--name', 'bad'], { env: { FORGEWATCH_CONFIG: file } });
+    expect(res.code).toBe(1);
+  });
+
+  it('exits 2 on a config error, an unknown check name and a bad flag', async () => {
+    const broken = writeConfig('broken.yaml', 'checks:\n  - name: x\n    type: http\n    url: http://x/\n    retries: 3\n');
+    const res = await runCli(['check', '-c', broken]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('broken.yaml:5:5 checks[0].retries: unknown key "retries"');
+    const file = writeConfig('d.yaml', config());
+    expect((await runCli(['check', '-c', file, '--name', 'nope'])).code).toBe(2);
+    expect((await runCli(['check', '-c', file, '--bogus'])).code).toBe(2);
+    expect((await runCli(['check', '-c', file, '--wait', 'soon'])).code).toBe(2);
+  });
+
+  it('--wait retries until the checks pass, for deploy pipelines', async () => {
+    const file = writeConfig('e.yaml', config());
+    healthyAfter = Date.now() + 1500;
+    const res = await runCli(['check', '-c', file, '--name', 'later', '--wait', '30s']);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/attempt 1: failing: later \(status 503, expected 200-299\); retrying in \d+s/);
+    expect(res.stdout).toMatch(/later\s+OK/);
+  });
+
+  it('--wait gives up with exit 1 when the time is up', async () => {
+    const file = writeConfig('f.yaml', config());
+    const res = await runCli(['check', '-c', file, '--name', 'bad', '--wait', '1s']);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/bad\s+FAIL/);
+  });
+});
