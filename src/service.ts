@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAlerting } from './alerts/index.js';
 import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
@@ -64,7 +65,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 
   const history = new History().attach(monitor);
-  const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date(), routes: [statusPage(history)] });
+  const alerting = createAlerting({ monitor, registry: metrics.registry, logger });
+  const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date(), routes: [statusPage(history), alerting.routes] });
   const listen = opts.listen ?? config.server.listen;
   const server = app.listen(listen.port, listen.host);
   await once(server, 'listening');
@@ -85,6 +87,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await monitor.close();
+      await alerting.close();
     },
   };
 }

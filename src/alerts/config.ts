@@ -1,5 +1,92 @@
-/** The `alerts:` block. Filled in by the alerting layer; until then any value is rejected except absence. */
+/** The `alerts:` block: channels, routes, grouping, reminders, rate limit, silences and delivery retries. */
 import { z } from 'zod';
+import { duration, filePath, port, positiveDuration } from '../config/fields.js';
 
-export const alertsSchema = z.strictObject({});
+/** Keys are `check` (glob), `status` (warn|fail), `type`, or a check label; values may use `*` as a wildcard. */
+export const matcherSchema = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+export type Matcher = z.output<typeof matcherSchema>;
+
+const channelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must match [A-Za-z0-9][A-Za-z0-9_.-]*' });
+const timeout = positiveDuration.prefault('30s');
+
+const emailChannel = z.strictObject({
+  name: channelName,
+  type: z.literal('email'),
+  smtp: z.strictObject({
+    host: z.string().min(1),
+    port: port.optional(),
+    secure: z.enum(['tls', 'starttls', 'none']).default('starttls'),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    /** PEM file with the CA that signed the server's certificate, for private CAs. */
+    ca_file: filePath.optional(),
+  }),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  timeout,
+});
+
+const slackChannel = z.strictObject({ name: channelName, type: z.literal('slack'), webhook_url: z.url(), timeout });
+
+const webhookChannel = z.strictObject({
+  name: channelName,
+  type: z.literal('webhook'),
+  url: z.url(),
+  secret: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeout,
+});
+
+const alertmanagerChannel = z.strictObject({
+  name: channelName,
+  type: z.literal('alertmanager'),
+  url: z.url(),
+  /** Firing alerts are posted again this often; Alertmanager resolves alerts it stops hearing about. */
+  resend_every: positiveDuration.prefault('1m'),
+  timeout,
+});
+
+export const channelSchema = z.discriminatedUnion('type', [emailChannel, slackChannel, webhookChannel, alertmanagerChannel], {
+  error: 'expected a channel with type email, slack, webhook or alertmanager',
+});
+export type ChannelConfig = z.output<typeof channelSchema>;
+export type EmailChannelConfig = z.output<typeof emailChannel>;
+export type SlackChannelConfig = z.output<typeof slackChannel>;
+export type WebhookChannelConfig = z.output<typeof webhookChannel>;
+export type AlertmanagerChannelConfig = z.output<typeof alertmanagerChannel>;
+
+const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time such as 2026-12-01T02:00:00Z' });
+
+export const silenceSchema = z
+  .strictObject({ match: matcherSchema, from: isoTime.optional(), until: isoTime, reason: z.string().default('') })
+  .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), { message: 'until must be later than from', path: ['until'] });
+export type SilenceConfig = z.output<typeof silenceSchema>;
+
+export const alertsSchema = z
+  .strictObject({
+    channels: z.array(channelSchema).default([]),
+    routes: z.array(z.strictObject({ match: matcherSchema.default({}), channels: z.array(z.string()).min(1) })).default([]),
+    group_wait: duration.prefault('10s'),
+    repeat_every: duration.prefault('4h'),
+    send_resolved: z.boolean().default(true),
+    max_per_hour: z.number().int().min(1).default(20),
+    silences: z.array(silenceSchema).default([]),
+    retry: z
+      .strictObject({ initial: positiveDuration.prefault('5s'), max: positiveDuration.prefault('10m'), give_up_after: positiveDuration.prefault('24h') })
+      .prefault({}),
+  })
+  .superRefine((a, ctx) => {
+    const names = new Set<string>();
+    a.channels.forEach((c, i) => {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'name'], message: `duplicate channel name ${JSON.stringify(c.name)}` });
+      names.add(c.name);
+    });
+    a.routes.forEach((r, i) =>
+      r.channels.forEach((name, j) => {
+        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'channels', j], message: `no channel named ${JSON.stringify(name)} (channels: ${[...names].join(', ') || 'none'})` });
+      }),
+    );
+  });
 export type AlertsConfig = z.output<typeof alertsSchema>;
+
+export const DEFAULT_ALERTS: AlertsConfig = alertsSchema.parse({});

@@ -1,0 +1,142 @@
+/**
+ * The alerting layer as the service sees it: built from `config.alerts`, fed only by the monitor's
+ * transitions, with channels behind one durable outbox, rate-limited per channel, and its own metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Monitor } from '../checks/monitor.js';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log.js';
+import type { RouteInstaller } from '../server/app.js';
+import { Alerter } from './alerter.js';
+import { AlertmanagerChannel } from './alertmanager.js';
+import { DEFAULT_ALERTS, type AlertsConfig, type ChannelConfig } from './config.js';
+import { EmailChannel } from './email.js';
+import { Outbox, scrub, type DeliveryResult } from './outbox.js';
+import { silenceRoutes, Silences } from './silences.js';
+import { SlackChannel } from './slack.js';
+import type { AlertEvent, Channel, Notification } from './types.js';
+import { WebhookChannel } from './webhook.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface Alerting {
+  routes: RouteInstaller;
+  close(): Promise<void>;
+}
+
+export interface AlertingOptions {
+  monitor: Monitor;
+  registry: Registry;
+  logger: Logger;
+}
+
+export function makeChannel(c: ChannelConfig): Channel {
+  switch (c.type) {
+    case 'email':
+      return new EmailChannel(c);
+    case 'slack':
+      return new SlackChannel(c);
+    case 'webhook':
+      return new WebhookChannel(c);
+    case 'alertmanager':
+      return new AlertmanagerChannel(c);
+  }
+}
+
+type SendResult = DeliveryResult | 'rate_limited';
+
+export function createAlerting({ monitor, registry, logger }: AlertingOptions): Alerting {
+  const stateDir = monitor.config.state_dir;
+  let config: Config = monitor.config;
+  let alerts: AlertsConfig = config.alerts ?? DEFAULT_ALERTS;
+  let channels = new Map<string, Channel>();
+
+  const sent = new Counter({ name: 'forgewatch_alerts_sent_total', help: 'Alert delivery attempts by channel and result (ok, error = will retry, dropped = gave up, rate_limited = held back by max_per_hour).', labelNames: ['channel', 'result'], registers: [registry] });
+  const delivery = new Histogram({
+    name: 'forgewatch_alert_delivery_seconds', help: 'Time from queueing a notification to its acceptance by the channel, retries included.', labelNames: ['channel'], registers: [registry],
+    buckets: [0.1, 0.5, 1, 5, 30, 120, 600, 3600, 21_600, 86_400],
+  });
+  const count = (channel: string, result: SendResult) => sent.inc({ channel, result });
+
+  const outbox = new Outbox(path.join(stateDir, 'outbox'), alerts.retry, logger, {
+    onAttempt(channel, result, seconds) {
+      count(channel, result);
+      if (seconds !== undefined) delivery.observe({ channel }, seconds);
+    },
+  });
+  new Gauge({
+    name: 'forgewatch_alert_outbox_pending', help: 'Notifications written to the outbox and not yet accepted by the channel.', labelNames: ['channel'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const name of outbox.channelNames) this.set({ channel: name }, outbox.pending(name));
+    },
+  });
+
+  const windows = new Map<string, { start: number; count: number }>();
+  const dispatch = async (channel: string, events: AlertEvent[]): Promise<void> => {
+    const now = Date.now();
+    let w = windows.get(channel);
+    if (!w || now - w.start >= HOUR_MS) windows.set(channel, (w = { start: now, count: 0 }));
+    w.count += 1;
+    if (w.count > alerts.max_per_hour + 1) {
+      count(channel, 'rate_limited');
+      logger.warn({ event: 'alert_rate_limited', channel, checks: events.map((e) => e.check) }, `alert to ${channel} held back: max_per_hour reached`);
+      return;
+    }
+    const n: Notification = {
+      id: randomUUID(),
+      channel,
+      created_at: new Date(now).toISOString(),
+      events,
+      ...(config.server.public_url ? { public_url: config.server.public_url } : {}),
+      ...(w.count === alerts.max_per_hour + 1 ? { rate_limited: { limit: alerts.max_per_hour, quiet_until: new Date(w.start + HOUR_MS).toISOString() } } : {}),
+    };
+    await outbox.enqueue(n);
+  };
+
+  const silences = new Silences(stateDir);
+  const alerter = new Alerter(alerts, monitor, silences, dispatch, stateDir, logger);
+
+  const resentAt = new Map<string, number>();
+  const resender = setInterval(() => {
+    for (const ch of channels.values()) {
+      if (!(ch instanceof AlertmanagerChannel)) continue;
+      const last = resentAt.get(ch.name) ?? Date.now();
+      if (!resentAt.has(ch.name)) resentAt.set(ch.name, last);
+      if (Date.now() - last < ch.resendEveryMs) continue;
+      resentAt.set(ch.name, Date.now());
+      ch.resend(alerter.openFiring(ch.name), config.server.public_url, AbortSignal.timeout(ch.timeoutMs)).catch((err: Error) => {
+        logger.warn({ event: 'alert_resend_failed', channel: ch.name, error: scrub(err.message, ch.secrets) }, `resending firing alerts to ${ch.name} failed`);
+      });
+    }
+  }, 500);
+  resender.unref();
+
+  const apply = (next: Config) => {
+    config = next;
+    alerts = next.alerts ?? DEFAULT_ALERTS;
+    for (const ch of channels.values()) ch.close?.();
+    channels = new Map(alerts.channels.map((c) => [c.name, makeChannel(c)]));
+    silences.setConfigured(alerts.silences);
+    alerter.config = alerts;
+    outbox.retry = alerts.retry;
+    outbox.setChannels(channels);
+    alerter.poke();
+  };
+  apply(config);
+
+  monitor.onTransition(({ transition, check }) => alerter.onTransition(transition, check));
+  monitor.onConfig(apply);
+
+  return {
+    routes: silenceRoutes(silences, () => alerter.poke()),
+    async close() {
+      clearInterval(resender);
+      await alerter.close();
+      await outbox.close();
+      for (const ch of channels.values()) ch.close?.();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Silences hold back a check's messages for a while; the check keeps running and keeps its metrics.
+ * They come from the config or from POST /api/silences (kept in state_dir until they expire).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import express from 'express';
+import { z } from 'zod';
+import { writeFileAtomic } from '../checks/store.js';
+import { duration } from '../config/fields.js';
+import type { RouteInstaller } from '../server/app.js';
+import { matcherSchema, type SilenceConfig } from './config.js';
+import { matches, type MatchSubject } from './match.js';
+
+export interface Silence {
+  id: string;
+  source: 'config' | 'api';
+  match: Record<string, string>;
+  from: string;
+  until: string;
+  reason: string;
+  created_at?: string;
+}
+
+const postBody = z
+  .strictObject({
+    match: matcherSchema.refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one key (check, type, status or a label)' }),
+    from: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    duration: duration.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
+    reason: z.string().max(500).default(''),
+  })
+  .refine((b) => (b.until === undefined) !== (b.duration === undefined), { message: 'give either until (ISO time) or duration (e.g. 2h)' });
+
+export class Silences {
+  private api: Silence[] = [];
+  private configured: Silence[] = [];
+  private readonly file: string;
+
+  constructor(stateDir: string, private readonly now: () => number = Date.now) {
+    this.file = path.join(stateDir, 'silences.json');
+    try {
+      const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { silences?: Silence[] };
+      this.api = (saved.silences ?? []).filter((s) => Date.parse(s.until) > this.now());
+    } catch {
+      this.api = [];
+    }
+  }
+
+  setConfigured(list: SilenceConfig[]): void {
+    this.configured = list.map((s, i) => ({ id: `config-${i}`, source: 'config', match: s.match, from: s.from ?? new Date(0).toISOString(), until: s.until, reason: s.reason }));
+  }
+
+  /** The silence holding back messages for this subject right now, if any. */
+  active(subject: MatchSubject): Silence | undefined {
+    const t = this.now();
+    return [...this.configured, ...this.api].find((s) => Date.parse(s.from) <= t && t < Date.parse(s.until) && matches(s.match, subject));
+  }
+
+  list(): Silence[] {
+    const t = this.now();
+    return [...this.configured, ...this.api].filter((s) => Date.parse(s.until) > t);
+  }
+
+  async add(body: unknown): Promise<Silence> {
+    const parsed = postBody.safeParse(body);
+    if (!parsed.success) throw new SilenceInputError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const b = parsed.data;
+    const from = b.from ?? new Date(this.now()).toISOString();
+    const until = b.until ?? new Date(Date.parse(from) + (b.duration ?? 0)).toISOString();
+    if (Date.parse(until) <= Date.parse(from)) throw new SilenceInputError('until must be later than from');
+    const silence: Silence = { id: randomUUID(), source: 'api', match: b.match, from, until, reason: b.reason, created_at: new Date(this.now()).toISOString() };
+    this.api = [...this.api.filter((s) => Date.parse(s.until) > this.now()), silence];
+    await writeFileAtomic(this.file, JSON.stringify({ silences: this.api }));
+    return silence;
+  }
+}
+
+export class SilenceInputError extends Error {}
+
+/** GET /api/silences and POST /api/silences, both behind the bearer token. */
+export function silenceRoutes(silences: Silences, onChange: () => void): RouteInstaller {
+  return (app, { requireToken }) => {
+    app.get('/api/silences', requireToken, (_req, res) => {
+      res.json({ silences: silences.list() });
+    });
+    app.post('/api/silences', requireToken, express.json({ limit: '16kb' }), async (req, res, next) => {
+      try {
+        const silence = await silences.add(req.body);
+        onChange();
+        res.status(201).json(silence);
+      } catch (err) {
+        if (err instanceof SilenceInputError) res.status(400).json({ error: err.message });
+        else next(err);
+      }
+    });
+  };
+}
