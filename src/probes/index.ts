@@ -1,7 +1,9 @@
 /** The probe kinds forgewatch knows: config `type` -> schema, probe function and the gauges it may observe. */
 import type { z } from 'zod';
 import type { CheckConfig } from '../config/load.js';
+import { containerCheckSchema, containerMetrics, probeContainer } from './container.js';
 import { httpCheckSchema, httpMetrics, probeHttp } from './http.js';
+import { portCheckSchema, portMetrics, probePort } from './port.js';
 import type { MetricSpec, Probe } from './types.js';
 
 export interface ProbeKind {
@@ -17,4 +19,6 @@ function kind<S extends z.ZodType, C>(schema: S, probe: Probe<C>, metrics: reado
 
 export const probeKinds: Record<string, ProbeKind> = {
   http: kind(httpCheckSchema, probeHttp, httpMetrics),
+  container: kind(containerCheckSchema, probeContainer, containerMetrics),
+  port: kind(portCheckSchema, probePort, portMetrics),
 };

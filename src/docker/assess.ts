@@ -1,0 +1,174 @@
+/** Judges one inspected container: state, restarts over the window, OOM, health; quotes its logs when it failed. */
+import { formatDuration } from '../config/units.js';
+import type { JsonObject, Observation, Status } from '../probes/types.js';
+import type { DockerClient } from './client.js';
+import { meaningfulLine } from './frames.js';
+import { restartsInWindow } from './restarts.js';
+import { containerName, type ContainerInspect } from './types.js';
+
+export const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'] as const;
+export const HEALTH_STATUSES = ['none', 'starting', 'healthy', 'unhealthy'] as const;
+const LOG_LINES = 20;
+const MAX_LOG_TEXT = 4096;
+const MAX_HEALTH_OUTPUT = 1024;
+
+export interface AssessOptions {
+  client: DockerClient;
+  memo: Map<string, unknown>;
+  signal: AbortSignal;
+  windowMs: number;
+  maxRestarts: number;
+  requireHealthy: boolean;
+  now: number;
+}
+
+export interface ContainerVerdict {
+  name: string;
+  status: Status;
+  reason: string;
+  hint?: string;
+  details: JsonObject;
+  observations: Observation[];
+}
+
+function tail(text: string, max: number): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max)}`;
+}
+
+/** A hint that names the usual cause when the log line is recognisable. */
+function crashHint(line: string | undefined, name: string): string {
+  const more = `\`docker logs --tail 50 ${name}\` shows the context.`;
+  if (line && /ModuleNotFoundError|No module named|ImportError|Cannot find module|ERR_MODULE_NOT_FOUND/.test(line)) {
+    return `The application cannot import a dependency: the package is missing from the image (or the wrong driver is configured). Add it to the requirements, rebuild the image (docker compose build --no-cache) and redeploy. ${more}`;
+  }
+  if (line && /address already in use|EADDRINUSE|bind.*(?:failed|denied)/i.test(line)) {
+    return `The application cannot bind its port: another process holds it (a leftover systemd unit or an old container). Find it with ss -tlnp or a forgewatch port check, stop and disable it. ${more}`;
+  }
+  if (line && /permission denied|EACCES/i.test(line)) return `The application hits a permission error at start: check volume ownership and the user the image runs as. ${more}`;
+  return `The container exits at start and is restarted again and again: the quoted log line is the likely cause; fix it and redeploy. ${more}`;
+}
+
+function exitWords(code: number | undefined): string {
+  if (code === 137) return 'exited 137 (killed: SIGKILL or out of memory)';
+  if (code === 143) return 'exited 143 (stopped by SIGTERM)';
+  return `exited ${code ?? '?'}`;
+}
+
+function portList(info: ContainerInspect): string[] {
+  const out: string[] = [];
+  for (const [inner, bindings] of Object.entries(info.NetworkSettings?.Ports ?? {})) {
+    if (!bindings || bindings.length === 0) out.push(inner);
+    else for (const b of bindings) out.push(`${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}->${inner}`);
+  }
+  return out;
+}
+
+export async function assessContainer(info: ContainerInspect, opts: AssessOptions): Promise<ContainerVerdict> {
+  const name = containerName(info);
+  const st = info.State ?? {};
+  const rawState = (st.Status ?? (st.Running ? 'running' : 'unknown')).toLowerCase();
+  // podman calls a container between restarts "stopped"; Docker says "exited".
+  const state = rawState === 'stopped' ? 'exited' : rawState;
+  const running = st.Running === true && state === 'running';
+  const restarting = st.Restarting === true || state === 'restarting';
+  const restartCount = info.RestartCount ?? 0;
+  const exitCode = st.ExitCode ?? 0;
+  const oom = st.OOMKilled === true;
+  const healthLog = st.Health?.Log ?? [];
+  const health = (HEALTH_STATUSES as readonly string[]).includes(st.Health?.Status ?? '') ? (st.Health?.Status as string) : 'none';
+  const healthOutput = tail((healthLog.at(-1)?.Output ?? '').trim(), MAX_HEALTH_OUTPUT);
+  const startedAt = st.StartedAt ?? '';
+  const startedMs = Date.parse(startedAt);
+  const upMs = Number.isFinite(startedMs) && startedMs > 0 ? opts.now - startedMs : 0;
+  const { restarts, lastFailedExit } = restartsInWindow(opts.memo, { id: info.Id, restartCount, startedAt, exitCode, ...(info.Created ? { created: info.Created } : {}), now: opts.now }, opts.windowMs);
+  const crashLoop = restarts > opts.maxRestarts;
+  const window = formatDuration(opts.windowMs);
+
+  let logs: string[] = [];
+  let logError: string | undefined;
+  if (crashLoop || restarting || oom || (!running && exitCode !== 0) || health === 'unhealthy') {
+    try {
+      logs = await opts.client.logs(info.Id, { tail: LOG_LINES, tty: info.Config?.Tty === true }, opts.signal);
+    } catch (err) {
+      if (opts.signal.aborted) throw err;
+      logError = (err as Error).message;
+    }
+  }
+  const line = meaningfulLine(logs);
+  const lastExit = exitCode !== 0 ? exitCode : lastFailedExit;
+  const cause = [lastExit !== undefined ? exitWords(lastExit) : '', line ?? ''].filter(Boolean).join(': ');
+
+  let status: Status = 'ok';
+  let reason: string;
+  let hint: string | undefined;
+  if (oom) {
+    status = 'fail';
+    reason = `killed for running out of memory (OOMKilled, ${exitWords(exitCode)})${line ? `: ${line}` : ''}`;
+    hint = `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`;
+  } else if (crashLoop || restarting) {
+    status = 'fail';
+    reason = `restarting (RestartCount ${crashLoop ? `${restarts} in ${window}` : restartCount})${cause ? `, ${cause}` : ''}`;
+    hint = crashHint(line, name);
+  } else if (!running) {
+    status = 'fail';
+    if (state === 'paused') {
+      reason = 'paused';
+      hint = `Someone paused the container: \`docker unpause ${name}\`.`;
+    } else if (state === 'created') {
+      reason = 'created but never started';
+      hint = `The container exists but was never started: \`docker start ${name}\`, or check why \`docker compose up\` stopped before it.`;
+    } else {
+      reason = `not running (${state}, ${exitWords(exitCode)}${line ? `: ${line}` : ''})`;
+      hint = exitCode === 0
+        ? `The main process finished normally: was it stopped on purpose? Start it with \`docker start ${name}\`, and give it a restart policy (restart: unless-stopped).`
+        : crashHint(line, name);
+    }
+  } else if (health === 'unhealthy' && opts.requireHealthy) {
+    status = 'fail';
+    reason = `unhealthy${st.Health?.FailingStreak ? ` (${st.Health.FailingStreak} failed checks in a row)` : ''}${healthOutput ? `: ${healthOutput.split('\n').at(-1)}` : ''}`;
+    hint = `The container runs but its HEALTHCHECK fails: the output says why (a database it cannot reach, an app that stopped answering). \`docker inspect --format '{{json .State.Health}}' ${name}\` shows the recent results.`;
+  } else if (health === 'starting' && upMs > opts.windowMs) {
+    status = 'warn';
+    reason = `health check still starting after ${formatDuration(upMs)}`;
+    hint = 'The HEALTHCHECK has not passed since the container started: its start period may be too short, or the check never succeeds. Run it by hand with docker exec.';
+  } else {
+    reason = `running${health !== 'none' ? ` (${health})` : ''}, up ${formatDuration(upMs)}, RestartCount ${restartCount}`;
+  }
+
+  const details: JsonObject = {
+    name,
+    id: info.Id,
+    image: info.Config?.Image ?? info.Image ?? null,
+    state,
+    running,
+    restarting,
+    restart_count: restartCount,
+    restarts_in_window: restarts,
+    exit_code: exitCode,
+    error: st.Error ?? '',
+    oom_killed: oom,
+    health,
+    health_output: healthOutput,
+    started_at: startedAt || null,
+    finished_at: st.FinishedAt ?? null,
+    ports: portList(info),
+    logs: tail(logs.join('\n'), MAX_LOG_TEXT),
+    ...(logError ? { logs_error: logError } : {}),
+  };
+  return { name, status, reason, ...(hint ? { hint } : {}), details, observations: containerObservations(name, { running, restartCount, state, health, oom, startedMs }) };
+}
+
+export function containerObservations(
+  container: string,
+  s: { running: boolean; restartCount: number; state: string; health: string; oom: boolean; startedMs: number },
+): Observation[] {
+  const states = (CONTAINER_STATES as readonly string[]).includes(s.state) ? CONTAINER_STATES : [...CONTAINER_STATES, s.state];
+  return [
+    { metric: 'forgewatch_container_running', labels: { container }, value: s.running ? 1 : 0 },
+    { metric: 'forgewatch_container_restarts', labels: { container }, value: s.restartCount },
+    ...states.map((state) => ({ metric: 'forgewatch_container_state', labels: { container, state }, value: s.state === state ? 1 : 0 })),
+    ...HEALTH_STATUSES.map((status) => ({ metric: 'forgewatch_container_health', labels: { container, status }, value: s.health === status ? 1 : 0 })),
+    { metric: 'forgewatch_container_oom_killed', labels: { container }, value: s.oom ? 1 : 0 },
+    ...(Number.isFinite(s.startedMs) && s.startedMs > 0 ? [{ metric: 'forgewatch_container_started_timestamp_seconds', labels: { container }, value: s.startedMs / 1000 }] : []),
+  ];
+}

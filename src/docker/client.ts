@@ -1,0 +1,144 @@
+/**
+ * A small Docker Engine API client over the unix socket (works with podman's Docker-compatible API too).
+ * Every failure becomes a DockerError carrying the reason and hint a check result shows.
+ */
+import { Agent, request } from 'undici';
+import { demultiplex } from './frames.js';
+import type { ContainerInspect, ContainerSummary } from './types.js';
+
+export const DEFAULT_SOCKET = '/var/run/docker.sock';
+/** The newest API version this client speaks; older engines are met at their own version. */
+const CLIENT_API = [1, 43] as const;
+const MAX_JSON_BYTES = 8 * 1024 * 1024;
+const MAX_LOG_BYTES = 256 * 1024;
+
+/** The socket a check uses: its own `socket`, else DOCKER_HOST when it is unix://, else the default. */
+export function resolveSocket(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (configured) return configured;
+  const host = env.DOCKER_HOST;
+  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
+  return DEFAULT_SOCKET;
+}
+
+export class DockerError extends Error {
+  constructor(readonly reason: string, readonly hint?: string, readonly statusCode?: number) {
+    super(reason);
+    this.name = 'DockerError';
+  }
+}
+
+export function explainSocketError(err: unknown, socketPath: string): DockerError {
+  if (err instanceof DockerError) return err;
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  switch (code) {
+    case 'ENOENT':
+      return new DockerError(`docker socket ${socketPath} not found`, 'No engine socket at that path: is Docker (or podman system service) running on this host? Point the check at the right socket with `socket:` or DOCKER_HOST=unix:///path/to/docker.sock.');
+    case 'EACCES':
+    case 'EPERM':
+      return new DockerError(`permission denied on docker socket ${socketPath}`, 'forgewatch may not open the engine socket: add its user to the docker group (then restart it), or put a read-only socket proxy in front (e.g. one that allows only GET /containers and /version) and point `socket:` at it.');
+    case 'ECONNREFUSED':
+      return new DockerError(`docker socket ${socketPath} refuses connections`, 'The socket file exists but nothing accepts on it: the engine has stopped or crashed and left a stale socket. Restart it (systemctl restart docker) and check its logs (journalctl -u docker).');
+    case 'ENOTSOCK':
+      return new DockerError(`${socketPath} is not a socket`, 'The path exists but is not a unix socket: point `socket:` at the engine socket (usually /var/run/docker.sock).');
+    default:
+      return new DockerError(`docker engine: ${code ? `${code}: ` : ''}${(e?.message ?? String(err)).split('\n')[0]} (${socketPath})`);
+  }
+}
+
+function versionPrefix(apiVersion: unknown): string {
+  const m = typeof apiVersion === 'string' ? /^(\d+)\.(\d+)/.exec(apiVersion) : null;
+  if (!m) return '';
+  const engine = [Number(m[1]), Number(m[2])] as const;
+  const use = engine[0] < CLIENT_API[0] || (engine[0] === CLIENT_API[0] && engine[1] < CLIENT_API[1]) ? engine : CLIENT_API;
+  return `/v${use[0]}.${use[1]}`;
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<{ data: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      return { data: Buffer.concat(chunks).subarray(0, limit), truncated: true };
+    }
+  }
+  return { data: Buffer.concat(chunks), truncated: false };
+}
+
+export class DockerClient {
+  private readonly agent: Agent;
+  private prefix?: string;
+
+  constructor(readonly socketPath: string) {
+    this.agent = new Agent({ connect: { socketPath }, headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  private async get(path: string, signal: AbortSignal, limit = MAX_JSON_BYTES): Promise<{ status: number; data: Buffer }> {
+    let res;
+    try {
+      res = await request(`http://docker${path}`, { dispatcher: this.agent, signal });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw explainSocketError(err, this.socketPath);
+    }
+    const { data, truncated } = await readCapped(res.body, limit);
+    if (truncated && limit === MAX_JSON_BYTES) throw new DockerError(`docker engine answer to ${path.split('?')[0]} exceeds ${MAX_JSON_BYTES} bytes`);
+    return { status: res.statusCode, data };
+  }
+
+  private async getJson(path: string, signal: AbortSignal): Promise<{ status: number; json: unknown }> {
+    const { status, data } = await this.get(path, signal);
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      throw new DockerError(`docker engine answered ${path.split('?')[0]} with status ${status} and a body that is not JSON`, 'Is the socket really a Docker Engine API (or a socket proxy that rewrites answers)?', status);
+    }
+    if (status >= 400 && status !== 404) {
+      const message = (json as { message?: unknown })?.message;
+      throw new DockerError(`docker engine error ${status}: ${typeof message === 'string' ? message : 'no message'}`, status === 403 ? 'A socket proxy refused the call: allow GET on /version and /containers.' : 'The engine failed to answer: check its logs (journalctl -u docker).', status);
+    }
+    return { status, json };
+  }
+
+  /** GET /version; every later call uses the lower of the engine's and this client's API version. */
+  async negotiate(signal: AbortSignal): Promise<string> {
+    if (this.prefix !== undefined) return this.prefix;
+    const { json } = await this.getJson('/version', signal);
+    this.prefix = versionPrefix((json as { ApiVersion?: unknown })?.ApiVersion);
+    return this.prefix;
+  }
+
+  async list(filters: Record<string, string[]>, signal: AbortSignal): Promise<ContainerSummary[]> {
+    const prefix = await this.negotiate(signal);
+    const query = new URLSearchParams({ all: '1', ...(Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {}) });
+    const { json } = await this.getJson(`${prefix}/containers/json?${query}`, signal);
+    if (!Array.isArray(json)) throw new DockerError('docker engine: container list is not an array');
+    return json as ContainerSummary[];
+  }
+
+  /** Inspects by name or id; undefined when the engine knows no such container. */
+  async inspect(idOrName: string, signal: AbortSignal): Promise<ContainerInspect | undefined> {
+    const prefix = await this.negotiate(signal);
+    const { status, json } = await this.getJson(`${prefix}/containers/${encodeURIComponent(idOrName)}/json`, signal);
+    if (status === 404) return undefined;
+    if (!json || typeof json !== 'object' || typeof (json as { Id?: unknown }).Id !== 'string') throw new DockerError('docker engine: inspect answer has no container Id');
+    return json as ContainerInspect;
+  }
+
+  /** The last `tail` log lines (stdout and stderr, with timestamps), demultiplexed unless the container has a TTY. */
+  async logs(id: string, opts: { tail: number; tty: boolean }, signal: AbortSignal): Promise<string[]> {
+    const prefix = await this.negotiate(signal);
+    const { status, data } = await this.get(`${prefix}/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&timestamps=1&tail=${opts.tail}`, signal, MAX_LOG_BYTES);
+    if (status >= 400) throw new DockerError(`docker engine error ${status} reading logs`);
+    const text = opts.tty ? data.toString('utf8') : demultiplex(data);
+    return text.split(/\r?\n/).filter((l) => l.length > 0).slice(-opts.tail);
+  }
+
+  close(): Promise<void> {
+    return this.agent.close().catch(() => undefined);
+  }
+}

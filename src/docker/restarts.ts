@@ -1,0 +1,67 @@
+/**
+ * Restart history across runs, kept in the check's memo: a crash loop is RestartCount growing, or
+ * StartedAt moving (a `docker restart` does not bump RestartCount), more than allowed within the window.
+ */
+
+interface Sample {
+  at: number;
+  restartCount: number;
+  startedAt: string;
+  exitCode: number;
+}
+
+const MEMO_KEY = 'container.restarts';
+/** Enough samples for any window at any interval while keeping the memo bounded. */
+const MAX_SAMPLES = 512;
+
+function history(memo: Map<string, unknown>): Map<string, Sample[]> {
+  let h = memo.get(MEMO_KEY) as Map<string, Sample[]> | undefined;
+  if (!h) {
+    h = new Map();
+    memo.set(MEMO_KEY, h);
+  }
+  return h;
+}
+
+export interface RestartObservation {
+  id: string;
+  restartCount: number;
+  startedAt: string;
+  exitCode: number;
+  /** When the container was created; restarts since then count in full when that is inside the window. */
+  created?: string;
+  now: number;
+}
+
+export interface RestartHistory {
+  restarts: number;
+  /** The latest non-zero exit code seen within the window: a looping container caught while running reports 0. */
+  lastFailedExit?: number;
+}
+
+/** Records this run's sample and returns how many restarts happened within the window. */
+export function restartsInWindow(memo: Map<string, unknown>, obs: RestartObservation, windowMs: number): RestartHistory {
+  const h = history(memo);
+  const since = obs.now - windowMs;
+  const kept = (h.get(obs.id) ?? []).filter((s) => s.at >= since);
+  const samples = [...kept, { at: obs.now, restartCount: obs.restartCount, startedAt: obs.startedAt, exitCode: obs.exitCode }];
+  h.set(obs.id, samples.slice(-MAX_SAMPLES));
+
+  let restarts = 0;
+  const created = obs.created ? Date.parse(obs.created) : NaN;
+  if (Number.isFinite(created) && created >= since) restarts += (samples[0] as Sample).restartCount;
+  for (let i = 1; i < samples.length; i++) {
+    const prev = samples[i - 1] as Sample;
+    const cur = samples[i] as Sample;
+    const grown = Math.max(0, cur.restartCount - prev.restartCount);
+    restarts += Math.max(grown, cur.startedAt !== prev.startedAt ? 1 : 0);
+  }
+  const failedExit = samples.findLast((s) => s.exitCode !== 0)?.exitCode;
+  return { restarts, ...(failedExit !== undefined ? { lastFailedExit: failedExit } : {}) };
+}
+
+/** Forgets containers not seen in this run (removed, or recreated under a new id). */
+export function forgetOthers(memo: Map<string, unknown>, seen: ReadonlySet<string>): void {
+  const h = history(memo);
+  for (const id of [...h.keys()]) if (!seen.has(id)) h.delete(id);
+}

@@ -1,0 +1,114 @@
+/** Container probe: state, crash loops with their cause, OOM kills and health, through the Docker Engine API. */
+import { z } from 'zod';
+import { checkSchema, filePath, labelMap, positiveDuration, type CheckOf } from '../config/fields.js';
+import { assessContainer, containerObservations, type ContainerVerdict } from '../docker/assess.js';
+import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
+import { forgetOthers } from '../docker/restarts.js';
+import type { ContainerInspect } from '../docker/types.js';
+import { failed, STATUS_RANK, worstStatus, type MetricSpec, type Probe, type ProbeResult } from './types.js';
+
+/** A label selector may match many containers; beyond this the check reports the first ones only. */
+const MAX_CONTAINERS = 50;
+
+export const containerCheckSchema = checkSchema('container', {
+  container: z.string().min(1).optional(),
+  // Without `container`, `labels` selects containers (Docker label keys contain dots); with it, they are the check's own labels.
+  labels: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+  socket: filePath.optional(),
+  max_restarts: z.number().int().min(0).default(0),
+  window: positiveDuration.prefault('10m'),
+  require_healthy: z.boolean().default(true),
+}).superRefine((c, ctx) => {
+  if (c.container === undefined && (c.labels === undefined || Object.keys(c.labels).length === 0)) {
+    ctx.addIssue({ code: 'custom', path: ['container'], message: 'set container (a name or id) or labels (a label selector such as { com.docker.compose.service: backend })' });
+  }
+  if (c.container !== undefined && c.labels !== undefined) {
+    const check = labelMap.safeParse(c.labels);
+    if (!check.success) for (const issue of check.error.issues) ctx.addIssue({ code: 'custom', path: ['labels', ...issue.path.map(String)], message: issue.message });
+  }
+});
+
+export type ContainerCheck = CheckOf<typeof containerCheckSchema>;
+
+export const containerMetrics: MetricSpec[] = [
+  { name: 'forgewatch_container_running', help: 'Whether the container is running (1) or not (0).', labelNames: ['container'] },
+  { name: 'forgewatch_container_restarts', help: 'The container RestartCount as reported by the engine.', labelNames: ['container'] },
+  { name: 'forgewatch_container_state', help: 'The container state: 1 on the current state.', labelNames: ['container', 'state'] },
+  { name: 'forgewatch_container_health', help: 'The container health status: 1 on the current status (none without a HEALTHCHECK).', labelNames: ['container', 'status'] },
+  { name: 'forgewatch_container_oom_killed', help: 'Whether the container was last killed for running out of memory.', labelNames: ['container'] },
+  { name: 'forgewatch_container_started_timestamp_seconds', help: 'Unix time the container last started.', labelNames: ['container'] },
+];
+
+function selectorText(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+async function findContainers(client: DockerClient, check: ContainerCheck, signal: AbortSignal): Promise<ContainerInspect[]> {
+  if (check.container !== undefined) {
+    const one = await client.inspect(check.container, signal);
+    return one ? [one] : [];
+  }
+  const label = Object.entries(check.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const listed = await client.list({ label }, signal);
+  const found: ContainerInspect[] = [];
+  for (const c of listed.slice(0, MAX_CONTAINERS)) {
+    const info = await client.inspect(c.Id, signal);
+    if (info) found.push(info);
+  }
+  return found;
+}
+
+export const probeContainer: Probe<ContainerCheck> = async (check, { signal, memo }) => {
+  const started = performance.now();
+  const socketPath = resolveSocket(check.socket);
+  const client = new DockerClient(socketPath);
+  const bySelector = check.container === undefined;
+  const wanted = check.container ?? selectorText(check.labels ?? {});
+  try {
+    const infos = await findContainers(client, check, signal);
+    if (infos.length === 0) {
+      forgetOthers(memo, new Set());
+      return failed(
+        bySelector ? `no container matches labels ${wanted}` : `container ${wanted} not found`,
+        bySelector
+          ? 'No container carries those labels: is the stack up (docker compose up -d)? `docker ps -a --filter label=KEY=VALUE` lists what matches.'
+          : `The engine knows no container with that name or id: was it removed, or renamed (compose names containers PROJECT-SERVICE-1)? \`docker ps -a\` lists them.`,
+        started,
+        {
+          details: { socket: socketPath, containers: [] },
+          observations: bySelector ? [] : containerObservations(wanted, { running: false, restartCount: 0, state: 'missing', health: 'none', oom: false, startedMs: NaN }),
+        },
+      );
+    }
+    const verdicts: ContainerVerdict[] = [];
+    for (const info of infos) {
+      verdicts.push(await assessContainer(info, { client, memo, signal, windowMs: check.window, maxRestarts: check.max_restarts, requireHealthy: check.require_healthy, now: Date.now() }));
+    }
+    forgetOthers(memo, new Set(infos.map((i) => i.Id)));
+    return summarise(verdicts, bySelector, started, socketPath);
+  } catch (err) {
+    if (signal.aborted || !(err instanceof DockerError)) throw err;
+    return failed(err.reason, err.hint, started, { details: { socket: socketPath, containers: [] } });
+  } finally {
+    await client.close();
+  }
+};
+
+function summarise(verdicts: ContainerVerdict[], bySelector: boolean, started: number, socketPath: string): ProbeResult {
+  const status = worstStatus(verdicts.map((v) => v.status));
+  const worst = [...verdicts].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status])[0] as ContainerVerdict;
+  const alsoBad = verdicts.filter((v) => v !== worst && v.status !== 'ok').length;
+  let reason = worst.reason;
+  if (bySelector) {
+    reason = status === 'ok' && verdicts.length > 1 ? `${verdicts.length} containers running` : `${worst.name}: ${worst.reason}`;
+    if (alsoBad > 0) reason += ` (and ${alsoBad} more not ok)`;
+  }
+  return {
+    status,
+    reason,
+    ...(worst.hint && status !== 'ok' ? { hint: worst.hint } : {}),
+    timings: { total: (performance.now() - started) / 1000 },
+    details: { socket: socketPath, containers: verdicts.map((v) => v.details) },
+    observations: verdicts.flatMap((v) => v.observations),
+  };
+}

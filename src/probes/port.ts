@@ -1,0 +1,176 @@
+/** Port probe: is it listening (or closed), who really holds it, and is it bound wider than it should be. */
+import os from 'node:os';
+import { z } from 'zod';
+import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
+import { DockerClient, resolveSocket } from '../docker/client.js';
+import { containerName } from '../docker/types.js';
+import { dial, DialError } from '../net/dial.js';
+import { explainNetworkError, hostPort } from '../net/explain.js';
+import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
+import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
+import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
+
+export const portCheckSchema = checkSchema('port', {
+  host: z.string().min(1).default('127.0.0.1'),
+  port,
+  expect: z.enum(['listening', 'closed']).default('listening'),
+  owner: z
+    .strictObject({ container: z.string().min(1).optional(), process: z.string().min(1).optional(), unit: z.string().min(1).optional() })
+    .refine((o) => Object.keys(o).length > 0, { message: 'name at least one of container, process or unit' })
+    .optional(),
+  bind: z.enum(['loopback', 'any']).default('any'),
+  socket: filePath.optional(),
+  proc_root: filePath.default('/proc'),
+});
+
+export type PortCheck = CheckOf<typeof portCheckSchema>;
+
+export const portMetrics: MetricSpec[] = [
+  { name: 'forgewatch_port_listening', help: 'Whether something accepts TCP connections on the port.', labelNames: ['port'] },
+  { name: 'forgewatch_port_owner_ok', help: 'Whether the listener is the expected container, process or unit (only with owner set).', labelNames: ['port'] },
+  { name: 'forgewatch_port_owner_info', help: 'Who holds the port: always 1, the labels carry the owner.', labelNames: ['port', 'process', 'unit', 'container'] },
+];
+
+/** Helpers that hold a port on a container's behalf; the engine's port map says which container. */
+const PROXIES = new Set(['docker-proxy', 'conmon', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta']);
+const CONNECT_TIMEOUT_MS = 3000;
+
+export interface PortOwner extends ProcessInfo {
+  container: string | null;
+}
+
+async function connects(host: string, portNo: number, timeoutMs: number, signal: AbortSignal): Promise<{ listening: boolean; address: string; error?: string }> {
+  const own = AbortSignal.timeout(timeoutMs);
+  try {
+    const d = await dial({ host, port: portNo, signal: AbortSignal.any([signal, own]) });
+    d.socket.destroy();
+    return { listening: true, address: d.address };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    if (err instanceof DialError && err.phase === 'resolving') throw err;
+    return { listening: false, address: host, error: own.aborted ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message) };
+  }
+}
+
+function isLocalAddress(address: string): boolean {
+  if (isLoopback(address) || isWildcard(address)) return true;
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === address));
+}
+
+/** Names the container behind an owner: from its cgroup, or from the engine's port map for a proxy. */
+async function containerOf(owner: ProcessInfo, listener: Listener, socketPath: string, signal: AbortSignal): Promise<string | null> {
+  if (!owner.containerId && !PROXIES.has(owner.process)) return null;
+  const client = new DockerClient(socketPath);
+  try {
+    if (owner.containerId) {
+      const info = await client.inspect(owner.containerId, signal).catch(() => undefined);
+      return info ? containerName(info) : owner.containerId.slice(0, 12);
+    }
+    const list = await client.list({}, signal).catch(() => []);
+    const hit = list.find((c) => c.Ports?.some((p) => p.PublicPort === listener.port && (!p.IP || isWildcard(p.IP) || p.IP === listener.address)));
+    return hit ? containerName(hit) : null;
+  } finally {
+    await client.close();
+  }
+}
+
+function describeOwner(o: PortOwner): string {
+  const extra = [`pid ${o.pid}`, o.unit ? `unit ${o.unit}` : '', o.container ? `container ${o.container}` : ''].filter(Boolean).join(', ');
+  return `${o.process} (${extra})`;
+}
+
+function ownerMatches(o: PortOwner, want: NonNullable<PortCheck['owner']>): boolean {
+  const argv = o.cmdline.split(' ').map((a) => a.split('/').at(-1));
+  return (
+    (want.container === undefined || o.container === want.container || (o.containerId?.startsWith(want.container) ?? false)) &&
+    (want.process === undefined || o.process === want.process || argv[0] === want.process || argv[1] === want.process) &&
+    (want.unit === undefined || o.unit === want.unit || o.unit === `${want.unit}.service`)
+  );
+}
+
+function expectedText(want: NonNullable<PortCheck['owner']>): string {
+  return Object.entries(want).map(([k, v]) => `${k} ${v}`).join(' and ');
+}
+
+function stopHint(o: PortOwner): string {
+  if (o.container) return `stop or re-publish container ${o.container} (docker stop ${o.container})`;
+  if (o.unit?.endsWith('.service')) return `stop and disable that unit (systemctl disable --now ${o.unit})`;
+  return `stop that process (kill ${o.pid}) and whatever starts it`;
+}
+
+export const probePort: Probe<PortCheck> = async (check, { signal }) => {
+  const started = performance.now();
+  let conn: Awaited<ReturnType<typeof connects>>;
+  try {
+    conn = await connects(check.host, check.port, Math.min(CONNECT_TIMEOUT_MS, check.timeout / 2), signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const explained = explainNetworkError(err, { host: check.host, port: check.port }, 'resolving');
+    return failed(explained.reason, explained.hint, started, { details: { host: check.host, port: check.port, listening: false, owner: null, bound: null } });
+  }
+  const target = hostPort(conn.address, check.port);
+  let owner: PortOwner | null = null;
+  let bound: Listener | undefined;
+  let note: string | undefined;
+  if (conn.listening && isLocalAddress(conn.address)) {
+    bound = listenersFor(await readListeners(check.proc_root), conn.address, check.port)[0];
+    if (!bound) note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace (a container without host networking)`;
+    else {
+      const found = await findSocketOwner(bound.inode, check.proc_root, signal);
+      if (found.owner) owner = { ...found.owner, container: await containerOf(found.owner, bound, resolveSocket(check.socket), signal) };
+      else note = found.unreadable > 0
+        ? `owner unknown: ${found.unreadable} processes' file descriptors are unreadable (they belong to other users); run forgewatch as root or give it CAP_SYS_PTRACE to see who holds the port`
+        : 'owner unknown: no process holds the socket in this PID namespace';
+    }
+  } else if (conn.listening) {
+    note = `${conn.address} is not an address of this machine: the owner can only be found on the host itself`;
+  }
+
+  const ownerOk = owner && check.owner ? ownerMatches(owner, check.owner) : undefined;
+  const what = check.owner?.container !== undefined ? 'the container' : 'the service';
+  let status: Status = 'ok';
+  let reason: string;
+  let hint: string | undefined;
+  if (check.expect === 'closed') {
+    if (conn.listening) {
+      status = 'fail';
+      reason = `${target} answers but should be closed${owner ? `: held by ${describeOwner(owner)}` : ''}`;
+      hint = `Something listens where nothing should answer. If a container publishes the port on all interfaces, publish it on 127.0.0.1 only (ports: "127.0.0.1:${check.port}:${check.port}"); otherwise ${owner ? stopHint(owner) : 'stop the listener'} or firewall the port.`;
+    } else reason = `${target} is closed, as expected`;
+  } else if (!conn.listening) {
+    status = 'fail';
+    reason = `nothing listens on ${target}: ${what} is down or could not bind${conn.error && conn.error !== 'ECONNREFUSED' ? ` (${conn.error})` : ''}`;
+    hint = `Start ${what}${check.owner?.container ? ` (docker ps -a; a container check on ${check.owner.container} shows why it stops)` : ''}. If it runs but logs "address already in use", another process holds the port elsewhere: ss -tlnp | grep :${check.port}.`;
+  } else if (check.owner && owner && !ownerOk) {
+    status = 'fail';
+    reason = `${target} is held by ${describeOwner(owner)}, expected ${expectedText(check.owner)}`;
+    hint = `${reason} — ${stopHint(owner)}${check.owner.container ? `, then restart container ${check.owner.container} so it can bind the port` : ''}.`;
+  } else if (check.owner && !owner) {
+    status = 'warn';
+    reason = `${target} is listening, but its owner could not be determined (expected ${expectedText(check.owner)})`;
+    hint = note;
+  } else if (check.bind === 'loopback' && bound && isWildcard(bound.address)) {
+    status = 'warn';
+    reason = `${target} is bound to all interfaces (${hostPort(bound.address, bound.port)}), expected loopback only`;
+    hint = `The port is reachable from the network. Bind it to 127.0.0.1 (ports: "127.0.0.1:${check.port}:${check.port}" in compose, or --host 127.0.0.1), or firewall it.`;
+  } else {
+    reason = `${target} listening${owner ? `, held by ${describeOwner(owner)}` : ''}`;
+  }
+
+  const portLabel = String(check.port);
+  const observations: Observation[] = [{ metric: 'forgewatch_port_listening', labels: { port: portLabel }, value: conn.listening ? 1 : 0 }];
+  if (ownerOk !== undefined) observations.push({ metric: 'forgewatch_port_owner_ok', labels: { port: portLabel }, value: ownerOk ? 1 : 0 });
+  if (owner) observations.push({ metric: 'forgewatch_port_owner_info', labels: { port: portLabel, process: owner.process, unit: owner.unit ?? '', container: owner.container ?? '' }, value: 1 });
+  const details: JsonObject = {
+    host: check.host,
+    port: check.port,
+    address: conn.address,
+    expect: check.expect,
+    listening: conn.listening,
+    owner: owner ? { pid: owner.pid, process: owner.process, cmdline: owner.cmdline, unit: owner.unit, container: owner.container } : null,
+    bound: bound ? hostPort(bound.address, bound.port) : null,
+    ...(note ? { owner_note: note } : {}),
+    ...(ownerOk !== undefined ? { owner_ok: ownerOk } : {}),
+  };
+  return { status, reason, ...(hint ? { hint } : {}), timings: { total: (performance.now() - started) / 1000 }, details, observations };
+};

@@ -1,0 +1,234 @@
+/** Container checks against a real podman engine through its Docker-compatible API. */
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demultiplex } from '../src/docker/frames.js';
+import type { JsonObject } from '../src/probes/types.js';
+import { monitorFor } from './helpers/checks.js';
+import { startPodman, type Podman } from './helpers/podman.js';
+import { freePort } from './helpers/servers.js';
+import { BUILT_CLI, startForgewatch, tempDir, waitFor } from './helpers/service.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let podman: Podman;
+let scratch: ReturnType<typeof tempDir>;
+
+beforeAll(async () => {
+  podman = await startPodman();
+  scratch = tempDir('forgewatch-container-');
+});
+
+afterAll(async () => {
+  await podman?.close();
+  await scratch?.cleanup();
+});
+
+function containerCheck(name: string, body: string, socket = podman.socket): string {
+  return `checks:\n  - name: ${name}\n    type: container\n    socket: ${socket}\n    timeout: 10s\n${body.trim().split('\n').map((l) => `    ${l}`).join('\n')}\n`;
+}
+
+/** Runs a one-check config through the real loader and monitor; `runs` > 1 keeps the check's memory between runs. */
+async function runContainerCheck(yaml: string, before?: () => Promise<void>) {
+  const monitor = monitorFor(yaml);
+  try {
+    const name = (monitor.checks[0] as { name: string }).name;
+    const first = await monitor.run(name);
+    if (!before) return first;
+    await before();
+    return await monitor.run(name);
+  } finally {
+    await monitor.close();
+  }
+}
+
+function containers(details: JsonObject): JsonObject[] {
+  return details.containers as JsonObject[];
+}
+
+async function restartCount(name: string): Promise<number> {
+  return Number(await podman.cli(['inspect', '--format', '{{.RestartCount}}', name]));
+}
+
+describe('container check against podman', () => {
+  it('passes for a running, healthy container and reports its state', async () => {
+    await podman.runContainer('fw-web', ['--health-cmd', 'echo all good', '--label', 'fw.role=web'], ['/bin/sh', '-c', 'sleep 600']);
+    await podman.cli(['healthcheck', 'run', 'fw-web']);
+    const rec = await runContainerCheck(containerCheck('web', 'container: fw-web'));
+    expect(rec.result.status).toBe('ok');
+    expect(rec.result.reason).toMatch(/^running \(healthy\), up .*, RestartCount 0$/);
+    const [c] = containers(rec.result.details);
+    expect(c).toMatchObject({ name: 'fw-web', state: 'running', running: true, restart_count: 0, oom_killed: false, health: 'healthy', health_output: 'all good' });
+    expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_running', labels: { container: 'fw-web' }, value: 1 });
+    expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_health', labels: { container: 'fw-web', status: 'healthy' }, value: 1 });
+  });
+
+  it('fails a crash loop and quotes the log line that explains it', async () => {
+    await podman.runContainer('fw-loop', ['--restart=always'], ['/bin/sh', '-c', 'echo "starting worker"; echo "ModuleNotFoundError: No module named aiosqlite" >&2; exit 1']);
+    const rec = await runContainerCheck(containerCheck('loop', 'container: fw-loop\nmax_restarts: 0\nwindow: 10m'), async () => {
+      const seen = await restartCount('fw-loop');
+      await waitFor(async () => (await restartCount('fw-loop')) > seen + 1, 20_000, 200);
+      // Between restarts the engine reports the exit code; while running it reports 0.
+      await waitFor(async () => (await podman.cli(['inspect', '--format', '{{.State.Running}}', 'fw-loop'])) === 'false', 10_000, 20);
+    });
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/^restarting \(RestartCount \d+ in 10m\), exited 1: ModuleNotFoundError: No module named aiosqlite$/);
+    expect(rec.result.hint).toMatch(/missing from the image/);
+    const [c] = containers(rec.result.details);
+    expect(c?.restart_count).toBeGreaterThan(1);
+    expect(String(c?.logs)).toContain('ModuleNotFoundError: No module named aiosqlite');
+    expect(String(c?.logs)).toContain('starting worker');
+  });
+
+  it('tolerates restarts up to max_restarts but still reports a stopped container with its exit', async () => {
+    await podman.runContainer('fw-stopped', [], ['/bin/sh', '-c', 'echo "fatal: DATABASE_URL is not set" >&2; exit 3']);
+    await waitFor(async () => (await podman.cli(['inspect', '--format', '{{.State.Status}}', 'fw-stopped'])) !== 'running', 10_000, 100);
+    const rec = await runContainerCheck(containerCheck('stopped', 'container: fw-stopped\nmax_restarts: 5'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toBe('not running (exited, exited 3: fatal: DATABASE_URL is not set)');
+    expect(containers(rec.result.details)[0]).toMatchObject({ running: false, exit_code: 3 });
+    expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_state', labels: { container: 'fw-stopped', state: 'exited' }, value: 1 });
+  });
+
+  it('fails an unhealthy container with the health check output', async () => {
+    await podman.runContainer('fw-sick', ['--health-cmd', 'echo database unreachable; exit 1', '--health-retries', '1'], ['/bin/sh', '-c', 'sleep 600']);
+    await podman.cli(['healthcheck', 'run', 'fw-sick']).catch(() => undefined);
+    const rec = await runContainerCheck(containerCheck('sick', 'container: fw-sick'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/^unhealthy.*: database unreachable$/);
+    const relaxed = await runContainerCheck(containerCheck('sick-relaxed', 'container: fw-sick\nrequire_healthy: false'));
+    expect(relaxed.result.status).toBe('ok');
+  });
+
+  it('reports every container a label selector matches and names the bad one', async () => {
+    await podman.runContainer('fw-api-1', ['--label', 'fw.service=api'], ['/bin/sh', '-c', 'sleep 600']);
+    await podman.runContainer('fw-api-2', ['--label', 'fw.service=api'], ['/bin/sh', '-c', 'exit 2']);
+    await waitFor(async () => (await podman.cli(['inspect', '--format', '{{.State.Status}}', 'fw-api-2'])) !== 'running', 10_000, 100);
+    const rec = await runContainerCheck(containerCheck('api', 'labels: { fw.service: api }'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/^fw-api-2: not running \(exited, exited 2/);
+    expect(containers(rec.result.details).map((c) => c.name).sort()).toEqual(['fw-api-1', 'fw-api-2']);
+    const running = rec.result.observations.filter((o) => o.metric === 'forgewatch_container_running');
+    expect(running).toEqual(expect.arrayContaining([
+      { metric: 'forgewatch_container_running', labels: { container: 'fw-api-1' }, value: 1 },
+      { metric: 'forgewatch_container_running', labels: { container: 'fw-api-2' }, value: 0 },
+    ]));
+  });
+
+  it('fails for a name the engine does not know', async () => {
+    const rec = await runContainerCheck(containerCheck('ghost', 'container: fw-does-not-exist'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toBe('container fw-does-not-exist not found');
+    expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_running', labels: { container: 'fw-does-not-exist' }, value: 0 });
+  });
+
+  it('finds the container that holds a port through its cgroup', async () => {
+    const port = await freePort();
+    await podman.runContainer('fw-httpd', [], ['/bin/busybox', 'httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', '/']);
+    const yaml = `checks:\n  - name: port-by-container\n    type: port\n    port: ${port}\n    socket: ${podman.socket}\n    owner: { container: fw-httpd }\n`;
+    const settled = await waitFor(async () => {
+      const r = await runContainerCheck(yaml);
+      return r.result.status === 'ok' ? r : undefined;
+    }, 10_000, 100);
+    expect(settled.result.details.owner).toMatchObject({ process: 'busybox', container: 'fw-httpd' });
+    expect(String((settled.result.details.owner as JsonObject).cmdline)).toContain('httpd -f -p');
+    expect(settled.result.reason).toMatch(/held by busybox \(pid \d+, container fw-httpd\)/);
+  });
+});
+
+describe('container check when the engine is unreachable or odd', () => {
+  it('fails with a reason when the socket is missing', async () => {
+    const rec = await runContainerCheck(containerCheck('nosock', 'container: anything', path.join(scratch.dir, 'missing.sock')));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/^docker socket .*missing\.sock not found$/);
+    expect(rec.result.hint).toMatch(/DOCKER_HOST/);
+  });
+
+  it('fails with a reason when the socket refuses connections (stale socket)', async () => {
+    const socket = path.join(scratch.dir, 'stale.sock');
+    // A process that dies without closing leaves its socket file behind, as a crashed engine does.
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    await new Promise((resolve) => child.once('exit', resolve));
+    const rec = await runContainerCheck(containerCheck('stale', 'container: anything', socket));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/refuses connections$/);
+  });
+
+  it('fails with a permission hint when the socket is not ours to open', async () => {
+    const dir = path.join(scratch.dir, 'shared');
+    mkdirSync(dir);
+    chmodSync(scratch.dir, 0o755);
+    chmodSync(dir, 0o755);
+    const socket = path.join(dir, 'docker.sock');
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    chmodSync(socket, 0o600);
+    try {
+      // Run the built probe as an unprivileged user: root would bypass the socket's permissions.
+      const probeModule = pathToFileURL(path.resolve(path.dirname(BUILT_CLI), 'probes/container.js')).href;
+      const script = `const { probeContainer } = await import(${JSON.stringify(probeModule)});
+const r = await probeContainer({ container: 'x', socket: ${JSON.stringify(socket)}, max_restarts: 0, window: 60000, require_healthy: true }, { signal: AbortSignal.timeout(5000), memo: new Map() });
+process.stdout.write(JSON.stringify(r));`;
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, cwd: '/' }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)));
+      });
+      const result = JSON.parse(out) as { status: string; reason: string; hint: string };
+      expect(result.status).toBe('fail');
+      expect(result.reason).toBe(`permission denied on docker socket ${socket}`);
+      expect(result.hint).toMatch(/docker group/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reports OOMKilled from a recorded Docker inspect answer, with demultiplexed logs', async () => {
+    const inspect = readFileSync(path.join(here, 'fixtures/docker-inspect-oomkilled.json'), 'utf8');
+    const frame = (stream: number, text: string) => {
+      const payload = Buffer.from(text);
+      const header = Buffer.alloc(8);
+      header[0] = stream;
+      header.writeUInt32BE(payload.length, 4);
+      return Buffer.concat([header, payload]);
+    };
+    const logs = Buffer.concat([frame(1, '2026-11-25T03:17:50Z loading embeddings\n'), frame(2, '2026-11-25T03:17:52Z Killed\n')]);
+    expect(demultiplex(logs)).toBe('2026-11-25T03:17:50Z loading embeddings\n2026-11-25T03:17:52Z Killed\n');
+    const socket = path.join(scratch.dir, 'recorded.sock');
+    const seen: string[] = [];
+    const engine = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.47', MinAPIVersion: '1.24' }));
+      if (req.url === '/v1.43/containers/forgetrace-worker/json') return res.end(inspect);
+      if (req.url?.startsWith('/v1.43/containers/5f1c9a3e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a/logs?')) return res.end(logs);
+      res.statusCode = 404;
+      res.end(JSON.stringify({ message: 'not recorded' }));
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const rec = await runContainerCheck(containerCheck('worker', 'container: forgetrace-worker', socket));
+      expect(rec.result.status).toBe('fail');
+      expect(rec.result.reason).toBe('killed for running out of memory (OOMKilled, exited 137 (killed: SIGKILL or out of memory)): Killed');
+      expect(containers(rec.result.details)[0]).toMatchObject({ oom_killed: true, image: 'forgetrace/worker:1.4.2', logs: '2026-11-25T03:17:50Z loading embeddings\n2026-11-25T03:17:52Z Killed' });
+      expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_oom_killed', labels: { container: 'forgetrace-worker' }, value: 1 });
+      // The engine speaks 1.47; this client caps at 1.43 and asks for the log tail with timestamps.
+      expect(seen.some((u) => /\/logs\?stdout=1&stderr=1&timestamps=1&tail=20$/.test(u))).toBe(true);
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('exports the container gauges through /metrics of the running service', async () => {
+    const fw = await startForgewatch(containerCheck('web-metrics', 'container: fw-web'));
+    try {
+      await fw.service.monitor.run('web-metrics');
+      const text = await (await fetch(`${fw.url}/metrics`)).text();
+      expect(text).toContain('forgewatch_container_running{check="web-metrics",container="fw-web"} 1');
+      expect(text).toMatch(/forgewatch_container_started_timestamp_seconds\{check="web-metrics",container="fw-web"\} \d+/);
+      expect(text).toContain('forgewatch_container_state{check="web-metrics",container="fw-web",state="running"} 1');
+    } finally {
+      await fw.close();
+    }
+  });
+});
