@@ -1,0 +1,146 @@
+/**
+ * forgewatch benchmark: HTTP probes against a local server.
+ *   npm run bench            full run (about 2 minutes)
+ *   npm run bench -- --quick shorter scheduled phases
+ * Prints probes/s, CPU microseconds per probe (this process only), peak RSS, scheduler lateness and /metrics render time.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Client } from 'undici';
+import { Monitor } from '../src/checks/monitor.js';
+import { Scheduler } from '../src/checks/scheduler.js';
+import { parseConfig } from '../src/config/load.js';
+import { Metrics } from '../src/metrics/registry.js';
+
+const quick = process.argv.includes('--quick');
+
+function configFor(count: number, port: number, interval: string, concurrency: number): string {
+  const checks: string[] = [];
+  for (let i = 0; i < count; i++) checks.push(`  - { name: c${i}, type: http, url: "http://127.0.0.1:${port}/health?i=${i}", interval: ${interval}, expect: { status: [200] } }`);
+  return `max_concurrency: ${concurrency}\ndefaults: { timeout: 10s }\nchecks:\n${checks.join('\n')}\n`;
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+function row(label: string, values: Record<string, string | number>): void {
+  console.log(`${label.padEnd(44)} ${Object.entries(values).map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(1)) : v}`).join('  ')}`);
+}
+
+async function burst(count: number, port: number, concurrency: number): Promise<void> {
+  const monitor = new Monitor(parseConfig(configFor(count, port, '1h', concurrency), 'bench.yaml'));
+  const metrics = new Metrics(monitor);
+  const names = monitor.checks.map((c) => c.name);
+  await Promise.all(names.slice(0, Math.min(200, count)).map((n) => monitor.run(n))); // warm-up
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  const records = await Promise.all(names.map((n) => monitor.run(n)));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMicros() - cpu0;
+  const failed = records.filter((r) => r.result.status !== 'ok').length;
+  const m0 = performance.now();
+  const text = await metrics.render();
+  const renderMs = performance.now() - m0;
+  row(`burst ${count} checks (max_concurrency ${concurrency})`, {
+    'probes/s': Math.round(count / seconds),
+    'cpu_us/probe': Math.round(cpu / count),
+    failed,
+    'metrics_render_ms': renderMs,
+    'metrics_KiB': Math.round(text.length / 1024),
+    'peak_rss_MiB': peakRssMiB(),
+  });
+  await monitor.close();
+}
+
+async function scheduled(count: number, port: number, interval: string, seconds: number): Promise<void> {
+  const monitor = new Monitor(parseConfig(configFor(count, port, interval, 64), 'bench.yaml'));
+  const metrics = new Metrics(monitor);
+  let runs = 0;
+  monitor.onResult(() => runs++);
+  const scheduler = new Scheduler(monitor);
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  scheduler.start();
+  let rssPeak = 0;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 200);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  scheduler.stop();
+  clearInterval(sampler);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = cpuMicros() - cpu0;
+  const m0 = performance.now();
+  await metrics.render();
+  const renderMs = performance.now() - m0;
+  const late = scheduler.latencyPercentiles();
+  row(`scheduled ${count} checks every ${interval} for ${seconds}s`, {
+    runs,
+    'cpu_us/probe': runs ? Math.round(cpu / runs) : 0,
+    'cpu_%_of_one_core': (cpu / 1e6 / elapsed) * 100,
+    'lateness_p50_ms': late.p50,
+    'lateness_p99_ms': late.p99,
+    'rss_peak_MiB': rssPeak / 1024 / 1024,
+    'rss_end_MiB': process.memoryUsage().rss / 1024 / 1024,
+    'heap_end_MiB': process.memoryUsage().heapUsed / 1024 / 1024,
+    'metrics_render_ms': renderMs,
+  });
+  await monitor.close();
+}
+
+/** Baseline: a bare undici request on a fresh connection, same target, same concurrency. */
+async function bareClient(count: number, port: number, concurrency: number): Promise<void> {
+  let next = 0;
+  const one = async () => {
+    const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 1 });
+    const res = await client.request({ path: `/health?i=${next}`, method: 'GET' });
+    await res.body.text();
+    await client.close();
+  };
+  const worker = async () => {
+    while (next++ < count) await one();
+  };
+  await Promise.all(Array.from({ length: 50 }, worker));
+  next = 0;
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  row(`baseline: bare undici, fresh connection x${count}`, { 'requests/s': Math.round(count / seconds), 'cpu_us/request': Math.round((cpuMicros() - cpu0) / count) });
+}
+
+const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
+  baseline: (port) => bareClient(5000, port, 64),
+  'burst-1k': (port) => burst(1000, port, 64),
+  'burst-10k': (port) => burst(10_000, port, 64),
+  'scheduled-1k': (port) => scheduled(1000, port, '5s', quick ? 11 : 21),
+  'scheduled-10k': (port) => scheduled(10_000, port, '60s', quick ? 30 : 65),
+};
+
+/** Each scenario runs in a fresh process so its peak RSS and CPU are its own. */
+async function main(): Promise<void> {
+  const only = process.argv.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length);
+  if (only) {
+    const port = Number(process.env.FORGEWATCH_BENCH_PORT);
+    await SCENARIOS[only]?.(port);
+    return;
+  }
+  const target = fork(fileURLToPath(new URL('./target-server.js', import.meta.url)), { stdio: 'inherit' });
+  const port = await new Promise<number>((resolve) => target.once('message', (m: { port: number }) => resolve(m.port)));
+  console.log(`forgewatch bench — node ${process.version}, target on 127.0.0.1:${port} (separate process)\n`);
+  try {
+    for (const name of Object.keys(SCENARIOS)) {
+      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], { env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) }, stdio: 'inherit' });
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  } finally {
+    target.disconnect();
+    target.kill();
+  }
+}
+
+void main();
