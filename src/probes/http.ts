@@ -197,12 +197,13 @@ async function fetchOnce(check: HttpCheck, url: URL, method: string, ctx: FetchC
       chunks.push(chunk as Buffer);
     }
     timings.transfer += (performance.now() - headersAt) / 1000;
+    // A graceful close: destroy() would build an error (and its stack) on every successful probe.
+    client.close().catch(() => undefined);
     return { url, status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), address, ...(tlsDetails ? { tls: tlsDetails } : {}) };
   } catch (err) {
+    client.destroy().catch(() => undefined);
     if (tlsError) throw new ProbeFailure(tlsError);
     throw err;
-  } finally {
-    client.destroy().catch(() => undefined);
   }
 }
 
