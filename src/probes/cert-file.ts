@@ -1,0 +1,104 @@
+/** Certificate files on disk (certbot's live/ folder): expiry, names, key and chain of each file matched. */
+import type { X509Certificate } from 'node:crypto';
+import { checkSchema, filePath, type CheckOf } from '../config/fields.js';
+import { readPemFile } from '../tls/certificate.js';
+import { certPolicyFields, checkWindows } from '../tls/config.js';
+import { finding, sortFindings, summarize, type Finding } from '../tls/findings.js';
+import { expandGlob, hasWildcard } from '../tls/glob.js';
+import { analyzeCertificate, chainJson, problemCodes, type AnalysisOptions } from '../tls/report.js';
+import { readAnchors, trustStore, type TrustStore } from '../tls/trust.js';
+import { failed, worstStatus, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
+
+export const certFileCheckSchema = checkSchema('cert_file', {
+  path: filePath,
+  ...certPolicyFields,
+  ca_file: filePath.optional(),
+}).superRefine((check, ctx) => checkWindows(check, ctx));
+
+export type CertFileCheck = CheckOf<typeof certFileCheckSchema>;
+
+export const certFileMetrics: MetricSpec[] = [
+  { name: 'forgewatch_cert_file_not_after_timestamp_seconds', help: 'Unix time the leaf certificate in each matched file expires.', labelNames: ['path'] },
+];
+
+const MAX_FILES = 500;
+
+interface FileResult {
+  status: Status;
+  findings: Finding[];
+  json: JsonObject;
+  notAfter?: number;
+  daysLeft?: number;
+}
+
+function errorText(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+async function inspectFile(file: string, opts: AnalysisOptions): Promise<FileResult> {
+  let certs: X509Certificate[];
+  try {
+    certs = await readPemFile(file);
+  } catch (err) {
+    const f = finding('file_unreadable', 'fail', `cannot read ${file}: ${errorText(err)}`);
+    return { status: 'fail', findings: [f], json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] } };
+  }
+  const [leaf] = certs;
+  if (!leaf) {
+    const f = finding('file_unreadable', 'fail', `${file} holds no PEM certificate`);
+    return { status: 'fail', findings: [f], json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] } };
+  }
+  const cert = analyzeCertificate(leaf, certs, opts, 'file');
+  const until = new Date(Date.parse(leaf.validTo)).toISOString().slice(0, 10);
+  const verdict = summarize(cert.findings, `valid for ${cert.details.days_left as number} days (until ${until})`);
+  return {
+    status: verdict.status,
+    findings: cert.findings,
+    notAfter: Date.parse(leaf.validTo),
+    daysLeft: cert.details.days_left as number,
+    json: { path: file, status: verdict.status, reason: verdict.reason, ...(verdict.hint ? { hint: verdict.hint } : {}), ...cert.details, chain: chainJson(certs, opts.store, 'file'), problems: problemCodes(cert.findings) },
+  };
+}
+
+export const probeCertFile: Probe<CertFileCheck> = async (check) => {
+  const started = performance.now();
+  let store: TrustStore;
+  try {
+    store = trustStore(check.ca_file ? await readAnchors(check.ca_file) : []);
+  } catch (err) {
+    const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file ?? ''}: ${errorText(err)}`);
+    return failed(f.reason, f.hint, started, { details: { path: check.path, problems: [f.code] } });
+  }
+  const files = await expandGlob(check.path, MAX_FILES);
+  if (files.length === 0) {
+    const f = finding('file_unreadable', 'fail', `no file matches ${check.path}`, 'No certificate file matches the path: check the pattern, that the certificates were issued (certbot certificates), and that forgewatch may list the folders (live/ is readable by root only).');
+    return failed(f.reason, f.hint, started, { details: { path: check.path, files: [], problems: [f.code] } });
+  }
+  const opts: AnalysisOptions = { names: check.names ?? [], store, policy: check, now: Date.now() };
+  const results = await Promise.all(files.map((file) => inspectFile(file, opts)));
+  const status = worstStatus(results.map((r) => r.status));
+  const observations: Observation[] = results.flatMap((r) => (r.notAfter === undefined ? [] : [{ metric: 'forgewatch_cert_file_not_after_timestamp_seconds', labels: { path: r.json.path as string }, value: r.notAfter / 1000 }]));
+  const allFindings = results.flatMap((r) => r.findings);
+  const daysLeft = results.flatMap((r) => (r.daysLeft === undefined ? [] : [r.daysLeft]));
+  let reason: string;
+  let hint: string | undefined;
+  if (status === 'ok') {
+    const soonest = results.reduce((a, b) => ((b.notAfter ?? Infinity) < (a.notAfter ?? Infinity) ? b : a));
+    reason = files.length === 1 ? `${soonest.json.reason as string}` : `${files.length} files ok, the first to expire: ${soonest.json.path as string} in ${soonest.daysLeft ?? 0} days`;
+  } else {
+    const worst = sortFindings(allFindings)[0] as Finding;
+    const owner = results.find((r) => r.findings.includes(worst)) as FileResult;
+    const others = results.filter((r) => r !== owner && r.status !== 'ok').length;
+    const prefix = hasWildcard(check.path) || files.length > 1 ? `${owner.json.path as string}: ` : '';
+    reason = `${prefix}${owner.json.reason as string}${others > 0 ? ` (${others} more ${others === 1 ? 'file' : 'files'} with problems)` : ''}`;
+    hint = owner.json.hint as string | undefined;
+  }
+  return {
+    status,
+    reason,
+    ...(hint ? { hint } : {}),
+    timings: { total: (performance.now() - started) / 1000 },
+    details: { path: check.path, files: results.map((r) => r.json), ...(daysLeft.length > 0 ? { days_left: Math.min(...daysLeft) } : {}), problems: problemCodes(allFindings) },
+    observations,
+  };
+};

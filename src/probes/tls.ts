@@ -1,0 +1,85 @@
+/** TLS certificate probe: handshake accepting anything, then expiry, names, chain and served-vs-file judged here. */
+import type { X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import { z } from 'zod';
+import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
+import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
+import { readPemFile } from '../tls/certificate.js';
+import { certPolicyFields, checkWindows } from '../tls/config.js';
+import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
+import { connectTls, inspectServed } from '../tls/handshake.js';
+import { analyzeServed, servedMatchesFileMetric, tlsCertMetrics, type ExpectedFile } from '../tls/report.js';
+import { opensslCa, readAnchors, trustStore } from '../tls/trust.js';
+import { failed, type MetricSpec, type Probe } from './types.js';
+
+export const tlsCheckSchema = checkSchema('tls', {
+  host: z.string().min(1),
+  port: port.default(443),
+  server_name: z.string().min(1).optional(),
+  ...certPolicyFields,
+  ca_file: filePath.optional(),
+  cert_file: filePath.optional(),
+}).superRefine((check, ctx) => checkWindows(check, ctx));
+
+export type TlsCheck = CheckOf<typeof tlsCheckSchema>;
+
+export const tlsMetrics: MetricSpec[] = [...tlsCertMetrics, servedMatchesFileMetric];
+
+function errorText(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+async function readExpected(file: string): Promise<ExpectedFile> {
+  try {
+    const [leaf] = await readPemFile(file);
+    return leaf ? { path: file, leaf } : { path: file, error: 'no PEM certificate in it' };
+  } catch (err) {
+    return { path: file, error: errorText(err) };
+  }
+}
+
+export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
+  const started = performance.now();
+  const host = check.host.replace(/^\[|\]$/g, '');
+  const serverName = check.server_name ?? (net.isIP(host) === 0 ? host : undefined);
+  const names = check.names ?? [serverName ?? host];
+  const target = { host, port: check.port };
+  const summary = { host, port: check.port, server_name: serverName ?? null };
+
+  let anchors: X509Certificate[] = [];
+  if (check.ca_file) {
+    try {
+      anchors = await readAnchors(check.ca_file);
+    } catch (err) {
+      const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file}: ${errorText(err)}`);
+      return failed(f.reason, f.hint, started, { details: { ...summary, problems: [f.code] } });
+    }
+  }
+
+  const state = { phase: 'resolving' as Phase };
+  let connection;
+  try {
+    connection = await connectTls({ host, port: check.port, ...(serverName ? { servername: serverName } : {}), ca: opensslCa(anchors), alpn: ['h2', 'http/1.1'], signal, onPhase: (p) => (state.phase = p) });
+  } catch (err) {
+    const timedOut = signal.aborted && isTimeout(signal.reason);
+    const explained = timedOut ? explainTimeout(check.timeout, state.phase, target) : explainNetworkError(err, target, state.phase);
+    const code = connectionProblem(err, state.phase, timedOut);
+    return failed(explained.reason, explained.hint ?? HINTS[code], started, { details: { ...summary, phase: state.phase, problems: [code] } });
+  }
+  let served;
+  try {
+    served = inspectServed(connection.socket, connection.ocspStapled);
+  } finally {
+    connection.socket.destroy();
+  }
+
+  const file = check.cert_file ? await readExpected(check.cert_file) : undefined;
+  const analysis = analyzeServed(served, { names, store: trustStore(anchors), policy: check, now: Date.now(), ...(file ? { file } : {}) });
+  const verdict = summarize(analysis.findings, analysis.okReason);
+  return {
+    ...verdict,
+    timings: { ...connection.timings, total: (performance.now() - started) / 1000 },
+    details: { ...summary, address: connection.address, ...analysis.details },
+    observations: analysis.observations,
+  };
+};

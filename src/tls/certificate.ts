@@ -1,0 +1,150 @@
+/** Reads what a person needs from an X.509 certificate: names, validity, key and signature algorithm. */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { JsonObject } from '../probes/types.js';
+import { allSans, parseSubjectAltNames, type SubjectAltNames } from './names.js';
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  serial: string;
+  fingerprint_sha256: string;
+  not_before: string;
+  not_after: string;
+  key_type: string;
+  key_bits: number | null;
+  signature_algorithm: string;
+}
+
+const SIGNATURE_ALGORITHMS: Record<string, string> = {
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
+  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
+  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
+  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
+  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
+  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
+  '1.2.840.10040.4.3': 'dsa-with-SHA1',
+  '1.3.101.112': 'Ed25519',
+  '1.3.101.113': 'Ed448',
+};
+
+const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp256k1: 256, secp384r1: 384, secp521r1: 521 };
+
+/** Reads one DER tag-length header; returns where the content starts and how long it is. */
+function derHeader(der: Buffer, at: number): { tag: number; start: number; length: number } {
+  const tag = der[at] ?? 0;
+  let length = der[at + 1] ?? 0;
+  let start = at + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + (der[start + i] ?? 0);
+    start += bytes;
+  }
+  return { tag, start, length };
+}
+
+function decodeOid(bytes: Buffer): string {
+  const parts: number[] = [];
+  let value = 0;
+  for (const b of bytes) {
+    value = value * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      parts.push(value);
+      value = 0;
+    }
+  }
+  const first = parts.shift() ?? 0;
+  return [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40, ...parts].join('.');
+}
+
+/** Node does not expose the outer signatureAlgorithm, so read it from the DER: Certificate ::= SEQUENCE { tbs, algorithm, signature }. */
+export function signatureAlgorithm(cert: X509Certificate): string {
+  try {
+    const der = cert.raw;
+    const outer = derHeader(der, 0);
+    const tbs = derHeader(der, outer.start);
+    const algorithm = derHeader(der, tbs.start + tbs.length);
+    const oid = derHeader(der, algorithm.start);
+    if (oid.tag !== 0x06) return 'unknown';
+    const dotted = decodeOid(der.subarray(oid.start, oid.start + oid.length));
+    return SIGNATURE_ALGORITHMS[dotted] ?? dotted;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function isWeakSignature(algorithm: string): boolean {
+  return /sha1|md5/i.test(algorithm);
+}
+
+/** "CN=a.test\nO=Example" -> "CN=a.test, O=Example". */
+export function formatName(name: string): string {
+  return name.split('\n').filter(Boolean).join(', ');
+}
+
+export function keyOf(cert: X509Certificate): { type: string; bits: number | null } {
+  const key = cert.publicKey;
+  const type = key.asymmetricKeyType ?? 'unknown';
+  const details = key.asymmetricKeyDetails ?? {};
+  if (details.modulusLength) return { type, bits: details.modulusLength };
+  if (details.namedCurve) return { type, bits: CURVE_BITS[details.namedCurve] ?? null };
+  if (type === 'ed25519') return { type, bits: 256 };
+  if (type === 'ed448') return { type, bits: 456 };
+  return { type, bits: null };
+}
+
+export function isWeakKey(cert: X509Certificate): boolean {
+  const { type, bits } = keyOf(cert);
+  return (type === 'rsa' || type === 'rsa-pss' || type === 'dsa') && bits !== null && bits < 2048;
+}
+
+export function sansOf(cert: X509Certificate): SubjectAltNames {
+  return parseSubjectAltNames(cert.subjectAltName);
+}
+
+export function notAfterMs(cert: X509Certificate): number {
+  return Date.parse(cert.validTo);
+}
+
+export function notBeforeMs(cert: X509Certificate): number {
+  return Date.parse(cert.validFrom);
+}
+
+export function describeCertificate(cert: X509Certificate): CertificateInfo {
+  const key = keyOf(cert);
+  return {
+    subject: formatName(cert.subject),
+    issuer: formatName(cert.issuer),
+    serial: cert.serialNumber.toUpperCase(),
+    fingerprint_sha256: cert.fingerprint256,
+    not_before: new Date(notBeforeMs(cert)).toISOString(),
+    not_after: new Date(notAfterMs(cert)).toISOString(),
+    key_type: key.type,
+    key_bits: key.bits,
+    signature_algorithm: signatureAlgorithm(cert),
+  };
+}
+
+export function certificateJson(cert: X509Certificate): JsonObject {
+  return { ...describeCertificate(cert) };
+}
+
+export function sanList(cert: X509Certificate): string[] {
+  return allSans(sansOf(cert));
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Every certificate in a PEM text, in file order. */
+export function parsePemBundle(text: string): X509Certificate[] {
+  return (text.match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block));
+}
+
+export async function readPemFile(file: string): Promise<X509Certificate[]> {
+  return parsePemBundle(await readFile(file, 'utf8'));
+}
