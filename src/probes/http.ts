@@ -1,13 +1,17 @@
 /** HTTP(S) probe: one fresh connection per hop, per-phase timings, bounded body, redirects with loop detection. */
-import { readFileSync } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
-import tls from 'node:tls';
 import { Client } from 'undici';
 import { z } from 'zod';
 import { checkSchema, duration, filePath, regex, size, statusMatcher, type CheckOf } from '../config/fields.js';
 import { formatDuration, formatSize } from '../config/units.js';
-import { dial } from '../net/dial.js';
+import { dial, type Dialed } from '../net/dial.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Explained, type Phase } from '../net/explain.js';
+import { checkWindows } from '../tls/config.js';
+import { HINTS } from '../tls/findings.js';
+import { certificateWarning, dialHttps, httpTlsPolicyFields, type HttpsHop } from '../tls/https.js';
+import { tlsCertMetrics } from '../tls/report.js';
+import { readAnchors } from '../tls/trust.js';
 import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type ProbeResult } from './types.js';
 import { evaluateExpectations } from './http-expect.js';
 
@@ -26,8 +30,10 @@ export const httpCheckSchema = checkSchema('http', {
       ca_file: filePath.optional(),
       insecure: z.boolean().default(false),
       server_name: z.string().optional(),
+      ...httpTlsPolicyFields,
     })
-    .optional(),
+    .superRefine((v, ctx) => checkWindows(v, ctx))
+    .prefault({}),
   expect: z
     .strictObject({
       status: z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(statusMatcher).min(1)).prefault(['200-299']),
@@ -46,6 +52,7 @@ export type HttpCheck = CheckOf<typeof httpCheckSchema>;
 export const httpMetrics: MetricSpec[] = [
   { name: 'forgewatch_http_status_code', help: 'HTTP status code of the last response (after redirects).', labelNames: [] },
   { name: 'forgewatch_http_phase_seconds', help: 'Duration of each phase of the last HTTP probe, summed over redirects.', labelNames: ['phase'] },
+  ...tlsCertMetrics,
 ];
 
 interface Hop {
@@ -54,11 +61,11 @@ interface Hop {
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   address: string;
-  tls?: JsonObject;
+  tls?: HttpsHop['analysis'];
 }
 
 class ProbeFailure extends Error {
-  constructor(readonly explained: Explained) {
+  constructor(readonly explained: Explained, readonly tls?: HttpsHop['analysis']) {
     super(explained.reason);
   }
 }
@@ -68,7 +75,14 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   const timings = { dns: 0, connect: 0, tls: 0, ttfb: 0, transfer: 0 };
   const state = { phase: 'resolving' as Phase };
   const visited: URL[] = [];
-  const ca = check.tls?.ca_file ? [...tls.rootCertificates, readFileSync(check.tls.ca_file, 'utf8')] : undefined;
+  let anchors: X509Certificate[] = [];
+  if (check.tls.ca_file) {
+    try {
+      anchors = await readAnchors(check.tls.ca_file);
+    } catch (err) {
+      return failed(`cannot read tls.ca_file ${check.tls.ca_file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, HINTS.file_unreadable, started, { details: { url: check.url } });
+    }
+  }
   const original = new URL(check.url);
   let url = original;
   let method = check.method;
@@ -76,7 +90,7 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   try {
     for (;;) {
       visited.push(url);
-      hop = await fetchOnce(check, url, method, { ca, resolve: url.hostname === original.hostname ? check.resolve : undefined, signal, timings, state });
+      hop = await fetchOnce(check, url, method, { anchors, ownHost: url.hostname === original.hostname, resolve: url.hostname === original.hostname ? check.resolve : undefined, signal, timings, state });
       const location = hop.headers.location;
       if (!check.follow_redirects || !REDIRECT_CODES.has(hop.status) || typeof location !== 'string') break;
       const next = new URL(location, url);
@@ -96,7 +110,8 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
       : signal.aborted && isTimeout(signal.reason)
         ? explainTimeout(check.timeout, state.phase, { host: url.hostname, port: portOf(url) })
         : explainNetworkError(err, { host: url.hostname, port: portOf(url) }, state.phase);
-    return failed(explained.reason, explained.hint, started, { timings, details: { url: check.url, phase: state.phase } });
+    const served = err instanceof ProbeFailure ? err.tls : undefined;
+    return failed(explained.reason, explained.hint, started, { timings, details: { url: check.url, phase: state.phase, ...(served ? { tls: served.details } : {}) }, observations: served?.observations ?? [] });
   }
 
   const total = (performance.now() - started) / 1000;
@@ -104,7 +119,9 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   const observations: Observation[] = [
     { metric: 'forgewatch_http_status_code', value: hop.status },
     ...Object.entries(timings).map(([phase, value]) => ({ metric: 'forgewatch_http_phase_seconds', labels: { phase }, value })),
+    ...(hop.tls?.observations ?? []),
   ];
+  const certWarning = !verdict && hop.tls ? certificateWarning(hop.tls, check.tls) : undefined;
   const details: JsonObject = {
     url: check.url,
     final_url: hop.url.href,
@@ -112,12 +129,14 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
     redirects: visited.length - 1,
     address: hop.address,
     body_bytes: hop.body.length,
-    ...(hop.tls ? { tls: hop.tls } : {}),
+    ...(hop.tls ? { tls: hop.tls.details } : {}),
   };
+  const passed = `status ${hop.status} in ${formatDuration(total * 1000)}`;
+  const hint = verdict?.hint ?? certWarning?.hint;
   return {
-    status: verdict ? 'fail' : 'ok',
-    reason: verdict?.reason ?? `status ${hop.status} in ${formatDuration(total * 1000)}`,
-    ...(verdict?.hint ? { hint: verdict.hint } : {}),
+    status: verdict ? 'fail' : (certWarning?.status ?? 'ok'),
+    reason: verdict?.reason ?? (certWarning ? `${passed}, but ${certWarning.reason}` : passed),
+    ...(hint ? { hint } : {}),
     timings: { ...timings, total },
     details,
     observations,
@@ -129,7 +148,8 @@ function portOf(url: URL): number {
 }
 
 interface FetchContext {
-  ca?: string[];
+  anchors: X509Certificate[];
+  ownHost: boolean;
   resolve?: string;
   signal: AbortSignal;
   timings: Record<'dns' | 'connect' | 'tls' | 'ttfb' | 'transfer', number>;
@@ -140,7 +160,7 @@ async function fetchOnce(check: HttpCheck, url: URL, method: string, ctx: FetchC
   const { signal, timings, state } = ctx;
   const https = url.protocol === 'https:';
   let address = '';
-  let tlsDetails: JsonObject | undefined;
+  let served: HttpsHop['analysis'] | undefined;
   let tlsError: Explained | undefined;
   let readyAt = 0;
   const client = new Client(url.origin, {
@@ -148,27 +168,23 @@ async function fetchOnce(check: HttpCheck, url: URL, method: string, ctx: FetchC
     bodyTimeout: 0,
     pipelining: 1,
     connect: (opts, callback) => {
-      dial({
-        host: url.hostname,
-        port: portOf(url),
-        ...(ctx.resolve ? { resolve: ctx.resolve } : {}),
-        ...(https
-          ? { tls: { rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], host: url.hostname.replace(/^\[|\]$/g, ''), ...(check.tls?.server_name ? { servername: check.tls.server_name } : {}), ...(ctx.ca ? { ca: ctx.ca } : {}) } }
-          : {}),
-        signal,
-        onPhase: (p) => (state.phase = p),
-      }).then(
-        (d) => {
+      const onPhase = (p: Phase) => (state.phase = p);
+      const resolve = ctx.resolve ? { resolve: ctx.resolve } : {};
+      (https
+        ? dialHttps(url, check.tls, { ...resolve, anchors: ctx.anchors, ownHost: ctx.ownHost, signal, onPhase })
+        : dial({ host: url.hostname, port: portOf(url), ...resolve, signal, onPhase })
+      ).then(
+        (d: Dialed | HttpsHop) => {
           address = d.address;
           timings.dns += d.timings.dns;
           timings.connect += d.timings.connect;
           timings.tls += d.timings.tls ?? 0;
-          if (d.socket instanceof tls.TLSSocket) {
-            tlsDetails = describeTls(d.socket);
-            if (!d.socket.authorized && !check.tls?.insecure) {
-              tlsError = { reason: `TLS certificate not accepted: ${String(d.socket.authorizationError)}`, hint: 'The served certificate is expired, does not cover this host name, or is not signed by a trusted CA: renew or reissue it (certbot) for every host name, serve the full chain (fullchain.pem), and reload the proxy.' };
+          if ('analysis' in d) {
+            served = d.analysis;
+            if (d.error) {
+              tlsError = d.error;
               d.socket.destroy();
-              callback(new ProbeFailure(tlsError), null);
+              callback(new ProbeFailure(tlsError, served), null);
               return;
             }
           }
@@ -199,22 +215,10 @@ async function fetchOnce(check: HttpCheck, url: URL, method: string, ctx: FetchC
     timings.transfer += (performance.now() - headersAt) / 1000;
     // A graceful close: destroy() would build an error (and its stack) on every successful probe.
     client.close().catch(() => undefined);
-    return { url, status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), address, ...(tlsDetails ? { tls: tlsDetails } : {}) };
+    return { url, status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), address, ...(served ? { tls: served } : {}) };
   } catch (err) {
     client.destroy().catch(() => undefined);
-    if (tlsError) throw new ProbeFailure(tlsError);
+    if (tlsError) throw new ProbeFailure(tlsError, served);
     throw err;
   }
-}
-
-function describeTls(socket: tls.TLSSocket): JsonObject {
-  const cert = socket.getPeerCertificate();
-  return {
-    protocol: socket.getProtocol() ?? null,
-    cipher: socket.getCipher()?.name ?? null,
-    authorized: socket.authorized,
-    authorization_error: socket.authorizationError ? String(socket.authorizationError) : null,
-    subject: cert?.subject?.CN ?? null,
-    not_after: cert?.valid_to ? new Date(cert.valid_to).toISOString() : null,
-  };
 }

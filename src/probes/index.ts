@@ -1,9 +1,12 @@
 /** The probe kinds forgewatch knows: config `type` -> schema, probe function and the gauges it may observe. */
 import type { z } from 'zod';
 import type { CheckConfig } from '../config/load.js';
+import { certFileCheckSchema, certFileMetrics, probeCertFile } from './cert-file.js';
 import { containerCheckSchema, containerMetrics, probeContainer } from './container.js';
+import { dnsCheckSchema, dnsMetrics, probeDns } from './dns.js';
 import { httpCheckSchema, httpMetrics, probeHttp } from './http.js';
 import { portCheckSchema, portMetrics, probePort } from './port.js';
+import { probeTls, tlsCheckSchema, tlsMetrics } from './tls.js';
 import type { MetricSpec, Probe } from './types.js';
 
 export interface ProbeKind {
@@ -21,4 +24,7 @@ export const probeKinds: Record<string, ProbeKind> = {
   http: kind(httpCheckSchema, probeHttp, httpMetrics),
   container: kind(containerCheckSchema, probeContainer, containerMetrics),
   port: kind(portCheckSchema, probePort, portMetrics),
+  tls: kind(tlsCheckSchema, probeTls, tlsMetrics),
+  cert_file: kind(certFileCheckSchema, probeCertFile, certFileMetrics),
+  dns: kind(dnsCheckSchema, probeDns, dnsMetrics),
 };
