@@ -207,7 +207,7 @@ export class Alerter {
       inc.last_notified_at = now;
     }
     this.save();
-    for (const [channel, events] of out) await this.dispatch(channel, events);
+    for (const [channel, events] of out) await this.dispatch(channel, events.sort((a, b) => a.check.localeCompare(b.check)));
   }
 
   private tick(): void {

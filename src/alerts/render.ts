@@ -9,6 +9,8 @@ import type { AlertEvent, Notification } from './types.js';
 
 const LOG_LINES = 10;
 const MAX_DETAILS_JSON = 1500;
+/** TLS fields already said in words above. */
+const TLS_SHOWN = { days_left: 1, names_covered: 1, names_missing: 1, sans: 1, problems: 1 };
 
 function tag(e: AlertEvent): string {
   if (e.kind === 'resolved') return '[RECOVERED]';
@@ -72,10 +74,14 @@ export function detailLines(type: string, details: JsonObject): string[] {
     const logs = typeof ctr.logs === 'string' ? ctr.logs.trimEnd().split('\n').slice(-LOG_LINES) : [];
     if (logs.length > 0 && logs[0] !== '') lines.push(`last log lines of ${name}:`, ...logs.map((l) => `  | ${l}`));
   }
-  const known = lines.length > 0 || type === 'http' && Object.keys(details).length === 0;
-  if (!known && Object.keys(details).length > 0) {
-    const json = JSON.stringify(details);
-    lines.push(`details: ${json.length > MAX_DETAILS_JSON ? `${json.slice(0, MAX_DETAILS_JSON)}…` : json}`);
+  // Other fields: scalars as "key: value", anything nested as capped JSON.
+  for (const [key, value] of Object.entries(details)) {
+    if (key === 'tls' || key === 'containers' || (type === 'tls' && key in TLS_SHOWN) || value === null) continue;
+    if (typeof value !== 'object') lines.push(`${key}: ${String(value)}`);
+    else if (type !== 'tls' && type !== 'port') {
+      const json = JSON.stringify(value);
+      lines.push(`${key}: ${json.length > MAX_DETAILS_JSON ? `${json.slice(0, MAX_DETAILS_JSON)}…` : json}`);
+    }
   }
   return lines;
 }

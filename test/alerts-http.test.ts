@@ -1,0 +1,177 @@
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { flipTarget, receiver, type FlipTarget, type Receiver } from './helpers/alerts.js';
+import { startForgewatch, waitFor, type RunningForgewatch } from './helpers/service.js';
+
+const SLACK_PATH = '/services/T0SECRET/B0SECRET/slackTokenXyz123';
+const HOOK_SECRET = 'hmac-secret-value-9876';
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+interface Setup {
+  fw: RunningForgewatch;
+  target: FlipTarget;
+  hook: Receiver;
+  slack: Receiver;
+}
+
+interface HookPayload {
+  idempotency_key: string;
+  title: string;
+  text: string;
+  rate_limited: { limit: number } | null;
+  events: { kind: string; check: string; status: string; reason: string; hint: string | null; since: string; title: string; dependents: { check: string; reason: string }[] }[];
+}
+
+/** `checks` is YAML for the check list; every check hits the flip target at /<name>. */
+async function setup(checks: string[], alerts: string, extra = ''): Promise<Setup> {
+  const target = await flipTarget();
+  const hook = await receiver();
+  const slack = await receiver();
+  cleanups.push(() => target.close(), () => hook.close(), () => slack.close());
+  const fw = await startForgewatch(`${extra}defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+${checks.map((c) => `  - { ${c.replace(/^name: (\S+?)(,|$)/, (_m, n: string, rest: string) => `name: ${n}, type: http, url: "${target.url}/${n}", expect: { status: 200 }${rest}`)} }`).join('\n')}
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/forgewatch", secret: ${HOOK_SECRET} }
+    - { name: chat, type: slack, webhook_url: "${slack.url}${SLACK_PATH}" }
+  retry: { initial: 100ms, max: 300ms }
+${alerts}`);
+  cleanups.push(() => fw.close());
+  return { fw, target, hook, slack };
+}
+
+const payloads = (r: Receiver) => r.accepted.map((x) => x.json as HookPayload);
+const settled = (fw: RunningForgewatch, name: string, status: string) => waitFor(() => fw.service.monitor.view(name)?.state.status === status);
+
+describe('Slack and webhook alerts to a real HTTP receiver', () => {
+  it('sends one signed webhook and one Slack message for five checks failing within group_wait, and keeps secrets out of the API', async () => {
+    const names = ['svc-a', 'svc-b', 'svc-c', 'svc-d', 'svc-e'];
+    const { fw, target, hook, slack } = await setup(names.map((n) => `name: ${n}`), '  group_wait: 700ms\n', 'server:\n  public_url: https://status.example.com/\n');
+    for (const n of names) await settled(fw, n, 'ok');
+    for (const n of names) target.set(`/${n}`, 502);
+    await waitFor(() => hook.accepted.length >= 1 && slack.accepted.length >= 1);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(hook.accepted).toHaveLength(1);
+    expect(slack.accepted).toHaveLength(1);
+
+    const [msg] = hook.accepted;
+    const body = payloads(hook)[0] as HookPayload;
+    expect(msg?.headers['x-forgewatch-signature']).toBe(`sha256=${createHmac('sha256', HOOK_SECRET).update(msg?.raw ?? '').digest('hex')}`);
+    expect(msg?.headers['idempotency-key']).toBe(body.idempotency_key);
+    expect(msg?.path).toBe('/forgewatch');
+    expect(body.title).toBe('[FAIL] 5 failing: svc-a, svc-b, svc-c, svc-d, svc-e');
+    expect(body.events.map((e) => e.check).sort()).toEqual(names);
+    expect(body.events[0]).toMatchObject({ kind: 'firing', status: 'fail', reason: 'status 502, expected 200' });
+    expect(body.events[0]?.hint).toMatch(/upstream/);
+    expect(body.events[0]?.title).toMatch(/^\[FAIL\] svc-.: status 502, expected 200$/);
+
+    const sl = slack.accepted[0]?.json as { text: string; blocks: { type: string; text?: { text: string }; elements?: { url?: string }[] }[] };
+    expect(slack.accepted[0]?.path).toBe(SLACK_PATH);
+    expect(sl.text).toBe(body.title);
+    expect(sl.blocks.filter((b) => b.type === 'header').map((b) => b.text?.text)).toHaveLength(5);
+    expect(sl.blocks.some((b) => b.type === 'section' && b.text?.text.includes('*Reason:* status 502, expected 200'))).toBe(true);
+    expect(sl.blocks.find((b) => b.type === 'actions')?.elements?.[0]?.url).toBe('https://status.example.com/');
+
+    for (const p of ['/api/status', '/api/silences', '/metrics', '/check']) {
+      const text = await (await fetch(`${fw.url}${p}`)).text();
+      expect(text).not.toContain(HOOK_SECRET);
+      expect(text).not.toContain('slackTokenXyz123');
+    }
+  });
+
+  it('folds a dependent into its root cause, and alerts on the dependent alone once the root recovers first', async () => {
+    const { fw, target, hook } = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], '  group_wait: 400ms\n');
+    await settled(fw, 'api-public', 'ok');
+    await settled(fw, 'backend-container', 'ok');
+    // The dependent notices first; the root fails a moment later, within group_wait.
+    target.set('/api-public', 502);
+    await settled(fw, 'api-public', 'fail');
+    target.set('/backend-container', 503);
+    const first = await waitFor(() => payloads(hook)[0]);
+    expect(first?.events).toHaveLength(1);
+    expect(first?.events[0]).toMatchObject({ check: 'backend-container', kind: 'firing', dependents: [{ check: 'api-public', reason: 'status 502, expected 200' }] });
+    expect(first?.title).toBe('[FAIL] backend-container: status 503, expected 200 (+1 dependent)');
+    expect(first?.text).toContain('api-public: status 502, expected 200 — probably because backend-container is failing');
+
+    target.set('/backend-container', 200);
+    await waitFor(() => payloads(hook).flatMap((p) => p.events).length >= 3);
+    const later = payloads(hook).slice(1);
+    const events = later.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`));
+    expect(events.sort()).toEqual(['firing:api-public', 'resolved:backend-container']);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(payloads(hook)).toHaveLength(2);
+  });
+
+  it('reminds while a check keeps failing and stops on recovery', async () => {
+    const { fw, target, hook } = await setup(['name: db'], '  group_wait: 50ms\n  repeat_every: 600ms\n  send_resolved: false\n');
+    await settled(fw, 'db', 'ok');
+    target.set('/db', 500);
+    await waitFor(() => payloads(hook).length >= 3);
+    const reminders = payloads(hook).slice(0, 3);
+    expect(reminders.map((p) => p.events[0]?.kind)).toEqual(['firing', 'reminder', 'reminder']);
+    expect(reminders[1]?.title).toMatch(/^\[FAIL\] db: status 500, expected 200 \(still failing after \d/);
+    expect(new Set(reminders.map((p) => p.idempotency_key)).size).toBe(3);
+    target.set('/db', 200);
+    await settled(fw, 'db', 'ok');
+    const count = payloads(hook).length;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(payloads(hook)).toHaveLength(count);
+  });
+
+  it('sends one summary past max_per_hour, then stays quiet', async () => {
+    const { fw, target, hook } = await setup(['name: flappy'], '  group_wait: 0s\n  max_per_hour: 3\n');
+    await settled(fw, 'flappy', 'ok');
+    for (let i = 0; i < 4; i++) {
+      target.set('/flappy', 502);
+      await settled(fw, 'flappy', 'fail');
+      await new Promise((r) => setTimeout(r, 150));
+      target.set('/flappy', 200);
+      await settled(fw, 'flappy', 'ok');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const sent = payloads(hook);
+    expect(sent).toHaveLength(4);
+    expect(sent.slice(0, 3).every((p) => p.rate_limited === null)).toBe(true);
+    expect(sent[3]?.rate_limited?.limit).toBe(3);
+    expect(sent[3]?.title).toMatch(/^\[LIMIT\] alert limit of 3\/h reached, quiet until /);
+    const metrics = await (await fetch(`${fw.url}/metrics`)).text();
+    expect(metrics).toMatch(/forgewatch_alerts_sent_total\{channel="hook",result="rate_limited"\} [1-9]/);
+  });
+
+  it('holds messages back for silenced checks while they keep running, from the config and from POST /api/silences', async () => {
+    const now = Date.now();
+    const silenceYaml = `  silences:\n    - { match: { check: backend-* }, from: ${new Date(now - 60_000).toISOString()}, until: ${new Date(now + 3_600_000).toISOString()}, reason: planned maintenance }\n`;
+    const { fw, target, hook } = await setup(['name: backend-db', 'name: web'], `  group_wait: 50ms\n${silenceYaml}`, 'server:\n  token: tok-123\n');
+    const auth = { authorization: 'Bearer tok-123', 'content-type': 'application/json' };
+    expect((await fetch(`${fw.url}/api/silences`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+    const bad = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' } }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/until .* or duration/);
+    const created = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' }, duration: '1500ms', reason: 'deploy' }) });
+    expect(created.status).toBe(201);
+    const listed = (await (await fetch(`${fw.url}/api/silences`, { headers: auth })).json()) as { silences: { source: string; reason: string }[] };
+    expect(listed.silences.map((s) => `${s.source}:${s.reason}`)).toEqual(['config:planned maintenance', 'api:deploy']);
+
+    await settled(fw, 'backend-db', 'ok');
+    await settled(fw, 'web', 'ok');
+    target.set('/backend-db', 502);
+    target.set('/web', 502);
+    await settled(fw, 'backend-db', 'fail');
+    const runsBefore = fw.service.monitor.view('backend-db')?.last?.at;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hook.received).toHaveLength(0);
+    expect(fw.service.monitor.view('backend-db')?.last?.at).not.toBe(runsBefore);
+    const metrics = await (await fetch(`${fw.url}/metrics`)).text();
+    expect(metrics).toMatch(/forgewatch_check_status\{check="backend-db",type="http",status="fail"\} 1/);
+    // The API silence on web expires: web, still failing, is announced then; backend-db stays silenced.
+    const late = await waitFor(() => payloads(hook)[0], 5000);
+    expect(late?.events.map((e) => e.check)).toEqual(['web']);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(payloads(hook)).toHaveLength(1);
+  });
+});
