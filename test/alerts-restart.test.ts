@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { flipTarget, receiver } from './helpers/alerts.js';
+import { freePort } from './helpers/servers.js';
+import { BUILT_CLI, tempDir, waitFor } from './helpers/service.js';
+
+const SECRET = 'restart-hook-secret-5150';
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+interface Child {
+  proc: ChildProcess;
+  output: () => string;
+  url: string;
+}
+
+async function serve(configFile: string): Promise<Child> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  cleanups.push(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    }
+  });
+  await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 15_000);
+  return { proc, output: () => out, url };
+}
+
+async function pending(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^forgewatch_alert_outbox_pending\{channel="hook"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+interface Payload {
+  idempotency_key: string;
+  events: { kind: string; check: string }[];
+}
+
+describe('alert delivery across a killed forgewatch process', () => {
+  it('sends each pending notification exactly once after SIGKILL and restart, and never logs secrets', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    const hook = await receiver();
+    cleanups.push(() => target.close(), () => hook.close());
+    hook.answer = 503;
+    target.set('/early', 502);
+    target.set('/late', 502);
+    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    writeFileSync(configFile, `state_dir: ${path.join(tmp.dir, 'state')}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - { name: early, type: http, url: "${target.url}/early", expect: { status: 200 } }
+  - { name: late, type: http, url: "${target.url}/late", expect: { status: 200 }, failure_threshold: 8 }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in", secret: "\${WEBHOOK_SECRET}" }
+  group_wait: 100ms
+  retry: { initial: 100ms, max: 200ms }
+`);
+    const first = await serve(configFile);
+    // Two separate notifications queued; the channel refuses the first (in order, the second waits), then the process dies without warning.
+    await waitFor(async () => (await pending(first.url)) === 2 && hook.received.length >= 4, 15_000);
+    first.proc.kill('SIGKILL');
+    await once(first.proc, 'exit');
+    const refusedKeys = new Set(hook.received.map((r) => (r.json as Payload).idempotency_key));
+    expect(refusedKeys.size).toBe(1);
+
+    hook.answer = 200;
+    const second = await serve(configFile);
+    await waitFor(() => hook.accepted.length >= 2, 15_000);
+    await waitFor(async () => (await pending(second.url)) === 0);
+    target.set('/early', 200);
+    await waitFor(() => hook.accepted.length >= 3, 15_000);
+    // Several retry periods and check runs later, still nothing twice.
+    await new Promise((r) => setTimeout(r, 800));
+
+    const accepted = hook.accepted.map((r) => r.json as Payload);
+    expect(accepted[0]?.idempotency_key).toBe([...refusedKeys][0]);
+    expect(new Set(accepted.map((p) => p.idempotency_key)).size).toBe(accepted.length);
+    expect(accepted.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`)).sort()).toEqual(['firing:early', 'firing:late', 'resolved:early']);
+
+    const logs = first.output() + second.output();
+    expect(logs).toContain('"event":"alert_retry"');
+    expect(logs).toContain('answered HTTP 503');
+    expect(logs).not.toContain(SECRET);
+    const metrics = await (await fetch(`${second.url}/metrics`)).text();
+    expect(metrics).not.toContain(SECRET);
+    second.proc.kill('SIGTERM');
+    await once(second.proc, 'exit');
+  });
+});
