@@ -2,7 +2,7 @@
  * Turns check results into Prometheus series. Gauges are computed at scrape time from each check's
  * latest result, so a check removed by a reload loses its series without bookkeeping.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import { probeKinds } from '../probes/index.js';
@@ -24,33 +24,17 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     const views = () => this.monitor.views();
     const reg = [this.registry];
-    new Gauge({
-      name: 'forgewatch_check_up', help: 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', labelNames: ['check', 'type'], registers: reg,
-      collect() {
-        this.reset();
-        for (const v of views()) if (v.last) this.set({ check: v.check.name, type: v.check.type }, v.last.result.status === 'fail' ? 0 : 1);
-      },
+    computed(reg, 'forgewatch_check_up', 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', function* () {
+      for (const v of views()) if (v.last) yield { labels: { check: v.check.name, type: v.check.type }, value: v.last.result.status === 'fail' ? 0 : 1 };
     });
-    new Gauge({
-      name: 'forgewatch_check_status', help: 'Settled status of the check after thresholds: 1 on the current status.', labelNames: ['check', 'type', 'status'], registers: reg,
-      collect() {
-        this.reset();
-        for (const v of views()) for (const s of STATUSES) this.set({ check: v.check.name, type: v.check.type, status: s }, v.state.status === s ? 1 : 0);
-      },
+    computed(reg, 'forgewatch_check_status', 'Settled status of the check after thresholds: 1 on the current status.', function* () {
+      for (const v of views()) for (const status of STATUSES) yield { labels: { check: v.check.name, type: v.check.type, status }, value: v.state.status === status ? 1 : 0 };
     });
-    new Gauge({
-      name: 'forgewatch_check_duration_seconds', help: 'Duration of the last run of the check.', labelNames: ['check', 'type'], registers: reg,
-      collect() {
-        this.reset();
-        for (const v of views()) if (v.last) this.set({ check: v.check.name, type: v.check.type }, v.last.result.timings.total ?? 0);
-      },
+    computed(reg, 'forgewatch_check_duration_seconds', 'Duration of the last run of the check.', function* () {
+      for (const v of views()) if (v.last) yield { labels: { check: v.check.name, type: v.check.type }, value: v.last.result.timings.total ?? 0 };
     });
-    new Gauge({
-      name: 'forgewatch_check_last_run_timestamp_seconds', help: 'Unix time the check last finished a run.', labelNames: ['check'], registers: reg,
-      collect() {
-        this.reset();
-        for (const v of views()) if (v.last) this.set({ check: v.check.name }, Date.parse(v.last.at) / 1000);
-      },
+    computed(reg, 'forgewatch_check_last_run_timestamp_seconds', 'Unix time the check last finished a run.', function* () {
+      for (const v of views()) if (v.last) yield { labels: { check: v.check.name }, value: Date.parse(v.last.at) / 1000 };
     });
     this.runs = new Counter({ name: 'forgewatch_check_runs_total', help: 'Runs of each check by result.', labelNames: ['check', 'type', 'result'], registers: reg });
     this.reloadOk = new Gauge({ name: 'forgewatch_config_last_reload_successful', help: 'Whether the last config reload succeeded.', registers: reg });
@@ -101,20 +85,40 @@ export class Metrics {
 
   private probeGauge(spec: MetricSpec): void {
     const latest = this.latest;
-    new Gauge({
-      name: spec.name, help: spec.help, labelNames: ['check', ...spec.labelNames], registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [check, byMetric] of latest) {
-          for (const o of byMetric.get(spec.name) ?? []) {
-            const labels: Record<string, string> = { check };
-            for (const l of spec.labelNames) labels[l] = o.labels?.[l] ?? '';
-            this.set(labels, o.value);
-          }
+    computed([this.registry], spec.name, spec.help, function* () {
+      for (const [check, byMetric] of latest) {
+        for (const o of byMetric.get(spec.name) ?? []) {
+          const labels: Record<string, string> = { check };
+          for (const l of spec.labelNames) labels[l] = o.labels?.[l] ?? '';
+          yield { labels, value: o.value };
         }
-      },
+      }
     });
   }
+}
+
+interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * A gauge whose samples are computed at scrape time. Overriding get() skips prom-client's
+ * per-sample label hashing, which dominates the scrape at thousands of checks.
+ */
+class ComputedGauge extends Gauge {
+  constructor(registers: Registry[], private readonly metricName: string, private readonly metricHelp: string, private readonly samples: () => Iterable<Sample>) {
+    super({ name: metricName, help: metricHelp, registers });
+  }
+
+  override async get() {
+    // prom-client declares MetricType as an enum in its types only; its runtime value is the string.
+    return { name: this.metricName, help: this.metricHelp, type: 'gauge' as unknown as MetricType, aggregator: 'sum' as const, collect: () => undefined, values: [...this.samples()] };
+  }
+}
+
+function computed(registers: Registry[], name: string, help: string, samples: () => Iterable<Sample>): void {
+  new ComputedGauge(registers, name, help, samples);
 }
 
 /** Every gauge some probe kind declares; one name declared twice must mean the same series. */
