@@ -1,12 +1,14 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 import { chromium, type Browser } from 'playwright-core';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Monitor } from '../src/checks/monitor.js';
 import { parseConfig } from '../src/config/load.js';
 import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
-import { startForgewatch, waitFor, type RunningForgewatch } from './helpers/service.js';
-import { httpServer, type Started } from './helpers/servers.js';
+import { startForgewatch, tempDir, waitFor, type RunningForgewatch } from './helpers/service.js';
+import { httpServer, listen, type Started } from './helpers/servers.js';
 import type http from 'node:http';
 
 const OUTPUT = path.resolve('test-output');
@@ -107,6 +109,55 @@ describe('status page in a real browser', () => {
       expect(await header.text()).toContain('status 502');
     } finally {
       await fw.close();
+    }
+  });
+});
+
+describe('status page detail facts', () => {
+  it('shows certificate days left and uncovered names, and where a port is bound', async () => {
+    const { dir, cleanup } = tempDir();
+    const notAfter = new Date(Date.now() + 10 * 86_400_000 + 3_600_000);
+    const pems = await generate([{ name: 'commonName', value: 'www.forgewatch.test' }], {
+      keyType: 'ec',
+      notAfterDate: notAfter,
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'www.forgewatch.test' }] }],
+    });
+    writeFileSync(path.join(dir, 'cert.pem'), pems.cert);
+    const served = await listen(tls.createServer({ key: pems.private, cert: pems.cert }));
+    const fw = await startForgewatch(`
+defaults: { interval: 1s, timeout: 3s, failure_threshold: 1 }
+checks:
+  - name: cert-www
+    type: tls
+    host: 127.0.0.1
+    port: ${served.port}
+    server_name: www.forgewatch.test
+    names: [forgewatch.test, www.forgewatch.test]
+    ca_file: ${path.join(dir, 'cert.pem')}
+  - name: app-port
+    type: port
+    host: 127.0.0.1
+    port: ${healthy.port}
+`);
+    try {
+      await settled(fw);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      await page.goto(`${fw.url}/`);
+      const cert = page.locator('li.check[data-check="cert-www"]');
+      expect(await cert.getAttribute('data-status')).toBe('fail');
+      const certFacts = await cert.locator('.facts').innerText();
+      expect(certFacts).toMatch(/certificate: 10 days left/);
+      expect(certFacts).toContain('not covered: forgewatch.test');
+      expect(certFacts).toContain('covers www.forgewatch.test');
+      expect(await cert.locator('.facts .bad').first().innerText()).toContain('not covered');
+      const port = page.locator('li.check[data-check="app-port"]');
+      expect(await port.locator('.facts').innerText()).toContain(`bound to 127.0.0.1:${healthy.port}`);
+      await page.screenshot({ path: path.join(OUTPUT, 'status-page-details.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await fw.close();
+      await served.close();
+      await cleanup();
     }
   });
 });

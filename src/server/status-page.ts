@@ -114,10 +114,10 @@ function strings(v: JsonValue | undefined): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** The few detail fields a person scans for first: certificate days left and names, restarts, the port's owner. */
+/** The few detail fields a person scans for first: certificate days left and names, restarts, where a port is bound. */
 export function detailFacts(type: string, details: JsonObject): Fact[] {
   const facts: Fact[] = [];
-  const tls = type === 'tls' ? details : obj(details.tls);
+  const tls = type === 'tls' || type === 'cert_file' ? details : obj(details.tls);
   if (tls && typeof tls.days_left === 'number') {
     const days = Math.floor(tls.days_left);
     facts.push({ html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`, ...(days < 7 ? { tone: 'bad' as const } : days < 21 ? { tone: 'warn' as const } : {}) });
@@ -137,19 +137,16 @@ export function detailFacts(type: string, details: JsonObject): Fact[] {
     const health = typeof ctr.health === 'string' && ctr.health !== '' ? `, ${esc(ctr.health)}` : '';
     facts.push({ html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`, ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}) });
   }
-  if (type === 'port' && typeof details.listening === 'boolean') {
-    const owner = obj(details.owner);
-    const who = owner ? [owner.process, owner.pid !== undefined && owner.pid !== null ? `pid ${String(owner.pid)}` : undefined, owner.unit ? `unit ${String(owner.unit)}` : undefined, owner.container ? `container ${String(owner.container)}` : undefined].filter((x) => x !== undefined && x !== null && x !== '').map((x) => esc(String(x))).join(', ') : '';
-    const bound = typeof details.bound === 'string' ? ` on ${esc(details.bound)}` : '';
-    facts.push({ html: details.listening ? `listening${bound}${who ? ` · held by ${who}` : ''}` : 'not listening' });
-  }
+  // The port probe's reason already names the owner; add where it is bound and why an owner is unknown.
+  if (type === 'port' && typeof details.bound === 'string') facts.push({ html: `bound to ${esc(details.bound)}` });
+  if (type === 'port' && typeof details.owner_note === 'string') facts.push({ html: esc(details.owner_note), tone: 'warn' });
   return facts;
 }
 
 const SPARK_W = 160;
 const SPARK_H = 36;
 
-/** Response time over the kept history; failed runs are red dots. */
+/** Response time over the kept history; failed runs are red dots (a lone first run is a dot too). */
 export function sparkline(points: HistoryPoint[]): string {
   if (points.length === 0) return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" role="img" aria-label="no response times yet"></svg>`;
   const values = points.map((p) => p.durationMs);
@@ -159,7 +156,7 @@ export function sparkline(points: HistoryPoint[]): string {
   const x = (i: number) => (points.length === 1 ? SPARK_W / 2 : 2 + (i * (SPARK_W - 4)) / (points.length - 1));
   const y = (ms: number) => SPARK_H - 3 - ((ms - min) / span) * (SPARK_H - 6);
   const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ');
-  const dots = points.map((p, i) => (p.status === 'ok' ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
+  const dots = points.map((p, i) => (p.status === 'ok' && points.length > 1 ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
   const lastMs = values[values.length - 1] ?? 0;
   const label = `response time: last ${formatDuration(lastMs)}, min ${formatDuration(min)}, max ${formatDuration(max)} over ${points.reduce((n, p) => n + p.runs, 0)} runs`;
   return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${esc(formatDuration(lastMs))}</span>`;
@@ -193,7 +190,7 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .body p{margin:3px 0}.reason{overflow-wrap:anywhere}.check.fail .reason{font-weight:600}.hint{color:var(--muted);font-size:.9rem}
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
 .when{color:var(--muted);font-size:.8rem}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
-.sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
+.sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.ok{fill:var(--muted)}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
 .empty{color:var(--muted)}
 @media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
 `;
