@@ -2,7 +2,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
+import { listen, type Started } from './servers.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -154,4 +158,19 @@ export async function createSelfSignedLeaf(opts: CertOptions): Promise<Issued> {
 /** Concatenated PEM, leaf first: what a server's fullchain.pem holds. */
 export function chainPem(...certs: Issued[]): string {
   return certs.map((c) => c.cert).join('');
+}
+
+/**
+ * An HTTPS server on 127.0.0.1 presenting `certPem` (leaf first, then whatever chain the test wants sent)
+ * and answering every request with 200 "ok". Weak keys and SHA-1 are allowed so tests can serve them.
+ */
+export function serveHttps(certPem: string, keyPem: string): Promise<Started<https.Server>> {
+  return listen(https.createServer({ cert: certPem, key: keyPem, ciphers: 'DEFAULT:@SECLEVEL=0' }, (_req, res) => res.end('ok')));
+}
+
+/** Writes PEM text to `dir/name` and returns the path. */
+export function writePem(dir: string, name: string, pemText: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, pemText);
+  return file;
 }
