@@ -5,7 +5,7 @@ import { parseConfig } from '../src/config/load.js';
 import type { ProbeResult } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
 import { chainPem, createIntermediateCa, createLeaf, createRootCa, daysFromNow, serveHttps, writePem, type Issued } from './helpers/pki.js';
-import { freePort, httpServer, listen, type Started } from './helpers/servers.js';
+import { freePort, httpServer, listen } from './helpers/servers.js';
 import { startForgewatch, tempDir } from './helpers/service.js';
 
 const tmp = tempDir('forgewatch-tls-connect-');
