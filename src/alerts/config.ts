@@ -46,9 +46,10 @@ const alertmanagerChannel = z.strictObject({
   timeout,
 });
 
-export const channelSchema = z.discriminatedUnion('type', [emailChannel, slackChannel, webhookChannel, alertmanagerChannel], {
-  error: 'expected a channel with type email, slack, webhook or alertmanager',
-});
+// The type is checked first so an unknown one is reported as such, not as a mismatch with every channel kind.
+export const channelSchema = z
+  .looseObject({ type: z.enum(['email', 'slack', 'webhook', 'alertmanager']) })
+  .pipe(z.discriminatedUnion('type', [emailChannel, slackChannel, webhookChannel, alertmanagerChannel]));
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type EmailChannelConfig = z.output<typeof emailChannel>;
 export type SlackChannelConfig = z.output<typeof slackChannel>;
