@@ -8,7 +8,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,11 +96,20 @@ async function playRun(stage: Stage, command: string): Promise<void> {
   }
 }
 
-/** Hard links are instant on one filesystem; a plain copy is the fallback across filesystems. */
+/**
+ * Hard links are instant on one filesystem; a plain copy is the fallback across filesystems.
+ * npm rewrites its hidden lockfile in place, so that one file is copied: the repository's own stays untouched.
+ */
 function cpHardlinks(from: string, to: string): void {
   try {
     execFileSync('cp', ['-al', from, to]);
+    const hidden = path.join(to, '.package-lock.json');
+    if (existsSync(hidden)) {
+      rmSync(hidden);
+      cpSync(path.join(from, '.package-lock.json'), hidden);
+    }
   } catch {
+    rmSync(to, { recursive: true, force: true });
     cpSync(from, to, { recursive: true, verbatimSymlinks: true });
   }
 }
