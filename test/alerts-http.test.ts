@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flipTarget, receiver, type FlipTarget, type Receiver } from './helpers/alerts.js';
+import { httpServer } from './helpers/servers.js';
 import { startForgewatch, waitFor, type RunningForgewatch } from './helpers/service.js';
 
 const SLACK_PATH = '/services/T0SECRET/B0SECRET/slackTokenXyz123';
@@ -27,7 +30,7 @@ interface HookPayload {
 }
 
 /** `checks` is YAML for the check list; every check hits the flip target at /<name>. */
-async function setup(checks: string[], alerts: string, extra = ''): Promise<Setup> {
+async function setup(checks: string[], alerts: string, extra = '', moreChannels = ''): Promise<Setup> {
   const target = await flipTarget();
   const hook = await receiver();
   const slack = await receiver();
@@ -39,7 +42,7 @@ alerts:
   channels:
     - { name: hook, type: webhook, url: "${hook.url}/forgewatch", secret: ${HOOK_SECRET} }
     - { name: chat, type: slack, webhook_url: "${slack.url}${SLACK_PATH}" }
-  retry: { initial: 100ms, max: 300ms }
+${moreChannels}  retry: { initial: 100ms, max: 300ms }
 ${alerts}`);
   cleanups.push(() => fw.close());
   return { fw, target, hook, slack };
@@ -173,5 +176,50 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(late?.events.map((e) => e.check)).toEqual(['web']);
     await new Promise((r) => setTimeout(r, 400));
     expect(payloads(hook)).toHaveLength(1);
+  });
+
+  it('retries a receiver that hangs or floods its error answer, with a plain error and bounded reading', async () => {
+    const hang = await httpServer(() => undefined);
+    const flood = await httpServer((_req, res) => {
+      res.writeHead(500);
+      const chunk = 'x'.repeat(64 * 1024);
+      const write = () => {
+        while (res.write(chunk)) if (res.writableLength > 1 << 20) break;
+      };
+      res.on('drain', write);
+      write();
+    });
+    cleanups.push(() => hang.close(), () => flood.close());
+    const { fw, target } = await setup(
+      ['name: svc'],
+      '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [stuck, noisy] }\n',
+      '',
+      `    - { name: stuck, type: webhook, url: "${hang.url}/", timeout: 200ms }\n    - { name: noisy, type: webhook, url: "${flood.url}/" }\n`,
+    );
+    target.set('/svc', 502);
+    const outbox = path.join(fw.dir, '.forgewatch', 'outbox');
+    const errors = () =>
+      readdirSync(outbox)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(path.join(outbox, f), 'utf8')) as { notification: { channel: string }; attempts: number; last_error?: string })
+        .filter((e) => e.attempts >= 2);
+    await waitFor(() => errors().length === 2, 10_000);
+    const found = errors();
+    const byChannel = Object.fromEntries(found.map((e) => [e.notification.channel, e.last_error ?? '']));
+    expect(byChannel.stuck).toBe('webhook of channel stuck did not answer in time');
+    expect(byChannel.noisy).toMatch(/^webhook of channel noisy answered HTTP 500: x+$/);
+    expect((byChannel.noisy ?? '').length).toBeLessThan(700);
+    expect((await fetch(`${fw.url}/healthz`)).status).toBe(200);
+  });
+
+  it('applies changed channels and routes on reload', async () => {
+    const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n');
+    await settled(fw, 'svc', 'ok');
+    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('  group_wait: 50ms', '  group_wait: 50ms\n  routes:\n    - { match: { check: svc }, channels: [chat] }'));
+    expect(await fw.service.reload()).toBeUndefined();
+    target.set('/svc', 502);
+    await waitFor(() => slack.accepted.length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.received).toHaveLength(0);
   });
 });
