@@ -155,6 +155,9 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     const bad = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' } }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/until .* or duration/);
+    const notJson = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: '{match' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/^request body must be a JSON object/);
     const created = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' }, duration: '1500ms', reason: 'deploy' }) });
     expect(created.status).toBe(201);
     const listed = (await (await fetch(`${fw.url}/api/silences`, { headers: auth })).json()) as { silences: { source: string; reason: string }[] };
