@@ -25,6 +25,11 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
+/** Collects garbage (the scenarios run with --expose-gc) so end-of-run memory is what is really held. */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
@@ -77,6 +82,7 @@ async function scheduled(count: number, port: number, interval: string, seconds:
   const m0 = performance.now();
   await metrics.render();
   const renderMs = performance.now() - m0;
+  settle();
   const late = scheduler.latencyPercentiles();
   row(`scheduled ${count} checks every ${interval} for ${seconds}s`, {
     runs,
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
   console.log(`forgewatch bench — node ${process.version}, target on 127.0.0.1:${port} (separate process)\n`);
   try {
     for (const name of Object.keys(SCENARIOS)) {
-      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], { env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) }, stdio: 'inherit' });
+      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], { env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) }, stdio: 'inherit', execArgv: ['--expose-gc'] });
       await new Promise((resolve) => child.once('exit', resolve));
     }
   } finally {

@@ -2,6 +2,7 @@
  * Owns the checks at run time: runs them (one run per check at a time, shared by every caller),
  * feeds results through the state machine, persists transitions and tells subscribers.
  */
+import { setMaxListeners } from 'node:events';
 import type { CheckConfig, Config } from '../config/load.js';
 import { probeKinds } from '../probes/index.js';
 import type { ProbeResult } from '../probes/types.js';
@@ -47,6 +48,8 @@ export class Monitor {
   constructor(config: Config, private readonly store?: StateStore, private readonly clock: () => Date = () => new Date()) {
     this.config = config;
     this.limiter = new Limiter(config.max_concurrency);
+    // Every run in flight listens for shutdown; thousands at once are expected, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
     const persisted = store?.load() ?? {};
     const now = this.clock();
     for (const check of config.checks) {
