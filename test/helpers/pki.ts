@@ -83,24 +83,27 @@ function sanExtension(sans: string[]): x509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(sans.map((v) => ({ type: net.isIP(v) ? ('ip' as const) : ('dns' as const), value: v })));
 }
 
-/** A self-signed root CA. */
-export async function createRootCa(name: string, opts: Omit<CertOptions, 'sans' | 'cn'> = {}): Promise<Issued> {
+async function selfSigned(subject: string, defaultDays: number, opts: CertOptions, extensions: (keys: CryptoKeyPair) => Promise<x509.Extension[]>): Promise<Issued> {
   const { keys, algorithm } = await newKeys(opts.key ?? EC);
-  const subject = `CN=${name}`;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: subject,
     notBefore: opts.notBefore ?? daysFromNow(-1),
-    notAfter: opts.notAfter ?? daysFromNow(3650),
+    notAfter: opts.notAfter ?? daysFromNow(defaultDays),
     keys,
     signingAlgorithm: signingAlgorithm(algorithm, opts.hash ?? 'SHA-256'),
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
+    extensions: await extensions(keys),
   });
   return { cert: pem(cert), key: keyPem(keys.privateKey), subject, signingKey: keys.privateKey, keyAlgorithm: algorithm };
+}
+
+/** A self-signed root CA. */
+export function createRootCa(name: string, opts: Omit<CertOptions, 'sans' | 'cn'> = {}): Promise<Issued> {
+  return selfSigned(`CN=${name}`, 3650, opts, async (keys) => [
+    new x509.BasicConstraintsExtension(true, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  ]);
 }
 
 async function issue(issuer: Issued, subject: string, extensions: x509.Extension[], opts: CertOptions): Promise<Issued> {
@@ -139,20 +142,9 @@ export function createLeaf(issuer: Issued, opts: CertOptions): Promise<Issued> {
 }
 
 /** A self-signed server certificate (no CA behind it). */
-export async function createSelfSignedLeaf(opts: CertOptions): Promise<Issued> {
-  const { keys, algorithm } = await newKeys(opts.key ?? EC);
+export function createSelfSignedLeaf(opts: CertOptions): Promise<Issued> {
   const sans = opts.sans ?? [];
-  const subject = `CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: subject,
-    notBefore: opts.notBefore ?? daysFromNow(-1),
-    notAfter: opts.notAfter ?? daysFromNow(60),
-    keys,
-    signingAlgorithm: signingAlgorithm(algorithm, opts.hash ?? 'SHA-256'),
-    extensions: [new x509.BasicConstraintsExtension(false, undefined, true), sanExtension(sans)],
-  });
-  return { cert: pem(cert), key: keyPem(keys.privateKey), subject, signingKey: keys.privateKey, keyAlgorithm: algorithm };
+  return selfSigned(`CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`, 60, opts, async () => [new x509.BasicConstraintsExtension(false, undefined, true), sanExtension(sans)]);
 }
 
 /** Concatenated PEM, leaf first: what a server's fullchain.pem holds. */
