@@ -8,7 +8,8 @@ import { Monitor } from '../src/checks/monitor.js';
 import { parseConfig } from '../src/config/load.js';
 import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
 import { startForgewatch, tempDir, waitFor, type RunningForgewatch } from './helpers/service.js';
-import { httpServer, listen, type Started } from './helpers/servers.js';
+import { startPodman } from './helpers/podman.js';
+import { freePort, httpServer, listen, type Started } from './helpers/servers.js';
 import type http from 'node:http';
 
 const OUTPUT = path.resolve('test-output');
@@ -160,6 +161,43 @@ checks:
       await cleanup();
     }
   });
+});
+
+describe('status page with a crash-looping container', () => {
+  it("shows the container's restart count and exit code beside the checks that depend on it", async () => {
+    const podman = await startPodman();
+    const down = await freePort();
+    const fw = await startForgewatch(`
+defaults: { interval: 1s, timeout: 3s, failure_threshold: 1 }
+checks:
+  - { name: backend-container, type: container, container: fw-backend, socket: '${podman.socket}', window: 10m }
+  - { name: backend-local, type: http, url: 'http://127.0.0.1:${down}/health', depends_on: [backend-container] }
+  - { name: frontend-local, type: http, url: '${healthy.url}/' }
+`);
+    try {
+      await podman.runContainer('fw-backend', ['--restart=always'], ['/bin/sh', '-c', 'echo "ModuleNotFoundError: No module named aiosqlite" >&2; exit 1']);
+      await waitFor(async () => {
+        const details = (await fw.service.monitor.run('backend-container')).result.details.containers;
+        return Array.isArray(details) && details.some((c) => typeof c === 'object' && c !== null && !Array.isArray(c) && typeof c.restart_count === 'number' && c.restart_count >= 2);
+      }, 30_000, 500);
+      await settled(fw);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      await page.goto(`${fw.url}/`);
+      const container = page.locator('li.check[data-check="backend-container"]');
+      expect(await container.getAttribute('data-status')).toBe('fail');
+      const facts = await container.locator('.facts').innerText();
+      // Between restarts the exit code shows too; the restart count always does.
+      expect(facts).toMatch(/^fw-backend: \w+, ([2-9]|\d{2,}) restarts/);
+      expect(facts).not.toContain('none');
+      expect(await page.locator('li.check').last().getAttribute('data-check')).toBe('frontend-local');
+      expect(await page.locator('li.check[data-check="backend-local"] .deps .cause').innerText()).toBe('backend-container (failing)');
+      await page.screenshot({ path: path.join(OUTPUT, 'status-page-container.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await fw.close();
+      await podman.close();
+    }
+  }, 90_000);
 });
 
 describe('GET /api/history', () => {

@@ -62,7 +62,8 @@ export function renderPage(views: CheckView[], history: History, opts: RenderOpt
   const counts = { fail: 0, warn: 0, unknown: 0, ok: 0 };
   for (const v of views) counts[v.state.status]++;
   const headline = counts.fail > 0 ? `${counts.fail} failing` : counts.warn > 0 ? `${counts.warn} warning` : views.length === 0 ? 'no checks' : counts.unknown > 0 ? 'starting' : 'all ok';
-  const rows = sorted.map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now) : briefRow(v))).join('\n');
+  const states = new Map(views.map((v) => [v.check.name, v.state.status]));
+  const rows = sorted.map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now, states) : briefRow(v))).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -82,13 +83,15 @@ function briefRow(v: CheckView): string {
   return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}"><div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span></div></li>`;
 }
 
-function fullRow(v: CheckView, points: HistoryPoint[], now: number): string {
+function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<string, string>): string {
   const s = v.state.status;
   const last = v.last;
   const lastStatus = last?.result.status;
   const pending = last && lastStatus !== s ? ` <span class="pending" title="the last run disagrees; the status moves after the check's threshold">last run: ${lastStatus}</span>` : '';
   const facts = last ? detailFacts(v.check.type, last.result.details) : [];
-  const deps = v.check.depends_on.length > 0 ? `<span class="deps">depends on ${v.check.depends_on.map(esc).join(', ')}</span>` : '';
+  // A failing dependency is the likely cause, as in the alert that folds this check under it.
+  const dep = (d: string) => (states.get(d) === 'fail' && s !== 'ok' ? `<strong class="cause">${esc(d)} (failing)</strong>` : esc(d));
+  const deps = v.check.depends_on.length > 0 ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>` : '';
   return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}">
 <div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span><span class="type">${esc(v.check.type)}</span>${pending}</div>
 <div class="body">
@@ -134,7 +137,7 @@ export function detailFacts(type: string, details: JsonObject): Fact[] {
     const restarts = typeof ctr.restart_count === 'number' ? ctr.restart_count : 0;
     const exit = typeof ctr.exit_code === 'number' && ctr.exit_code !== 0 ? `, exit ${ctr.exit_code}` : '';
     const oom = ctr.oom_killed === true ? ', OOM-killed' : '';
-    const health = typeof ctr.health === 'string' && ctr.health !== '' ? `, ${esc(ctr.health)}` : '';
+    const health = typeof ctr.health === 'string' && ctr.health !== '' && ctr.health !== 'none' ? `, ${esc(ctr.health)}` : '';
     facts.push({ html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`, ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}) });
   }
   // The port probe's reason already names the owner; add where it is bound and why an owner is unknown.
@@ -154,7 +157,7 @@ export function sparkline(points: HistoryPoint[]): string {
   const min = Math.min(...values);
   const span = max - min || 1;
   const x = (i: number) => (points.length === 1 ? SPARK_W / 2 : 2 + (i * (SPARK_W - 4)) / (points.length - 1));
-  const y = (ms: number) => SPARK_H - 3 - ((ms - min) / span) * (SPARK_H - 6);
+  const y = (ms: number) => (max === min ? SPARK_H / 2 : SPARK_H - 3 - ((ms - min) / span) * (SPARK_H - 6));
   const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ');
   const dots = points.map((p, i) => (p.status === 'ok' && points.length > 1 ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
   const lastMs = values[values.length - 1] ?? 0;
@@ -189,7 +192,7 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}.badge.ok{background:var(--ok)}.pending{font-size:.8rem;color:var(--warn)}
 .body p{margin:3px 0}.reason{overflow-wrap:anywhere}.check.fail .reason{font-weight:600}.hint{color:var(--muted);font-size:.9rem}
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
-.when{color:var(--muted);font-size:.8rem}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
+.when{color:var(--muted);font-size:.8rem}.cause{color:var(--fail)}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
 .sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.ok{fill:var(--muted)}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
 .empty{color:var(--muted)}
 @media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
