@@ -8,6 +8,7 @@ import { buildReport, formatTable, selectChecks, type CheckReport } from './chec
 import { defaultConfigText } from './config/default.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
+import { loadConfigFileIsolated } from './config/load-isolated.js';
 import { parseDuration } from './config/units.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
@@ -44,6 +45,11 @@ function parseListen(text: string): { host: string; port: number } {
 function loader(file: string | undefined, listen?: { host: string; port: number }): () => Config {
   if (file) return () => loadConfigFile(file);
   return () => parseConfig(defaultConfigText(listen ?? { host: '127.0.0.1', port: 9464 }), EMBEDDED, process.env, process.cwd());
+}
+
+/** The long-running service parses files off its main heap, so a large config costs no lasting memory. */
+function serviceLoader(file: string | undefined, listen?: { host: string; port: number }): () => Config | Promise<Config> {
+  return file ? () => loadConfigFileIsolated(file) : loader(undefined, listen);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -102,8 +108,8 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
   const logger = createLogger();
   const listen = listenFlag ? parseListen(listenFlag) : undefined;
   const file = configPath(explicit);
-  const load = loader(file, listen);
-  const config = load();
+  const load = serviceLoader(file, listen);
+  const config = await load();
   if (!file) logger.info({ event: 'default_config' }, `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): running the embedded default; forgewatch init writes a starting point`);
   const service = await startService({ config, loadConfig: load, logger, ...(listen ? { listen } : {}) });
   process.on('SIGHUP', () => void service.reload());

@@ -15,8 +15,8 @@ import { statusPage } from './server/status-page.js';
 
 export interface ServiceOptions {
   config: Config;
-  /** Loads the config again for SIGHUP and POST /-/reload; throws ConfigError when it is bad. */
-  loadConfig: () => Config;
+  /** Loads the config again for SIGHUP and POST /-/reload; throws (or rejects with) ConfigError when it is bad. */
+  loadConfig: () => Config | Promise<Config>;
   logger: Logger;
   /** Listen here instead of the config's server.listen (e.g. port 0 in tests). */
   listen?: { host: string; port: number };
@@ -46,7 +46,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const reload = async (): Promise<string | undefined> => {
     let next: Config;
     try {
-      next = opts.loadConfig();
+      next = await opts.loadConfig();
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : (err as Error).message;
       metrics.reloaded(false);

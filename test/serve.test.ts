@@ -81,4 +81,20 @@ describe('forgewatch serve', () => {
       await cleanup();
     }
   });
+
+  it('exits 2 with file:line:col when the config is bad at start-up', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, 'bad.yaml');
+      writeFileSync(file, 'checks:\n  - name: x\n    type: http\n    url: http://127.0.0.1:9/\n    intervall: 5s\n');
+      const child = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', file, '--listen', '127.0.0.1:0'], { cwd: dir });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(2);
+      expect(err.trim()).toBe(`${file}:5:5 checks[0].intervall: unknown key "intervall"`);
+    } finally {
+      await cleanup();
+    }
+  });
 });

@@ -6,8 +6,10 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/load.js';
 import type { Monitor } from './monitor.js';
 
-/** At most this long after start before a check's first run, whatever its interval. */
+/** First runs spread over at least this long (bounded by the interval)... */
 const FIRST_RUN_SPREAD_MS = 5_000;
+/** ...and at least this long per check, so ten thousand checks do not all start within seconds. */
+const FIRST_RUN_SPREAD_PER_CHECK_MS = 2;
 const LATENESS_SAMPLES = 4096;
 
 interface Entry {
@@ -52,7 +54,8 @@ export class Scheduler {
       const check = live.get(name);
       if (!check || keyOf(check) !== entry.key) this.cancel(name);
     }
-    for (const check of live.values()) if (!this.entries.has(check.name)) this.schedule(check);
+    const firstRunSpread = Math.max(FIRST_RUN_SPREAD_MS, live.size * FIRST_RUN_SPREAD_PER_CHECK_MS);
+    for (const check of live.values()) if (!this.entries.has(check.name)) this.schedule(check, firstRunSpread);
   }
 
   stop(): void {
@@ -72,14 +75,14 @@ export class Scheduler {
     this.skipped = 0;
   }
 
-  private schedule(check: CheckConfig): void {
+  private schedule(check: CheckConfig, firstRunSpread: number): void {
     const entry: Entry = { key: keyOf(check), nextAt: 0 };
     this.entries.set(check.name, entry);
     if (check.schedule) {
       entry.task = cron.schedule(check.schedule, () => this.fire(check.name, Date.now()), { name: `forgewatch:${check.name}` });
       return;
     }
-    const spread = Math.min(check.interval, FIRST_RUN_SPREAD_MS);
+    const spread = Math.min(check.interval, firstRunSpread);
     entry.nextAt = Date.now() + (stableHash(check.name) % Math.max(1, spread));
     this.arm(check.name, entry, check.interval);
   }
