@@ -5,11 +5,15 @@
  * Prints probes/s, CPU microseconds per probe (this process only), peak RSS, scheduler lateness and /metrics render time.
  */
 import { fork } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { Monitor } from '../src/checks/monitor.js';
 import { Scheduler } from '../src/checks/scheduler.js';
 import { parseConfig } from '../src/config/load.js';
+import { loadConfigFileIsolated } from '../src/config/load-isolated.js';
 import { Metrics } from '../src/metrics/registry.js';
 
 const quick = process.argv.includes('--quick');
@@ -64,7 +68,11 @@ async function burst(count: number, port: number, concurrency: number): Promise<
 }
 
 async function scheduled(count: number, port: number, interval: string, seconds: number): Promise<void> {
-  const monitor = new Monitor(parseConfig(configFor(count, port, interval, 64), 'bench.yaml'));
+  // Loaded as `forgewatch serve` loads it: from a file, parsed in a worker thread.
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'forgewatch-bench-')), 'forgewatch.yaml');
+  writeFileSync(file, configFor(count, port, interval, 64));
+  const monitor = new Monitor(await loadConfigFileIsolated(file));
+  settle();
   const metrics = new Metrics(monitor);
   let runs = 0;
   monitor.onResult(() => runs++);
