@@ -1,7 +1,7 @@
 /** Certificate files on disk (certbot's live/ folder): expiry, names, key and chain of each file matched. */
 import type { X509Certificate } from 'node:crypto';
 import { checkSchema, filePath, type CheckOf } from '../config/fields.js';
-import { readPemFile } from '../tls/certificate.js';
+import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows } from '../tls/config.js';
 import { finding, sortFindings, summarize, type Finding } from '../tls/findings.js';
 import { expandGlob, hasWildcard } from '../tls/glob.js';
@@ -31,16 +31,12 @@ interface FileResult {
   daysLeft?: number;
 }
 
-function errorText(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-}
-
 async function inspectFile(file: string, opts: AnalysisOptions): Promise<FileResult> {
   let certs: X509Certificate[];
   try {
     certs = await readPemFile(file);
   } catch (err) {
-    const f = finding('file_unreadable', 'fail', `cannot read ${file}: ${errorText(err)}`);
+    const f = finding('file_unreadable', 'fail', `cannot read ${file}: ${fileErrorText(err)}`);
     return { status: 'fail', findings: [f], json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] } };
   }
   const [leaf] = certs;
@@ -66,7 +62,7 @@ export const probeCertFile: Probe<CertFileCheck> = async (check) => {
   try {
     store = trustStore(check.ca_file ? await readAnchors(check.ca_file) : []);
   } catch (err) {
-    const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file ?? ''}: ${errorText(err)}`);
+    const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file ?? ''}: ${fileErrorText(err)}`);
     return failed(f.reason, f.hint, started, { details: { path: check.path, problems: [f.code] } });
   }
   const files = await expandGlob(check.path, MAX_FILES);

@@ -7,6 +7,7 @@ import { checkSchema, duration, filePath, regex, size, statusMatcher, type Check
 import { formatDuration, formatSize } from '../config/units.js';
 import { dial, type Dialed } from '../net/dial.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Explained, type Phase } from '../net/explain.js';
+import { fileErrorText } from '../tls/certificate.js';
 import { checkWindows } from '../tls/config.js';
 import { HINTS } from '../tls/findings.js';
 import { certificateWarning, dialHttps, httpTlsPolicyFields, type HttpsHop } from '../tls/https.js';
@@ -80,7 +81,7 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
     try {
       anchors = await readAnchors(check.tls.ca_file);
     } catch (err) {
-      return failed(`cannot read tls.ca_file ${check.tls.ca_file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, HINTS.file_unreadable, started, { details: { url: check.url } });
+      return failed(`cannot read tls.ca_file ${check.tls.ca_file}: ${fileErrorText(err)}`, HINTS.file_unreadable, started, { details: { url: check.url } });
     }
   }
   const original = new URL(check.url);

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
-import { readPemFile } from '../tls/certificate.js';
+import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows } from '../tls/config.js';
 import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
 import { connectTls, inspectServed } from '../tls/handshake.js';
@@ -25,16 +25,12 @@ export type TlsCheck = CheckOf<typeof tlsCheckSchema>;
 
 export const tlsMetrics: MetricSpec[] = [...tlsCertMetrics, servedMatchesFileMetric];
 
-function errorText(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-}
-
 async function readExpected(file: string): Promise<ExpectedFile> {
   try {
     const [leaf] = await readPemFile(file);
     return leaf ? { path: file, leaf } : { path: file, error: 'no PEM certificate in it' };
   } catch (err) {
-    return { path: file, error: errorText(err) };
+    return { path: file, error: fileErrorText(err) };
   }
 }
 
@@ -51,7 +47,7 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
     try {
       anchors = await readAnchors(check.ca_file);
     } catch (err) {
-      const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file}: ${errorText(err)}`);
+      const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file}: ${fileErrorText(err)}`);
       return failed(f.reason, f.hint, started, { details: { ...summary, problems: [f.code] } });
     }
   }

@@ -1,7 +1,6 @@
 /** Reads what a person needs from an X.509 certificate: names, validity, key and signature algorithm. */
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import type { JsonObject } from '../probes/types.js';
+import { readFile, stat } from 'node:fs/promises';
 import { allSans, parseSubjectAltNames, type SubjectAltNames } from './names.js';
 
 export interface CertificateInfo {
@@ -130,10 +129,6 @@ export function describeCertificate(cert: X509Certificate): CertificateInfo {
   };
 }
 
-export function certificateJson(cert: X509Certificate): JsonObject {
-  return { ...describeCertificate(cert) };
-}
-
 export function sanList(cert: X509Certificate): string[] {
   return allSans(sansOf(cert));
 }
@@ -145,6 +140,16 @@ export function parsePemBundle(text: string): X509Certificate[] {
   return (text.match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block));
 }
 
+/** Certificate bundles are a few KiB; a path pointing at something huge must not be read into memory. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
 export async function readPemFile(file: string): Promise<X509Certificate[]> {
+  const { size } = await stat(file);
+  if (size > MAX_PEM_BYTES) throw new Error(`file is ${size} bytes, too large for a certificate bundle`);
   return parsePemBundle(await readFile(file, 'utf8'));
+}
+
+/** An fs error in a few words for a reason line: the errno code (ENOENT, EACCES) or the message. */
+export function fileErrorText(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }

@@ -77,11 +77,11 @@ function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-export function windowMs(window: ExpiryWindow, lifetimeMs: number): number {
+function windowMs(window: ExpiryWindow, lifetimeMs: number): number {
   return window.kind === 'duration' ? window.ms : lifetimeMs * window.fraction;
 }
 
-export function describeWindow(window: ExpiryWindow): string {
+function describeWindow(window: ExpiryWindow): string {
   return window.kind === 'duration' ? formatDuration(window.ms) : `${Math.round(window.fraction * 100)}% of the lifetime`;
 }
 

@@ -48,7 +48,7 @@ function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
-export function isSelfSigned(cert: X509Certificate): boolean {
+function isSelfSigned(cert: X509Certificate): boolean {
   return issuedBy(cert, cert);
 }
 
