@@ -215,6 +215,19 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect((await fetch(`${fw.url}/healthz`)).status).toBe(200);
   });
 
+  it('gives up on a message after give_up_after and counts it as dropped', async () => {
+    const { fw, target, hook } = await setup(['name: svc'], '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n');
+    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('retry: { initial: 100ms, max: 300ms }', 'retry: { initial: 100ms, max: 100ms, give_up_after: 400ms }'));
+    expect(await fw.service.reload()).toBeUndefined();
+    hook.answer = 503;
+    target.set('/svc', 502);
+    const metrics = () => fetch(`${fw.url}/metrics`).then((r) => r.text());
+    await waitFor(async () => /forgewatch_alerts_sent_total\{channel="hook",result="dropped"\} 1/.test(await metrics()), 10_000);
+    expect(await metrics()).toMatch(/forgewatch_alert_outbox_pending\{channel="hook"\} 0/);
+    expect(hook.received.length).toBeGreaterThanOrEqual(2);
+    expect(hook.accepted).toHaveLength(0);
+  });
+
   it('applies changed channels and routes on reload', async () => {
     const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n');
     await settled(fw, 'svc', 'ok');

@@ -7,7 +7,8 @@ import type { AlertEvent, Channel, Notification } from './types.js';
 
 /** Slack rejects section text over 3000 characters and messages over 50 blocks. */
 const MAX_SECTION = 2900;
-const MAX_EVENTS = 12;
+/** Up to 5 blocks per event, plus the limit notice, the "more" line and the button. */
+const MAX_EVENTS = 9;
 
 type Block = Record<string, unknown>;
 
