@@ -69,6 +69,15 @@ describe('a good certificate', () => {
     expect(result.timings).toEqual(expect.objectContaining({ dns: expect.any(Number), connect: expect.any(Number), tls: expect.any(Number), total: expect.any(Number) }));
   });
 
+  it('says whether the server stapled an OCSP response', async () => {
+    const leaf = await createLeaf(intermediate, { sans: NAMES });
+    const server = await serveHttps(chainPem(leaf, intermediate), leaf.key);
+    servers.push(server);
+    server.server.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer, reply: (err: Error | null, response?: Buffer) => void) => reply(null, Buffer.from('stapled response')));
+    const result = await tlsCheck(server.port);
+    expect(result.details.ocsp_stapled).toBe(true);
+  });
+
   it('is untrusted without the private root in ca_file, even though the handshake completes', async () => {
     const { port } = await serveLeaf({ sans: NAMES });
     const yaml = `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${port}\nserver_name: forgetrace.test\ntimeout: 3s\n`;
