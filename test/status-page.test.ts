@@ -114,6 +114,33 @@ describe('status page in a real browser', () => {
   });
 });
 
+describe('status page and a hostile target', () => {
+  it('shows markup from a target as text, never as markup', async () => {
+    const payload = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
+    const hostile = await httpServer((_req, res) => {
+      res.setHeader('x-app', payload);
+      res.end('ok');
+    });
+    const fw = await startForgewatch(`
+defaults: { interval: 1s, timeout: 2s, failure_threshold: 1 }
+checks:
+  - { name: hostile, type: http, url: '${hostile.url}/', expect: { header: { x-app: '^ok$' } } }
+`);
+    try {
+      await settled(fw);
+      const page = await browser.newPage();
+      await page.goto(`${fw.url}/`);
+      expect(await page.locator('li.check .reason').innerText()).toContain(payload.replaceAll('"', '\\"'));
+      expect(await page.locator('img, script').count()).toBe(0);
+      expect(await page.title()).not.toContain('pwned');
+      await page.close();
+    } finally {
+      await fw.close();
+      await hostile.close();
+    }
+  });
+});
+
 describe('status page detail facts', () => {
   it('shows certificate days left and uncovered names, and where a port is bound', async () => {
     const { dir, cleanup } = tempDir();
