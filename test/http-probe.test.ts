@@ -183,4 +183,19 @@ describe('http probe', () => {
       await silent.close();
     }
   });
+
+  it.each([
+    ['huge headers', (s: net.Socket) => s.write(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`), /response headers from 127\.0\.0\.1:\d+ are too large/],
+    ['garbage instead of HTTP', (s: net.Socket) => s.write('SSH-2.0-OpenSSH_9.2\r\n'), /127\.0\.0\.1:\d+ did not answer HTTP/],
+  ])('fails with a reason, never a crash, on %s', async (_label, speak, reason) => {
+    const hostile = await listen(net.createServer((s) => { s.on('error', () => undefined); s.once('data', () => speak(s)); }));
+    try {
+      const { result } = await runCheck(`name: t\ntype: http\nurl: ${hostile.url}/\ntimeout: 2s`);
+      expect(result.status).toBe('fail');
+      expect(result.reason).toMatch(reason);
+      expect(result.hint).toBeTruthy();
+    } finally {
+      await hostile.close();
+    }
+  });
 });

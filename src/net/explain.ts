@@ -84,8 +84,16 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
       return { reason: `connect ${code} ${hp}`, hint: 'No route to that address: the host is down or the network path (VPN, firewall, routing) is broken.' };
     case 'ETIMEDOUT':
       return explainTimeout(0, phase, target);
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return { reason: `response headers from ${hp} are too large (over 16 KiB)`, hint: 'The server sent oversized headers: usually a cookie or redirect loop piling up headers, or a misbehaving proxy.' };
     default:
       break;
+  }
+  if (code.startsWith('HPE_')) {
+    return {
+      reason: `${hp} did not answer HTTP: ${(e?.message ?? '').split('\n')[0]}`,
+      hint: 'Something other than an HTTP server answers on this port (another protocol such as SSH or TLS, or the wrong service): check the URL scheme and port.',
+    };
   }
   const message = (e?.message ?? String(err)).split('\n')[0] ?? '';
   if (phase === 'tls handshake') {
