@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flipTarget, receiver } from './helpers/alerts.js';
@@ -97,6 +97,39 @@ alerts:
     expect(logs).not.toContain(SECRET);
     const metrics = await (await fetch(`${second.url}/metrics`)).text();
     expect(metrics).not.toContain(SECRET);
+    second.proc.kill('SIGTERM');
+    await once(second.proc, 'exit');
+  });
+
+  it('sends an alert that was still waiting for group_wait when the process was killed', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    const hook = await receiver();
+    cleanups.push(() => target.close(), () => hook.close());
+    target.set('/svc', 502);
+    const stateDir = path.join(tmp.dir, 'state');
+    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    writeFileSync(configFile, `state_dir: ${stateDir}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in" }
+  group_wait: 1500ms
+`);
+    const incidents = path.join(stateDir, 'incidents.json');
+    const first = await serve(configFile);
+    await waitFor(() => existsSync(incidents) && readFileSync(incidents, 'utf8').includes('"due":"firing"'));
+    first.proc.kill('SIGKILL');
+    await once(first.proc, 'exit');
+    expect(hook.received).toHaveLength(0);
+
+    const second = await serve(configFile);
+    await waitFor(() => hook.accepted.length >= 1, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hook.accepted.map((r) => (r.json as Payload).events.map((e) => `${e.kind}:${e.check}`))).toEqual([['firing:svc']]);
     second.proc.kill('SIGTERM');
     await once(second.proc, 'exit');
   });

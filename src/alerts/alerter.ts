@@ -62,6 +62,8 @@ export class Alerter {
     } catch {
       // No incidents yet.
     }
+    // Changes that were still waiting for group_wait when the process stopped.
+    if ([...this.incidents.values()].some((i) => i.due)) this.schedule();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }
@@ -206,8 +208,9 @@ export class Alerter {
       inc.channels = [...new Set([...inc.channels, ...channels])];
       inc.last_notified_at = now;
     }
-    this.save();
+    // Saved only once the messages are in the outbox: a crash in between repeats them rather than losing them.
     for (const [channel, events] of out) await this.dispatch(channel, events.sort((a, b) => a.check.localeCompare(b.check)));
+    this.save();
   }
 
   private tick(): void {
