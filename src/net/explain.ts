@@ -89,7 +89,7 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
     default:
       break;
   }
-  if (code.startsWith('HPE_')) {
+  if (code.startsWith('HPE_') || e?.name === 'HTTPParserError') {
     return {
       reason: `${hp} did not answer HTTP: ${(e?.message ?? '').split('\n')[0]}`,
       hint: 'Something other than an HTTP server answers on this port (another protocol such as SSH or TLS, or the wrong service): check the URL scheme and port.',
