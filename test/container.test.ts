@@ -1,17 +1,18 @@
 /** Container checks against a real podman engine through its Docker-compatible API. */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demultiplex } from '../src/docker/frames.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { monitorFor } from './helpers/checks.js';
 import { startPodman, type Podman } from './helpers/podman.js';
 import { freePort } from './helpers/servers.js';
-import { BUILT_CLI, startForgewatch, tempDir, waitFor } from './helpers/service.js';
+import { runProbeAsNobody } from './helpers/probe-as-nobody.js';
+import { startForgewatch, tempDir, waitFor } from './helpers/service.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let podman: Podman;
@@ -167,15 +168,8 @@ describe('container check when the engine is unreachable or odd', () => {
     await new Promise<void>((resolve) => server.listen(socket, resolve));
     chmodSync(socket, 0o600);
     try {
-      // Run the built probe as an unprivileged user: root would bypass the socket's permissions.
-      const probeModule = pathToFileURL(path.resolve(path.dirname(BUILT_CLI), 'probes/container.js')).href;
-      const script = `const { probeContainer } = await import(${JSON.stringify(probeModule)});
-const r = await probeContainer({ container: 'x', socket: ${JSON.stringify(socket)}, max_restarts: 0, window: 60000, require_healthy: true }, { signal: AbortSignal.timeout(5000), memo: new Map() });
-process.stdout.write(JSON.stringify(r));`;
-      const out = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, cwd: '/' }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)));
-      });
-      const result = JSON.parse(out) as { status: string; reason: string; hint: string };
+      // Run as an unprivileged user: root would bypass the socket's permissions.
+      const result = await runProbeAsNobody('container', 'probeContainer', { container: 'x', socket, max_restarts: 0, window: 60_000, require_healthy: true });
       expect(result.status).toBe('fail');
       expect(result.reason).toBe(`permission denied on docker socket ${socket}`);
       expect(result.hint).toMatch(/docker group/);

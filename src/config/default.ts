@@ -1,4 +1,5 @@
 /** The config used when no file is given: useful on any machine without editing anything. */
+import { listenerChecksYaml } from '../ports/default-checks.js';
 import type { ListenAddress } from './schema.js';
 
 export function defaultConfigText(listen: ListenAddress): string {
@@ -20,5 +21,5 @@ checks:
     expect:
       status: [200]
       json: { status: ok }
-`;
+${listenerChecksYaml([listen.port])}`;
 }

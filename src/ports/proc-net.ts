@@ -105,3 +105,21 @@ export function listenersFor(all: readonly Listener[], host: string, port: numbe
   };
   return all.filter((l) => l.port === port && rank(l) >= 0).sort((a, b) => rank(a) - rank(b));
 }
+
+/** How to reach a listener from this machine: its own address, or loopback for a wildcard. */
+export function reachableHost(l: Listener): string {
+  if (l.address === '0.0.0.0') return '127.0.0.1';
+  if (l.address === '::') return '::1';
+  return l.address;
+}
+
+/** One listener per port, preferring those reachable on loopback; sorted by port. */
+export function distinctPorts(listeners: readonly Listener[]): Listener[] {
+  const score = (l: Listener) => (isWildcard(l.address) ? 0 : isLoopback(l.address) ? 1 : 2) + (l.family === 6 ? 0.5 : 0);
+  const byPort = new Map<number, Listener>();
+  for (const l of listeners) {
+    const seen = byPort.get(l.port);
+    if (!seen || score(l) < score(seen)) byPort.set(l.port, l);
+  }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}

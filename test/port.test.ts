@@ -1,0 +1,193 @@
+/** Port checks with real sockets: listening or closed, who holds the port, how widely it is bound. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import { defaultConfigText } from '../src/config/default.js';
+import { decodeIPv6, parseProcNetTcp } from '../src/ports/proc-net.js';
+import type { JsonObject } from '../src/probes/types.js';
+import { runCheck } from './helpers/checks.js';
+import { runProbeAsNobody } from './helpers/probe-as-nobody.js';
+import { freePort, listen, type Started } from './helpers/servers.js';
+import { tempDir } from './helpers/service.js';
+
+let scratch: ReturnType<typeof tempDir>;
+const children: ChildProcess[] = [];
+const servers: Started<net.Server>[] = [];
+
+beforeAll(() => {
+  scratch = tempDir('forgewatch-port-');
+});
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all(servers.map((s) => s.close()));
+  await scratch.cleanup();
+});
+
+async function serve(host: string): Promise<number> {
+  const s = await listen(net.createServer((c) => c.destroy()), host);
+  servers.push(s);
+  return s.port;
+}
+
+/** Starts node under another name (comm comes from the executable's file name) listening on host; resolves with its pid and port. */
+async function childListener(processName: string, host: string): Promise<{ pid: number; port: number }> {
+  const exe = path.join(scratch.dir, processName);
+  symlinkSync(process.execPath, exe);
+  const child = spawn(exe, ['-e', `const s = require('net').createServer((c) => c.destroy()).listen(0, ${JSON.stringify(host)}, () => console.log(s.address().port))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`listener exited ${code}`)));
+  });
+  return { pid: child.pid as number, port };
+}
+
+function portCheck(body: string) {
+  return runCheck(`name: p\ntype: port\ntimeout: 5s\n${body.trim()}`);
+}
+
+describe('kernel socket tables', () => {
+  it('decodes IPv4 and IPv6 listeners from /proc/net hex', () => {
+    const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:AA14 0100007F:923B 01 00000000:00000000 03:00000E4E 00000000     0        0 0 3 0000000000000000`;
+    expect(parseProcNetTcp(tcp, 4)).toEqual([{ family: 4, address: '127.0.0.1', port: 8000, uid: 999, inode: 4242 }]);
+    const tcp6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0000000000000000 100 0 0 10 0
+   1: 0000000000000000FFFF00000100007F:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 78 1 0000000000000000 100 0 0 10 0`;
+    expect(parseProcNetTcp(tcp6, 6).map((l) => [l.address, l.port, l.inode])).toEqual([['::1', 80, 77], ['::ffff:127.0.0.1', 443, 78]]);
+    expect(decodeIPv6('B80D0120000000000000000001000000')).toBe('2001:db8::1');
+    expect(decodeIPv6('00000000000000000000000000000000')).toBe('::');
+    expect(decodeIPv6('000080FE0000000078563412F0DEBC9A')).toBe('fe80::1234:5678:9abc:def0');
+  });
+});
+
+describe('port check with real sockets', () => {
+  it('passes when something listens and fails with a reason when nothing does', async () => {
+    const port = await serve('127.0.0.1');
+    const up = await portCheck(`port: ${port}`);
+    expect(up.result.status).toBe('ok');
+    expect(up.result.details).toMatchObject({ listening: true, bound: `127.0.0.1:${port}` });
+    expect(up.result.observations).toContainEqual({ metric: 'forgewatch_port_listening', labels: { port: String(port) }, value: 1 });
+
+    const closed = await freePort();
+    const down = await portCheck(`port: ${closed}\nowner: { container: forgetrace-backend }`);
+    expect(down.result.status).toBe('fail');
+    expect(down.result.reason).toBe(`nothing listens on 127.0.0.1:${closed}: the container is down or could not bind`);
+    expect(down.result.details).toMatchObject({ listening: false, owner: null, bound: null });
+    expect(down.result.observations).toContainEqual({ metric: 'forgewatch_port_listening', labels: { port: String(closed) }, value: 0 });
+  });
+
+  it('checks that a port stays closed', async () => {
+    const closed = await freePort();
+    expect((await portCheck(`port: ${closed}\nexpect: closed`)).result.status).toBe('ok');
+    const open = await serve('127.0.0.1');
+    const rec = await portCheck(`port: ${open}\nexpect: closed`);
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toBe(`127.0.0.1:${open} answers but should be closed: held by node (pid ${process.pid})`);
+  });
+
+  it('finds the owner of a listener in another process by pid and name, and names the wrong owner', async () => {
+    const { pid, port } = await childListener('uvicorn', '127.0.0.1');
+    const right = await portCheck(`port: ${port}\nowner: { process: uvicorn }`);
+    expect(right.result.status).toBe('ok');
+    expect(right.result.details.owner).toMatchObject({ pid, process: 'uvicorn' });
+    expect(right.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 1 });
+    expect(right.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_info', labels: { port: String(port), process: 'uvicorn', unit: '', container: '' }, value: 1 });
+
+    const wrong = await portCheck(`port: ${port}\nowner: { container: forgetrace-backend }`);
+    expect(wrong.result.status).toBe('fail');
+    expect(wrong.result.reason).toBe(`127.0.0.1:${port} is held by uvicorn (pid ${pid}), expected container forgetrace-backend`);
+    expect(wrong.result.hint).toContain(`— stop that process (kill ${pid})`);
+    expect(wrong.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 0 });
+  });
+
+  it('warns when a port that should stay local is bound to all interfaces', async () => {
+    const wide = await serve('0.0.0.0');
+    const rec = await portCheck(`port: ${wide}\nbind: loopback`);
+    expect(rec.result.status).toBe('warn');
+    expect(rec.result.reason).toBe(`127.0.0.1:${wide} is bound to all interfaces (0.0.0.0:${wide}), expected loopback only`);
+    expect(rec.result.details.bound).toBe(`0.0.0.0:${wide}`);
+
+    const local = await serve('127.0.0.1');
+    const ok = await portCheck(`port: ${local}\nbind: loopback`);
+    expect(ok.result.status).toBe('ok');
+    expect(ok.result.details.bound).toBe(`127.0.0.1:${local}`);
+  });
+
+  it('finds an IPv6 loopback listener', async () => {
+    const port = await serve('::1');
+    const rec = await portCheck(`host: "::1"\nport: ${port}\nowner: { process: node }`);
+    expect(rec.result.status).toBe('ok');
+    expect(rec.result.details).toMatchObject({ bound: `[::1]:${port}`, owner: { pid: process.pid } });
+    expect(rec.result.reason).toBe(`[::1]:${port} listening, held by node (pid ${process.pid})`);
+  });
+
+  it('says the owner is unreadable instead of guessing when it runs unprivileged', async () => {
+    const port = await serve('127.0.0.1');
+    const result = await runProbeAsNobody('port', 'probePort', { host: '127.0.0.1', port, expect: 'listening', owner: { process: 'node' }, bind: 'any', proc_root: '/proc', timeout: 5000 });
+    expect(result.status).toBe('warn');
+    expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process node)`);
+    expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
+    expect(result.details.owner).toBeNull();
+  });
+});
+
+describe('owner details from a prepared /proc tree', () => {
+  /** A /proc with one process holding a listening socket on 127.0.0.1:port, placed in the given cgroup. */
+  function procTree(name: string, port: number, cgroup: string): string {
+    const root = path.join(scratch.dir, name);
+    mkdirSync(path.join(root, 'net'), { recursive: true });
+    mkdirSync(path.join(root, '812/fd'), { recursive: true });
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    writeFileSync(path.join(root, 'net/tcp'), `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:${hexPort} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 90812 1 0000000000000000 100 0 0 10 0\n`);
+    writeFileSync(path.join(root, 'net/tcp6'), '  sl  local_address remote_address st\n');
+    symlinkSync('socket:[90812]', path.join(root, '812/fd/7'));
+    symlinkSync('/dev/null', path.join(root, '812/fd/0'));
+    writeFileSync(path.join(root, '812/comm'), 'uvicorn\n');
+    writeFileSync(path.join(root, '812/cmdline'), '/opt/forgetrace/venv/bin/python3\0/opt/forgetrace/venv/bin/uvicorn\0app.main:app\0--port\0' + port + '\0');
+    writeFileSync(path.join(root, '812/cgroup'), cgroup);
+    return root;
+  }
+
+  it('names the systemd unit that holds the port the container needs', async () => {
+    const port = await serve('127.0.0.1');
+    const root = procTree('proc-unit', port, '12:pids:/system.slice/forgetrace-backend.service\n1:name=systemd:/system.slice/forgetrace-backend.service\n0::/system.slice/forgetrace-backend.service\n');
+    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { container: forgetrace-backend }`);
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toBe(`127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend`);
+    expect(rec.result.hint).toBe(`127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend — stop and disable that unit (systemctl disable --now forgetrace-backend.service), then restart container forgetrace-backend so it can bind the port.`);
+    expect(rec.result.details.owner).toEqual({ pid: 812, process: 'uvicorn', cmdline: `/opt/forgetrace/venv/bin/python3 /opt/forgetrace/venv/bin/uvicorn app.main:app --port ${port}`, unit: 'forgetrace-backend.service', container: null });
+
+    const byUnit = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { unit: forgetrace-backend }`);
+    expect(byUnit.result.status).toBe('ok');
+  });
+
+  it('reads a container id from a Docker cgroup path', async () => {
+    const port = await serve('127.0.0.1');
+    const id = 'ab'.repeat(32);
+    const root = procTree('proc-docker', port, `0::/system.slice/docker-${id}.scope\n`);
+    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${path.join(scratch.dir, 'no-engine.sock')}\nowner: { container: ${id.slice(0, 12)} }`);
+    expect(rec.result.status).toBe('ok');
+    // With no engine to ask for the name, the short id stands in.
+    expect((rec.result.details.owner as JsonObject).container).toBe(id.slice(0, 12));
+    expect((rec.result.details.owner as JsonObject).unit).toBeNull();
+  });
+});
+
+describe('embedded default config', () => {
+  it('adds one port check per listening port, once across addresses', async () => {
+    const port = await freePort();
+    await listen(net.createServer(), '127.0.0.1', port).then((s) => servers.push(s));
+    await listen(net.createServer(), '::1', port).then((s) => servers.push(s));
+    const config = parseConfig(defaultConfigText({ host: '127.0.0.1', port: 9464 }), '(embedded default)');
+    const mine = config.checks.filter((c) => c.name === `port-${port}`);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ type: 'port', port, expect: 'listening' });
+    expect(config.checks.filter((c) => c.type === 'port').length).toBeLessThanOrEqual(50);
+  });
+});
