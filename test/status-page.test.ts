@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Monitor } from '../src/checks/monitor.js';
 import { parseConfig } from '../src/config/load.js';
 import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
+import { sparkline } from '../src/server/status-page.js';
 import { startForgewatch, tempDir, waitFor, type RunningForgewatch } from './helpers/service.js';
 import { startPodman } from './helpers/podman.js';
 import { freePort, httpServer, listen, type Started } from './helpers/servers.js';
@@ -267,6 +268,19 @@ describe('History', () => {
     const runs = points.reduce((n, p) => n + p.runs, 0);
     expect(runs).toBeGreaterThan(80_000);
     expect(runs).toBeLessThanOrEqual(86_400);
+    // Typed arrays of at most MAX_POINTS + 1 entries, 17 bytes each.
+    expect(history.bytes).toBeLessThanOrEqual((MAX_POINTS + 1) * 17);
+  });
+
+  it('draws at most 80 points however long the history', () => {
+    const history = new History(() => 1_000_000);
+    for (let i = 0; i < MAX_POINTS; i++) history.add('c', 1_000 + i, i, i === 7 ? 'fail' : 'ok');
+    const svg = sparkline(history.points('c'));
+    const drawn = /points="([^"]+)"/.exec(svg)?.[1]?.split(' ') ?? [];
+    expect(drawn.length).toBeGreaterThan(40);
+    expect(drawn.length).toBeLessThanOrEqual(80);
+    expect(svg.match(/class="fail"/g)).toHaveLength(1);
+    expect(svg).toContain(`over ${MAX_POINTS} runs`);
   });
 
   it('forgets checks that a reload removed', async () => {
