@@ -33,6 +33,10 @@ describe('alerts config', () => {
     );
     expect(problems(`${base}  channels:\n    - { name: m, type: email, smtp: { host: h, secure: ssl }, from: a@b.c, to: [x@y.z] }\n`)).toMatch(/^fw\.yaml:4:\d+ alerts\.channels\[0\]\.smtp\.secure: expected "tls" or "starttls" or "none", got "ssl"$/);
     expect(problems(`${base}  channels:\n    - { name: p, type: pagerduty }\n`)).toMatch(/^fw\.yaml:4:\d+ alerts\.channels\[0\]\.type: expected "email" or "slack" or "webhook" or "alertmanager", got "pagerduty"$/);
+    const leaky = problems(`${base}  channels:\n    - { name: s, type: slack, webhook_url: "hooks.slack.com/services/T0/B0/tok3n" }\n    - { name: m, type: email, smtp: { host: h, password: [x9pw] }, from: a@b.c, to: [x@y.z] }\n`);
+    expect(leaky).toMatch(/alerts\.channels\[0\]\.webhook_url: expected an http:\/\/ or https:\/\/ URL \(not shown: it is a secret\)/);
+    expect(leaky).toMatch(/alerts\.channels\[1\]\.smtp\.password: expected a text value \(not shown: it is a secret\)/);
+    expect(leaky).not.toMatch(/tok3n|x9pw/);
     expect(problems(`${base}  group_wait: soon\n`)).toMatch(/alerts\.group_wait: expected a duration such as 250ms/);
     expect(problems(`${base}  silences:\n    - { match: { check: a }, from: 2026-12-01T03:00:00Z, until: 2026-12-01T02:00:00Z }\n`)).toMatch(/alerts\.silences\[0\]\.until: until must be later than from/);
     expect(problems(`${base}  channels:\n    - { name: a, type: slack, webhook_url: "http://x/1" }\n    - { name: a, type: slack, webhook_url: "http://x/2" }\n`)).toMatch(/alerts\.channels\[1\]\.name: duplicate channel name "a"/);

@@ -6,6 +6,12 @@ import { duration, filePath, port, positiveDuration } from '../config/fields.js'
 export const matcherSchema = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 export type Matcher = z.output<typeof matcherSchema>;
 
+// Secret values are never echoed back in config errors (those reach logs and POST /-/reload answers).
+const secretText = z.custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', { message: 'expected a text value (not shown: it is a secret)' }).transform(String);
+const secretUrl = z.custom<string>((v) => typeof v === 'string' && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+  message: 'expected an http:// or https:// URL (not shown: it is a secret)',
+});
+
 const channelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must match [A-Za-z0-9][A-Za-z0-9_.-]*' });
 const timeout = positiveDuration.prefault('30s');
 
@@ -17,7 +23,7 @@ const emailChannel = z.strictObject({
     port: port.optional(),
     secure: z.enum(['tls', 'starttls', 'none']).default('starttls'),
     user: z.string().min(1).optional(),
-    password: z.string().optional(),
+    password: secretText.optional(),
     /** PEM file with the CA that signed the server's certificate, for private CAs. */
     ca_file: filePath.optional(),
   }),
@@ -26,14 +32,14 @@ const emailChannel = z.strictObject({
   timeout,
 });
 
-const slackChannel = z.strictObject({ name: channelName, type: z.literal('slack'), webhook_url: z.url(), timeout });
+const slackChannel = z.strictObject({ name: channelName, type: z.literal('slack'), webhook_url: secretUrl, timeout });
 
 const webhookChannel = z.strictObject({
   name: channelName,
   type: z.literal('webhook'),
-  url: z.url(),
-  secret: z.string().min(1).optional(),
-  headers: z.record(z.string(), z.string()).default({}),
+  url: secretUrl,
+  secret: secretText.optional(),
+  headers: z.record(z.string(), secretText).default({}),
   timeout,
 });
 

@@ -38,7 +38,9 @@ export class EmailChannel implements Channel {
     const abort = () => transport.close();
     signal.addEventListener('abort', abort, { once: true });
     try {
-      const info = await transport.sendMail({
+      // Accepted once the server took the message for at least one recipient (nodemailer throws when none);
+      // retrying for a refused address would mail the others again and again.
+      await transport.sendMail({
         from: this.config.from,
         to: this.config.to,
         subject: notificationTitle(n),
@@ -48,7 +50,6 @@ export class EmailChannel implements Channel {
         messageId: `<${n.id}@forgewatch>`,
         headers: { 'X-Forgewatch-Idempotency-Key': n.id },
       });
-      if (info.rejected.length > 0) throw new Error(`SMTP server rejected recipients ${info.rejected.map(String).join(', ')}`);
     } catch (err) {
       throw new Error(describeSmtpError(err, `${smtp.host}:${smtp.port ?? DEFAULT_PORTS[smtp.secure]}`));
     } finally {
