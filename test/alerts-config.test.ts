@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backoffMs } from '../src/alerts/outbox.js';
 import { notificationHtml, notificationText, notificationTitle } from '../src/alerts/render.js';
 import type { AlertEvent, Notification } from '../src/alerts/types.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
@@ -76,5 +77,15 @@ describe('alert message content', () => {
     const n = note([event({ kind: 'resolved', status: 'ok', check: 'api-public', reason: 'status 200 in 3ms', duration_ms: 12 * 60_000 })]);
     expect(notificationTitle(n)).toBe('[RECOVERED] api-public after 12m');
     expect(notificationHtml(note([event({ reason: '<script>x</script>' })]))).toContain('&lt;script&gt;x&lt;/script&gt;');
+  });
+});
+
+describe('delivery retry schedule', () => {
+  it('doubles from initial with jitter in the upper half of each step, capped at max', () => {
+    const policy = { initial: 5000, max: 600_000 };
+    expect([1, 2, 3].map((n) => backoffMs(n, policy, () => 0))).toEqual([2500, 5000, 10_000]);
+    expect([1, 2, 3].map((n) => backoffMs(n, policy, () => 1))).toEqual([5000, 10_000, 20_000]);
+    expect(backoffMs(40, policy, () => 1)).toBe(600_000);
+    expect(backoffMs(40, policy, () => 0)).toBe(300_000);
   });
 });
