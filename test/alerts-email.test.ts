@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { flipTarget, type FlipTarget } from './helpers/alerts.js';
 import { startForgewatch, tempDir, waitFor, type RunningForgewatch } from './helpers/service.js';
 import { freePort } from './helpers/servers.js';
-import { localhostCert, startSmtp, type TestCert, type TestSmtp } from './helpers/smtp.js';
+import { localhostCert, startSmtp, type TestCert } from './helpers/smtp.js';
 
 const PASSWORD = 'smtp-s3cret-pw-4711';
 let cert: TestCert;

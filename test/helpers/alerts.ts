@@ -32,12 +32,12 @@ export interface Receiver extends Started<http.Server> {
 }
 
 export async function receiver(): Promise<Receiver> {
-  let self: Receiver | undefined;
+  const box: { self?: Receiver } = {};
   const started = await httpServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r = self as Receiver;
+      const r = box.self as Receiver;
       const raw = Buffer.concat(chunks).toString('utf8');
       let json: unknown = null;
       try {
@@ -51,6 +51,6 @@ export async function receiver(): Promise<Receiver> {
       res.writeHead(r.answer, { 'content-type': 'text/plain' }).end(r.answer < 300 ? 'ok' : 'unavailable');
     });
   });
-  self = Object.assign(started, { received: [], accepted: [], answer: 200 });
-  return self;
+  box.self = Object.assign(started, { received: [], accepted: [], answer: 200 });
+  return box.self;
 }
