@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
 import { demultiplex } from '../src/docker/frames.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { monitorFor } from './helpers/checks.js';
@@ -119,6 +120,33 @@ describe('container check against podman', () => {
     ]));
   });
 
+  it('counts a restart that moved StartedAt without bumping RestartCount, and honours DOCKER_HOST', async () => {
+    await podman.runContainer('fw-restarted', [], ['/bin/sh', '-c', 'sleep 600']);
+    const previous = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${podman.socket}`;
+    try {
+      // No socket key: the check finds the engine through DOCKER_HOST.
+      const yaml = 'checks:\n  - name: restarted\n    type: container\n    container: fw-restarted\n';
+      const rec = await runContainerCheck(yaml, async () => {
+        await podman.cli(['restart', '-t', '0', 'fw-restarted']);
+      });
+      expect(rec.result.status).toBe('fail');
+      expect(rec.result.reason).toBe('restarting (restarted 1 time in 10m, RestartCount 0)');
+      expect(rec.result.details.socket).toBe(podman.socket);
+    } finally {
+      if (previous === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = previous;
+    }
+  });
+
+  it('warns when the health check is still starting after the window', async () => {
+    await podman.runContainer('fw-slow', ['--health-cmd', 'true'], ['/bin/sh', '-c', 'sleep 600']);
+    await new Promise((r) => setTimeout(r, 1200));
+    const rec = await runContainerCheck(containerCheck('slow', 'container: fw-slow\nwindow: 1s'));
+    expect(rec.result.status).toBe('warn');
+    expect(rec.result.reason).toMatch(/^health check still starting after \d+(\.\d)?s$/);
+  });
+
   it('fails for a name the engine does not know', async () => {
     const rec = await runContainerCheck(containerCheck('ghost', 'container: fw-does-not-exist'));
     expect(rec.result.status).toBe('fail');
@@ -211,6 +239,31 @@ describe('container check when the engine is unreachable or odd', () => {
     } finally {
       engine.close();
     }
+  });
+
+  it('turns engine errors and answers that are not JSON into failed checks', async () => {
+    const socket = path.join(scratch.dir, 'broken.sock');
+    const engine = http.createServer((req, res) => {
+      if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.41' }));
+      if (req.url?.startsWith('/v1.41/containers/json')) return res.end('<html>proxy error</html>');
+      res.statusCode = 500;
+      res.end(JSON.stringify({ message: 'layer does not exist' }));
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const byName = await runContainerCheck(containerCheck('broken', 'container: web', socket));
+      expect(byName.result.status).toBe('fail');
+      expect(byName.result.reason).toBe('docker engine error 500: layer does not exist');
+      const byLabel = await runContainerCheck(containerCheck('broken-list', 'labels: { app: web }', socket));
+      expect(byLabel.result.reason).toBe('docker engine answered /v1.41/containers/json with status 200 and a body that is not JSON');
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('rejects a container check that names no container, with the place in the file', () => {
+    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    window: 5m\n', 'forgewatch.yaml')).toThrow(/forgewatch\.yaml:\d+:\d+ checks\[0\]\.container: set container \(a name or id\) or labels/);
+    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    container: web\n    window: soon\n', 'forgewatch.yaml')).toThrow(/checks\[0\]\.window: expected a duration/);
   });
 
   it('exports the container gauges through /metrics of the running service', async () => {

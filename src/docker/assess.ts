@@ -107,8 +107,12 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     hint = `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`;
   } else if (crashLoop || restarting) {
     status = 'fail';
-    reason = `restarting (RestartCount ${crashLoop ? `${restarts} in ${window}` : restartCount})${cause ? `, ${cause}` : ''}`;
-    hint = crashHint(line, name);
+    // A `docker restart` moves StartedAt without bumping RestartCount: then say restarted, not RestartCount.
+    const counted = !crashLoop ? `RestartCount ${restartCount}` : restartCount >= restarts ? `RestartCount ${restarts} in ${window}` : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
+    reason = `restarting (${counted})${cause ? `, ${cause}` : ''}`;
+    hint = lastExit === undefined && restartCount < restarts
+      ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
+      : crashHint(line, name);
   } else if (!running) {
     status = 'fail';
     if (state === 'paused') {
