@@ -223,6 +223,30 @@ describe('chains', () => {
   });
 });
 
+describe('issuer validity', () => {
+  it('reports the earliest expiry in the chain and fails on an expired intermediate', async () => {
+    const shortLived = await createIntermediateCa(root, 'Short-lived Intermediate', { notAfter: daysFromNow(40.5) });
+    const leaf = await createLeaf(shortLived, { sans: NAMES, notAfter: daysFromNow(80) });
+    const server = await serveHttps(chainPem(leaf, shortLived), leaf.key);
+    servers.push(server);
+    const result = await tlsCheck(server.port);
+    expect(result.status).toBe('ok');
+    const notAfter = (labels: string) => result.observations.find((o) => o.metric === 'forgewatch_tls_cert_not_after_timestamp_seconds' && o.labels?.cert === labels)?.value;
+    expect(notAfter('chain_min')).toBe(Date.parse(new X509Certificate(shortLived.cert).validTo) / 1000);
+    expect(notAfter('leaf')).toBe(Date.parse(new X509Certificate(leaf.cert).validTo) / 1000);
+
+    const expired = await createIntermediateCa(root, 'Expired Intermediate', { notBefore: daysFromNow(-400), notAfter: daysFromNow(-1.5) });
+    const orphan = await createLeaf(expired, { sans: NAMES });
+    const stale = await serveHttps(chainPem(orphan, expired), orphan.key);
+    servers.push(stale);
+    const failedResult = await tlsCheck(stale.port);
+    expect(failedResult.status).toBe('fail');
+    expect(failedResult.details.problems).toEqual(['expired']);
+    expect(failedResult.reason).toMatch(/^issuer certificate CN=Expired Intermediate expired 1d1[12]h ago$/);
+    expect(failedResult.hint).toMatch(/intermediate/);
+  });
+});
+
 describe('weak certificates', () => {
   it('warns about an RSA key below 2048 bits', async () => {
     const { port } = await serveLeaf({ sans: NAMES, key: { kind: 'rsa', bits: 1024 } });

@@ -47,9 +47,14 @@ export async function dialHttps(url: URL, settings: HttpTlsSettings, opts: Https
     signal: opts.signal,
     onPhase: opts.onPhase,
   });
-  const served = inspectServed(connection.socket, connection.ocspStapled);
-  const names = (opts.ownHost ? settings.names : undefined) ?? [settings.server_name ?? host];
-  const analysis = analyzeServed(served, { names, store: trustStore(opts.anchors), policy: settings, now: Date.now() });
+  let analysis: ServedAnalysis;
+  try {
+    const names = (opts.ownHost ? settings.names : undefined) ?? [settings.server_name ?? host];
+    analysis = analyzeServed(inspectServed(connection.socket, connection.ocspStapled), { names, store: trustStore(opts.anchors), policy: settings, now: Date.now() });
+  } catch (err) {
+    connection.socket.destroy();
+    throw err;
+  }
   const failing = analysis.findings.filter((f) => f.status === 'fail');
   const error = failing.length > 0 && !settings.insecure ? summarize(failing, '') : undefined;
   return { ...connection, analysis, ...(error ? { error: { reason: error.reason, ...(error.hint ? { hint: error.hint } : {}) } } : {}) };
