@@ -1,10 +1,10 @@
 /** The HTTP API: /metrics, /check, /api/status, /healthz, /-/reload. */
-import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Monitor } from '../checks/monitor.js';
 import { buildReport, selectChecks } from '../checks/report.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import type { Metrics } from '../metrics/registry.js';
+import { bearerToken, sameSecret } from './auth.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
 const STALE_TICK_MS = 10_000;
@@ -35,7 +35,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const token = monitor.config.server.token;
-    if (!token || tokenMatches(req.get('authorization'), token)) return next();
+    if (!token || sameSecret(bearerToken(req), token)) return next();
     res.status(401).set('WWW-Authenticate', 'Bearer realm="forgewatch"').json({ error: 'missing or wrong bearer token' });
   };
 
@@ -99,12 +99,4 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(500).json({ error: err.message });
   });
   return app;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m?.[1]) return false;
-  const given = Buffer.from(m[1].trim());
-  const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

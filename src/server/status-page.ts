@@ -2,12 +2,12 @@
  * The status page (`GET /`) and its data (`GET /api/history?check=NAME`): server-rendered HTML,
  * inline CSS and SVG, no scripts and nothing fetched from elsewhere, so it works offline and on a phone.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import type { CheckView } from '../checks/monitor.js';
 import { formatDuration } from '../config/units.js';
 import { STATUS_RANK, type JsonObject, type JsonValue } from '../probes/types.js';
 import type { RouteInstaller } from './app.js';
+import { bearerToken, sameSecret } from './auth.js';
 import { HISTORY_WINDOW_MS, type History, type HistoryPoint } from './history.js';
 
 /** How often the page reloads itself. */
@@ -44,12 +44,7 @@ export function statusPage(history: History): RouteInstaller {
 
 /** The token as `Authorization: Bearer …` (API clients, a proxy) or `?token=…` (a bookmark; the refresh keeps it). */
 function tokenGiven(req: Request, token: string): boolean {
-  const header = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
-  const given = header ?? (typeof req.query.token === 'string' ? req.query.token : undefined);
-  if (given === undefined) return false;
-  // Hashing first gives equal lengths, so the comparison takes the same time for any guess.
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(token));
+  return sameSecret(bearerToken(req) ?? (typeof req.query.token === 'string' ? req.query.token : undefined), token);
 }
 
 interface RenderOptions {
