@@ -4,10 +4,10 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../config/units.js';
+import { dnsName } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { failed, type MetricSpec, type Observation, type Probe } from './types.js';
 
-const hostName = z.string().regex(/^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i, { message: 'expected a DNS name such as api.example.org' });
 
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
 const resolverAddress = z.string().refine((v) => {
@@ -17,13 +17,13 @@ const resolverAddress = z.string().refine((v) => {
 }, { message: 'expected a resolver IP address, optionally with a port: 127.0.0.53, 10.0.0.2:5353 or [::1]:53' });
 
 export const dnsCheckSchema = checkSchema('dns', {
-  host: hostName,
+  host: dnsName,
   record: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
   expect: z.array(z.string().min(1)).min(1, { message: 'list at least one expected answer, or leave expect out' }).optional(),
   server: resolverAddress.optional(),
 }).superRefine((check, ctx) => {
   (check.expect ?? []).forEach((v, i) => {
-    const ok = check.record === 'A' ? net.isIPv4(v) : check.record === 'AAAA' ? net.isIPv6(v) : hostName.safeParse(v).success;
+    const ok = check.record === 'A' ? net.isIPv4(v) : check.record === 'AAAA' ? net.isIPv6(v) : dnsName.safeParse(v).success;
     if (!ok) ctx.addIssue({ code: 'custom', path: ['expect', i], message: `expected ${check.record === 'CNAME' ? 'a DNS name' : `an ${check.record === 'A' ? 'IPv4' : 'IPv6'} address`} for a ${check.record} record, got ${JSON.stringify(v)}` });
   });
 });

@@ -20,8 +20,13 @@ export const expiryWindow = z.union([z.string(), z.number()]).transform((v, ctx)
   return z.NEVER;
 });
 
+const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+
+/** A DNS name such as api.example.org (no wildcards). */
+export const dnsName = z.string().regex(DNS_NAME, { message: 'expected a DNS name such as api.example.org' });
+
 /** A host name (wildcards not allowed: these are names the certificate must cover) or an IP address. */
-export const certName = z.string().refine((v) => net.isIP(v.replace(/^\[|\]$/g, '')) !== 0 || /^(?=.{1,253}\.?$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i.test(v), {
+export const certName = z.string().refine((v) => net.isIP(v.replace(/^\[|\]$/g, '')) !== 0 || DNS_NAME.test(v), {
   message: 'expected a host name such as www.example.org or an IP address',
 });
 
