@@ -284,5 +284,6 @@ describe('served certificate versus the file on disk', () => {
     const missing = await tlsCheck(port, `cert_file: ${tmp.dir}/nope.pem`);
     expect(missing.details.problems).toEqual(['file_unreadable']);
     expect(missing.reason).toMatch(/ENOENT/);
+    expect(missing.details.served_matches_file).toBeNull();
   });
 });

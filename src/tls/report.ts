@@ -118,7 +118,7 @@ export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?
     const { path, leaf: fileLeaf, error } = opts.file;
     const matches = fileLeaf !== undefined && fileLeaf.fingerprint256 === leaf.fingerprint256;
     fileDetails.cert_file = path;
-    fileDetails.served_matches_file = matches;
+    fileDetails.served_matches_file = error ? null : matches;
     if (fileLeaf) fileDetails.file_leaf = { ...describeCertificate(fileLeaf) };
     if (error) {
       findings.push(finding('file_unreadable', 'fail', `cannot read cert_file ${path}: ${error}`));
