@@ -10,6 +10,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../checks/store.js';
 import type { Logger } from '../log.js';
 import type { Channel, Notification } from './types.js';
+import { deadline } from '../util/deadline.js';
 
 export interface RetryPolicy {
   initial: number;
@@ -149,11 +150,14 @@ export class Outbox {
     const channel = this.channels.get(name);
     if (!channel) return;
     const n = entry.notification;
+    const attempt = deadline(this.stop.signal, channel.timeoutMs);
     try {
-      await channel.send(n, AbortSignal.any([this.stop.signal, AbortSignal.timeout(channel.timeoutMs)]));
+      await channel.send(n, attempt.signal);
     } catch (err) {
       await this.failed(channel, entry, scrub((err as Error).message, channel.secrets));
       return;
+    } finally {
+      attempt.done();
     }
     this.hooks.onAttempt(name, 'ok', (Date.now() - Date.parse(n.created_at)) / 1000);
     this.logger.info({ event: 'alert_sent', channel: name, id: n.id, attempts: entry.attempts + 1, checks: n.events.map((e) => e.check) }, `alert delivered to ${name}`);

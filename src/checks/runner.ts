@@ -3,6 +3,7 @@ import { formatDuration } from '../config/units.js';
 import type { CheckConfig } from '../config/load.js';
 import type { ProbeKind } from '../probes/index.js';
 import { failed, type ProbeResult } from '../probes/types.js';
+import { deadline } from '../util/deadline.js';
 
 export class Limiter {
   private active = 0;
@@ -37,18 +38,8 @@ const GRACE_MS = 250;
 export async function runProbe(kind: ProbeKind, check: CheckConfig, memo: Map<string, unknown>, limiter: Limiter, shutdown: AbortSignal): Promise<ProbeResult> {
   const release = await limiter.acquire();
   const started = performance.now();
-  // One controller per run, unhooked when the run ends: Node 20's AbortSignal.any() keeps every
-  // combined signal alive as long as the long-lived shutdown signal, a leak of ~2 KB per run.
-  const run = new AbortController();
+  const run = deadline(shutdown, check.timeout);
   const { signal } = run;
-  let timedOut = false;
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    run.abort(new DOMException(`timeout after ${formatDuration(check.timeout)}`, 'TimeoutError'));
-  }, check.timeout);
-  const onShutdown = () => run.abort(shutdown.reason);
-  if (shutdown.aborted) onShutdown();
-  else shutdown.addEventListener('abort', onShutdown, { once: true });
   let guard: NodeJS.Timeout | undefined;
   try {
     const overdue = new Promise<ProbeResult>((resolve) => {
@@ -59,13 +50,12 @@ export async function runProbe(kind: ProbeKind, check: CheckConfig, memo: Map<st
     });
     return await Promise.race([kind.probe(check, { signal, memo }), overdue]);
   } catch (err) {
-    if (timedOut) return failed(`timeout after ${formatDuration(check.timeout)}`, undefined, started);
+    if (run.timedOut) return failed(`timeout after ${formatDuration(check.timeout)}`, undefined, started);
     if (shutdown.aborted) return failed('cancelled: forgewatch is shutting down', undefined, started);
     return failed(`probe error: ${(err as Error).message ?? String(err)}`, 'This looks like a bug in forgewatch rather than in the target; please report it with the check config.', started);
   } finally {
     clearTimeout(guard);
-    clearTimeout(deadline);
-    shutdown.removeEventListener('abort', onShutdown);
+    run.done();
     release();
   }
 }
