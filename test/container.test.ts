@@ -70,13 +70,25 @@ describe('container check against podman', () => {
 
   it('fails a crash loop and quotes the log line that explains it', async () => {
     await podman.runContainer('fw-loop', ['--restart=always'], ['/bin/sh', '-c', 'echo "starting worker"; echo "ModuleNotFoundError: No module named aiosqlite" >&2; exit 1']);
-    const rec = await runContainerCheck(containerCheck('loop', 'container: fw-loop\nmax_restarts: 0\nwindow: 10m'), async () => {
+    const monitor = monitorFor(containerCheck('loop', 'container: fw-loop\nmax_restarts: 0\nwindow: 10m'));
+    let rec;
+    try {
       const seen = await restartCount('fw-loop');
+      await monitor.run('loop');
       await waitFor(async () => (await restartCount('fw-loop')) > seen + 1, 20_000, 200);
-      // Between restarts the engine reports the exit code; while running it reports 0.
-      await waitFor(async () => (await podman.cli(['inspect', '--format', '{{.State.Running}}', 'fw-loop'])) === 'false', 10_000, 20);
-    });
-    expect(rec.result.status).toBe('fail');
+      // A run that catches the container in its short running phase sees exit code 0; the check keeps
+      // the last failed exit it saw within the window, so runs on the schedule name it.
+      for (let i = 0; i < 20; i++) {
+        rec = await monitor.run('loop');
+        expect(rec.result.status).toBe('fail');
+        expect(rec.result.reason).toMatch(/^restarting \(RestartCount \d+ in 10m\)/);
+        if (rec.result.reason.includes('exited 1')) break;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    } finally {
+      await monitor.close();
+    }
+    if (!rec) throw new Error('the check never ran');
     expect(rec.result.reason).toMatch(/^restarting \(RestartCount \d+ in 10m\), exited 1: ModuleNotFoundError: No module named aiosqlite$/);
     expect(rec.result.hint).toMatch(/missing from the image/);
     const [c] = containers(rec.result.details);
@@ -256,6 +268,19 @@ describe('container check when the engine is unreachable or odd', () => {
       expect(byName.result.reason).toBe('docker engine error 500: layer does not exist');
       const byLabel = await runContainerCheck(containerCheck('broken-list', 'labels: { app: web }', socket));
       expect(byLabel.result.reason).toBe('docker engine answered /v1.41/containers/json with status 200 and a body that is not JSON');
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('fails with a timeout, not a hang, when the engine never answers', async () => {
+    const socket = path.join(scratch.dir, 'hung.sock');
+    const engine = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const rec = await runContainerCheck(containerCheck('hung', 'container: web', socket).replace('timeout: 10s', 'timeout: 500ms'));
+      expect(rec.result.status).toBe('fail');
+      expect(rec.result.reason).toBe('timeout after 500ms');
     } finally {
       engine.close();
     }

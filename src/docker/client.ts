@@ -138,7 +138,8 @@ export class DockerClient {
     return text.split(/\r?\n/).filter((l) => l.length > 0).slice(-opts.tail);
   }
 
+  /** Destroys rather than drains: a hung engine must not hold the probe past its deadline. */
   close(): Promise<void> {
-    return this.agent.close().catch(() => undefined);
+    return this.agent.destroy().catch(() => undefined);
   }
 }
