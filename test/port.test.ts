@@ -1,6 +1,7 @@
 /** Port checks with real sockets: listening or closed, who holds the port, how widely it is bound. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +135,35 @@ describe('port check with real sockets', () => {
     expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process node)`);
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
     expect(result.details.owner).toBeNull();
+  });
+});
+
+describe('listeners held for a container by docker-proxy', () => {
+  it('names the container from the engine port map', async () => {
+    const { pid, port } = await childListener('docker-proxy', '0.0.0.0');
+    const socket = path.join(scratch.dir, 'engine.sock');
+    // The answer Docker gives for GET /containers/json when a container publishes 0.0.0.0:port->8000/tcp.
+    const engine = http.createServer((req, res) => {
+      if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.45' }));
+      if (req.url?.startsWith('/v1.43/containers/json?')) {
+        return res.end(JSON.stringify([
+          { Id: 'c'.repeat(64), Names: ['/forgetrace-db'], Ports: [{ PrivatePort: 5432, Type: 'tcp' }] },
+          { Id: 'd'.repeat(64), Names: ['/forgetrace-backend'], Ports: [{ IP: '0.0.0.0', PrivatePort: 8000, PublicPort: port, Type: 'tcp' }] },
+        ]));
+      }
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const rec = await portCheck(`port: ${port}\nsocket: ${socket}\nowner: { container: forgetrace-backend }\nbind: loopback`);
+      expect(rec.result.details.owner).toMatchObject({ pid, process: 'docker-proxy', container: 'forgetrace-backend' });
+      expect(rec.result.status).toBe('warn');
+      expect(rec.result.reason).toBe(`127.0.0.1:${port} is bound to all interfaces (0.0.0.0:${port}), expected loopback only`);
+      expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_info', labels: { port: String(port), process: 'docker-proxy', unit: '', container: 'forgetrace-backend' }, value: 1 });
+    } finally {
+      engine.close();
+    }
   });
 });
 
