@@ -29,6 +29,12 @@ describe('config loading', () => {
     expect(config.max_concurrency).toBe(64);
   });
 
+  it('takes state_dir from FORGEWATCH_STATE_DIR only when the file sets none', () => {
+    const env = { FORGEWATCH_STATE_DIR: '/var/lib/forgewatch' };
+    expect(parseConfig(`${head}${httpCheck('a')}`, 'f.yaml', env, '/etc/fw').state_dir).toBe('/var/lib/forgewatch');
+    expect(parseConfig(`state_dir: ./st\n${head}${httpCheck('a')}`, 'f.yaml', env, '/etc/fw').state_dir).toBe('/etc/fw/st');
+  });
+
   it('names file, line:column and key path for a bad status', () => {
     const yaml = `${head}${httpCheck('a')}${httpCheck('b')}${httpCheck('c', '    expect:\n      status: [20O]\n')}`;
     expect(problemsOf(yaml)).toEqual(['forgewatch.yaml:12:16 checks[2].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"']);

@@ -8,7 +8,6 @@ export function defaultConfigText(listen: ListenAddress): string {
   return `# forgewatch embedded default (no config file found)
 server:
   listen: "${hostPort}"
-state_dir: ./.forgewatch
 defaults:
   interval: 30s
   timeout: 10s

@@ -75,6 +75,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
   const top = withBaseDir(baseDir, () => validate(topLevelSchema, raw, [], report));
   if (!top) throw new ConfigError(problems);
+  // A container image sets FORGEWATCH_STATE_DIR to its volume: the config's own folder is often read-only there.
+  if ((raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR) top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
 
   const checks: CheckConfig[] = [];
   const fingerprints = new Map<string, string>();
