@@ -9,6 +9,11 @@ import { probeKinds } from '../probes/index.js';
 import type { MetricSpec, Observation } from '../probes/types.js';
 
 const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
+/**
+ * prom-client's default metrics that are gauges named like counters: `promtool check metrics` rejects
+ * them, and each is the sum of its un-suffixed sibling (nodejs_active_handles etc.), which stays.
+ */
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -22,6 +27,7 @@ export class Metrics {
 
   constructor(private readonly monitor: Monitor, scheduler?: Scheduler) {
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     const views = () => this.monitor.views();
     const reg = [this.registry];
     computed(reg, 'forgewatch_check_up', 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', function* () {
@@ -44,7 +50,15 @@ export class Metrics {
     if (scheduler) {
       new Gauge({ name: 'forgewatch_checks_in_flight', help: 'Check runs under way.', registers: reg, collect() { this.set(monitor.limiter.inFlight); } });
       new Gauge({ name: 'forgewatch_checks_queued', help: 'Check runs waiting for a slot (max_concurrency).', registers: reg, collect() { this.set(monitor.limiter.queued); } });
-      new Gauge({ name: 'forgewatch_scheduler_skipped_runs', help: 'Scheduled runs skipped because the previous run of the check was still under way.', registers: reg, collect() { this.set(scheduler.skipped); } });
+      // The scheduler keeps a plain count (the benchmark resets it): report its growth, so the counter never goes down.
+      let seen = 0;
+      new Counter({
+        name: 'forgewatch_scheduler_skipped_runs_total', help: 'Scheduled runs skipped because the previous run of the check was still under way.', registers: reg,
+        collect() {
+          if (scheduler.skipped > seen) this.inc(scheduler.skipped - seen);
+          seen = scheduler.skipped;
+        },
+      });
     }
     for (const spec of declaredMetrics()) this.probeGauge(spec);
 
