@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config/load.js';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
 import { parseDuration, parseSize } from '../src/config/units.js';
 import { runCli, tempDir } from './helpers/service.js';
 
@@ -84,6 +84,95 @@ describe('config loading', () => {
     const config = parseConfig(`server:\n  token: \${file:${secret}}\n${head}${httpCheck('a', '    headers: { x-env: "\${FW_ENV}", x-lit: "$\${HOME}" }\n')}`, 'f.yaml', { FW_ENV: 'prod' }, dir);
     expect(config.server.token).toBe('s3cret');
     expect(config.checks[0]?.headers).toEqual({ 'x-env': 'prod', 'x-lit': '${HOME}' });
+  });
+});
+
+describe('config problems in one pass', () => {
+  it('reports reference, top-level, check, label and dependency problems together, in file order', () => {
+    const yaml = [
+      'server:',
+      '  token: ${FW_ONE_PASS_MISSING}',
+      'max_concurrency: zero',
+      'checks:',
+      '  - name: a',
+      '    type: http',
+      '    url: ftp://x/',
+      '    depends_on: [ghost]',
+      '  - name: b',
+      '    type: http',
+      '    url: http://x/',
+      '    depends_on: [a]',
+      '    labels: { team-x: web }',
+      '  - name: c',
+      '    type: nope',
+      '    depends_on: [b]',
+      '',
+    ].join('\n');
+    expect(problemsOf(yaml)).toEqual([
+      'forgewatch.yaml:2:10 server.token: environment variable FW_ONE_PASS_MISSING is not set (use ${FW_ONE_PASS_MISSING:-} to make it optional)',
+      'forgewatch.yaml:3:18 max_concurrency: expected a number, got "zero"',
+      'forgewatch.yaml:7:10 checks[0].url: expected an http:// or https:// URL',
+      'forgewatch.yaml:8:18 checks[0].depends_on[0]: depends on "ghost", which is not a configured check',
+      'forgewatch.yaml:13:15 checks[1].labels.team-x: invalid label name "team-x": use letters, digits and "_", not starting with a digit, such as team or on_call',
+      'forgewatch.yaml:15:11 checks[2].type: unknown check type "nope", expected one of http, container, port, tls, cert_file, dns',
+    ]);
+  });
+
+  it('still finds a dependency cycle through a check that has other mistakes', () => {
+    const problems = problemsOf(`${head}${httpCheck('a', '    depends_on: [b]\n    timeout: never\n')}${httpCheck('b', '    depends_on: [a]\n')}`);
+    expect(problems.join('\n')).toContain('checks[0].timeout: expected a duration');
+    expect(problems.join('\n')).toContain('dependency cycle: a -> b -> a');
+  });
+
+  it('says what a map looks like', () => {
+    expect(problemsOf(`${head}${httpCheck('a', '    labels: web\n')}`)).toEqual([
+      'forgewatch.yaml:5:13 checks[0].labels: expected a map of key: value pairs (one "key: value" per indented line, or { key: value }), got "web"',
+    ]);
+    expect(problemsOf(`${head}  - just-a-name\n`)[0]).toContain('checks[0]: expected a map of key: value pairs');
+  });
+});
+
+describe('${...} references', () => {
+  it('${VAR:-default} gives the default when the variable is unset or empty; an empty token means none', () => {
+    const yaml = `server:\n  token: \${FW_TOKEN:-}\n  public_url: \${FW_PUBLIC:-}\nmax_concurrency: \${FW_MC:-8}\n${head}${httpCheck('a', '    headers: { x-env: "\${FW_ENV:-dev}" }\n')}`;
+    for (const env of [{}, { FW_TOKEN: '', FW_PUBLIC: '', FW_MC: '', FW_ENV: '' }]) {
+      const config = parseConfig(yaml, 'f.yaml', env, '/tmp');
+      expect(config.server.token).toBeUndefined();
+      expect(config.server.public_url).toBeUndefined();
+      expect(config.max_concurrency).toBe(8);
+      expect(config.checks[0]?.headers).toEqual({ 'x-env': 'dev' });
+    }
+    const set = parseConfig(yaml, 'f.yaml', { FW_TOKEN: 'tok', FW_PUBLIC: 'https://status.example.com', FW_MC: '3', FW_ENV: 'prod' }, '/tmp');
+    expect([set.server.token, set.server.public_url, set.max_concurrency, set.checks[0]?.headers]).toEqual(['tok', 'https://status.example.com', 3, { 'x-env': 'prod' }]);
+  });
+
+  it('a lone unquoted ${VAR} fills numbers and booleans; text stays text where text is wanted', () => {
+    const yaml = `server:\n  token: \${FW_TOK}\nmax_concurrency: \${FW_MC}\ndefaults:\n  failure_threshold: \${FW_FT}\n${head}${httpCheck('a', '    follow_redirects: \${FW_FR}\n    labels: { team: web }\n')}`;
+    const config = parseConfig(yaml, 'f.yaml', { FW_TOK: '0123', FW_MC: '8', FW_FT: '3', FW_FR: 'false' }, '/tmp');
+    expect(config.max_concurrency).toBe(8);
+    expect(config.defaults.failure_threshold).toBe(3);
+    expect(config.checks[0]?.follow_redirects).toBe(false);
+    // A secret that looks like a number is kept exactly as written, leading zero and all.
+    expect(config.server.token).toBe('0123');
+    expect(parseConfig(yaml, 'f.yaml', { FW_TOK: '123456', FW_MC: '8', FW_FT: '3', FW_FR: 'true' }, '/tmp').server.token).toBe('123456');
+    // Quoted, it is text: a number field says so.
+    expect(problemsOf('max_concurrency: "${FW_MC}"\n', { FW_MC: '8' })).toEqual(['forgewatch.yaml:1:18 max_concurrency: expected a number, got "8"']);
+    expect(problemsOf('max_concurrency: ${FW_MC}\n', { FW_MC: 'lots' })).toEqual(['forgewatch.yaml:1:18 max_concurrency: expected a number, got "lots"']);
+  });
+
+  it('an empty required value names the reference that came out empty', () => {
+    expect(problemsOf(`${head}  - name: a\n    type: http\n    url: \${FW_URL:-}\n`)).toEqual(['forgewatch.yaml:4:5 checks[0].url: required key is missing (${FW_URL:-} is empty)']);
+  });
+
+  it('reads ${file:relative} next to the config file, not the working directory', () => {
+    const { dir } = tempDir();
+    writeFileSync(path.join(dir, 'token.txt'), 'from-file\n');
+    const file = path.join(dir, 'forgewatch.yaml');
+    writeFileSync(file, 'server:\n  token: ${file:token.txt}\n');
+    expect(process.cwd()).not.toBe(dir);
+    expect(loadConfigFile(file, {}).server.token).toBe('from-file');
+    writeFileSync(file, 'server:\n  token: ${file:missing.txt}\n');
+    expect(() => loadConfigFile(file, {})).toThrow(`cannot read ${path.join(dir, 'missing.txt')} for \${file:missing.txt}: ENOENT`);
   });
 });
 

@@ -77,7 +77,10 @@ export const checkName = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, {
   message: 'must match [a-z0-9][a-z0-9_.-]* (lower case letters, digits, "_", "." and "-")',
 });
 
-export const labelMap = z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { message: 'label names are [a-zA-Z_][a-zA-Z0-9_]*' }), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export const labelMap = z.record(z.string().regex(LABEL_NAME), z.union([z.string(), z.number(), z.boolean()]).transform(String), {
+  error: (issue) => (issue.code === 'invalid_key' ? `invalid label name ${quoted(issue.input)}: use letters, digits and "_", not starting with a digit, such as team or on_call` : undefined),
+});
 
 /** Fields every check has, whatever its type; the type's own fields sit beside them. */
 export const commonCheckFields = {

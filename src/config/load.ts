@@ -4,14 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { z } from 'zod';
 import { probeKinds } from '../probes/index.js';
 import type { ResolvedCommon } from './fields.js';
-import { withBaseDir } from './fields.js';
+import { checkName, withBaseDir } from './fields.js';
+import { formatPath, interpolate, type PathSegment } from './interpolate.js';
 import { topLevelSchema, type TopLevel } from './schema.js';
+import { validate, type Report } from './validate.js';
 
-export type PathSegment = string | number;
+export { formatPath, type PathSegment };
 export type CheckConfig = ResolvedCommon & { readonly [key: string]: unknown };
 
 export interface Config extends Omit<TopLevel, 'checks'> {
@@ -31,18 +33,18 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    // In file order, so the list reads top to bottom like the file.
+    const sorted = [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+    super(sorted.map(formatProblem).join('\n'));
+    this.problems = sorted;
     this.name = 'ConfigError';
   }
 }
 
 export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${p.path ? `${p.path}: ` : ''}${p.message}`;
-}
-
-export function formatPath(segments: readonly PathSegment[]): string {
-  return segments.reduce<string>((out, seg) => (typeof seg === 'number' ? `${out}[${seg}]` : out ? `${out}.${seg}` : seg), '');
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -65,46 +67,65 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => at(e.pos[0], [], `YAML syntax: ${e.message.split('\n')[0]}`)));
   }
+  // Every problem in the file is collected in one pass: fixing one should not reveal the next only then.
   const problems: ConfigProblem[] = [];
-  interpolate(doc, env, (node, p, message) => problems.push(at(node.range?.[0] ?? 0, p, message)));
-  if (problems.length > 0) throw new ConfigError(problems);
+  const refs = interpolate(doc, env, baseDir);
+  for (const p of refs.problems) problems.push(at(p.node.range?.[0] ?? 0, p.path, p.message));
 
   const raw: unknown = doc.toJS() ?? {};
-  const report = (p: readonly PathSegment[], message: string, pointAtKey = false) =>
-    problems.push(at(offsetOf(doc, p, pointAtKey), p, message));
+  for (const { path: p } of refs.emptied.values()) deleteAt(raw, p);
+  const report: Report = (p, message, pointAtKey = false) => {
+    const key = formatPath(p);
+    // A value whose reference failed is reported once, for the reference.
+    if ([...refs.failed].some((f) => key === f || key.startsWith(`${f}.`) || key.startsWith(`${f}[`))) return;
+    const emptied = message === 'required key is missing' ? refs.emptied.get(key) : undefined;
+    problems.push(at(offsetOf(doc, p, pointAtKey || emptied !== undefined), p, emptied ? `${message} (${emptied.ref} is empty)` : message));
+  };
 
-  const top = withBaseDir(baseDir, () => validate(topLevelSchema, raw, [], report));
-  if (!top) throw new ConfigError(problems);
+  const top = withBaseDir(baseDir, () => validate(topLevelSchema, raw, [], report, refs.typed));
   // A container image sets FORGEWATCH_STATE_DIR to its volume: the config's own folder is often read-only there.
-  if ((raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR) top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
+  if (top && (raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR) top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
+  // With a broken top level the checks are still validated, against the built-in defaults.
+  const defaults = top?.defaults ?? topLevelSchema.shape.defaults.parse(undefined);
 
   const checks: CheckConfig[] = [];
   const fingerprints = new Map<string, string>();
-  const rawChecks = (raw as { checks?: unknown[] }).checks ?? [];
-  top.checks.forEach((entry, i) => {
+  const graph: DependencyNode[] = [];
+  const rawChecks = isPlainMap(raw) && Array.isArray(raw.checks) ? (raw.checks as unknown[]) : [];
+  rawChecks.forEach((entry, i) => {
+    if (!isPlainMap(entry)) return; // the top-level schema reported it
     const type = entry.type;
-    const kind = typeof type === 'string' ? probeKinds[type as keyof typeof probeKinds] : undefined;
+    const kind = typeof type === 'string' ? probeKinds[type] : undefined;
+    const parsed = kind && (withBaseDir(baseDir, () => validate(kind.schema, entry, ['checks', i], report, refs.typed)) as Record<string, unknown> | undefined);
     if (!kind) {
       const known = Object.keys(probeKinds).join(', ');
       report(['checks', i, 'type'], type === undefined ? `required key is missing (one of ${known})` : `unknown check type ${JSON.stringify(type)}, expected one of ${known}`);
-      return;
+      validate(z.object({ name: checkName }), entry, ['checks', i], report, refs.typed);
     }
-    const parsed = withBaseDir(baseDir, () => validate(kind.schema, entry, ['checks', i], report)) as Record<string, unknown> | undefined;
+    // A check with mistakes still takes part in the name and dependency checks, so those are reported now too.
+    const name = parsed ? (parsed.name as string) : checkName.safeParse(entry.name).success ? (entry.name as string) : undefined;
+    const dependsOn = parsed ? (parsed.depends_on as string[] | undefined) : entry.depends_on;
+    if (name !== undefined && graph.some((n) => n.name === name)) report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
+    else if (name !== undefined) graph.push({ index: i, name, dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [] });
     if (!parsed) return;
-    if (parsed.interval !== undefined && parsed.schedule !== undefined) {
-      report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
-    }
-    const check = resolveCommon(parsed, top.defaults);
-    if (fingerprints.has(check.name)) {
-      report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(check.name)}`);
-      return;
-    }
-    fingerprints.set(check.name, JSON.stringify(rawChecks[i]));
-    checks.push(check);
+    if (parsed.interval !== undefined && parsed.schedule !== undefined) report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
+    if (fingerprints.has(name as string)) return;
+    fingerprints.set(name as string, JSON.stringify(entry));
+    checks.push(resolveCommon(parsed, defaults));
   });
-  checkDependencies(checks, (checkIndex, depIndex, message) => report(['checks', checkIndex, 'depends_on', depIndex], message));
-  if (problems.length > 0) throw new ConfigError(problems);
+  checkDependencies(graph, (checkIndex, depIndex, message) => report(['checks', checkIndex, 'depends_on', depIndex], message));
+  if (problems.length > 0 || !top) throw new ConfigError(problems);
   return { ...top, source: file, checks, fingerprints };
+}
+
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deleteAt(root: unknown, p: readonly PathSegment[]): void {
+  let node = root;
+  for (const seg of p.slice(0, -1)) node = isPlainMap(node) || Array.isArray(node) ? (node as Record<PathSegment, unknown>)[seg] : undefined;
+  if (isPlainMap(node)) delete node[p[p.length - 1] as string];
 }
 
 function resolveCommon(parsed: Record<string, unknown>, defaults: TopLevel['defaults']): CheckConfig {
@@ -121,111 +142,37 @@ function resolveCommon(parsed: Record<string, unknown>, defaults: TopLevel['defa
   };
 }
 
+interface DependencyNode {
+  /** Position in the file's checks list. */
+  index: number;
+  name: string;
+  dependsOn: string[];
+}
+
 /** Every depends_on names a configured check, and the graph has no cycle. */
-function checkDependencies(checks: CheckConfig[], report: (checkIndex: number, depIndex: number, message: string) => void): void {
-  const index = new Map(checks.map((c, i) => [c.name, i]));
-  checks.forEach((c, i) =>
-    c.depends_on.forEach((dep, j) => {
-      if (!index.has(dep)) report(i, j, `depends on ${JSON.stringify(dep)}, which is not a configured check`);
-      else if (dep === c.name) report(i, j, 'a check cannot depend on itself');
-    }),
-  );
+function checkDependencies(nodes: DependencyNode[], report: (checkIndex: number, depIndex: number, message: string) => void): void {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const n of nodes) {
+    n.dependsOn.forEach((dep, j) => {
+      if (!byName.has(dep)) report(n.index, j, `depends on ${JSON.stringify(dep)}, which is not a configured check`);
+      else if (dep === n.name) report(n.index, j, 'a check cannot depend on itself');
+    });
+  }
   const state = new Map<string, 'visiting' | 'done'>();
   const visitCheck = (name: string, trail: string[]): void => {
     if (state.get(name) === 'done') return;
+    const node = byName.get(name);
     if (state.get(name) === 'visiting') {
-      const i = index.get(name) as number;
       const cycle = [...trail.slice(trail.indexOf(name)), name].join(' -> ');
       const next = trail[trail.indexOf(name) + 1];
-      report(i, Math.max(0, checks[i]?.depends_on.indexOf(next ?? '') ?? 0), `dependency cycle: ${cycle}`);
+      if (node) report(node.index, Math.max(0, node.dependsOn.indexOf(next ?? '')), `dependency cycle: ${cycle}`);
       return;
     }
     state.set(name, 'visiting');
-    const i = index.get(name);
-    for (const dep of i === undefined ? [] : (checks[i]?.depends_on ?? [])) if (index.has(dep) && dep !== name) visitCheck(dep, [...trail, name]);
+    for (const dep of node?.dependsOn ?? []) if (byName.has(dep) && dep !== name) visitCheck(dep, [...trail, name]);
     state.set(name, 'done');
   };
-  for (const c of checks) visitCheck(c.name, []);
-}
-
-function validate<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  prefix: PathSegment[],
-  report: (p: PathSegment[], message: string, pointAtKey?: boolean) => void,
-): z.output<S> | undefined {
-  const result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    const p = [...prefix, ...(issue.path as PathSegment[])];
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) report([...p, key], `unknown key ${JSON.stringify(key)}`, true);
-    } else {
-      report(p, describeIssue(issue));
-    }
-  }
-  return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
-  const got = input === undefined ? '' : `, got ${typeof input === 'string' ? JSON.stringify(input) : Array.isArray(input) ? 'a list' : typeof input === 'object' && input !== null ? 'a map' : String(input)}`;
-  switch (issue.code) {
-    case 'invalid_type':
-      return input === undefined ? 'required key is missing' : `expected ${issue.expected === 'object' ? 'a map' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}${got}`;
-    case 'invalid_value':
-      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;
-    case 'invalid_union':
-      return `invalid value${got}`;
-    case 'too_small':
-      return `must be at least ${String(issue.minimum)}${issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : ''}${got}`;
-    case 'too_big':
-      return `must be at most ${String(issue.maximum)}${got}`;
-    case 'invalid_format':
-      return issue.format === 'regex' ? `${issue.message}${got}` : `expected a ${issue.format}${got}`;
-    default:
-      return issue.message;
-  }
-}
-
-/** Replaces ${VAR} and ${file:/path} in string scalars; "$${" keeps a literal "${". */
-function interpolate(doc: Document, env: NodeJS.ProcessEnv, report: (node: Node, p: PathSegment[], message: string) => void): void {
-  visit(doc, {
-    Scalar(_key, node, ancestry) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
-      const p = pathOf(ancestry, node);
-      node.value = node.value.replace(/\$?\$\{([^}]*)\}/g, (match, ref: string) => {
-        if (match.startsWith('$$')) return match.slice(1);
-        if (ref.startsWith('file:')) {
-          const secretPath = ref.slice(5);
-          try {
-            return readFileSync(secretPath, 'utf8').replace(/\r?\n$/, '');
-          } catch (err) {
-            report(node, p, `cannot read ${secretPath} for \${${ref}}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-            return '';
-          }
-        }
-        const value = env[ref];
-        if (value === undefined) report(node, p, `environment variable ${ref} is not set`);
-        return value ?? '';
-      });
-    },
-  });
-}
-
-function pathOf(ancestry: readonly unknown[], leaf: unknown): PathSegment[] {
-  const segments: PathSegment[] = [];
-  const chain = [...ancestry, leaf];
-  for (let i = 0; i < chain.length - 1; i++) {
-    const parent = chain[i];
-    const child = chain[i + 1];
-    if (isSeq(parent)) segments.push(parent.items.indexOf(child as never));
-    else if (isMap(parent) && child && typeof child === 'object' && 'key' in child) {
-      const key = (child as { key: unknown }).key;
-      segments.push(isScalar(key) ? String(key.value) : String(key));
-    }
-  }
-  return segments;
+  for (const n of nodes) visitCheck(n.name, []);
 }
 
 /** The source offset of the node at a path; the deepest existing ancestor when the key is missing. */

@@ -22,7 +22,8 @@ export const topLevelSchema = z.strictObject({
   server: z
     .strictObject({
       listen: listen.prefault('127.0.0.1:9464'),
-      token: z.string().min(1).optional(),
+      // Empty means no token, so `token: "${FORGEWATCH_TOKEN:-}"` serves openly until the variable is set.
+      token: z.string().optional().transform((t) => (t === undefined || t.trim() === '' ? undefined : t)),
       public_url: z.url().optional(),
     })
     .prefault({}),
