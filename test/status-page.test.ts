@@ -4,10 +4,6 @@ import tls from 'node:tls';
 import { chromium, type Browser } from 'playwright-core';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Monitor } from '../src/checks/monitor.js';
-import { parseConfig } from '../src/config/load.js';
-import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
-import { sparkline } from '../src/server/status-page.js';
 import { startForgewatch, tempDir, waitFor, type RunningForgewatch } from './helpers/service.js';
 import { startPodman } from './helpers/podman.js';
 import { freePort, httpServer, listen, type Started } from './helpers/servers.js';
@@ -143,7 +139,7 @@ checks:
 });
 
 describe('status page detail facts', () => {
-  it('shows certificate days left and uncovered names, and where a port is bound', async () => {
+  it('shows certificate days left and uncovered names (per file for cert_file), and where a port is bound', async () => {
     const { dir, cleanup } = tempDir();
     const notAfter = new Date(Date.now() + 10 * 86_400_000 + 3_600_000);
     const pems = await generate([{ name: 'commonName', value: 'www.forgewatch.test' }], {
@@ -152,6 +148,16 @@ describe('status page detail facts', () => {
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'www.forgewatch.test' }] }],
     });
     writeFileSync(path.join(dir, 'cert.pem'), pems.cert);
+    // certbot's layout: one file misses the apex, the other covers both names.
+    const both = await generate([{ name: 'commonName', value: 'forgewatch.test' }], {
+      keyType: 'ec',
+      notAfterDate: new Date(Date.now() + 60 * 86_400_000 + 3_600_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'forgewatch.test' }, { type: 2, value: 'www.forgewatch.test' }] }],
+    });
+    for (const [name, pem] of [['www.forgewatch.test', pems.cert], ['forgewatch.test', both.cert]] as const) {
+      mkdirSync(path.join(dir, 'live', name), { recursive: true });
+      writeFileSync(path.join(dir, 'live', name, 'fullchain.pem'), pem);
+    }
     const served = await listen(tls.createServer({ key: pems.private, cert: pems.cert }));
     const fw = await startForgewatch(`
 defaults: { interval: 1s, timeout: 3s, failure_threshold: 1 }
@@ -167,6 +173,7 @@ checks:
     type: port
     host: 127.0.0.1
     port: ${healthy.port}
+  - { name: certbot-files, type: cert_file, path: '${dir}/live/*/fullchain.pem', names: [forgewatch.test, www.forgewatch.test] }
 `);
     try {
       await settled(fw);
@@ -179,6 +186,10 @@ checks:
       expect(certFacts).toContain('not covered: forgewatch.test');
       expect(certFacts).toContain('covers www.forgewatch.test');
       expect(await cert.locator('.facts .bad').first().innerText()).toContain('not covered');
+      // A cert_file check: each file's days left, and the names it misses.
+      const files = await page.locator('li.check[data-check="certbot-files"] .facts li').allInnerTexts();
+      expect(files.sort()).toEqual(['forgewatch.test/fullchain.pem: 60 days left', 'www.forgewatch.test/fullchain.pem: 10 days left, does not cover forgewatch.test']);
+      expect(await page.locator('li.check[data-check="certbot-files"] .facts .bad').innerText()).toContain('does not cover');
       const port = page.locator('li.check[data-check="app-port"]');
       expect(await port.locator('.facts').innerText()).toContain(`bound to 127.0.0.1:${healthy.port}`);
       await page.screenshot({ path: path.join(OUTPUT, 'status-page-details.png'), fullPage: true });
@@ -251,49 +262,5 @@ describe('GET /api/history', () => {
     } finally {
       await fw.close();
     }
-  });
-});
-
-describe('History', () => {
-  it('keeps memory per check bounded and only the last 24 hours', () => {
-    let now = Date.parse('2026-01-01T00:00:00Z');
-    const history = new History(() => now);
-    // A check every second for two days.
-    for (let i = 0; i < 2 * 86_400; i++, now += 1000) history.add('fast', now, i % 100, i === 172_000 ? 'fail' : 'ok');
-    const points = history.points('fast');
-    expect(points.length).toBeLessThanOrEqual(MAX_POINTS);
-    expect(points[0]?.t).toBeGreaterThanOrEqual(now - HISTORY_WINDOW_MS);
-    // Merged points keep the worst status, so a failure is not averaged away.
-    expect(points.some((p) => p.status === 'fail')).toBe(true);
-    const runs = points.reduce((n, p) => n + p.runs, 0);
-    expect(runs).toBeGreaterThan(80_000);
-    expect(runs).toBeLessThanOrEqual(86_400);
-    // Typed arrays of at most MAX_POINTS + 1 entries, 17 bytes each.
-    expect(history.bytes).toBeLessThanOrEqual((MAX_POINTS + 1) * 17);
-  });
-
-  it('draws at most 80 points however long the history', () => {
-    const history = new History(() => 1_000_000);
-    for (let i = 0; i < MAX_POINTS; i++) history.add('c', 1_000 + i, i, i === 7 ? 'fail' : 'ok');
-    const svg = sparkline(history.points('c'));
-    const drawn = /points="([^"]+)"/.exec(svg)?.[1]?.split(' ') ?? [];
-    expect(drawn.length).toBeGreaterThan(40);
-    expect(drawn.length).toBeLessThanOrEqual(80);
-    expect(svg.match(/class="fail"/g)).toHaveLength(1);
-    expect(svg).toContain(`over ${MAX_POINTS} runs`);
-  });
-
-  it('forgets checks that a reload removed', async () => {
-    const yaml = (names: string[]) => `checks:\n${names.map((n) => `  - { name: ${n}, type: http, url: '${healthy.url}/' }`).join('\n')}\n`;
-    const monitor = new Monitor(parseConfig(yaml(['a', 'b']), 'test.yaml'));
-    const history = new History().attach(monitor);
-    await Promise.all([monitor.run('a'), monitor.run('b')]);
-    expect(history.points('a')).toHaveLength(1);
-    expect(history.size).toBe(2);
-    monitor.apply(parseConfig(yaml(['a']), 'test.yaml'));
-    expect(history.size).toBe(1);
-    expect(history.points('b')).toEqual([]);
-    expect(history.points('a')).toHaveLength(1);
-    await monitor.close();
   });
 });

@@ -115,16 +115,15 @@ function strings(v: JsonValue | undefined): string[] {
 /** The few detail fields a person scans for first: certificate days left and names, restarts, where a port is bound. */
 export function detailFacts(type: string, details: JsonObject): Fact[] {
   const facts: Fact[] = [];
-  const tls = type === 'tls' || type === 'cert_file' ? details : obj(details.tls);
-  if (tls && typeof tls.days_left === 'number') {
-    const days = Math.floor(tls.days_left);
-    facts.push({ html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`, ...(days < 7 ? { tone: 'bad' as const } : days < 21 ? { tone: 'warn' as const } : {}) });
-  }
-  if (tls) {
-    const covered = strings(tls.names_covered);
-    const missing = strings(tls.names_missing);
-    if (covered.length > 0) facts.push({ html: `covers ${covered.map(esc).join(', ')}` });
-    if (missing.length > 0) facts.push({ html: `not covered: ${missing.map(esc).join(', ')}`, tone: 'bad' });
+  if (type === 'cert_file') {
+    // One certificate per matched file (certbot's live/<name>/fullchain.pem): each has its own expiry and names.
+    for (const f of Array.isArray(details.files) ? details.files : []) {
+      const file = obj(f);
+      if (file) facts.push(certificateFileFact(file));
+    }
+  } else {
+    const tls = type === 'tls' ? details : obj(details.tls);
+    if (tls) facts.push(...certificateFacts(tls));
   }
   for (const c of Array.isArray(details.containers) ? details.containers : []) {
     const ctr = obj(c);
@@ -139,6 +138,38 @@ export function detailFacts(type: string, details: JsonObject): Fact[] {
   if (type === 'port' && typeof details.bound === 'string') facts.push({ html: `bound to ${esc(details.bound)}` });
   if (type === 'port' && typeof details.owner_note === 'string') facts.push({ html: esc(details.owner_note), tone: 'warn' });
   return facts;
+}
+
+function expiryTone(days: number): Pick<Fact, 'tone'> {
+  return days < 7 ? { tone: 'bad' } : days < 21 ? { tone: 'warn' } : {};
+}
+
+/** Days left and the names covered or not, of a served certificate. */
+function certificateFacts(cert: JsonObject): Fact[] {
+  const facts: Fact[] = [];
+  if (typeof cert.days_left === 'number') {
+    const days = Math.floor(cert.days_left);
+    facts.push({ html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`, ...expiryTone(days) });
+  }
+  const covered = strings(cert.names_covered);
+  const missing = strings(cert.names_missing);
+  if (covered.length > 0) facts.push({ html: `covers ${covered.map(esc).join(', ')}` });
+  if (missing.length > 0) facts.push({ html: `not covered: ${missing.map(esc).join(', ')}`, tone: 'bad' });
+  return facts;
+}
+
+/**
+ * One line per certificate file: days left and the names it misses. Named by its last two path segments
+ * (certbot's live/<name>/fullchain.pem differ in the folder), in full on hover.
+ */
+function certificateFileFact(file: JsonObject): Fact {
+  const full = typeof file.path === 'string' ? file.path : '?';
+  const label = `<span title="${esc(full)}">${esc(full.split('/').slice(-2).join('/'))}</span>`;
+  if (typeof file.days_left !== 'number') return { html: esc(typeof file.reason === 'string' ? file.reason : `${full}: unreadable`), tone: 'bad' };
+  const days = Math.floor(file.days_left);
+  const missing = strings(file.names_missing);
+  const html = `${label}: ${days < 0 ? `expired ${-days} days ago` : `${days} days left`}${missing.length > 0 ? `, does not cover ${missing.map(esc).join(', ')}` : ''}`;
+  return { html, ...(missing.length > 0 ? { tone: 'bad' as const } : expiryTone(days)) };
 }
 
 const SPARK_W = 160;
@@ -167,9 +198,9 @@ export function sparkline(all: HistoryPoint[]): string {
   const values = points.map((p) => p.durationMs);
   const max = Math.max(...values);
   const min = Math.min(...values);
-  const span = max - min || 1;
   const x = (i: number) => (points.length === 1 ? SPARK_W / 2 : 2 + (i * (SPARK_W - 4)) / (points.length - 1));
-  const y = (ms: number) => (max === min ? SPARK_H / 2 : SPARK_H - 3 - ((ms - min) / span) * (SPARK_H - 6));
+  // From zero, not from the minimum: 4 ms against 5 ms is a small step, not the full height.
+  const y = (ms: number) => SPARK_H - 3 - (max > 0 ? ms / max : 0) * (SPARK_H - 6);
   const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ');
   const dots = points.map((p, i) => (p.status === 'ok' && points.length > 1 ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
   const lastMs = values[values.length - 1] ?? 0;
