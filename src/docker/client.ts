@@ -11,20 +11,30 @@ export const DEFAULT_SOCKET = '/var/run/docker.sock';
 const CLIENT_API = [1, 43] as const;
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
 const MAX_LOG_BYTES = 256 * 1024;
-
-/** The socket a check uses: its own `socket`, else DOCKER_HOST when it is unix://, else the default. */
-export function resolveSocket(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (configured) return configured;
-  const host = env.DOCKER_HOST;
-  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
-  return DEFAULT_SOCKET;
-}
+/** How long a negotiated API version is reused: engines are rarely upgraded, but they are sometimes. */
+const VERSION_TTL_MS = 60_000;
 
 export class DockerError extends Error {
   constructor(readonly reason: string, readonly hint?: string, readonly statusCode?: number) {
     super(reason);
     this.name = 'DockerError';
   }
+}
+
+/**
+ * The socket a check uses: its own `socket`, else DOCKER_HOST when it is unix://, else the default.
+ * Throws a DockerError for any other DOCKER_HOST: silently falling back to the default socket would
+ * blame a socket the user never meant.
+ */
+export function resolveSocket(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (configured) return configured;
+  const host = env.DOCKER_HOST;
+  if (!host) return DEFAULT_SOCKET;
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  throw new DockerError(
+    `DOCKER_HOST=${host} is not supported: only unix:// sockets are`,
+    'forgewatch talks to the engine over its unix socket only (no TCP, TLS or SSH): set `socket:` on the check, or DOCKER_HOST=unix:///var/run/docker.sock. For a remote engine, run forgewatch on that host.',
+  );
 }
 
 export function explainSocketError(err: unknown, socketPath: string): DockerError {
@@ -42,7 +52,10 @@ export function explainSocketError(err: unknown, socketPath: string): DockerErro
     case 'ENOTSOCK':
       return new DockerError(`${socketPath} is not a socket`, 'The path exists but is not a unix socket: point `socket:` at the engine socket (usually /var/run/docker.sock).');
     default:
-      return new DockerError(`docker engine: ${code ? `${code}: ` : ''}${(e?.message ?? String(err)).split('\n')[0]} (${socketPath})`);
+      return new DockerError(
+        `docker engine: ${code ? `${code}: ` : ''}${(e?.message ?? String(err)).split('\n')[0]} (${socketPath})`,
+        'The engine dropped the connection or sent a broken answer: it may be restarting, crashing or overloaded. Check its logs (journalctl -u docker) and retry.',
+      );
   }
 }
 
@@ -68,12 +81,22 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, lim
   return { data: Buffer.concat(chunks), truncated: false };
 }
 
+interface NegotiatedVersion {
+  prefix: string;
+  at: number;
+}
+
 export class DockerClient {
   private readonly agent: Agent;
   private prefix?: string;
 
-  constructor(readonly socketPath: string) {
+  /** `cache` (a check's memo) keeps the negotiated API version across runs, per socket. */
+  constructor(readonly socketPath: string, private readonly cache?: Map<string, unknown>) {
     this.agent = new Agent({ connect: { socketPath }, headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  private get cacheKey(): string {
+    return `docker.version:${this.socketPath}`;
   }
 
   private async get(path: string, signal: AbortSignal, limit = MAX_JSON_BYTES): Promise<{ status: number; data: Buffer }> {
@@ -82,9 +105,19 @@ export class DockerClient {
       res = await request(`http://docker${path}`, { dispatcher: this.agent, signal });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
+      // A new engine may sit behind the socket once it answers again: negotiate afresh then.
+      this.cache?.delete(this.cacheKey);
       throw explainSocketError(err, this.socketPath);
     }
-    const { data, truncated } = await readCapped(res.body, limit);
+    let read: Awaited<ReturnType<typeof readCapped>>;
+    try {
+      read = await readCapped(res.body, limit);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.cache?.delete(this.cacheKey);
+      throw explainSocketError(err, this.socketPath);
+    }
+    const { data, truncated } = read;
     if (truncated && limit === MAX_JSON_BYTES) throw new DockerError(`docker engine answer to ${path.split('?')[0]} exceeds ${MAX_JSON_BYTES} bytes`);
     return { status: res.statusCode, data };
   }
@@ -107,8 +140,11 @@ export class DockerClient {
   /** GET /version; every later call uses the lower of the engine's and this client's API version. */
   async negotiate(signal: AbortSignal): Promise<string> {
     if (this.prefix !== undefined) return this.prefix;
+    const cached = this.cache?.get(this.cacheKey) as NegotiatedVersion | undefined;
+    if (cached && Date.now() - cached.at < VERSION_TTL_MS) return (this.prefix = cached.prefix);
     const { json } = await this.getJson('/version', signal);
     this.prefix = versionPrefix((json as { ApiVersion?: unknown })?.ApiVersion);
+    this.cache?.set(this.cacheKey, { prefix: this.prefix, at: Date.now() } satisfies NegotiatedVersion);
     return this.prefix;
   }
 
