@@ -2,7 +2,7 @@
 import { formatDuration } from '../config/units.js';
 import type { JsonObject, Observation, Status } from '../probes/types.js';
 import type { DockerClient } from './client.js';
-import { meaningfulLine } from './frames.js';
+import { clipLine, meaningfulLine } from './frames.js';
 import { restartsInWindow } from './restarts.js';
 import { containerName, type ContainerInspect } from './types.js';
 
@@ -80,7 +80,11 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
   const startedAt = st.StartedAt ?? '';
   const startedMs = Date.parse(startedAt);
   const upMs = Number.isFinite(startedMs) && startedMs > 0 ? opts.now - startedMs : 0;
-  const { restarts, lastFailedExit } = restartsInWindow(opts.memo, { id: info.Id, restartCount, startedAt, exitCode, ...(info.Created ? { created: info.Created } : {}), now: opts.now }, opts.windowMs);
+  const { restarts, lastFailedExit } = restartsInWindow(
+    opts.memo,
+    { id: info.Id, restartCount, startedAt, exitCode, ...(st.FinishedAt ? { finishedAt: st.FinishedAt } : {}), ...(info.Created ? { created: info.Created } : {}), now: opts.now },
+    opts.windowMs,
+  );
   const crashLoop = restarts > opts.maxRestarts;
   const window = formatDuration(opts.windowMs);
 
@@ -94,9 +98,15 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
       logError = (err as Error).message;
     }
   }
-  const line = meaningfulLine(logs);
+  // Clipped before anything reads it: the reason goes into alerts, and the hint's patterns need only the start.
+  const quoted = meaningfulLine(logs);
+  const line = quoted === undefined ? undefined : clipLine(quoted);
   const lastExit = exitCode !== 0 ? exitCode : lastFailedExit;
-  const cause = [lastExit !== undefined ? exitWords(lastExit) : '', line ?? ''].filter(Boolean).join(': ');
+  // A `docker restart` moves StartedAt without bumping RestartCount: then say restarted, not RestartCount.
+  const byHand = lastExit === undefined && restartCount < restarts;
+  // Caught while running, a looping container reports exit 0: say the failed exit is still unknown.
+  const exitText = lastExit !== undefined ? exitWords(lastExit) : crashLoop && !byHand ? 'exit code not seen yet' : '';
+  const cause = [exitText, line ?? ''].filter(Boolean).join(': ');
 
   let status: Status = 'ok';
   let reason: string;
@@ -107,10 +117,9 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     hint = `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`;
   } else if (crashLoop || restarting) {
     status = 'fail';
-    // A `docker restart` moves StartedAt without bumping RestartCount: then say restarted, not RestartCount.
     const counted = !crashLoop ? `RestartCount ${restartCount}` : restartCount >= restarts ? `RestartCount ${restarts} in ${window}` : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
     reason = `restarting (${counted})${cause ? `, ${cause}` : ''}`;
-    hint = lastExit === undefined && restartCount < restarts
+    hint = byHand
       ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
       : crashHint(line, name);
   } else if (!running) {
@@ -129,7 +138,7 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     }
   } else if (health === 'unhealthy' && opts.requireHealthy) {
     status = 'fail';
-    reason = `unhealthy${st.Health?.FailingStreak ? ` (${st.Health.FailingStreak} failed checks in a row)` : ''}${healthOutput ? `: ${healthOutput.split('\n').at(-1)}` : ''}`;
+    reason = `unhealthy${st.Health?.FailingStreak ? ` (${st.Health.FailingStreak} failed checks in a row)` : ''}${healthOutput ? `: ${clipLine(healthOutput.split('\n').at(-1) ?? '')}` : ''}`;
     hint = `The container runs but its HEALTHCHECK fails: the output says why (a database it cannot reach, an app that stopped answering). \`docker inspect --format '{{json .State.Health}}' ${name}\` shows the recent results.`;
   } else if (health === 'starting' && upMs > opts.windowMs) {
     status = 'warn';

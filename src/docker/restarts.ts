@@ -7,6 +7,7 @@ interface Sample {
   at: number;
   restartCount: number;
   startedAt: string;
+  finishedAt: string;
   exitCode: number;
 }
 
@@ -27,6 +28,8 @@ export interface RestartObservation {
   id: string;
   restartCount: number;
   startedAt: string;
+  /** When the container last stopped; with StartedAt it dates the latest restart on a first sample. */
+  finishedAt?: string;
   exitCode: number;
   /** When the container was created; restarts since then count in full when that is inside the window. */
   created?: string;
@@ -44,12 +47,19 @@ export function restartsInWindow(memo: Map<string, unknown>, obs: RestartObserva
   const h = history(memo);
   const since = obs.now - windowMs;
   const kept = (h.get(obs.id) ?? []).filter((s) => s.at >= since);
-  const samples = [...kept, { at: obs.now, restartCount: obs.restartCount, startedAt: obs.startedAt, exitCode: obs.exitCode }];
+  const samples = [...kept, { at: obs.now, restartCount: obs.restartCount, startedAt: obs.startedAt, finishedAt: obs.finishedAt ?? '', exitCode: obs.exitCode }];
   h.set(obs.id, samples.slice(-MAX_SAMPLES));
 
-  let restarts = 0;
-  const created = obs.created ? Date.parse(obs.created) : NaN;
-  if (Number.isFinite(created) && created >= since) restarts += (samples[0] as Sample).restartCount;
+  // Restarts before the oldest sample kept: all of them when the container was created within the
+  // window; else at least the latest one when it falls within the window (a one-shot `forgewatch check`
+  // or a service's first run must not miss a loop in a container created long ago).
+  const first = samples[0] as Sample;
+  const inWindow = (iso: string | undefined) => {
+    const t = iso ? Date.parse(iso) : NaN;
+    return Number.isFinite(t) && t >= since;
+  };
+  let restarts = inWindow(obs.created) ? first.restartCount : 0;
+  if (restarts === 0 && first.restartCount > 0 && (inWindow(first.startedAt) || inWindow(first.finishedAt))) restarts = 1;
   for (let i = 1; i < samples.length; i++) {
     const prev = samples[i - 1] as Sample;
     const cur = samples[i] as Sample;
