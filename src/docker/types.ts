@@ -1,4 +1,21 @@
 /** The parts of Docker Engine API answers forgewatch reads; every field is optional because engines differ (podman). */
+import { z } from 'zod';
+
+/**
+ * A container name or id in a config. `docker inspect` and the API show names as `/name`, so users
+ * copy them that way, but the API looks containers up without the slash: drop one.
+ */
+export const containerRef = z
+  .string()
+  .min(1)
+  .transform((v, ctx) => {
+    const ref = v.replace(/^\//, '');
+    if (!ref) {
+      ctx.issues.push({ code: 'custom', input: v, message: 'expected a container name or id, got "/"' });
+      return z.NEVER;
+    }
+    return ref;
+  });
 
 export interface PortSummary {
   IP?: string;

@@ -10,6 +10,8 @@ export interface ProcessInfo {
   pid: number;
   process: string;
   cmdline: string;
+  /** The command line's arguments (the first 64), for matching `python3 -m uvicorn` as uvicorn. */
+  argv: string[];
   unit: string | null;
   /** Full container id when the cgroup path names one (docker, podman, containerd, cri-o). */
   containerId: string | null;
@@ -52,10 +54,12 @@ export async function describeProcess(pid: number, procRoot = '/proc'): Promise<
   const read = (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '');
   const [comm, cmdline, cgroup] = await Promise.all([read('comm'), read('cmdline'), read('cgroup')]);
   const { unit, containerId } = parseCgroup(cgroup);
+  const argv = cmdline.split('\0').filter(Boolean).slice(0, 64);
   return {
     pid,
-    process: comm.trim() || path.basename(cmdline.split('\0')[0] ?? '') || '?',
-    cmdline: cmdline.split('\0').filter(Boolean).join(' ').slice(0, 512),
+    process: comm.trim() || path.basename(argv[0] ?? '') || '?',
+    cmdline: argv.join(' ').slice(0, 512),
+    argv,
     unit,
     containerId,
   };

@@ -4,14 +4,14 @@ import { checkSchema, filePath, labelMap, positiveDuration, type CheckOf } from 
 import { assessContainer, containerObservations, type ContainerVerdict } from '../docker/assess.js';
 import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
 import { forgetOthers } from '../docker/restarts.js';
-import type { ContainerInspect } from '../docker/types.js';
+import { containerRef, type ContainerInspect } from '../docker/types.js';
 import { failed, STATUS_RANK, worstStatus, type MetricSpec, type Probe, type ProbeResult } from './types.js';
 
 /** A label selector may match many containers; beyond this the check reports the first ones only. */
 const MAX_CONTAINERS = 50;
 
 export const containerCheckSchema = checkSchema('container', {
-  container: z.string().min(1).optional(),
+  container: containerRef.optional(),
   // Without `container`, `labels` selects containers (Docker label keys contain dots); with it, they are the check's own labels.
   labels: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   socket: filePath.optional(),
@@ -43,10 +43,11 @@ function selectorText(labels: Record<string, string>): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
 }
 
-async function findContainers(client: DockerClient, check: ContainerCheck, signal: AbortSignal): Promise<ContainerInspect[]> {
+/** The containers to judge, and how many the selector matched (more than were inspected beyond MAX_CONTAINERS). */
+async function findContainers(client: DockerClient, check: ContainerCheck, signal: AbortSignal): Promise<{ infos: ContainerInspect[]; matched: number }> {
   if (check.container !== undefined) {
     const one = await client.inspect(check.container, signal);
-    return one ? [one] : [];
+    return { infos: one ? [one] : [], matched: one ? 1 : 0 };
   }
   const label = Object.entries(check.labels ?? {}).map(([k, v]) => `${k}=${v}`);
   const listed = await client.list({ label }, signal);
@@ -55,17 +56,23 @@ async function findContainers(client: DockerClient, check: ContainerCheck, signa
     const info = await client.inspect(c.Id, signal);
     if (info) found.push(info);
   }
-  return found;
+  return { infos: found, matched: listed.length };
 }
 
 export const probeContainer: Probe<ContainerCheck> = async (check, { signal, memo }) => {
   const started = performance.now();
-  const socketPath = resolveSocket(check.socket);
-  const client = new DockerClient(socketPath);
+  let socketPath: string;
+  try {
+    socketPath = resolveSocket(check.socket);
+  } catch (err) {
+    if (!(err instanceof DockerError)) throw err;
+    return failed(err.reason, err.hint, started, { details: { socket: null, containers: [] } });
+  }
+  const client = new DockerClient(socketPath, memo);
   const bySelector = check.container === undefined;
   const wanted = check.container ?? selectorText(check.labels ?? {});
   try {
-    const infos = await findContainers(client, check, signal);
+    const { infos, matched } = await findContainers(client, check, signal);
     if (infos.length === 0) {
       forgetOthers(memo, new Set());
       return failed(
@@ -85,7 +92,7 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
       verdicts.push(await assessContainer(info, { client, memo, signal, windowMs: check.window, maxRestarts: check.max_restarts, requireHealthy: check.require_healthy, now: Date.now() }));
     }
     forgetOthers(memo, new Set(infos.map((i) => i.Id)));
-    return summarise(verdicts, bySelector, started, socketPath);
+    return summarise(verdicts, bySelector, started, socketPath, matched);
   } catch (err) {
     if (signal.aborted || !(err instanceof DockerError)) throw err;
     return failed(err.reason, err.hint, started, { details: { socket: socketPath, containers: [] } });
@@ -94,7 +101,7 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
   }
 };
 
-function summarise(verdicts: ContainerVerdict[], bySelector: boolean, started: number, socketPath: string): ProbeResult {
+function summarise(verdicts: ContainerVerdict[], bySelector: boolean, started: number, socketPath: string, matched: number): ProbeResult {
   const status = worstStatus(verdicts.map((v) => v.status));
   const worst = [...verdicts].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status])[0] as ContainerVerdict;
   const alsoBad = verdicts.filter((v) => v !== worst && v.status !== 'ok').length;
@@ -102,13 +109,14 @@ function summarise(verdicts: ContainerVerdict[], bySelector: boolean, started: n
   if (bySelector) {
     reason = status === 'ok' && verdicts.length > 1 ? `${verdicts.length} containers running` : `${worst.name}: ${worst.reason}`;
     if (alsoBad > 0) reason += ` (and ${alsoBad} more not ok)`;
+    if (matched > MAX_CONTAINERS) reason += ` (only the first ${MAX_CONTAINERS} of ${matched} matching containers were checked)`;
   }
   return {
     status,
     reason,
     ...(worst.hint && status !== 'ok' ? { hint: worst.hint } : {}),
     timings: { total: (performance.now() - started) / 1000 },
-    details: { socket: socketPath, containers: verdicts.map((v) => v.details) },
+    details: { socket: socketPath, containers: verdicts.map((v) => v.details), ...(matched > verdicts.length ? { matched } : {}) },
     observations: verdicts.flatMap((v) => v.observations),
   };
 }

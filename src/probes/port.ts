@@ -1,9 +1,10 @@
 /** Port probe: is it listening (or closed), who really holds it, and is it bound wider than it should be. */
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { DockerClient, resolveSocket } from '../docker/client.js';
-import { containerName } from '../docker/types.js';
+import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
+import { containerName, containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError, hostPort } from '../net/explain.js';
 import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
@@ -15,7 +16,7 @@ export const portCheckSchema = checkSchema('port', {
   port,
   expect: z.enum(['listening', 'closed']).default('listening'),
   owner: z
-    .strictObject({ container: z.string().min(1).optional(), process: z.string().min(1).optional(), unit: z.string().min(1).optional() })
+    .strictObject({ container: containerRef.optional(), process: z.string().min(1).optional(), unit: z.string().min(1).optional() })
     .refine((o) => Object.keys(o).length > 0, { message: 'name at least one of container, process or unit' })
     .optional(),
   bind: z.enum(['loopback', 'any']).default('any'),
@@ -57,18 +58,33 @@ function isLocalAddress(address: string): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === address));
 }
 
+interface ContainerLookup {
+  name: string | null;
+  /** Why the owner runs for a container the engine could not name (unreachable, unknown id, no port mapping). */
+  unresolved?: string;
+}
+
 /** Names the container behind an owner: from its cgroup, or from the engine's port map for a proxy. */
-async function containerOf(owner: ProcessInfo, listener: Listener, socketPath: string, signal: AbortSignal): Promise<string | null> {
-  if (!owner.containerId && !PROXIES.has(owner.process)) return null;
-  const client = new DockerClient(socketPath);
+async function containerOf(owner: ProcessInfo, listener: Listener, check: PortCheck, signal: AbortSignal, memo: Map<string, unknown>): Promise<ContainerLookup> {
+  if (!owner.containerId && !PROXIES.has(owner.process)) return { name: null };
+  let client: DockerClient;
+  try {
+    client = new DockerClient(resolveSocket(check.socket), memo);
+  } catch (err) {
+    if (err instanceof DockerError) return { name: null, unresolved: err.reason };
+    throw err;
+  }
   try {
     if (owner.containerId) {
-      const info = await client.inspect(owner.containerId, signal).catch(() => undefined);
-      return info ? containerName(info) : owner.containerId.slice(0, 12);
+      const info = await client.inspect(owner.containerId, signal);
+      return info ? { name: containerName(info) } : { name: null, unresolved: `the engine at ${client.socketPath} knows no container ${owner.containerId.slice(0, 12)}` };
     }
-    const list = await client.list({}, signal).catch(() => []);
+    const list = await client.list({}, signal);
     const hit = list.find((c) => c.Ports?.some((p) => p.PublicPort === listener.port && (!p.IP || isWildcard(p.IP) || p.IP === listener.address)));
-    return hit ? containerName(hit) : null;
+    return hit ? { name: containerName(hit) } : { name: null, unresolved: `no container publishes port ${listener.port} in the port map of the engine at ${client.socketPath}` };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return { name: null, unresolved: err instanceof DockerError ? err.reason : (err as Error).message };
   } finally {
     await client.close();
   }
@@ -79,13 +95,17 @@ function describeOwner(o: PortOwner): string {
   return `${o.process} (${extra})`;
 }
 
-function ownerMatches(o: PortOwner, want: NonNullable<PortCheck['owner']>): boolean {
-  const argv = o.cmdline.split(' ').map((a) => a.split('/').at(-1));
-  return (
-    (want.container === undefined || o.container === want.container || (o.containerId?.startsWith(want.container) ?? false)) &&
-    (want.process === undefined || o.process === want.process || argv[0] === want.process || argv[1] === want.process) &&
-    (want.unit === undefined || o.unit === want.unit || o.unit === `${want.unit}.service`)
-  );
+/**
+ * Whether each expected key matches. A process matches by comm or by the file name of any argument
+ * that is not an option, so `uvicorn` matches `python3 -m uvicorn app:main` but not `--log=/var/log/uvicorn`.
+ */
+function ownerMatches(o: PortOwner, want: NonNullable<PortCheck['owner']>): { container: boolean; rest: boolean } {
+  return {
+    container: want.container === undefined || o.container === want.container || (o.containerId?.startsWith(want.container) ?? false),
+    rest:
+      (want.process === undefined || o.process === want.process || o.argv.some((a) => !a.startsWith('-') && path.basename(a) === want.process)) &&
+      (want.unit === undefined || o.unit === want.unit || o.unit === `${want.unit}.service`),
+  };
 }
 
 function expectedText(want: NonNullable<PortCheck['owner']>): string {
@@ -98,7 +118,7 @@ function stopHint(o: PortOwner): string {
   return `stop that process (kill ${o.pid}) and whatever starts it`;
 }
 
-export const probePort: Probe<PortCheck> = async (check, { signal }) => {
+export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   const started = performance.now();
   let conn: Awaited<ReturnType<typeof connects>>;
   try {
@@ -111,14 +131,27 @@ export const probePort: Probe<PortCheck> = async (check, { signal }) => {
   const target = hostPort(conn.address, check.port);
   let owner: PortOwner | null = null;
   let bound: Listener | undefined;
+  let wide: Listener | undefined;
   let note: string | undefined;
+  let unresolved: string | undefined;
   if (conn.listening && isLocalAddress(conn.address)) {
-    bound = listenersFor(await readListeners(check.proc_root), conn.address, check.port)[0];
+    const listeners = await readListeners(check.proc_root);
+    bound = listenersFor(listeners, conn.address, check.port)[0];
+    // Any wildcard socket on the port exposes it, even beside a loopback one (127.0.0.1:P and [::]:P).
+    wide = bound && isWildcard(bound.address) ? bound : listeners.find((l) => l.port === check.port && isWildcard(l.address));
     if (!bound) note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace (a container without host networking)`;
     else {
       const found = await findSocketOwner(bound.inode, check.proc_root, signal);
-      if (found.owner) owner = { ...found.owner, container: await containerOf(found.owner, bound, resolveSocket(check.socket), signal) };
-      else note = found.unreadable > 0
+      if (found.owner) {
+        const lookup = await containerOf(found.owner, bound, check, signal, memo);
+        owner = { ...found.owner, container: lookup.name ?? found.owner.containerId?.slice(0, 12) ?? null };
+        if (lookup.unresolved) {
+          unresolved = lookup.unresolved;
+          note = owner.containerId
+            ? `${owner.process} (pid ${owner.pid}) runs in container ${owner.containerId.slice(0, 12)}, but the engine could not name it (${unresolved})`
+            : `${owner.process} (pid ${owner.pid}) holds the port for a container, but the engine could not say which (${unresolved})`;
+        }
+      } else note = found.unreadable > 0
         ? `owner unknown: ${found.unreadable} processes' file descriptors are unreadable (they belong to other users); run forgewatch as root or give it CAP_SYS_PTRACE to see who holds the port`
         : 'owner unknown: no process holds the socket in this PID namespace';
     }
@@ -126,7 +159,11 @@ export const probePort: Probe<PortCheck> = async (check, { signal }) => {
     note = `${conn.address} is not an address of this machine: the owner can only be found on the host itself`;
   }
 
-  const ownerOk = owner && check.owner ? ownerMatches(owner, check.owner) : undefined;
+  const matches = owner && check.owner ? ownerMatches(owner, check.owner) : undefined;
+  // A container id compared with a name is a guess: when the engine could not name the container,
+  // only a mismatch elsewhere (process, unit) is certain; otherwise the owner counts as unknown.
+  let ownerOk = matches ? matches.container && matches.rest : undefined;
+  if (ownerOk === false && matches?.rest && unresolved) ownerOk = undefined;
   const what = check.owner?.container !== undefined ? 'the container' : 'the service';
   let status: Status = 'ok';
   let reason: string;
@@ -141,17 +178,17 @@ export const probePort: Probe<PortCheck> = async (check, { signal }) => {
     status = 'fail';
     reason = `nothing listens on ${target}: ${what} is down or could not bind${conn.error && conn.error !== 'ECONNREFUSED' ? ` (${conn.error})` : ''}`;
     hint = `Start ${what}${check.owner?.container ? ` (docker ps -a; a container check on ${check.owner.container} shows why it stops)` : ''}. If it runs but logs "address already in use", another process holds the port elsewhere: ss -tlnp | grep :${check.port}.`;
-  } else if (check.owner && owner && !ownerOk) {
+  } else if (check.owner && owner && ownerOk === false) {
     status = 'fail';
     reason = `${target} is held by ${describeOwner(owner)}, expected ${expectedText(check.owner)}`;
     hint = `${reason} — ${stopHint(owner)}${check.owner.container ? `, then restart container ${check.owner.container} so it can bind the port` : ''}.`;
-  } else if (check.owner && !owner) {
+  } else if (check.owner && ownerOk === undefined) {
     status = 'warn';
     reason = `${target} is listening, but its owner could not be determined (expected ${expectedText(check.owner)})`;
-    hint = note;
-  } else if (check.bind === 'loopback' && bound && isWildcard(bound.address)) {
+    hint = unresolved ? `${note}. Point \`socket:\` at the engine that runs the container (or let forgewatch reach it) so the owner can be checked.` : note;
+  } else if (check.bind === 'loopback' && wide) {
     status = 'warn';
-    reason = `${target} is bound to all interfaces (${hostPort(bound.address, bound.port)}), expected loopback only`;
+    reason = `${target} is bound to all interfaces (${hostPort(wide.address, wide.port)}), expected loopback only`;
     hint = `The port is reachable from the network. Bind it to 127.0.0.1 (ports: "127.0.0.1:${check.port}:${check.port}" in compose, or --host 127.0.0.1), or firewall it.`;
   } else {
     reason = `${target} listening${owner ? `, held by ${describeOwner(owner)}` : ''}`;
