@@ -5,13 +5,16 @@
  * HEALTHCHECK is run. A missing COPY, a broken build command or a bad entry point fails here.
  * Deviation from Docker, for speed and no network: `npm ci` is played as `npm prune` over a hard-linked
  * copy of the installed node_modules (so `--omit=dev` still removes the dev dependencies).
+ * The tests run as root; the final stage is started with its USER's uid and gid (setpriv), and as the
+ * compose example runs it, so a state directory the image's user cannot write fails here.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCompose, setprivArgs, type ComposeService } from './helpers/compose.js';
 import { freePort } from './helpers/servers.js';
 import { tempDir, waitFor } from './helpers/service.js';
 
@@ -191,12 +194,15 @@ describe('Dockerfile', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     const final = stages.at(-1) as Stage;
     for (const s of stages) expect(s.from).toMatch(/^node:(2[02468]|[3-9][02468])-/);
-    expect(final.user).toBeDefined();
-    expect(['root', '0']).not.toContain(final.user);
+    // Numeric, so an orchestrator can tell it is not root without the image's /etc/passwd.
+    expect(final.user).toMatch(/^[1-9]\d*:[1-9]\d*$/);
     expect(final.expose).toContain('9464');
     expect(final.volumes).toContain('/var/lib/forgewatch');
     expect(final.env.FORGEWATCH_CONFIG).toBe(path.join(final.root, '/etc/forgewatch/forgewatch.yaml'));
-    expect(final.healthcheck?.join(' ')).toContain('/healthz');
+    // A config without state_dir keeps its state in the volume, not next to the root-owned config.
+    expect(final.env.FORGEWATCH_STATE_DIR).toBe(path.join(final.root, '/var/lib/forgewatch'));
+    expect(final.healthcheck?.join(' ')).toContain('FORGEWATCH_HEALTHCHECK_URL');
+    expect(final.env.FORGEWATCH_HEALTHCHECK_URL).toBe('http://127.0.0.1:9464/healthz');
   });
 
   it('installs only production dependencies in the runtime stage, and ships the compiled code', () => {
@@ -210,36 +216,59 @@ describe('Dockerfile', () => {
     expect(existsSync(path.join(app, 'dist/test'))).toBe(false);
   });
 
-  it('starts from its ENTRYPOINT and CMD, answers /healthz, passes its own HEALTHCHECK and stops on SIGTERM', async () => {
+  it("starts from its ENTRYPOINT and CMD as its USER with a config that sets no state_dir, answers /healthz, passes its own HEALTHCHECK and stops on SIGTERM", async () => {
     const final = stages.at(-1) as Stage;
-    const port = await freePort();
-    const stateDir = path.join(final.root, '/var/lib/forgewatch');
-    mkdirSync(path.dirname(final.env.FORGEWATCH_CONFIG as string), { recursive: true });
-    writeFileSync(final.env.FORGEWATCH_CONFIG as string, `state_dir: ${stateDir}\nchecks:\n  - { name: self, type: http, url: 'http://127.0.0.1:${port}/healthz', interval: 1s }\n`);
-    const argv = [...(final.entrypoint ?? []), ...(final.cmd ?? [])].map((a) => mapPaths(a, final.root).replace('0.0.0.0:9464', `127.0.0.1:${port}`));
-    expect(argv[0]).toBe('node');
-    const child = spawn(process.execPath, argv.slice(1), { cwd: path.join(final.root, final.workdir), env: { PATH: process.env.PATH ?? '', ...final.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    try {
-      const health = await waitFor(async () => (child.exitCode === null ? fetch(`http://127.0.0.1:${port}/healthz`).then((r) => (r.ok ? r.json() : undefined), () => undefined) : Promise.reject(new Error(`exited: ${output}`))), 20_000, 100);
-      expect(health).toMatchObject({ status: 'ok', checks: 1 });
-      const probe = (final.healthcheck ?? []).map((a) => a.replace(':9464/', `:${port}/`));
-      expect(probe[0]).toBe('node');
-      const result = await run(process.execPath, probe.slice(1), { timeout: 10_000 }).then(() => 0, (e: { code?: number }) => e.code ?? 1);
-      expect(result).toBe(0);
-      // The state lands in the volume directory, where the config points it.
-      await waitFor(() => existsSync(stateDir) && readdirSync(stateDir).length > 0, 10_000);
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      expect(code).toBe(0);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    const [uid, gid] = (final.user ?? '').split(':');
+    await startFinal({ user: `${uid}:${gid}`, cap_drop: ['ALL'] }, true);
+  });
+
+  it('runs as the compose example runs it: root with only SYS_PTRACE and DAC_READ_SEARCH, still writing its state', async () => {
+    const service = readCompose(path.join(CONTEXT, 'examples/docker-compose.yml'), { SECRET_KEY: 'x', SMTP_PASSWORD: 'x', SLACK_WEBHOOK_URL: 'x', FORGEWATCH_TOKEN: 'x' }).services.forgewatch as ComposeService;
+    expect(service.user).toBe('0:0');
+    await startFinal(service, false);
   });
 
   it('keeps the build context small: dependencies, build output and secrets stay out', () => {
     for (const p of ['node_modules', 'dist', '.git', '.env', 'forgewatch.yaml']) expect(ignored).toContain(p);
   });
 });
+
+/**
+ * Starts the final stage's ENTRYPOINT + CMD with `privileges` (user, groups, capabilities), with a config
+ * that sets no state_dir, waits for /healthz, optionally runs the HEALTHCHECK, checks the state landed
+ * in the volume directory, and stops it with SIGTERM.
+ */
+async function startFinal(privileges: ComposeService, healthcheck: boolean): Promise<void> {
+  const final = stages.at(-1) as Stage;
+  const port = await freePort();
+  const stateDir = final.env.FORGEWATCH_STATE_DIR as string;
+  // The temp dir stands in for the image's /: like it, others may enter it.
+  chmodSync(tmp.dir, 0o755);
+  for (const f of existsSync(stateDir) ? readdirSync(stateDir) : []) rmSync(path.join(stateDir, f), { recursive: true, force: true });
+  writeFileSync(final.env.FORGEWATCH_CONFIG as string, `checks:\n  - { name: self, type: http, url: 'http://127.0.0.1:${port}/healthz', interval: 1s }\n`);
+  const argv = [...(final.entrypoint ?? []), ...(final.cmd ?? [])].map((a) => mapPaths(a, final.root).replace('0.0.0.0:9464', `127.0.0.1:${port}`));
+  expect(argv[0]).toBe('node');
+  const env = { PATH: process.env.PATH ?? '', ...final.env, FORGEWATCH_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz` };
+  const child = spawn('setpriv', [...setprivArgs(privileges), process.execPath, ...argv.slice(1)], { cwd: path.join(final.root, final.workdir), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  try {
+    const health = await waitFor(async () => (child.exitCode === null ? fetch(`http://127.0.0.1:${port}/healthz`).then((r) => (r.ok ? r.json() : undefined), () => undefined) : Promise.reject(new Error(`exited: ${output}`))), 20_000, 100);
+    expect(health).toMatchObject({ status: 'ok', checks: 1 });
+    if (healthcheck) {
+      const probe = final.healthcheck ?? [];
+      expect(probe[0]).toBe('node');
+      const result = await run('setpriv', [...setprivArgs(privileges), process.execPath, ...probe.slice(1)], { env, timeout: 10_000 }).then(() => 0, (e: { code?: number }) => e.code ?? 1);
+      expect(result).toBe(0);
+    }
+    // The state lands in the volume directory, though the config names none.
+    await waitFor(() => readdirSync(stateDir).length > 0, 10_000);
+    expect(statSync(stateDir).uid).toBe(1000);
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
