@@ -66,6 +66,12 @@ describe('container check against podman', () => {
     expect(c).toMatchObject({ name: 'fw-web', state: 'running', running: true, restart_count: 0, oom_killed: false, health: 'healthy', health_output: 'all good' });
     expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_running', labels: { container: 'fw-web' }, value: 1 });
     expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_health', labels: { container: 'fw-web', status: 'healthy' }, value: 1 });
+
+    // Named as `docker inspect` shows it, with the leading slash.
+    const slashed = await runContainerCheck(containerCheck('web-slash', 'container: /fw-web'));
+    expect(slashed.result.status).toBe('ok');
+    expect(containers(slashed.result.details)[0]).toMatchObject({ name: 'fw-web', running: true });
+    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    container: /\n', 'forgewatch.yaml')).toThrow(/checks\[0\]\.container: expected a container name or id, got "\/"/);
   });
 
   it('fails a crash loop and quotes the log line that explains it', async () => {
@@ -95,6 +101,42 @@ describe('container check against podman', () => {
     expect(c?.restart_count).toBeGreaterThan(1);
     expect(String(c?.logs)).toContain('ModuleNotFoundError: No module named aiosqlite');
     expect(String(c?.logs)).toContain('starting worker');
+  });
+
+  it('catches on its first run a restart within the window of a container created before it', async () => {
+    // Runs 3.5 s, exits 1 once, is restarted by its policy and then stays up: created outside a 3 s
+    // window, restarted inside it, caught running (exit 0) by one-shot runs with no history.
+    await podman.runContainer('fw-once', ['--restart=always'], ['/bin/sh', '-c', 'if [ -e /restarted ]; then exec sleep 600; fi; echo > /restarted; echo "worker: cannot connect to redis" >&2; sleep 3.5; exit 1']);
+    const strictYaml = containerCheck('once', 'container: fw-once\nmax_restarts: 0\nwindow: 3s');
+    // Each poll is a first run; the one that first sees the restart judges it.
+    const strict = await waitFor(async () => {
+      const rec = await runContainerCheck(strictYaml);
+      const c = containers(rec.result.details)[0];
+      return c?.restart_count === 1 && c.running === true ? rec : undefined;
+    }, 20_000, 100);
+    expect(strict.result.status).toBe('fail');
+    expect(strict.result.reason).toBe('restarting (RestartCount 1 in 3s), exit code not seen yet: worker: cannot connect to redis');
+    expect(containers(strict.result.details)[0]).toMatchObject({ restart_count: 1, restarts_in_window: 1, exit_code: 0 });
+    const tolerant = await runContainerCheck(containerCheck('once-tolerant', 'container: fw-once\nmax_restarts: 1\nwindow: 3s'));
+    expect(tolerant.result.status).toBe('ok');
+
+    // Once the restart is older than the window, the same container is a healthy long-runner with an old RestartCount.
+    const startedAt = Date.parse(String(containers(strict.result.details)[0]?.started_at));
+    expect(Number.isFinite(startedAt)).toBe(true);
+    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + 3100 - Date.now())));
+    const later = await runContainerCheck(strictYaml);
+    expect(later.result.status).toBe('ok');
+    expect(later.result.reason).toMatch(/^running, up .*, RestartCount 1$/);
+  });
+
+  it('quotes a huge log line only in part', async () => {
+    // 4 KiB of x after "fatal: ", on one line (podman splits longer lines in its log files).
+    await podman.runContainer('fw-verbose', [], ['/bin/sh', '-c', 's=x; i=0; while [ $i -lt 12 ]; do s=$s$s; i=$((i+1)); done; echo "fatal: $s" >&2; exit 1']);
+    await waitFor(async () => (await podman.cli(['inspect', '--format', '{{.State.Status}}', 'fw-verbose'])) !== 'running', 10_000, 100);
+    const rec = await runContainerCheck(containerCheck('verbose', 'container: fw-verbose'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(/^not running \(exited, exited 1: fatal: x+…\)$/);
+    expect(rec.result.reason.length).toBeLessThan(350);
   });
 
   it('tolerates restarts up to max_restarts but still reports a stopped container with its exit', async () => {
@@ -177,6 +219,9 @@ describe('container check against podman', () => {
     expect(settled.result.details.owner).toMatchObject({ process: 'busybox', container: 'fw-httpd' });
     expect(String((settled.result.details.owner as JsonObject).cmdline)).toContain('httpd -f -p');
     expect(settled.result.reason).toMatch(/held by busybox \(pid \d+, container fw-httpd\)/);
+    const slashed = await runContainerCheck(yaml.replace('container: fw-httpd', 'container: /fw-httpd'));
+    expect(slashed.result.status).toBe('ok');
+    expect(slashed.result.details.owner_ok).toBe(true);
   });
 });
 
@@ -268,6 +313,73 @@ describe('container check when the engine is unreachable or odd', () => {
       expect(byName.result.reason).toBe('docker engine error 500: layer does not exist');
       const byLabel = await runContainerCheck(containerCheck('broken-list', 'labels: { app: web }', socket));
       expect(byLabel.result.reason).toBe('docker engine answered /v1.41/containers/json with status 200 and a body that is not JSON');
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('turns a connection dropped in the middle of an answer into a failed check', async () => {
+    const socket = path.join(scratch.dir, 'dropping.sock');
+    const engine = http.createServer((req, res) => {
+      if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.41' }));
+      // Headers and the start of the body, then the engine goes away (or stalls, for the slow one).
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' });
+      res.write('{"Id":"');
+      if (req.url?.startsWith('/v1.41/containers/web/')) res.socket?.destroy();
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const dropped = await runContainerCheck(containerCheck('dropped', 'container: web', socket));
+      expect(dropped.result.status).toBe('fail');
+      expect(dropped.result.reason).toBe(`docker engine: UND_ERR_SOCKET: other side closed (${socket})`);
+      expect(dropped.result.hint).toMatch(/dropped the connection/);
+      // A body that stalls is still the run's timeout, not an engine error.
+      const stalled = await runContainerCheck(containerCheck('stalled', 'container: slow', socket).replace('timeout: 10s', 'timeout: 500ms'));
+      expect(stalled.result.reason).toBe('timeout after 500ms');
+    } finally {
+      engine.closeAllConnections();
+      engine.close();
+    }
+  });
+
+  it('says only unix:// sockets are supported when DOCKER_HOST is tcp://', async () => {
+    const previous = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:2375';
+    try {
+      const rec = await runContainerCheck('checks:\n  - name: tcp-host\n    type: container\n    container: web\n');
+      expect(rec.result.status).toBe('fail');
+      expect(rec.result.reason).toBe('DOCKER_HOST=tcp://127.0.0.1:2375 is not supported: only unix:// sockets are');
+      expect(rec.result.hint).toMatch(/socket:/);
+    } finally {
+      if (previous === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = previous;
+    }
+  });
+
+  it('says when a label selector matches more containers than it checks, and asks the engine its version once', async () => {
+    const socket = path.join(scratch.dir, 'crowded.sock');
+    const ids = Array.from({ length: 60 }, (_, i) => i.toString(16).padStart(64, '0'));
+    const seen: string[] = [];
+    const engine = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.43' }));
+      if (req.url?.startsWith('/v1.43/containers/json?')) return res.end(JSON.stringify(ids.map((Id, i) => ({ Id, Names: [`/worker-${i}`] }))));
+      const id = /^\/v1\.43\/containers\/([0-9a-f]{64})\/json$/.exec(req.url ?? '')?.[1];
+      if (id) {
+        return res.end(JSON.stringify({ Id: id, Name: `/worker-${ids.indexOf(id)}`, Created: '2026-01-01T00:00:00Z', RestartCount: 0, State: { Status: 'running', Running: true, StartedAt: '2026-01-01T00:00:01Z' } }));
+      }
+      res.statusCode = 404;
+      res.end(JSON.stringify({ message: 'not recorded' }));
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      // Two runs of one check (its memory kept between them), as on a schedule.
+      const rec = await runContainerCheck(containerCheck('crowd', 'labels: { app: worker }', socket), async () => undefined);
+      expect(rec.result.status).toBe('ok');
+      expect(rec.result.reason).toBe('50 containers running (only the first 50 of 60 matching containers were checked)');
+      expect(containers(rec.result.details)).toHaveLength(50);
+      expect(seen.filter((u) => u === '/version')).toHaveLength(1);
+      expect(seen.filter((u) => u.startsWith('/v1.43/containers/json?'))).toHaveLength(2);
     } finally {
       engine.close();
     }

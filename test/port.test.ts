@@ -118,6 +118,16 @@ describe('port check with real sockets', () => {
     const ok = await portCheck(`port: ${local}\nbind: loopback`);
     expect(ok.result.status).toBe('ok');
     expect(ok.result.details.bound).toBe(`127.0.0.1:${local}`);
+
+    // Loopback for IPv4, but every interface for IPv6: still reachable from the network.
+    const both = await serve('127.0.0.1');
+    const v6 = net.createServer((c) => c.destroy());
+    await new Promise<void>((resolve, reject) => v6.once('error', reject).listen({ port: both, host: '::', ipv6Only: true }, resolve));
+    servers.push({ server: v6, port: both, url: '', close: () => new Promise<void>((resolve) => v6.close(() => resolve())) });
+    const mixed = await portCheck(`port: ${both}\nbind: loopback`);
+    expect(mixed.result.status).toBe('warn');
+    expect(mixed.result.reason).toBe(`127.0.0.1:${both} is bound to all interfaces ([::]:${both}), expected loopback only`);
+    expect(mixed.result.details.bound).toBe(`127.0.0.1:${both}`);
   });
 
   it('finds an IPv6 loopback listener', async () => {
@@ -161,15 +171,28 @@ describe('listeners held for a container by docker-proxy', () => {
       expect(rec.result.status).toBe('warn');
       expect(rec.result.reason).toBe(`127.0.0.1:${port} is bound to all interfaces (0.0.0.0:${port}), expected loopback only`);
       expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_info', labels: { port: String(port), process: 'docker-proxy', unit: '', container: 'forgetrace-backend' }, value: 1 });
+
+      // The name as Docker shows it, with its leading slash, is the same container.
+      const slashed = await portCheck(`port: ${port}\nsocket: ${socket}\nowner: { container: /forgetrace-backend }`);
+      expect(slashed.result.status).toBe('ok');
+      expect(slashed.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 1 });
     } finally {
       engine.close();
     }
+
+    // With the engine out of reach the proxy's container is unknown: not a wrong owner to stop.
+    const missing = path.join(scratch.dir, 'no-engine-for-proxy.sock');
+    const blind = await portCheck(`port: ${port}\nsocket: ${missing}\nowner: { container: forgetrace-backend }`);
+    expect(blind.result.status).toBe('warn');
+    expect(blind.result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`);
+    expect(blind.result.details.owner_note).toBe(`docker-proxy (pid ${pid}) holds the port for a container, but the engine could not say which (docker socket ${missing} not found)`);
+    expect(blind.result.observations.map((o) => o.metric)).not.toContain('forgewatch_port_owner_ok');
   });
 });
 
 describe('owner details from a prepared /proc tree', () => {
   /** A /proc with one process holding a listening socket on 127.0.0.1:port, placed in the given cgroup. */
-  function procTree(name: string, port: number, cgroup: string): string {
+  function procTree(name: string, port: number, cgroup: string, proc = { comm: 'uvicorn', argv: ['/opt/forgetrace/venv/bin/python3', '/opt/forgetrace/venv/bin/uvicorn', 'app.main:app', '--port', String(port)] }): string {
     const root = path.join(scratch.dir, name);
     mkdirSync(path.join(root, 'net'), { recursive: true });
     mkdirSync(path.join(root, '812/fd'), { recursive: true });
@@ -178,8 +201,8 @@ describe('owner details from a prepared /proc tree', () => {
     writeFileSync(path.join(root, 'net/tcp6'), '  sl  local_address remote_address st\n');
     symlinkSync('socket:[90812]', path.join(root, '812/fd/7'));
     symlinkSync('/dev/null', path.join(root, '812/fd/0'));
-    writeFileSync(path.join(root, '812/comm'), 'uvicorn\n');
-    writeFileSync(path.join(root, '812/cmdline'), '/opt/forgetrace/venv/bin/python3\0/opt/forgetrace/venv/bin/uvicorn\0app.main:app\0--port\0' + port + '\0');
+    writeFileSync(path.join(root, '812/comm'), `${proc.comm}\n`);
+    writeFileSync(path.join(root, '812/cmdline'), proc.argv.map((a) => `${a}\0`).join(''));
     writeFileSync(path.join(root, '812/cgroup'), cgroup);
     return root;
   }
@@ -206,6 +229,38 @@ describe('owner details from a prepared /proc tree', () => {
     // With no engine to ask for the name, the short id stands in.
     expect((rec.result.details.owner as JsonObject).container).toBe(id.slice(0, 12));
     expect((rec.result.details.owner as JsonObject).unit).toBeNull();
+  });
+
+  it('does not call the right container the wrong owner when the engine cannot name it', async () => {
+    const port = await serve('127.0.0.1');
+    const id = 'cd'.repeat(32);
+    const missing = path.join(scratch.dir, 'no-engine-by-name.sock');
+    const root = procTree('proc-docker-unnamed', port, `0::/system.slice/docker-${id}.scope\n`);
+    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend }`);
+    expect(rec.result.status).toBe('warn');
+    expect(rec.result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`);
+    expect(rec.result.details.owner_note).toBe(`uvicorn (pid 812) runs in container ${id.slice(0, 12)}, but the engine could not name it (docker socket ${missing} not found)`);
+    expect(rec.result.hint).toMatch(/Point `socket:` at the engine/);
+    expect(rec.result.details).not.toHaveProperty('owner_ok');
+    expect(rec.result.observations.map((o) => o.metric)).not.toContain('forgewatch_port_owner_ok');
+
+    // What can be read without the engine still counts: the process is not the one expected.
+    const wrongProcess = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend, process: gunicorn }`);
+    expect(wrongProcess.result.status).toBe('fail');
+    expect(wrongProcess.result.details.owner_ok).toBe(false);
+  });
+
+  it('matches a process started through its interpreter by the name of its script or module', async () => {
+    const port = await serve('127.0.0.1');
+    const root = procTree('proc-python-m', port, '0::/user.slice\n', { comm: 'python3', argv: ['python3', '-m', 'uvicorn', 'app.main:app', '--log-config=/etc/forgetrace/log.ini'] });
+    const asModule = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: uvicorn }`);
+    expect(asModule.result.status).toBe('ok');
+    expect(asModule.result.reason).toBe(`127.0.0.1:${port} listening, held by python3 (pid 812)`);
+    // Exact names only: not a part of an argument, not the file an option points at.
+    for (const other of ['app', 'log.ini', 'uvicor']) {
+      const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: ${other} }`);
+      expect(rec.result.status, other).toBe('fail');
+    }
   });
 });
 
