@@ -20,6 +20,32 @@ export interface ServiceOptions {
   logger: Logger;
   /** Listen here instead of the config's server.listen (e.g. port 0 in tests). */
   listen?: { host: string; port: number };
+  /**
+   * Called once bound, with the real address (port 0 resolved), before any check runs; may return the
+   * config to run instead (the embedded default's self-check must dial the port actually bound).
+   */
+  onListening?: (address: { host: string; port: number }) => Config | undefined;
+}
+
+/** The listen address cannot be bound: the service cannot start. */
+export class ListenError extends Error {
+  readonly event = 'listen_failed';
+  readonly hint: string;
+  constructor(readonly address: string, cause: NodeJS.ErrnoException) {
+    const code = cause.code ?? cause.message;
+    const what = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : code;
+    super(`cannot listen on ${address}: ${what}`);
+    this.name = 'ListenError';
+    const elsewhere = 'listen elsewhere with --listen HOST:PORT or server.listen in the config';
+    this.hint =
+      code === 'EADDRINUSE'
+        ? `another forgewatch or another process holds this port (ss -tlnp shows which): stop it, or ${elsewhere}`
+        : code === 'EACCES'
+          ? `ports below 1024 need privileges: ${elsewhere} on a port above 1023`
+          : code === 'EADDRNOTAVAIL'
+            ? `the host part is not an address of this machine: ${elsewhere}, e.g. 127.0.0.1 or 0.0.0.0`
+            : elsewhere;
+  }
 }
 
 export interface Service {
@@ -35,7 +61,12 @@ export interface Service {
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { logger } = opts;
   const config = opts.config;
-  const monitor = new Monitor(config, new StateStore(config.state_dir));
+  const store = new StateStore(config.state_dir, {
+    onWriteFailed: (err, file) =>
+      logger.error({ event: 'state_write_failed', file, error: err.message }, `cannot write check state to ${file}; states stay in memory and are written again with the next change`),
+    onWriteRecovered: (file) => logger.info({ event: 'state_write_recovered', file }, `check state written to ${file} again`),
+  });
+  const monitor = new Monitor(config, store);
   const scheduler = new Scheduler(monitor);
   const metrics = new Metrics(monitor, scheduler);
 
@@ -68,12 +99,21 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const alerting = createAlerting({ monitor, registry: metrics.registry, logger });
   const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date(), routes: [statusPage(history), alerting.routes] });
   const listen = opts.listen ?? config.server.listen;
-  const server = app.listen(listen.port, listen.host);
-  await once(server, 'listening');
+  let server: Server | undefined;
+  try {
+    server = app.listen(listen.port, listen.host);
+    await once(server, 'listening');
+  } catch (err) {
+    await monitor.close();
+    await alerting.close();
+    throw new ListenError(listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`, err as NodeJS.ErrnoException);
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const bound = opts.onListening?.({ host: listen.host, port: address.port });
+  if (bound) monitor.apply(bound);
   scheduler.start();
-  logger.info({ event: 'started', url, checks: config.checks.length, source: config.source }, `forgewatch listening on ${url}`);
+  logger.info({ event: 'started', url, checks: monitor.checks.length, source: monitor.config.source }, `forgewatch listening on ${url}`);
 
   return {
     monitor,

@@ -1,6 +1,9 @@
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advance, initialState, isRecovery, isRegression, type CheckState, type Transition } from '../src/checks/state.js';
+import { StateDirError, StateStore, writeFileAtomic } from '../src/checks/store.js';
 import type { ProbeResult, Status } from '../src/probes/types.js';
 import { startForgewatch, tempDir } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';
@@ -87,6 +90,63 @@ describe('state across restarts', () => {
       await fw.service.monitor.run('app');
       expect(second.map((t) => `${t.from}->${t.to}`)).toEqual(['fail->ok']);
       await fw.service.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('state file write failures', () => {
+  it('a failed write resolves, is reported once per streak, leaves no temp file, and recovery is reported', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const events: string[] = [];
+      const store = new StateStore(dir, { onWriteFailed: (err) => events.push(`failed: ${(err as NodeJS.ErrnoException).code}`), onWriteRecovered: () => events.push('recovered') });
+      // state.json is a directory: the rename onto it fails, as a full disk or a wrong owner would.
+      mkdirSync(store.file);
+      const snapshot = () => ({ app: { status: 'fail' as const, since: '2026-01-01T00:00:00.000Z' } });
+      await expect(store.save(snapshot)).resolves.toBeUndefined();
+      await store.save(snapshot);
+      await store.save(snapshot);
+      expect(events).toEqual(['failed: EISDIR']);
+      expect(readdirSync(dir)).toEqual(['state.json']);
+
+      rmdirSync(store.file);
+      await store.save(snapshot);
+      expect(events).toEqual(['failed: EISDIR', 'recovered']);
+      expect(JSON.parse(readFileSync(store.file, 'utf8'))).toEqual({ version: 1, checks: snapshot() });
+      expect(new StateStore(dir).load()).toEqual(snapshot());
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('writeFileAtomic removes its temp file when the rename fails', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const target = path.join(dir, 'taken');
+      mkdirSync(target);
+      await expect(writeFileAtomic(target, 'x')).rejects.toThrow(/EISDIR/);
+      expect(readdirSync(dir)).toEqual(['taken']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a state_dir that cannot be created names the directory and the fix', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(path.join(dir, 'blocker'), '');
+      const stateDir = path.join(dir, 'blocker', 'state');
+      let error: unknown;
+      try {
+        new StateStore(stateDir);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(StateDirError);
+      expect((error as StateDirError).message).toBe(`state_dir ${stateDir} cannot be used: ENOTDIR`);
+      expect((error as StateDirError).hint).toContain('set state_dir (or FORGEWATCH_STATE_DIR) to a directory');
     } finally {
       await cleanup();
     }

@@ -1,6 +1,6 @@
 /** Persists each check's settled status to state_dir so a restart neither re-alerts nor forgets a failure. */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckState } from './state.js';
 
@@ -15,26 +15,64 @@ interface StateFile {
   checks: Record<string, PersistedCheck>;
 }
 
-/** Writes a file durably: temp file, fsync, rename. */
+/** Writes a file durably: temp file, fsync, rename. A failed write leaves no temp file behind. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await rename(tmp, file);
+}
+
+/** state_dir cannot be created or written: the service cannot keep its promises across restarts. */
+export class StateDirError extends Error {
+  readonly event = 'state_dir_unusable';
+  readonly hint: string;
+  constructor(readonly dir: string, cause: NodeJS.ErrnoException) {
+    const code = cause.code ?? cause.message;
+    super(`state_dir ${dir} cannot be used: ${code}`);
+    this.name = 'StateDirError';
+    this.hint =
+      code === 'EACCES' || code === 'EPERM'
+        ? `the user forgewatch runs as may not write there: fix the owner or mode of ${dir}, or set state_dir (or FORGEWATCH_STATE_DIR) to a writable directory`
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? `a file stands where a directory is needed: move it, or set state_dir (or FORGEWATCH_STATE_DIR) to a directory`
+          : code === 'EROFS'
+            ? 'the file system is read-only: set state_dir (or FORGEWATCH_STATE_DIR) to a writable volume'
+            : 'set state_dir (or FORGEWATCH_STATE_DIR) to a writable directory';
+  }
+}
+
+export interface StoreEvents {
+  /** The first failed write of a streak (later failures in the same streak are not reported again). */
+  onWriteFailed?(error: Error, file: string): void;
+  /** A write succeeded after a streak of failures. */
+  onWriteRecovered?(file: string): void;
 }
 
 export class StateStore {
   readonly file: string;
   private writing: Promise<void> | undefined;
   private dirty: (() => StateFile['checks']) | undefined;
+  private failing = false;
 
-  constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
+  /** Throws StateDirError when the directory cannot be created or written. */
+  constructor(readonly dir: string, private readonly events: StoreEvents = {}) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw new StateDirError(dir, err as NodeJS.ErrnoException);
+    }
     this.file = path.join(dir, 'state.json');
   }
 
@@ -47,7 +85,11 @@ export class StateStore {
     }
   }
 
-  /** Saves a snapshot; calls made while a write is under way collapse into one more write. */
+  /**
+   * Saves a snapshot; calls made while a write is under way collapse into one more write. Never
+   * rejects: a failed write is reported through the events and the states stay in memory, to be
+   * written with the next change (or at shutdown).
+   */
   save(snapshot: () => Record<string, PersistedCheck>): Promise<void> {
     this.dirty = snapshot;
     this.writing ??= this.drain().finally(() => (this.writing = undefined));
@@ -58,7 +100,14 @@ export class StateStore {
     while (this.dirty) {
       const take = this.dirty;
       this.dirty = undefined;
-      await writeFileAtomic(this.file, JSON.stringify({ version: 1, checks: take() } satisfies StateFile));
+      try {
+        await writeFileAtomic(this.file, JSON.stringify({ version: 1, checks: take() } satisfies StateFile));
+        if (this.failing) this.events.onWriteRecovered?.(this.file);
+        this.failing = false;
+      } catch (err) {
+        if (!this.failing) this.events.onWriteFailed?.(err as Error, this.file);
+        this.failing = true;
+      }
     }
   }
 }
