@@ -4,14 +4,17 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Monitor } from './checks/monitor.js';
+import { StateDirError } from './checks/store.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
 import { defaultConfigText } from './config/default.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
+import type { ListenAddress } from './config/schema.js';
 import { loadConfigFileIsolated } from './config/load-isolated.js';
 import { parseDuration } from './config/units.js';
 import { createLogger } from './log.js';
-import { startService } from './service.js';
+import { probeKinds } from './probes/index.js';
+import { ListenError, startService, type Service } from './service.js';
 
 const USAGE = `forgewatch — health, TLS, container and port monitoring
 
@@ -22,11 +25,14 @@ usage:
   forgewatch init    [PATH] [--force]
 
 The config comes from -c PATH, else $FORGEWATCH_CONFIG, else ./forgewatch.yaml;
-with none of them, serve and check use an embedded default (a self-check).
-exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error`;
+with none of them, serve runs an embedded default (a self-check and the local ports)
+and check stops with exit 2 (a pipeline without its config must not pass).
+exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
+(serve: also a state_dir or listen address it cannot use)`;
 
 const DEFAULT_FILE = 'forgewatch.yaml';
 const EMBEDDED = '(embedded default)';
+const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9464 };
 
 class UsageError extends Error {}
 
@@ -36,20 +42,14 @@ function configPath(explicit: string | undefined): string | undefined {
   return existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined;
 }
 
-function parseListen(text: string): { host: string; port: number } {
+function parseListen(text: string): ListenAddress {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!m) throw new UsageError(`--listen expects HOST:PORT, got ${JSON.stringify(text)}`);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen expects HOST:PORT with a port up to 65535, got ${JSON.stringify(text)}`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
-function loader(file: string | undefined, listen?: { host: string; port: number }): () => Config {
-  if (file) return () => loadConfigFile(file);
-  return () => parseConfig(defaultConfigText(listen ?? { host: '127.0.0.1', port: 9464 }), EMBEDDED, process.env, process.cwd());
-}
-
-/** The long-running service parses files off its main heap, so a large config costs no lasting memory. */
-function serviceLoader(file: string | undefined, listen?: { host: string; port: number }): () => Config | Promise<Config> {
-  return file ? () => loadConfigFileIsolated(file) : loader(undefined, listen);
+function embeddedDefault(listen: ListenAddress): Config {
+  return parseConfig(defaultConfigText(listen), EMBEDDED, process.env, process.cwd());
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       listen: { type: 'string' },
       json: { type: 'boolean' },
       name: { type: 'string', multiple: true },
-      type: { type: 'string' },
+      type: { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       wait: { type: 'string' },
       force: { type: 'boolean' },
@@ -84,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serve(values.config, values.listen);
     case 'check':
-      return check(values.config, { json: values.json ?? false, names: values.name ?? [], ...(values.type ? { type: values.type } : {}), labels: values.label ?? [], ...(values.wait ? { wait: values.wait } : {}) });
+      if ((values.type?.length ?? 0) > 1) throw new UsageError('--type takes one check type');
+      return check(values.config, { json: values.json ?? false, names: values.name ?? [], ...(values.type?.[0] ? { type: values.type[0] } : {}), labels: values.label ?? [], ...(values.wait ? { wait: values.wait } : {}) });
     case 'validate': {
       const file = positionals[0] ?? configPath(values.config);
       if (!file) throw new UsageError(`no config to validate: pass a path, -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init)`);
@@ -108,10 +109,30 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
   const logger = createLogger();
   const listen = listenFlag ? parseListen(listenFlag) : undefined;
   const file = configPath(explicit);
-  const load = serviceLoader(file, listen);
+  // The embedded default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
+  let self: ListenAddress = listen ?? DEFAULT_LISTEN;
+  // The long-running service parses files off its main heap, so a large config costs no lasting memory.
+  const load = file ? () => loadConfigFileIsolated(file) : () => embeddedDefault(self);
   const config = await load();
   if (!file) logger.info({ event: 'default_config' }, `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): running the embedded default; forgewatch init writes a starting point`);
-  const service = await startService({ config, loadConfig: load, logger, ...(listen ? { listen } : {}) });
+  let service: Service;
+  try {
+    service = await startService({
+      config,
+      loadConfig: load,
+      logger,
+      ...(listen ? { listen } : {}),
+      onListening: (bound) => {
+        if (file || bound.port === self.port) return undefined;
+        self = { host: self.host, port: bound.port };
+        return embeddedDefault(self);
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof StateDirError || err instanceof ListenError)) throw err;
+    logger.error({ event: err.event, error: err.message, hint: err.hint }, err.message);
+    return 2;
+  }
   process.on('SIGHUP', () => void service.reload());
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -131,10 +152,14 @@ interface CheckOptions {
 }
 
 async function check(explicit: string | undefined, opts: CheckOptions): Promise<number> {
-  const config = loader(configPath(explicit))();
-  const { selected, unknownNames } = selectChecks(config.checks, { names: opts.names, ...(opts.type ? { type: opts.type } : {}), labels: opts.labels });
-  if (unknownNames.length > 0) throw new UsageError(`no configured check named ${unknownNames.join(', ')}`);
-  if (selected.length === 0) throw new UsageError('no check matches the filters');
+  const file = configPath(explicit);
+  // The embedded default only watches this machine's own listeners, which pass by construction: in a
+  // deploy pipeline, a missing config must stop the pipeline rather than pass it.
+  if (!file) throw new UsageError(`no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init writes one)`);
+  const config = loadConfigFile(file);
+  const selection = selectChecks(config.checks, { names: opts.names, ...(opts.type ? { type: opts.type } : {}), labels: opts.labels }, Object.keys(probeKinds));
+  if (selection.error) throw new UsageError(selection.error.message);
+  const { selected } = selection;
   const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait);
   if (waitMs === undefined) throw new UsageError(`--wait expects a duration such as 120s, got ${JSON.stringify(opts.wait)}`);
   // A one-shot run keeps no state: it must not disturb a running service's state_dir.

@@ -72,8 +72,21 @@ describe('HTTP API', () => {
     expect((both.body.checks as CheckEntry[]).map((c) => c.name)).toEqual(['web-up', 'api-down']);
     const byLabel = await getJson(`${fw.url}/check?label=team:web`);
     expect((byLabel.body.checks as CheckEntry[]).map((c) => c.name)).toEqual(['web-up']);
-    const none = await getJson(`${fw.url}/check?type=tls`);
-    expect(none.body.checks).toEqual([]);
+  });
+
+  it('a filter that matches nothing is a 404, never an empty pass; a bad filter is a 400', async () => {
+    const before = [...hits.values()].reduce((a, b) => a + b, 0);
+    expect(await getJson(`${fw.url}/check?label=team:nonexist`)).toEqual({ status: 404, body: { error: 'no check matches label=team:nonexist' } });
+    expect(await getJson(`${fw.url}/check?type=dns`)).toEqual({ status: 404, body: { error: 'no check matches type=dns' } });
+    expect(await getJson(`${fw.url}/check?type=http&label=team:web&label=severity:page`)).toEqual({ status: 404, body: { error: 'no check matches type=http, label=team:web, label=severity:page' } });
+    const repeated = await getJson(`${fw.url}/check?type=http&type=dns`);
+    expect(repeated).toEqual({ status: 400, body: { error: 'give type once: one check type per call, e.g. ?type=http' } });
+    const typo = await getJson(`${fw.url}/check?type=htp`);
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toBe('unknown check type "htp"; the types are http, container, port, tls, cert_file, dns');
+    const param = await getJson(`${fw.url}/check?lable=team:web`);
+    expect(param).toEqual({ status: 400, body: { error: 'unknown query parameter "lable"; /check takes name, type and label' } });
+    expect([...hits.values()].reduce((a, b) => a + b, 0)).toBe(before);
   });
 
   it('runs only configured checks: an unknown name is a 404, never a new target', async () => {

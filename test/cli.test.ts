@@ -100,4 +100,32 @@ describe('forgewatch check', () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/bad\s+FAIL/);
   });
+
+  it('a filter that matches nothing, an unknown or repeated --type: exit 2 with the reason, like GET /check', async () => {
+    const file = writeConfig('g.yaml', config());
+    const none = await runCli(['check', '-c', file, '--label', 'tier:nonexist']);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe('forgewatch: no check matches label=tier:nonexist');
+    const noDns = await runCli(['check', '-c', file, '--type', 'dns']);
+    expect(noDns.code).toBe(2);
+    expect(noDns.stderr.trim()).toBe('forgewatch: no check matches type=dns');
+    const typo = await runCli(['check', '-c', file, '--type', 'htp']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('unknown check type "htp"; the types are http, ');
+    const twice = await runCli(['check', '-c', file, '--type', 'http', '--type', 'dns']);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('--type takes one check type');
+  });
+
+  it('without a config file, says so and exits 2 instead of passing on the embedded default', async () => {
+    const empty = tempDir();
+    try {
+      const res = await runCli(['check'], { cwd: empty.dir, env: { FORGEWATCH_CONFIG: '' } });
+      expect(res.code).toBe(2);
+      expect(res.stdout).toBe('');
+      expect(res.stderr.trim()).toBe('forgewatch: no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./forgewatch.yaml (forgewatch init writes one)');
+    } finally {
+      await empty.cleanup();
+    }
+  });
 });

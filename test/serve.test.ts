@@ -1,9 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILT_CLI, tempDir, waitFor } from './helpers/service.js';
-import { freePort } from './helpers/servers.js';
+import { freePort, httpServer, listen } from './helpers/servers.js';
 
 interface Served {
   child: ChildProcessWithoutNullStreams;
@@ -18,9 +19,9 @@ afterEach(async () => {
   }
 });
 
-async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '--listen', `127.0.0.1:${port}`, ...args], { cwd, env: { ...process.env, ...env } });
+async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, listenAt?: string): Promise<Served> {
+  const port = listenAt ? 0 : await freePort();
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '--listen', listenAt ?? `127.0.0.1:${port}`, ...args], { cwd, env: { ...process.env, ...env } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -30,15 +31,38 @@ async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): 
     lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
   };
   running.push(served);
-  await waitFor(() => served.lines().some((l) => l.event === 'started'), 15_000);
+  const started = await waitFor(() => served.lines().find((l) => l.event === 'started'), 15_000);
+  served.url = started.url as string;
   return served;
 }
+
+/** Runs `forgewatch serve` that is expected to stop by itself; returns its exit code and output. */
+function serveUntilExit(args: string[], cwd: string, opts: { uid?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve', ...args], { cwd, env: { ...process.env, FORGEWATCH_CONFIG: '' }, ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) => child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr }))));
+}
+
+/** Stops the served process before its folder is removed (it writes state there until it exits). */
+async function stop(s: Served): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => s.child.once('exit', resolve));
+  s.child.kill('SIGKILL');
+  await exited;
+}
+
+const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('forgewatch serve', () => {
   it('runs the embedded default when no config file exists, and its self-check passes', async () => {
     const { dir, cleanup } = tempDir();
+    let s: Served | undefined;
     try {
-      const s = await serve([], dir, { FORGEWATCH_CONFIG: '' });
+      s = await serve([], dir, { FORGEWATCH_CONFIG: '' });
       expect(s.lines().some((l) => l.event === 'default_config')).toBe(true);
       const health = await fetch(`${s.url}/healthz`);
       expect(health.status).toBe(200);
@@ -46,6 +70,7 @@ describe('forgewatch serve', () => {
       expect(report.ok).toBe(true);
       expect(report.checks[0]?.status).toBe('ok');
     } finally {
+      if (s) await stop(s);
       await cleanup();
     }
   });
@@ -78,6 +103,7 @@ describe('forgewatch serve', () => {
       expect(transition).toMatchObject({ check: expect.any(String), from: 'unknown', to: 'fail', reason: expect.stringContaining('ECONNREFUSED') });
       expect(JSON.stringify(s.lines())).not.toContain(token);
     } finally {
+      await Promise.all(running.map(stop));
       await cleanup();
     }
   });
@@ -94,6 +120,107 @@ describe('forgewatch serve', () => {
       expect(code).toBe(2);
       expect(err.trim()).toBe(`${file}:5:5 checks[0].intervall: unknown key "intervall"`);
     } finally {
+      await cleanup();
+    }
+  });
+
+  it('with --listen HOST:0 the embedded self-check dials the port actually bound', async () => {
+    const { dir, cleanup } = tempDir();
+    let s: Served | undefined;
+    try {
+      s = await serve([], dir, { FORGEWATCH_CONFIG: '' }, '127.0.0.1:0');
+      expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(s.url.endsWith(':0')).toBe(false);
+      const report = (await (await fetch(`${s.url}/check?name=forgewatch-self`)).json()) as { ok: boolean; checks: Array<{ status: string; details: { url: string } }> };
+      expect(report.checks[0]?.details.url).toBe(`${s.url}/healthz`);
+      expect(report.ok).toBe(true);
+    } finally {
+      if (s) await stop(s);
+      await cleanup();
+    }
+  });
+
+  it('keeps running when the state file cannot be written, says so once, and says when writes work again', async () => {
+    const { dir, cleanup } = tempDir();
+    let flip = false;
+    const target = await httpServer((_req, res) => res.writeHead((flip = !flip) ? 200 : 503).end());
+    try {
+      const stateDir = path.join(dir, 'state');
+      mkdirSync(path.join(stateDir, 'state.json'), { recursive: true });
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(file, `state_dir: ./state\ndefaults: { failure_threshold: 1 }\nchecks:\n  - name: flappy\n    type: http\n    url: ${target.url}/\n    interval: 100ms\n`);
+      const s = await serve(['-c', file], dir);
+      const count = (event: string) => s.lines().filter((l) => l.event === event).length;
+      // Every run flips the check, so every run tries to write the state file.
+      await waitFor(() => count('transition') >= 5, 15_000);
+      expect(count('state_write_failed')).toBe(1);
+      const failed = s.lines().find((l) => l.event === 'state_write_failed');
+      expect(failed).toMatchObject({ level: 50, error: expect.stringContaining('EISDIR') });
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      expect(readdirSync(stateDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+      rmdirSync(path.join(stateDir, 'state.json'));
+      await waitFor(() => count('state_write_recovered') === 1, 15_000);
+      expect(count('state_write_failed')).toBe(1);
+      expect(statSync(path.join(stateDir, 'state.json')).isFile()).toBe(true);
+      expect(JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8'))).toMatchObject({ version: 1, checks: { flappy: { status: expect.stringMatching(/^(ok|fail)$/) } } });
+      expect(s.child.exitCode).toBeNull();
+    } finally {
+      await Promise.all(running.map(stop));
+      await target.close();
+      await cleanup();
+    }
+  });
+
+  it('exits 2 with one line naming the state_dir and the fix when it cannot be created', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(path.join(dir, 'blocker'), 'a file where the state directory should be\n');
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(file, 'state_dir: ./blocker/state\nchecks: []\n');
+      const res = await serveUntilExit(['-c', file, '--listen', '127.0.0.1:0'], dir);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe('');
+      const lines = jsonLines(res.stdout);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ event: 'state_dir_unusable', msg: `state_dir ${path.join(dir, 'blocker', 'state')} cannot be used: ENOTDIR`, hint: expect.stringContaining('set state_dir') });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('exits 2 naming the state_dir when the user it runs as may not create it (EACCES)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // Root bypasses permissions: run serve as nobody in a folder nobody may read but not write.
+      chmodSync(dir, 0o755);
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(file, 'state_dir: ./state\nchecks: []\n', { mode: 0o644 });
+      const res = await serveUntilExit(['-c', file, '--listen', '127.0.0.1:0'], dir, { uid: 65534 });
+      expect(res.code).toBe(2);
+      const lines = jsonLines(res.stdout);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ event: 'state_dir_unusable', msg: `state_dir ${path.join(dir, 'state')} cannot be used: EACCES`, hint: expect.stringContaining('fix the owner or mode') });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a busy listen port gives one JSON line with a plain message and a hint, and exit 2', async () => {
+    const { dir, cleanup } = tempDir();
+    const holder = await listen(net.createServer());
+    try {
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(file, 'checks: []\n');
+      const res = await serveUntilExit(['-c', file, '--listen', `127.0.0.1:${holder.port}`], dir);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe('');
+      const lines = jsonLines(res.stdout);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 50, event: 'listen_failed', msg: `cannot listen on 127.0.0.1:${holder.port}: the address is already in use` });
+      expect(lines[0]?.hint).toMatch(/another forgewatch or another process holds this port.*--listen HOST:PORT or server\.listen/);
+    } finally {
+      await holder.close();
       await cleanup();
     }
   });

@@ -36,13 +36,21 @@ export function buildReport(records: RunRecord[], at = new Date()): CheckReport 
 export interface CheckFilter {
   names?: string[];
   type?: string;
-  /** "key:value" pairs; a check must carry all of them. */
+  /** "key:value" pairs (or a bare key); a check must carry all of them. */
   labels?: string[];
 }
 
-export function selectChecks(checks: CheckConfig[], filter: CheckFilter): { selected: CheckConfig[]; unknownNames: string[] } {
+/** Which checks a `/check` call or `forgewatch check` runs; a filter that selects nothing is an error, never an empty pass. */
+export type Selection = { selected: CheckConfig[]; error?: undefined } | { selected?: undefined; error: { kind: 'usage' | 'not_found'; message: string } };
+
+export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTypes: readonly string[]): Selection {
   const names = filter.names?.filter(Boolean) ?? [];
+  if (filter.type !== undefined && !knownTypes.includes(filter.type)) {
+    return { error: { kind: 'usage', message: `unknown check type ${JSON.stringify(filter.type)}; the types are ${knownTypes.join(', ')}` } };
+  }
   const known = new Set(checks.map((c) => c.name));
+  const unknownNames = names.filter((n) => !known.has(n));
+  if (unknownNames.length > 0) return { error: { kind: 'not_found', message: `no configured check named ${unknownNames.join(', ')}` } };
   const labels = (filter.labels ?? []).map((l) => {
     const i = l.indexOf(':');
     return i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
@@ -53,7 +61,11 @@ export function selectChecks(checks: CheckConfig[], filter: CheckFilter): { sele
       (!filter.type || c.type === filter.type) &&
       labels.every(([k, v]) => k !== undefined && (v === undefined ? k in c.labels : c.labels[k] === v)),
   );
-  return { selected, unknownNames: names.filter((n) => !known.has(n)) };
+  if (selected.length === 0) {
+    const given = [...names.map((n) => `name=${n}`), ...(filter.type ? [`type=${filter.type}`] : []), ...(filter.labels ?? []).map((l) => `label=${l}`)];
+    return { error: { kind: 'not_found', message: given.length ? `no check matches ${given.join(', ')}` : 'no checks are configured' } };
+  }
+  return { selected };
 }
 
 export function formatTable(report: CheckReport): string {

@@ -2,12 +2,13 @@
  * a backend container on :8000, a frontend on :3001, nginx terminating TLS for the public hosts. */
 export const INIT_TEMPLATE = `# forgewatch.yaml — what to watch, and how often.
 # Durations: 250ms 30s 5m 1h 7d. Sizes: 512KiB 1MiB.
-# \${VAR} reads an environment variable (a missing one is an error); \${file:/run/secrets/x} reads a file.
+# \${VAR} reads an environment variable (a missing one is an error; \${VAR:-default} gives a default,
+# \${VAR:-} an empty value, which leaves an optional key unset); \${file:/run/secrets/x} reads a file.
 # Check it with:  forgewatch validate forgewatch.yaml   Run it once:  forgewatch check
 
 server:
   listen: 127.0.0.1:9464          # serves /metrics, /check, /api/status, /healthz
-  # token: \${FORGEWATCH_TOKEN}    # when set, /check and /api/* need "Authorization: Bearer <token>"
+  token: \${FORGEWATCH_TOKEN:-}    # when not empty, /check and /api/* need "Authorization: Bearer <token>"
 
 state_dir: ./.forgewatch          # check state survives restarts here
 

@@ -4,6 +4,7 @@ import type { Monitor } from '../checks/monitor.js';
 import { buildReport, selectChecks } from '../checks/report.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import type { Metrics } from '../metrics/registry.js';
+import { probeKinds } from '../probes/index.js';
 import { bearerToken, sameSecret } from './auth.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
@@ -25,6 +26,20 @@ export type RouteInstaller = (app: express.Express, deps: AppDeps & { requireTok
 export function queryList(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+}
+
+const CHECK_FILTERS = ['name', 'type', 'label'];
+
+/** A deploy pipeline's typo must fail loudly, not run some other set of checks and pass. */
+function checkQueryProblem(query: Request['query']): string | undefined {
+  const unknown = Object.keys(query).filter((k) => !CHECK_FILTERS.includes(k));
+  if (unknown.length > 0) return `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}; /check takes name, type and label`;
+  if (query.type !== undefined && typeof query.type !== 'string') return 'give type once: one check type per call, e.g. ?type=http';
+  for (const key of ['name', 'label']) {
+    const value = query[key];
+    if (value !== undefined && !(Array.isArray(value) ? value : [value]).every((v) => typeof v === 'string')) return `${key} must be plain text, e.g. ?${key === 'name' ? 'name=api' : 'label=team:web'}`;
+  }
+  return undefined;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -55,15 +70,21 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/check', requireToken, async (req, res, next) => {
     try {
-      const { selected, unknownNames } = selectChecks(monitor.checks, {
-        names: queryList(req.query.name),
-        ...(typeof req.query.type === 'string' ? { type: req.query.type } : {}),
-        labels: queryList(req.query.label),
-      });
-      if (unknownNames.length > 0) {
-        res.status(404).json({ error: `no configured check named ${unknownNames.join(', ')}` });
+      const problem = checkQueryProblem(req.query);
+      if (problem) {
+        res.status(400).json({ error: problem });
         return;
       }
+      const selection = selectChecks(
+        monitor.checks,
+        { names: queryList(req.query.name), ...(typeof req.query.type === 'string' ? { type: req.query.type } : {}), labels: queryList(req.query.label) },
+        Object.keys(probeKinds),
+      );
+      if (selection.error) {
+        res.status(selection.error.kind === 'usage' ? 400 : 404).json({ error: selection.error.message });
+        return;
+      }
+      const { selected } = selection;
       const records = await Promise.all(selected.map((c) => monitor.run(c.name)));
       const report = buildReport(records);
       res.status(report.ok ? 200 : 503).json(report);
