@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Scheduler, stableHash } from '../src/checks/scheduler.js';
+import { cronJitter, nextSlot, Scheduler, stableHash } from '../src/checks/scheduler.js';
 import { monitorFor } from './helpers/checks.js';
 import { httpServer, type Started } from './helpers/servers.js';
 import { waitFor } from './helpers/service.js';
@@ -98,5 +98,67 @@ describe('scheduler', () => {
     await monitor.close();
     const [a = 0, b = 0] = starts.get('/cron') ?? [];
     expect(b - a).toBeGreaterThan(500);
+  });
+
+  it('puts later runs of 1,000 checks with one interval at stable phases over the whole interval', () => {
+    const interval = 30_000;
+    const t = Date.parse('2026-03-01T12:00:00.123Z');
+    const phases = Array.from({ length: 1000 }, (_, i) => {
+      const slot = nextSlot(`check-${i}`, interval, t);
+      expect(slot).toBeGreaterThanOrEqual(t);
+      expect(slot - t).toBeLessThan(interval);
+      // Stable: the same phase from any starting time.
+      expect(nextSlot(`check-${i}`, interval, t + 7 * interval + 1234) % interval).toBe(slot % interval);
+      return slot % interval;
+    });
+    // Ten 3 s buckets: each gets a fair share (100 expected), none is empty, none takes a burst.
+    const buckets = Array.from({ length: 10 }, (_, b) => phases.filter((p) => Math.floor(p / 3000) === b).length);
+    for (const n of buckets) expect(n).toBeGreaterThan(50);
+    for (const n of buckets) expect(n).toBeLessThan(150);
+  });
+
+  it('runs soon after start, then every interval at the check\'s own phase', async () => {
+    reset();
+    const checks = Array.from({ length: 30 }, (_, i) => `  - name: phase-${i}\n    type: http\n    url: ${target.url}/p${i}\n    interval: 1m\n`).join('');
+    const monitor = monitorFor(`checks:\n${checks}`);
+    const scheduler = new Scheduler(monitor, { firstRunSpreadMs: 200 });
+    const startedAt = Date.now();
+    scheduler.start();
+    const names = monitor.checks.map((c) => c.name);
+    // First runs are planned within the short start-up spread...
+    for (const name of names) expect((scheduler.nextRunAt(name) ?? Infinity) - startedAt).toBeLessThan(200);
+    await waitFor(() => [...starts.keys()].filter((p) => p.startsWith('/p')).length >= 30, 10_000);
+    // ...and once a check has run, its later runs sit at its own phase, spread over the whole minute.
+    const phases = names.map((name) => {
+      const next = scheduler.nextRunAt(name) ?? 0;
+      expect(next % 60_000).toBe(stableHash(name) % 60_000);
+      expect(next - startedAt).toBeGreaterThanOrEqual(30_000);
+      return next % 60_000;
+    });
+    scheduler.stop();
+    await monitor.close();
+    expect(Math.max(...phases) - Math.min(...phases)).toBeGreaterThan(40_000);
+  });
+
+  it('gives cron checks a stable jitter, so one cron line does not fire them all in one millisecond', async () => {
+    expect(cronJitter('a', [new Date(0), new Date(1000), new Date(2000)])).toBe(cronJitter('a', [new Date(5000), new Date(6000)]));
+    // Bounded by half the schedule's shortest gap, and by 1 s.
+    for (let i = 0; i < 50; i++) expect(cronJitter(`c${i}`, [new Date(0), new Date(200), new Date(60_000)])).toBeLessThan(100);
+    for (let i = 0; i < 50; i++) expect(cronJitter(`c${i}`, [new Date(0), new Date(3_600_000)])).toBeLessThan(1000);
+
+    reset();
+    const checks = Array.from({ length: 20 }, (_, i) => `  - name: cron-${i}\n    type: http\n    url: ${target.url}/k${i}\n    schedule: "* * * * * *"\n`).join('');
+    const monitor = monitorFor(`checks:\n${checks}`);
+    const scheduler = new Scheduler(monitor);
+    scheduler.start();
+    await waitFor(() => [...starts.keys()].filter((p) => p.startsWith('/k')).length >= 20, 8000);
+    const planned = monitor.checks.map((c) => (scheduler.nextRunAt(c.name) ?? 0) % 1000);
+    scheduler.stop();
+    await monitor.close();
+    const firsts = [...starts.entries()].filter(([p]) => p.startsWith('/k')).map(([, l]) => (l[0] ?? 0) % 1000);
+    expect(new Set(planned).size).toBeGreaterThan(15);
+    expect(Math.max(...planned) - Math.min(...planned)).toBeGreaterThan(300);
+    // And they really start apart (without jitter all twenty start within a few milliseconds).
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(150);
   });
 });

@@ -1,6 +1,10 @@
 /**
- * Fires each check on its interval or cron schedule. Interval checks are spread by a stable per-check
- * offset so many checks with one interval do not fire together; a check still running is skipped.
+ * Fires each check on its interval or cron schedule; a check still running is skipped (and counted).
+ * Interval checks: the first run comes soon after start (spread over a few seconds), later runs sit at
+ * a stable per-check phase of the interval on the wall clock, so many checks with one interval spread
+ * over all of it, and keep their phase across restarts and reloads. Cron checks fire after a stable
+ * per-check delay of up to 1 s (at most half the schedule's shortest gap), so many checks with one
+ * cron line do not start in the same millisecond.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/load.js';
@@ -11,12 +15,23 @@ const FIRST_RUN_SPREAD_MS = 5_000;
 /** ...and at least this long per check, so ten thousand checks do not all start within seconds. */
 const FIRST_RUN_SPREAD_PER_CHECK_MS = 2;
 const LATENESS_SAMPLES = 4096;
+/** The most a cron-scheduled run is delayed past its time. */
+const CRON_JITTER_MS = 1_000;
+
+export interface SchedulerOptions {
+  /** First runs spread over at least this long (bounded by the interval); default 5 s. */
+  firstRunSpreadMs?: number;
+}
 
 interface Entry {
   key: string;
   timer?: NodeJS.Timeout;
   task?: ScheduledTask;
   nextAt: number;
+  /** The next run is the quick first one, not yet on the check's phase. */
+  first: boolean;
+  /** Cron checks: the delay after each cron time. */
+  jitter: number;
 }
 
 /** FNV-1a: a stable 32-bit hash so a check keeps its offset across restarts. */
@@ -29,6 +44,19 @@ export function stableHash(text: string): number {
   return h >>> 0;
 }
 
+/** The first time at or after `t` that is on this check's phase of the interval (wall clock). */
+export function nextSlot(name: string, interval: number, t: number): number {
+  const phase = stableHash(name) % interval;
+  return t + ((((phase - t) % interval) + interval) % interval);
+}
+
+/** A stable delay for a cron-scheduled check: up to 1 s, at most half the schedule's shortest gap. */
+export function cronJitter(name: string, nextRuns: readonly Date[]): number {
+  let gap = CRON_JITTER_MS * 2;
+  for (let i = 1; i < nextRuns.length; i++) gap = Math.min(gap, (nextRuns[i] as Date).getTime() - (nextRuns[i - 1] as Date).getTime());
+  return stableHash(name) % Math.max(1, Math.min(CRON_JITTER_MS, Math.floor(gap / 2)));
+}
+
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -39,7 +67,7 @@ export class Scheduler {
   private readonly lateness = new Float64Array(LATENESS_SAMPLES);
   private latenessCount = 0;
 
-  constructor(private readonly monitor: Monitor) {}
+  constructor(private readonly monitor: Monitor, private readonly options: SchedulerOptions = {}) {}
 
   start(): void {
     this.heartbeat = setInterval(() => (this.lastTick = Date.now()), 1000);
@@ -54,13 +82,21 @@ export class Scheduler {
       const check = live.get(name);
       if (!check || keyOf(check) !== entry.key) this.cancel(name);
     }
-    const firstRunSpread = Math.max(FIRST_RUN_SPREAD_MS, live.size * FIRST_RUN_SPREAD_PER_CHECK_MS);
+    const firstRunSpread = Math.max(this.options.firstRunSpreadMs ?? FIRST_RUN_SPREAD_MS, live.size * FIRST_RUN_SPREAD_PER_CHECK_MS);
     for (const check of live.values()) if (!this.entries.has(check.name)) this.schedule(check, firstRunSpread);
   }
 
   stop(): void {
     clearInterval(this.heartbeat);
     for (const name of [...this.entries.keys()]) this.cancel(name);
+  }
+
+  /** When the check is due next (ms since the epoch), as planned. */
+  nextRunAt(name: string): number | undefined {
+    const entry = this.entries.get(name);
+    if (!entry?.task) return entry?.nextAt;
+    const next = entry.task.getNextRun();
+    return next ? next.getTime() + entry.jitter : undefined;
   }
 
   latencyPercentiles(): { p50: number; p99: number; samples: number } {
@@ -76,10 +112,20 @@ export class Scheduler {
   }
 
   private schedule(check: CheckConfig, firstRunSpread: number): void {
-    const entry: Entry = { key: keyOf(check), nextAt: 0 };
+    const entry: Entry = { key: keyOf(check), nextAt: 0, first: true, jitter: 0 };
     this.entries.set(check.name, entry);
     if (check.schedule) {
-      entry.task = cron.schedule(check.schedule, () => this.fire(check.name, Date.now()), { name: `forgewatch:${check.name}` });
+      const task = cron.schedule(
+        check.schedule,
+        ({ date }) => {
+          clearTimeout(entry.timer);
+          const due = date.getTime() + entry.jitter;
+          entry.timer = setTimeout(() => this.fire(check.name, due), Math.max(0, due - Date.now()));
+        },
+        { name: `forgewatch:${check.name}` },
+      );
+      entry.task = task;
+      entry.jitter = cronJitter(check.name, task.getNextRuns(8));
       return;
     }
     const spread = Math.min(check.interval, firstRunSpread);
@@ -91,7 +137,9 @@ export class Scheduler {
     entry.timer = setTimeout(() => {
       const due = entry.nextAt;
       const now = Date.now();
-      entry.nextAt += interval;
+      // After the quick first run, move onto the check's own phase, at least half an interval later.
+      entry.nextAt = entry.first ? nextSlot(name, interval, due + interval / 2) : due + interval;
+      entry.first = false;
       // After a long stall, skip the missed slots instead of firing them back to back.
       if (entry.nextAt <= now) entry.nextAt += Math.ceil((now - entry.nextAt) / interval) * interval;
       if (this.entries.get(name) === entry) this.arm(name, entry, interval);
