@@ -1,7 +1,6 @@
 /** Port checks with real sockets: listening or closed, who holds the port, how widely it is bound. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { defaultConfigText } from '../src/config/default.js';
 import { decodeIPv6, parseProcNetTcp } from '../src/ports/proc-net.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
+import { fakeEngine } from './helpers/container-check.js';
 import { runProbeAsNobody } from './helpers/probe-as-nobody.js';
 import { freePort, listen, type Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
@@ -153,7 +153,7 @@ describe('listeners held for a container by docker-proxy', () => {
     const { pid, port } = await childListener('docker-proxy', '0.0.0.0');
     const socket = path.join(scratch.dir, 'engine.sock');
     // The answer Docker gives for GET /containers/json when a container publishes 0.0.0.0:port->8000/tcp.
-    const engine = http.createServer((req, res) => {
+    const engine = await fakeEngine(socket, (req, res) => {
       if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.45' }));
       if (req.url?.startsWith('/v1.43/containers/json?')) {
         return res.end(JSON.stringify([
@@ -164,7 +164,6 @@ describe('listeners held for a container by docker-proxy', () => {
       res.statusCode = 404;
       res.end('{}');
     });
-    await new Promise<void>((resolve) => engine.listen(socket, resolve));
     try {
       const rec = await portCheck(`port: ${port}\nsocket: ${socket}\nowner: { container: forgetrace-backend }\nbind: loopback`);
       expect(rec.result.details.owner).toMatchObject({ pid, process: 'docker-proxy', container: 'forgetrace-backend' });
