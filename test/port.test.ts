@@ -10,7 +10,7 @@ import { decodeIPv6, parseProcNetTcp } from '../src/ports/proc-net.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
 import { fakeEngine } from './helpers/container-check.js';
-import { runProbeAsNobody } from './helpers/probe-as-nobody.js';
+import { runProbeAsNobody, runProbeUnderSetpriv } from './helpers/probe-as-nobody.js';
 import { freePort, listen, type Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
 
@@ -145,6 +145,18 @@ describe('port check with real sockets', () => {
     expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process node)`);
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
     expect(result.details.owner).toBeNull();
+  });
+});
+
+describe('root without CAP_SYS_PTRACE', () => {
+  it('says the owner is unreadable when it may list the fds of a process but not read them', async () => {
+    const { port } = await childListener('gunicorn', '127.0.0.1');
+    // As a container's root with every capability dropped: same uid as the listener, fewer capabilities.
+    const caps = ['--reuid=0', '--regid=0', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
+    const result = await runProbeUnderSetpriv(caps, 'port', 'probePort', { host: '127.0.0.1', port, expect: 'listening', owner: { process: 'gunicorn' }, bind: 'any', proc_root: '/proc', timeout: 5000 });
+    expect(result.status).toBe('warn');
+    expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process gunicorn)`);
+    expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
   });
 });
 

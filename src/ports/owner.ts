@@ -73,8 +73,14 @@ async function holds(procRoot: string, pid: string, target: string): Promise<boo
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'EACCES' || code === 'EPERM' ? 'unreadable' : false;
   }
-  const links = await Promise.all(fds.map((fd) => readlink(path.join(procRoot, pid, 'fd', fd)).catch(() => '')));
-  return links.includes(target);
+  // Root without CAP_SYS_PTRACE may list another root process's fds but not read where they point.
+  let denied = false;
+  const links = await Promise.all(fds.map((fd) => readlink(path.join(procRoot, pid, 'fd', fd)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EACCES' || err.code === 'EPERM') denied = true;
+    return '';
+  })));
+  if (links.includes(target)) return true;
+  return denied ? 'unreadable' : false;
 }
 
 /** Finds the process holding socket `inode` (the lowest pid when several share it, as after fork). */
