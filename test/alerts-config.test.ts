@@ -42,6 +42,12 @@ describe('alerts config', () => {
     expect(problems(`${base}  silences:\n    - { match: { check: a }, from: 2026-12-01T03:00:00Z, until: 2026-12-01T02:00:00Z }\n`)).toMatch(/alerts\.silences\[0\]\.until: until must be later than from/);
     expect(problems(`${base}  channels:\n    - { name: a, type: slack, webhook_url: "http://x/1" }\n    - { name: a, type: slack, webhook_url: "http://x/2" }\n`)).toMatch(/alerts\.channels\[1\]\.name: duplicate channel name "a"/);
   });
+
+  it('bounds the retry schedule: a wait of at most 10m, initial not above max; give_up_after may be shorter than a day', () => {
+    expect(problems(`${base}  retry: { max: 11m }\n`)).toMatch(/^fw\.yaml:\d+:\d+ alerts\.retry\.max: must be at most 10m/);
+    expect(problems(`${base}  retry: { initial: 5m, max: 1m }\n`)).toMatch(/alerts\.retry\.initial: must not be longer than retry\.max/);
+    expect(parseConfig(`${base}  retry: { max: 10m, give_up_after: 1h }\n`, 'fw.yaml', {}).alerts?.retry).toEqual({ initial: 5000, max: 600_000, give_up_after: 3_600_000 });
+  });
 });
 
 const event = (over: Partial<AlertEvent>): AlertEvent => ({

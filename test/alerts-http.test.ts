@@ -23,6 +23,7 @@ interface Setup {
 
 interface HookPayload {
   idempotency_key: string;
+  channel: string;
   title: string;
   text: string;
   rate_limited: { limit: number } | null;
@@ -226,6 +227,37 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(await metrics()).toMatch(/forgewatch_alert_outbox_pending\{channel="hook"\} 0/);
     expect(hook.received.length).toBeGreaterThanOrEqual(2);
     expect(hook.accepted).toHaveLength(0);
+  });
+
+  it('sends the recovery to where the routes point now when a reload renamed the channel the failure went to', async () => {
+    const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n');
+    await settled(fw, 'svc', 'ok');
+    target.set('/svc', 502);
+    await waitFor(() => payloads(hook).length === 1);
+    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('{ name: hook,', '{ name: hook-v2,').replace('channels: [hook]', 'channels: [hook-v2]'));
+    expect(await fw.service.reload()).toBeUndefined();
+    target.set('/svc', 200);
+    await waitFor(() => payloads(hook).length === 2, 5000);
+    expect(payloads(hook).map((p) => `${p.channel} ${p.events.map((e) => `${e.kind}:${e.check}`).join()}`)).toEqual(['hook firing:svc', 'hook-v2 resolved:svc']);
+    expect(slack.received).toHaveLength(0);
+  });
+
+  it('lets a folded dependent alert on its own when a reload removes its root check', async () => {
+    const { fw, target, hook } = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], '  group_wait: 300ms\n');
+    await settled(fw, 'api-public', 'ok');
+    await settled(fw, 'backend-container', 'ok');
+    target.set('/api-public', 502);
+    await settled(fw, 'api-public', 'fail');
+    target.set('/backend-container', 503);
+    const first = await waitFor(() => payloads(hook)[0]);
+    expect(first.events.map((e) => [e.check, e.dependents.map((d) => d.check)])).toEqual([['backend-container', ['api-public']]]);
+    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace(/^.*name: backend-container,.*\n/m, '').replace(', depends_on: [backend-container]', ''));
+    expect(await fw.service.reload()).toBeUndefined();
+    expect(fw.service.monitor.view('backend-container')).toBeUndefined();
+    const second = await waitFor(() => payloads(hook)[1], 5000);
+    expect(second.events.map((e) => `${e.kind}:${e.check}`)).toEqual(['firing:api-public']);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(payloads(hook)).toHaveLength(2);
   });
 
   it('applies changed channels and routes on reload', async () => {

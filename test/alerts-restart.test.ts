@@ -70,12 +70,12 @@ alerts:
   retry: { initial: 100ms, max: 200ms }
 `);
     const first = await serve(configFile);
-    // Two separate notifications queued; the channel refuses the first (in order, the second waits), then the process dies without warning.
-    await waitFor(async () => (await pending(first.url)) === 2 && hook.received.length >= 4, 15_000);
+    // Two separate notifications queued, both refused a few times, then the process dies without warning.
+    const keys = () => new Set(hook.received.map((r) => (r.json as Payload).idempotency_key));
+    await waitFor(async () => (await pending(first.url)) === 2 && keys().size === 2 && hook.received.length >= 4, 15_000);
     first.proc.kill('SIGKILL');
     await once(first.proc, 'exit');
-    const refusedKeys = new Set(hook.received.map((r) => (r.json as Payload).idempotency_key));
-    expect(refusedKeys.size).toBe(1);
+    const refusedKeys = keys();
 
     hook.answer = 200;
     const second = await serve(configFile);
@@ -87,7 +87,7 @@ alerts:
     await new Promise((r) => setTimeout(r, 800));
 
     const accepted = hook.accepted.map((r) => r.json as Payload);
-    expect(accepted[0]?.idempotency_key).toBe([...refusedKeys][0]);
+    expect(accepted.slice(0, 2).map((p) => p.idempotency_key).sort()).toEqual([...refusedKeys].sort());
     expect(new Set(accepted.map((p) => p.idempotency_key)).size).toBe(accepted.length);
     expect(accepted.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`)).sort()).toEqual(['firing:early', 'firing:late', 'resolved:early']);
 
@@ -130,6 +130,51 @@ alerts:
     await waitFor(() => hook.accepted.length >= 1, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(hook.accepted.map((r) => (r.json as Payload).events.map((e) => `${e.kind}:${e.check}`))).toEqual([['firing:svc']]);
+    second.proc.kill('SIGTERM');
+    await once(second.proc, 'exit');
+  });
+});
+
+describe('a crash between queueing a message and saving incidents.json', () => {
+  it('re-creates the message with the same key, and the receiver gets it once', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    const hook = await receiver();
+    cleanups.push(() => target.close(), () => hook.close());
+    hook.answer = 503;
+    target.set('/svc', 502);
+    const stateDir = path.join(tmp.dir, 'state');
+    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    writeFileSync(configFile, `state_dir: ${stateDir}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in" }
+  group_wait: 1s
+  retry: { initial: 100ms, max: 200ms }
+`);
+    const incidents = path.join(stateDir, 'incidents.json');
+    const first = await serve(configFile);
+    await waitFor(() => existsSync(incidents) && readFileSync(incidents, 'utf8').includes('"due":"firing"'));
+    const beforeQueueing = readFileSync(incidents, 'utf8');
+    await waitFor(() => hook.received.length >= 2, 10_000);
+    first.proc.kill('SIGKILL');
+    await once(first.proc, 'exit');
+    // What the disk holds when the process dies right after the outbox write, before incidents.json is saved again.
+    writeFileSync(incidents, beforeQueueing);
+    const queuedKey = (hook.received[0]?.json as Payload).idempotency_key;
+
+    hook.answer = 200;
+    const second = await serve(configFile);
+    await waitFor(() => hook.accepted.length >= 1, 10_000);
+    await waitFor(() => !readFileSync(incidents, 'utf8').includes('"due"'), 10_000);
+    // Several retry periods and check runs later, still one message.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(hook.accepted.map((r) => (r.json as Payload).idempotency_key)).toEqual([queuedKey]);
+    expect(second.output()).toContain('"event":"alert_already_queued"');
     second.proc.kill('SIGTERM');
     await once(second.proc, 'exit');
   });

@@ -4,34 +4,20 @@
  * failing goes into the root cause's message), silences, routing and reminders, and hands each channel its
  * events. Incidents live in state_dir so a restart neither forgets an open failure nor repeats it.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CheckConfig } from '../config/load.js';
 import type { Monitor } from '../checks/monitor.js';
 import { isRecovery, isRegression, type Transition } from '../checks/state.js';
-import { writeFileAtomic } from '../checks/store.js';
 import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probes/types.js';
 import type { AlertsConfig } from './config.js';
+import { IncidentFile, loadIncidents, notificationKey, type Incident, type KeyPart } from './incidents.js';
 import { matches, type MatchSubject } from './match.js';
 import type { Silences } from './silences.js';
 import type { AlertEvent, FoldedDependent } from './types.js';
 
-interface Incident {
-  check: string;
-  /** The latest failing side of the check (kind firing). */
-  event: AlertEvent;
-  opened_at: string;
-  /** A message went out for it (or it was folded into its root's). */
-  notified: boolean;
-  channels: string[];
-  folded_under?: string;
-  last_notified_at?: string;
-  due?: 'firing' | 'reminder' | 'resolved';
-  resolved?: AlertEvent;
-}
-
-export type Dispatch = (channel: string, events: AlertEvent[]) => Promise<void>;
+/** `key` is the notification's idempotency key, the same whenever the same message is re-created. */
+export type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
 
 const TICK_MS = 250;
 
@@ -41,11 +27,10 @@ function failingStatus(status: string | undefined): boolean {
 
 export class Alerter {
   private readonly incidents = new Map<string, Incident>();
-  private readonly file: string;
+  private readonly file: IncidentFile;
   private groupTimer: NodeJS.Timeout | undefined;
   private readonly ticker: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
-  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     public config: AlertsConfig,
@@ -55,15 +40,8 @@ export class Alerter {
     stateDir: string,
     private readonly logger: Logger,
   ) {
-    this.file = path.join(stateDir, 'incidents.json');
-    try {
-      const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { incidents?: Incident[] };
-      for (const inc of saved.incidents ?? []) this.incidents.set(inc.check, inc);
-    } catch {
-      // No incidents yet.
-    }
-    // Changes that were still waiting for group_wait when the process stopped.
-    if ([...this.incidents.values()].some((i) => i.due)) this.schedule();
+    this.file = new IncidentFile(path.join(stateDir, 'incidents.json'), logger);
+    for (const inc of loadIncidents(this.file.file, logger)) this.incidents.set(inc.check, inc);
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
   }
@@ -97,8 +75,18 @@ export class Alerter {
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */
   openFiring(channel: string): AlertEvent[] {
     return [...this.incidents.values()]
-      .filter((i) => i.notified && !i.folded_under && !i.resolved && i.channels.includes(channel) && !this.silenced(i.event))
+      .filter((i) => i.notified && !i.folded_under && !i.resolved && this.channelsOf(i).includes(channel) && !this.silenced(i.event))
       .map((i) => ({ ...i.event, dependents: this.dependentsOf(i.check) }));
+  }
+
+  /**
+   * Queues at once what was still due when the process stopped (waiting for group_wait, or queued in the outbox
+   * just before a crash kept incidents.json from being saved). The outbox should start sending only after
+   * this: a message re-created here then meets its still-pending copy and is recognised by its key.
+   */
+  start(): Promise<void> {
+    if ([...this.incidents.values()].some((i) => i.due)) this.queueFlush();
+    return this.flushing;
   }
 
   /** Sends what is waiting now, without waiting for group_wait (shutdown). */
@@ -110,7 +98,7 @@ export class Alerter {
       this.flushing = this.flushing.then(() => this.flush());
     }
     await this.flushing;
-    await this.saving;
+    await this.file.saved();
   }
 
   /** Re-evaluates held incidents after a silence was added or a config reload. */
@@ -122,8 +110,12 @@ export class Alerter {
     if (this.groupTimer) return;
     this.groupTimer = setTimeout(() => {
       this.groupTimer = undefined;
-      this.flushing = this.flushing.then(() => this.flush()).catch((err: Error) => this.logger.error({ event: 'alert_flush_failed', error: err.message }, 'could not queue alerts'));
+      this.queueFlush();
     }, this.config.group_wait);
+  }
+
+  private queueFlush(): void {
+    this.flushing = this.flushing.then(() => this.flush()).catch((err: Error) => this.logger.error({ event: 'alert_flush_failed', error: err.message }, 'could not queue alerts'));
   }
 
   private eventFrom(check: CheckConfig, r: ProbeResult, kind: AlertEvent['kind'], previous: AlertEvent['previous'], since: string, at: string): AlertEvent {
@@ -147,6 +139,48 @@ export class Alerter {
     return hit ? hit.channels : all;
   }
 
+  /**
+   * Where follow-ups (reminders, recoveries) of an incident go: the channels its failure went to that still
+   * exist, or, when a reload removed or renamed all of them, wherever the routes send it now.
+   */
+  private channelsOf(inc: Incident): string[] {
+    const live = this.live(inc.channels);
+    return live.length > 0 ? live : this.route(inc.event);
+  }
+
+  private live(channels: string[]): string[] {
+    const known = new Set(this.config.channels.map((c) => c.name));
+    return channels.filter((c) => known.has(c));
+  }
+
+  private followUpChannels(inc: Incident): string[] {
+    const channels = this.channelsOf(inc);
+    if (inc.channels.length > 0 && this.live(inc.channels).length === 0) {
+      this.logger.warn(
+        { event: 'alert_rerouted', check: inc.check, from: inc.channels, to: channels },
+        `the channels ${inc.check} was alerted on (${inc.channels.join(', ')}) are no longer configured; its follow-ups go to ${channels.join(', ') || 'no channel'}`,
+      );
+    }
+    return channels;
+  }
+
+  /** Ends an incident. Its folded dependents that still fail now stand on their own, as after a recovery. */
+  private closeIncident(inc: Incident): void {
+    this.incidents.delete(inc.check);
+    for (const d of this.incidents.values()) {
+      // One that is ok again keeps its fold, so its own recovery stays as quiet as its failure was.
+      if (d.folded_under !== inc.check || !failingStatus(this.monitor.view(d.check)?.state.status)) continue;
+      d.folded_under = undefined;
+      d.notified = false;
+      d.due = 'firing';
+    }
+  }
+
+  private nextSeq(inc: Incident): number {
+    inc.sent = (inc.sent ?? 0) + 1;
+    return inc.sent;
+  }
+
   /** The deepest failing check this one depends on, directly or transitively. */
   private failingRoot(name: string, seen = new Set<string>()): string | undefined {
     for (const dep of this.monitor.view(name)?.check.depends_on ?? []) {
@@ -167,21 +201,20 @@ export class Alerter {
 
   private async flush(): Promise<void> {
     const now = new Date().toISOString();
-    const out = new Map<string, AlertEvent[]>();
-    const push = (channel: string, e: AlertEvent) => out.set(channel, [...(out.get(channel) ?? []), e]);
+    const out = new Map<string, { events: AlertEvent[]; parts: KeyPart[] }>();
+    const push = (channels: string[], inc: Incident, e: AlertEvent) => {
+      const part = { check: inc.check, kind: e.kind, opened_at: inc.opened_at, seq: this.nextSeq(inc) };
+      for (const ch of channels) {
+        const m = out.get(ch) ?? { events: [], parts: [] };
+        m.events.push(e);
+        m.parts.push(part);
+        out.set(ch, m);
+      }
+    };
 
     for (const inc of [...this.incidents.values()].filter((i) => i.due === 'resolved')) {
-      this.incidents.delete(inc.check);
-      if (inc.notified && !inc.folded_under && this.config.send_resolved && inc.resolved) for (const ch of inc.channels) push(ch, inc.resolved);
-      // Its dependents that still fail now stand on their own.
-      for (const d of this.incidents.values()) {
-        if (d.folded_under !== inc.check) continue;
-        d.folded_under = undefined;
-        if (failingStatus(this.monitor.view(d.check)?.state.status)) {
-          d.notified = false;
-          d.due = 'firing';
-        }
-      }
+      this.closeIncident(inc);
+      if (inc.notified && !inc.folded_under && this.config.send_resolved && inc.resolved) push(this.followUpChannels(inc), inc, inc.resolved);
     }
     const firing = [...this.incidents.values()].filter((i) => i.due === 'firing');
     for (const inc of firing) {
@@ -202,14 +235,15 @@ export class Alerter {
       inc.due = undefined;
       if (kind === 'reminder' && (inc.folded_under || this.silenced(inc.event))) continue;
       const event: AlertEvent = { ...inc.event, kind, at: now, since: inc.opened_at, dependents: this.dependentsOf(inc.check) };
-      const channels = kind === 'reminder' ? inc.channels : this.route(event);
-      for (const ch of channels) push(ch, event);
+      const channels = kind === 'reminder' ? this.followUpChannels(inc) : this.route(event);
+      push(channels, inc, event);
       inc.notified = true;
-      inc.channels = [...new Set([...inc.channels, ...channels])];
+      inc.channels = kind === 'reminder' ? channels : [...new Set([...this.live(inc.channels), ...channels])];
       inc.last_notified_at = now;
     }
-    // Saved only once the messages are in the outbox: a crash in between repeats them rather than losing them.
-    for (const [channel, events] of out) await this.dispatch(channel, events.sort((a, b) => a.check.localeCompare(b.check)));
+    // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
+    // (the outbox then knows them), rather than losing them.
+    for (const [channel, m] of out) await this.dispatch(channel, m.events.sort((a, b) => a.check.localeCompare(b.check)), notificationKey(channel, m.parts));
     this.save();
   }
 
@@ -217,13 +251,14 @@ export class Alerter {
     const now = Date.now();
     let changed = false;
     for (const inc of [...this.incidents.values()]) {
-      if (inc.due) continue;
       const view = this.monitor.view(inc.check);
-      if (!view) {
-        this.incidents.delete(inc.check);
+      // Removed by a reload: closed without a message (a pending recovery still goes out).
+      if (!view && inc.due !== 'resolved') {
+        this.closeIncident(inc);
         changed = true;
         continue;
       }
+      if (inc.due || !view) continue;
       const status = view.state.status;
       if (!inc.notified) {
         // Held back by a silence (or lost in a restart before it went out): send once it may go out.
@@ -252,9 +287,6 @@ export class Alerter {
   }
 
   private save(): void {
-    const snapshot = JSON.stringify({ incidents: [...this.incidents.values()] });
-    this.saving = this.saving
-      .then(() => writeFileAtomic(this.file, snapshot))
-      .catch((err: Error) => this.logger.error({ event: 'incidents_write_failed', error: err.message }, 'cannot save alert incidents'));
+    this.file.save(this.incidents.values());
   }
 }

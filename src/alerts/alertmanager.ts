@@ -3,6 +3,7 @@
  * are posted again every `resend_every` while they fire; a recovery posts the same labels with endsAt = now.
  */
 import type { AlertmanagerChannelConfig } from './config.js';
+import { buildOrGiveUp, urlSecrets } from './errors.js';
 import { postJson } from './http-post.js';
 import { eventTitle } from './render.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
@@ -47,7 +48,7 @@ export class AlertmanagerChannel implements Channel {
   readonly type = 'alertmanager';
   readonly name: string;
   readonly timeoutMs: number;
-  readonly secrets: readonly string[] = [];
+  readonly secrets: readonly string[];
   readonly resendEveryMs: number;
   private readonly endpoint: string;
 
@@ -56,10 +57,12 @@ export class AlertmanagerChannel implements Channel {
     this.timeoutMs = config.timeout;
     this.resendEveryMs = config.resend_every;
     this.endpoint = new URL('api/v2/alerts', config.url.endsWith('/') ? config.url : `${config.url}/`).toString();
+    // A reverse proxy in front of Alertmanager may take a password or a token in the URL.
+    this.secrets = urlSecrets(config.url);
   }
 
-  send(n: Notification, signal: AbortSignal): Promise<void> {
-    return this.post(n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url)), signal);
+  async send(n: Notification, signal: AbortSignal): Promise<void> {
+    return this.post(buildOrGiveUp(this.what, () => n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url))), signal);
   }
 
   /** Keeps firing alerts alive; not queued, since the next resend replaces a lost one. */
@@ -69,6 +72,10 @@ export class AlertmanagerChannel implements Channel {
 
   private post(alerts: AmAlert[], signal: AbortSignal): Promise<void> {
     if (alerts.length === 0) return Promise.resolve();
-    return postJson(this.endpoint, JSON.stringify(alerts), {}, signal, `Alertmanager of channel ${this.name}`);
+    return postJson(this.endpoint, JSON.stringify(alerts), {}, signal, this.what);
+  }
+
+  private get what(): string {
+    return `Alertmanager of channel ${this.name}`;
   }
 }

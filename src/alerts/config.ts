@@ -69,6 +69,10 @@ export const silenceSchema = z
   .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), { message: 'until must be later than from', path: ['until'] });
 export type SilenceConfig = z.output<typeof silenceSchema>;
 
+export const MAX_RETRY_WAIT_MS = 600_000;
+/** The delivery guarantee the docs make: an undelivered alert is retried for at least a day by default. */
+export const DEFAULT_GIVE_UP_MS = 86_400_000;
+
 export const alertsSchema = z
   .strictObject({
     channels: z.array(channelSchema).default([]),
@@ -79,7 +83,13 @@ export const alertsSchema = z
     max_per_hour: z.number().int().min(1).default(20),
     silences: z.array(silenceSchema).default([]),
     retry: z
-      .strictObject({ initial: positiveDuration.prefault('5s'), max: positiveDuration.prefault('10m'), give_up_after: positiveDuration.prefault('24h') })
+      .strictObject({
+        initial: positiveDuration.prefault('5s'),
+        max: positiveDuration.refine((ms) => ms <= MAX_RETRY_WAIT_MS, { message: 'must be at most 10m: a longer wait leaves a recovered receiver idle' }).prefault('10m'),
+        // Shorter than a day is allowed (forgewatch logs a warning): some would rather drop a stale alert sooner.
+        give_up_after: positiveDuration.prefault('24h'),
+      })
+      .refine((r) => r.initial <= r.max, { message: 'must not be longer than retry.max', path: ['initial'] })
       .prefault({}),
   })
   .superRefine((a, ctx) => {

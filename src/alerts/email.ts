@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { EmailChannelConfig } from './config.js';
+import { abortedMessage, buildOrGiveUp, DeliveryError } from './errors.js';
 import { notificationHtml, notificationText, notificationTitle } from './render.js';
-import type { Channel, Notification } from './types.js';
+import type { Channel, Notification, SendOutcome } from './types.js';
 
 const DEFAULT_PORTS = { tls: 465, starttls: 587, none: 25 } as const;
 
@@ -21,8 +22,10 @@ export class EmailChannel implements Channel {
     this.ca = config.smtp.ca_file ? readFileSync(config.smtp.ca_file, 'utf8') : undefined;
   }
 
-  async send(n: Notification, signal: AbortSignal): Promise<void> {
+  async send(n: Notification, signal: AbortSignal): Promise<SendOutcome> {
     const { smtp } = this.config;
+    const where = `${smtp.host}:${smtp.port ?? DEFAULT_PORTS[smtp.secure]}`;
+    const parts = buildOrGiveUp(`channel ${this.name}`, () => ({ subject: notificationTitle(n), text: notificationText(n), html: notificationHtml(n) }));
     const transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port ?? DEFAULT_PORTS[smtp.secure],
@@ -34,37 +37,46 @@ export class EmailChannel implements Channel {
       connectionTimeout: this.timeoutMs,
       greetingTimeout: this.timeoutMs,
       socketTimeout: this.timeoutMs,
+      // An aborted attempt must not leave a socket waiting for a server that never hangs up.
+      socketCloseTimeout: 1000,
     });
-    const abort = () => transport.close();
-    signal.addEventListener('abort', abort, { once: true });
     try {
       // Accepted once the server took the message for at least one recipient (nodemailer throws when none);
-      // retrying for a refused address would mail the others again and again.
-      await transport.sendMail({
+      // retrying for a refused address would mail the others again and again, so those are reported instead.
+      const info = await transport.sendMail({
         from: this.config.from,
         to: this.config.to,
-        subject: notificationTitle(n),
-        text: notificationText(n),
-        html: notificationHtml(n),
+        ...parts,
         // The idempotency key doubles as Message-ID, so a resend after a crash is recognisable as the same mail.
         messageId: `<${n.id}@forgewatch>`,
         headers: { 'X-Forgewatch-Idempotency-Key': n.id },
+        // nodemailer ends the SMTP session when this aborts (a server trickling replies defeats socketTimeout).
+        signal,
       });
+      const refused = (info.rejected ?? []).map(String);
+      if (refused.length === 0) return {};
+      const replies = ((info as { rejectedErrors?: { response?: string }[] }).rejectedErrors ?? []).map((e) => e.response).filter(Boolean);
+      return { refused, ...(replies.length > 0 ? { detail: replies.join('; ') } : {}) };
     } catch (err) {
-      throw new Error(describeSmtpError(err, `${smtp.host}:${smtp.port ?? DEFAULT_PORTS[smtp.secure]}`));
+      if (signal.aborted) throw new DeliveryError(abortedMessage(signal, `SMTP server ${where}`));
+      throw smtpError(err, where);
     } finally {
-      signal.removeEventListener('abort', abort);
       transport.close();
     }
   }
 }
 
-function describeSmtpError(err: unknown, where: string): string {
+function smtpError(err: unknown, where: string): DeliveryError {
   const e = err as { code?: string; responseCode?: number; response?: string; message?: string };
-  if (e.code === 'EAUTH') return `SMTP login to ${where} failed (${e.response ?? e.message ?? 'authentication rejected'}): check smtp.user and smtp.password`;
-  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET') return `cannot talk to SMTP server ${where}: ${e.message ?? e.code}`;
-  if (e.code === 'ETIMEDOUT') return `SMTP server ${where} did not answer in time`;
-  if (e.code === 'ETLS') return `STARTTLS with ${where} failed: ${e.message ?? ''} (smtp.secure, smtp.ca_file)`;
-  if (e.responseCode) return `SMTP server ${where} refused the message: ${e.response ?? e.responseCode}`;
-  return `sending mail through ${where} failed: ${e.message ?? String(err)}`;
+  if (e.code === 'EAUTH') return new DeliveryError(`SMTP login to ${where} failed (${e.response ?? e.message ?? 'authentication rejected'}): check smtp.user and smtp.password`);
+  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET') return new DeliveryError(`cannot talk to SMTP server ${where}: ${e.message ?? e.code}`);
+  if (e.code === 'ETIMEDOUT') return new DeliveryError(`SMTP server ${where} did not answer in time`);
+  if (e.code === 'ETLS') return new DeliveryError(`STARTTLS with ${where} failed: ${e.message ?? ''} (smtp.secure, smtp.ca_file)`);
+  // A 5xx to MAIL FROM, to every RCPT TO or to DATA refuses this message for good; a 4xx is "try later".
+  // Envelope or message errors with no reply at all come from nodemailer itself (an address it cannot use).
+  const refusal = e.code === 'EENVELOPE' || e.code === 'EMESSAGE';
+  const permanent = refusal && (e.responseCode === undefined || e.responseCode >= 500);
+  if (e.responseCode) return new DeliveryError(`SMTP server ${where} refused the message: ${e.response ?? e.responseCode}`, { permanent });
+  if (refusal) return new DeliveryError(`cannot send the message through ${where}: ${e.message ?? e.code}`, { permanent });
+  return new DeliveryError(`sending mail through ${where} failed: ${e.message ?? String(err)}`);
 }

@@ -2,7 +2,6 @@
  * The alerting layer as the service sees it: built from `config.alerts`, fed only by the monitor's
  * transitions, with channels behind one durable outbox, rate-limited per channel, and its own metrics.
  */
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
@@ -11,9 +10,10 @@ import type { Logger } from '../log.js';
 import type { RouteInstaller } from '../server/app.js';
 import { Alerter } from './alerter.js';
 import { AlertmanagerChannel } from './alertmanager.js';
-import { DEFAULT_ALERTS, type AlertsConfig, type ChannelConfig } from './config.js';
+import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig, type ChannelConfig } from './config.js';
 import { EmailChannel } from './email.js';
-import { Outbox, scrub, type DeliveryResult } from './outbox.js';
+import { scrub } from './errors.js';
+import { Outbox, type DeliveryResult } from './outbox.js';
 import { silenceRoutes, Silences } from './silences.js';
 import { SlackChannel } from './slack.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
@@ -53,7 +53,7 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   let alerts: AlertsConfig = config.alerts ?? DEFAULT_ALERTS;
   let channels = new Map<string, Channel>();
 
-  const sent = new Counter({ name: 'forgewatch_alerts_sent_total', help: 'Alert delivery attempts by channel and result (ok, error = will retry, dropped = gave up, rate_limited = held back by max_per_hour).', labelNames: ['channel', 'result'], registers: [registry] });
+  const sent = new Counter({ name: 'forgewatch_alerts_sent_total', help: 'Alert delivery attempts by channel and result (ok, partial = accepted but some recipients refused, error = will retry, dropped = gave up, rate_limited = held back by max_per_hour).', labelNames: ['channel', 'result'], registers: [registry] });
   const delivery = new Histogram({
     name: 'forgewatch_alert_delivery_seconds', help: 'Time from queueing a notification to its acceptance by the channel, retries included.', labelNames: ['channel'], registers: [registry],
     buckets: [0.1, 0.5, 1, 5, 30, 120, 600, 3600, 21_600, 86_400],
@@ -75,7 +75,7 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   });
 
   const windows = new Map<string, { start: number; count: number }>();
-  const dispatch = async (channel: string, events: AlertEvent[]): Promise<void> => {
+  const dispatch = async (channel: string, events: AlertEvent[], key: string): Promise<void> => {
     const now = Date.now();
     let w = windows.get(channel);
     if (!w || now - w.start >= HOUR_MS) windows.set(channel, (w = { start: now, count: 0 }));
@@ -86,7 +86,7 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       return;
     }
     const n: Notification = {
-      id: randomUUID(),
+      id: key,
       channel,
       created_at: new Date(now).toISOString(),
       events,
@@ -122,10 +122,14 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
     silences.setConfigured(alerts.silences);
     alerter.config = alerts;
     outbox.retry = alerts.retry;
+    if (alerts.retry.give_up_after < DEFAULT_GIVE_UP_MS && alerts.channels.length > 0) {
+      logger.warn({ event: 'alert_retry_short', give_up_after_ms: alerts.retry.give_up_after }, 'alerts.retry.give_up_after is under 24h: an alert a channel does not accept within it is dropped');
+    }
     outbox.setChannels(channels);
     alerter.poke();
   };
   apply(config);
+  void alerter.start().finally(() => outbox.release());
 
   monitor.onTransition(({ transition, check }) => alerter.onTransition(transition, check));
   monitor.onConfig(apply);

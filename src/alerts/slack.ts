@@ -1,6 +1,7 @@
 /** Slack incoming webhook: Block Kit blocks plus a plain `text` that notifications and old clients show. */
 import { formatDuration } from '../config/units.js';
 import type { SlackChannelConfig } from './config.js';
+import { buildOrGiveUp, urlSecrets } from './errors.js';
 import { postJson } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
@@ -55,10 +56,12 @@ export class SlackChannel implements Channel {
   constructor(private readonly config: SlackChannelConfig) {
     this.name = config.name;
     this.timeoutMs = config.timeout;
-    this.secrets = [config.webhook_url];
+    this.secrets = urlSecrets(config.webhook_url);
   }
 
-  send(n: Notification, signal: AbortSignal): Promise<void> {
-    return postJson(this.config.webhook_url, JSON.stringify(slackPayload(n)), {}, signal, `Slack webhook of channel ${this.name}`);
+  async send(n: Notification, signal: AbortSignal): Promise<void> {
+    const what = `Slack webhook of channel ${this.name}`;
+    const body = buildOrGiveUp(what, () => JSON.stringify(slackPayload(n)));
+    return postJson(this.config.webhook_url, body, {}, signal, what);
   }
 }

@@ -43,6 +43,13 @@ export interface Notification {
   public_url?: string;
 }
 
+/** What a channel may add to "accepted": recipients the receiver refused while it took the message for others. */
+export interface SendOutcome {
+  refused?: string[];
+  /** The receiver's replies for the refused recipients. */
+  detail?: string;
+}
+
 export interface Channel {
   readonly name: string;
   readonly type: string;
@@ -50,7 +57,10 @@ export interface Channel {
   readonly timeoutMs: number;
   /** Values that must never be logged or shown (passwords, secret URLs); scrubbed from error messages. */
   readonly secrets: readonly string[];
-  /** Resolves once the receiver accepted the notification; throws otherwise. */
-  send(notification: Notification, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves once the receiver accepted the notification; throws otherwise, a DeliveryError (errors.ts) saying
+   * whether a later attempt can succeed. Must stop its work when `signal` aborts.
+   */
+  send(notification: Notification, signal: AbortSignal): Promise<SendOutcome | void>;
   close?(): void;
 }

@@ -4,6 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { WebhookChannelConfig } from './config.js';
+import { buildOrGiveUp, urlSecrets } from './errors.js';
 import { postJson } from './http-post.js';
 import { eventTitle, notificationText, notificationTitle } from './render.js';
 import type { Channel, Notification } from './types.js';
@@ -38,13 +39,14 @@ export class WebhookChannel implements Channel {
   constructor(private readonly config: WebhookChannelConfig) {
     this.name = config.name;
     this.timeoutMs = config.timeout;
-    this.secrets = [config.url, ...(config.secret ? [config.secret] : []), ...Object.values(config.headers)];
+    this.secrets = [...urlSecrets(config.url), ...(config.secret ? [config.secret] : []), ...Object.values(config.headers)];
   }
 
-  send(n: Notification, signal: AbortSignal): Promise<void> {
-    const body = JSON.stringify(webhookPayload(n));
+  async send(n: Notification, signal: AbortSignal): Promise<void> {
+    const what = `webhook of channel ${this.name}`;
+    const body = buildOrGiveUp(what, () => JSON.stringify(webhookPayload(n)));
     const headers: Record<string, string> = { ...this.config.headers, [IDEMPOTENCY_HEADER]: n.id };
     if (this.config.secret) headers[SIGNATURE_HEADER] = signBody(body, this.config.secret);
-    return postJson(this.config.url, body, headers, signal, `webhook of channel ${this.name}`);
+    return postJson(this.config.url, body, headers, signal, what);
   }
 }

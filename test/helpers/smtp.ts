@@ -1,4 +1,5 @@
 /** A real SMTP server in the test process (npm smtp-server), with mailparser to read what arrived. */
+import net from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { generate } from 'selfsigned';
 import { SMTPServer } from 'smtp-server';
@@ -24,12 +25,20 @@ export interface TestSmtpOptions {
   /** Require this login; without it no login is needed. */
   auth?: { user: string; password: string };
   port?: number;
+  /** Answer 550 to RCPT TO for these addresses. */
+  refuseRecipients?: string[];
+  /** Refuse every message after DATA with this reply code (e.g. 554). */
+  rejectMessage?: number;
 }
 
 export interface TestSmtp {
   port: number;
   /** Every message accepted, parsed, in arrival order. */
   messages: ParsedMail[];
+  /** The accepted RCPT TO addresses of each message, in the order of `messages`. */
+  envelopes: string[][];
+  /** DATA commands answered (accepted or refused). */
+  dataCommands: number;
   /** Sessions that switched to TLS before sending. */
   tlsSessions: number;
   failedLogins: number;
@@ -43,6 +52,8 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
   const state: TestSmtp = {
     port: opts.port ?? 0,
     messages: [],
+    envelopes: [],
+    dataCommands: 0,
     tlsSessions: 0,
     failedLogins: 0,
     async start() {
@@ -57,11 +68,18 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
           state.failedLogins += 1;
           cb(new Error('Invalid username or password'));
         },
+        onRcptTo(address, _session, cb) {
+          if (!opts.refuseRecipients?.includes(address.address)) return cb();
+          cb(Object.assign(new Error(`5.1.1 <${address.address}>: mailbox unknown`), { responseCode: 550 }));
+        },
         onData(stream, session, cb) {
+          state.dataCommands += 1;
           simpleParser(stream)
             .then((mail) => {
+              if (opts.rejectMessage) return cb(Object.assign(new Error('5.7.1 message refused by policy'), { responseCode: opts.rejectMessage }));
               if (session.secure) state.tlsSessions += 1;
               state.messages.push(mail);
+              state.envelopes.push(session.envelope.rcptTo.map((a) => a.address));
               cb();
             })
             .catch((err: Error) => cb(err));
@@ -83,4 +101,49 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
   };
   await state.start();
   return state;
+}
+
+export interface TricklingSmtp {
+  port: number;
+  /** Connections accepted so far. */
+  connections: number;
+  /** Connections the client has closed. */
+  closedByClient: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A hostile SMTP server: it greets, then answers EHLO with `250-` continuation lines forever, one every 50 ms,
+ * so a client's inactivity timeout never fires.
+ */
+export async function startTricklingSmtp(): Promise<TricklingSmtp> {
+  const sockets = new Set<net.Socket>();
+  let closing = false;
+  const state = { port: 0, connections: 0, closedByClient: 0 };
+  const server = net.createServer((socket) => {
+    state.connections += 1;
+    sockets.add(socket);
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(timer);
+      sockets.delete(socket);
+      if (!closing) state.closedByClient += 1;
+    });
+    socket.write('220 trickle.test ESMTP\r\n');
+    socket.once('data', () => {
+      let n = 0;
+      timer = setInterval(() => socket.write(`250-still thinking ${++n}\r\n`), 50);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  state.port = (server.address() as net.AddressInfo).port;
+  return Object.assign(state, {
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  });
 }

@@ -1,0 +1,114 @@
+/**
+ * Open incidents as kept in state_dir/incidents.json, and the idempotency key of a notification about them.
+ * The key is derived from what the message says (channel, checks, when their failure began, kind and how many
+ * messages each incident had before), not drawn at random: when a crash lands between writing the outbox and
+ * saving incidents.json, the restarted alerter re-creates the very same key and the outbox recognises it.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync } from 'node:fs';
+import { z } from 'zod';
+import { writeFileAtomic } from '../checks/store.js';
+import type { Logger } from '../log.js';
+import type { AlertEvent } from './types.js';
+
+export interface Incident {
+  check: string;
+  /** The latest failing side of the check (kind firing). */
+  event: AlertEvent;
+  opened_at: string;
+  /** A message went out for it (or it was folded into its root's). */
+  notified: boolean;
+  channels: string[];
+  folded_under?: string;
+  last_notified_at?: string;
+  due?: 'firing' | 'reminder' | 'resolved';
+  resolved?: AlertEvent;
+  /** Messages queued about this incident so far; part of the next message's key. */
+  sent?: number;
+}
+
+// Only what the alerter relies on is checked; the events are re-checked in full when they reach the outbox.
+const eventShape = z.looseObject({ check: z.string(), type: z.string(), status: z.string(), reason: z.string(), since: z.string(), labels: z.record(z.string(), z.string()) });
+const incidentSchema = z.looseObject({
+  check: z.string().min(1),
+  event: eventShape,
+  opened_at: z.string(),
+  notified: z.boolean(),
+  channels: z.array(z.string()),
+  folded_under: z.string().optional(),
+  last_notified_at: z.string().optional(),
+  due: z.enum(['firing', 'reminder', 'resolved']).optional(),
+  resolved: eventShape.optional(),
+  sent: z.number().int().nonnegative().optional(),
+});
+const fileSchema = z.looseObject({ incidents: z.array(z.unknown()) });
+
+/** Reads incidents.json; a file that cannot be used is kept aside as incidents.json.corrupt and logged. */
+export function loadIncidents(file: string, logger: Logger): Incident[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ event: 'incidents_unreadable', file, error: (err as Error).message }, 'cannot read open alert incidents; starting without them');
+    return [];
+  }
+  let parsed;
+  try {
+    parsed = fileSchema.safeParse(JSON.parse(text));
+  } catch (err) {
+    parsed = { success: false as const, error: err as Error };
+  }
+  if (!parsed.success) {
+    const aside = `${file}.corrupt`;
+    try {
+      renameSync(file, aside);
+    } catch {
+      // Overwritten by the next save then; the warning below still says what happened.
+    }
+    logger.warn({ event: 'incidents_unreadable', file, kept_as: aside, error: parsed.error.message.slice(0, 300) }, 'incidents.json is corrupt: open alerts are forgotten (a failing check alerts again, a recovery may go unannounced); the file is kept as incidents.json.corrupt');
+    return [];
+  }
+  const out: Incident[] = [];
+  for (const raw of parsed.data.incidents) {
+    const inc = incidentSchema.safeParse(raw);
+    if (inc.success) out.push(inc.data as unknown as Incident);
+    else logger.warn({ event: 'incident_unreadable', check: (raw as { check?: unknown } | null)?.check, error: inc.error.issues[0]?.message }, 'an open alert incident in incidents.json is malformed; it is forgotten');
+  }
+  return out;
+}
+
+export class IncidentFile {
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string, private readonly logger: Logger) {}
+
+  save(incidents: Iterable<Incident>): void {
+    const snapshot = JSON.stringify({ incidents: [...incidents] });
+    this.saving = this.saving
+      .then(() => writeFileAtomic(this.file, snapshot))
+      .catch((err: Error) => this.logger.error({ event: 'incidents_write_failed', error: err.message }, 'cannot save alert incidents'));
+  }
+
+  /** Resolves once every save so far is on disk (or failed and was logged). */
+  saved(): Promise<void> {
+    return this.saving;
+  }
+}
+
+/** One event of a message, as it counts for the key: the incident it is about and its place in that incident. */
+export interface KeyPart {
+  check: string;
+  kind: string;
+  opened_at: string;
+  seq: number;
+}
+
+/** A UUID (version 8: custom, from SHA-256) so receivers that expect a UUID-shaped key keep working. */
+export function notificationKey(channel: string, parts: KeyPart[]): string {
+  const material = JSON.stringify([channel, ...[...parts].sort((a, b) => a.check.localeCompare(b.check)).map((p) => [p.check, p.kind, p.opened_at, p.seq])]);
+  const b = createHash('sha256').update(material).digest().subarray(0, 16);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x80;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
