@@ -1,7 +1,6 @@
-/** Opens one fresh TCP (and optionally TLS) connection, timing each phase, abortable at any point. */
-import { lookup } from 'node:dns/promises';
+/** Opens one fresh TCP connection, timing each phase, abortable at any point. TLS goes on top in src/tls/handshake.ts. */
+import { lookup as systemLookup } from 'node:dns/promises';
 import net from 'node:net';
-import tls from 'node:tls';
 
 export type DialPhase = 'resolving' | 'connecting' | 'tls handshake';
 
@@ -11,31 +10,51 @@ export interface DialTimings {
   tls?: number;
 }
 
+/** Every address a name resolves to, in the order to try them (dns.lookup with all: true). */
+export type LookupAll = (host: string) => Promise<ReadonlyArray<{ address: string }>>;
+
 export interface DialOptions {
   host: string;
   port: number;
-  /** Connect to this address instead of resolving `host` (curl --resolve); SNI still comes from `host`. */
+  /** Connect to this address instead of resolving `host` (curl --resolve). */
   resolve?: string;
-  tls?: tls.ConnectionOptions;
+  /** Resolver to use instead of the system's (getaddrinfo). */
+  lookup?: LookupAll;
   signal: AbortSignal;
   onPhase?: (phase: DialPhase) => void;
 }
 
 export interface Dialed {
-  socket: net.Socket | tls.TLSSocket;
+  socket: net.Socket;
+  /** The address that accepted the connection. */
   address: string;
   timings: DialTimings;
 }
 
+export interface DialErrorContext {
+  /** Addresses tried, in order (for a connect failure: every one refused or unreachable). */
+  addresses?: readonly string[];
+  /** The first bytes the server sent before a TLS handshake failed, to tell what it speaks instead. */
+  received?: Buffer;
+}
+
 /** Raised when a phase fails; `phase` tells the caller where. */
 export class DialError extends Error {
-  constructor(readonly phase: DialPhase, override readonly cause: NodeJS.ErrnoException) {
+  readonly addresses: readonly string[];
+  readonly received: Buffer | undefined;
+  constructor(readonly phase: DialPhase, override readonly cause: NodeJS.ErrnoException, context: DialErrorContext = {}) {
     super(cause.message);
     this.name = 'DialError';
+    this.addresses = context.addresses ?? [];
+    this.received = context.received;
   }
   get code(): string | undefined {
     return this.cause.code;
   }
+}
+
+export function bareHost(host: string): string {
+  return host.replace(/^\[|\]$/g, '');
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -50,37 +69,52 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Resolves, connects and (when asked) handshakes. The caller owns and must destroy the socket. */
+const defaultLookup: LookupAll = (host) => systemLookup(host, { all: true });
+
+async function addressesOf(opts: DialOptions, host: string): Promise<string[]> {
+  if (opts.resolve) return [opts.resolve];
+  if (net.isIP(host) !== 0) return [host];
+  let found: ReadonlyArray<{ address: string }>;
+  try {
+    found = await abortable((opts.lookup ?? defaultLookup)(host), opts.signal);
+  } catch (err) {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    throw new DialError('resolving', err as NodeJS.ErrnoException);
+  }
+  const unique = [...new Set(found.map((a) => a.address))];
+  if (unique.length === 0) throw new DialError('resolving', Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }));
+  return unique;
+}
+
+/**
+ * Resolves, then tries each address in turn (a name resolving to ::1 and 127.0.0.1 with a server on
+ * 127.0.0.1 only must still connect) within the one deadline. The caller owns and must destroy the socket.
+ */
 export async function dial(opts: DialOptions): Promise<Dialed> {
   const { signal } = opts;
-  const bareHost = opts.host.replace(/^\[|\]$/g, '');
+  const host = bareHost(opts.host);
   let t = performance.now();
   opts.onPhase?.('resolving');
-  let address = opts.resolve ?? bareHost;
-  if (!opts.resolve && net.isIP(bareHost) === 0) {
-    try {
-      address = (await abortable(lookup(bareHost), signal)).address;
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw new DialError('resolving', err as NodeJS.ErrnoException);
-    }
-  }
+  const addresses = await addressesOf(opts, host);
   const dns = (performance.now() - t) / 1000;
 
   t = performance.now();
   opts.onPhase?.('connecting');
-  const tcp = await waitFor(net.connect({ host: address, port: opts.port, noDelay: true }), 'connect', 'connecting', signal);
-  const connect = (performance.now() - t) / 1000;
-  if (!opts.tls) return { socket: tcp, address, timings: { dns, connect } };
-
-  t = performance.now();
-  opts.onPhase?.('tls handshake');
-  const servername = opts.tls.servername ?? (net.isIP(bareHost) === 0 ? bareHost : undefined);
-  const secure = await waitFor(tls.connect({ ...opts.tls, socket: tcp, ...(servername ? { servername } : {}) }), 'secureConnect', 'tls handshake', signal, tcp);
-  return { socket: secure, address, timings: { dns, connect, tls: (performance.now() - t) / 1000 } };
+  let last: DialError | undefined;
+  for (const [i, address] of addresses.entries()) {
+    try {
+      const socket = await waitFor(net.connect({ host: address, port: opts.port, noDelay: true }), 'connect', 'connecting', signal);
+      return { socket, address, timings: { dns, connect: (performance.now() - t) / 1000 } };
+    } catch (err) {
+      if (!(err instanceof DialError)) throw err;
+      last = new DialError('connecting', err.cause, { addresses: addresses.slice(0, i + 1) });
+    }
+  }
+  throw last as DialError;
 }
 
-function waitFor<S extends net.Socket>(socket: S, event: string, phase: DialPhase, signal: AbortSignal, underlying?: net.Socket): Promise<S> {
+/** Resolves when `socket` emits `event`; rejects (and destroys it) on error, close or abort. */
+export function waitFor<S extends net.Socket>(socket: S, event: string, phase: DialPhase, signal: AbortSignal, underlying?: net.Socket): Promise<S> {
   return new Promise<S>((resolve, reject) => {
     const cleanup = () => {
       signal.removeEventListener('abort', onAbort);

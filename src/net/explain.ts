@@ -3,7 +3,8 @@
  * The hints come from real deployments behind a TLS-terminating proxy with containers behind it.
  */
 import { formatDuration } from '../config/units.js';
-import { DialError } from './dial.js';
+import { bareHost, DialError } from './dial.js';
+import { explainTlsFailure } from './tls-errors.js';
 
 export type Phase = 'resolving' | 'connecting' | 'tls handshake' | 'first byte' | 'body';
 
@@ -13,10 +14,13 @@ export interface Explained {
 }
 
 export interface Target {
+  /** A name or an IP address; URL brackets around an IPv6 address are dropped. */
   host: string;
   port: number;
-  /** The address actually dialled, when known. */
+  /** The address actually dialled, when known (else taken from the error). */
   address?: string;
+  /** The TLS server name (SNI) sent, if any. */
+  serverName?: string;
 }
 
 const PHASE_WORDS: Record<Phase, string> = {
@@ -34,7 +38,7 @@ export function isTimeout(err: unknown): boolean {
 }
 
 export function explainTimeout(timeoutMs: number, phase: Phase, target: Target): Explained {
-  const where = phase === 'connecting' ? ` to ${hostPort(target.address ?? target.host, target.port)}` : '';
+  const where = phase === 'connecting' ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}` : '';
   const hints: Record<Phase, string> = {
     resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
     connecting: 'No answer to the connection attempt: the host is down, or a firewall drops the packets (compare with a check from inside the network).',
@@ -49,16 +53,32 @@ export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Explains a dial (DNS / TCP / TLS) or stream error. */
+/**
+ * Who the reason names: the address(es) dialled, with the name they came from ("127.0.0.1:8000
+ * (localhost)"), and whether that peer is this machine (which decides the container hint).
+ */
+function peer(err: unknown, target: Target): { hp: string; local: boolean } {
+  const host = bareHost(target.host);
+  const tried = target.address ? [bareHost(target.address)] : err instanceof DialError && err.addresses.length > 0 ? [...err.addresses] : [host];
+  const hp = tried.map((a) => hostPort(a, target.port)).join(', ');
+  return { hp: tried.includes(host) ? hp : `${hp} (${host})`, local: [host, ...tried].some((a) => LOOPBACK.test(a)) };
+}
+
+/** Explains a dial (DNS / TCP / TLS) or stream error; a DialError's own phase wins over `phase`. */
 export function explainNetworkError(err: unknown, target: Target, phase: Phase): Explained {
   const e = (err instanceof DialError ? err.cause : err) as NodeJS.ErrnoException;
+  const at = err instanceof DialError ? err.phase : phase;
   const code = e?.code ?? '';
-  const hp = hostPort(target.address ?? target.host, target.port);
+  const { hp, local } = peer(err, target);
+  const host = bareHost(target.host);
+  if (at === 'tls handshake' || code.startsWith('ERR_SSL_')) {
+    return explainTlsFailure(e, { hp, port: target.port, ...(target.serverName ? { serverName: target.serverName } : {}), ...(err instanceof DialError && err.received ? { received: err.received } : {}) });
+  }
   switch (code) {
     case 'ECONNREFUSED':
       return {
         reason: `connect ECONNREFUSED ${hp}`,
-        hint: LOOPBACK.test(target.address ?? target.host)
+        hint: local
           ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
           : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
       };
@@ -67,23 +87,21 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
     case 'EAI_AGAIN':
     case 'ENODATA':
       return {
-        reason: `dns: cannot resolve ${target.host} (${code === 'EAI_AGAIN' ? 'resolver failed' : 'no such host'})`,
-        hint: `The name ${target.host} does not resolve: check that its DNS record exists and points at the right load balancer or IP, and that it has propagated (dig ${target.host}).`,
+        reason: `dns: cannot resolve ${host} (${code === 'EAI_AGAIN' ? 'resolver failed' : 'no such host'})`,
+        hint: `The name ${host} does not resolve: check that its DNS record exists and points at the right load balancer or IP, and that it has propagated (dig ${host}).`,
       };
     case 'ECONNRESET':
     case 'EPIPE':
     case 'UND_ERR_SOCKET':
       return {
-        reason: `connection reset by ${hp} ${PHASE_WORDS[phase]}`,
-        hint: phase === 'tls handshake'
-          ? 'The server closed the connection during the TLS handshake: it may not serve TLS for this name (SNI), or the TLS port is misconfigured.'
-          : 'The server closed the connection mid-request: the application crashed or restarted, or a proxy cut it. Check the application logs and whether its container is restarting.',
+        reason: `connection reset by ${hp} ${PHASE_WORDS[at]}`,
+        hint: 'The server closed the connection mid-request: the application crashed or restarted, or a proxy cut it. Check the application logs and whether its container is restarting.',
       };
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return { reason: `connect ${code} ${hp}`, hint: 'No route to that address: the host is down or the network path (VPN, firewall, routing) is broken.' };
     case 'ETIMEDOUT':
-      return explainTimeout(0, phase, target);
+      return explainTimeout(0, at, target);
     case 'UND_ERR_HEADERS_OVERFLOW':
       return { reason: `response headers from ${hp} are too large (over 16 KiB)`, hint: 'The server sent oversized headers: usually a cookie or redirect loop piling up headers, or a misbehaving proxy.' };
     default:
@@ -96,11 +114,5 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
     };
   }
   const message = (e?.message ?? String(err)).split('\n')[0] ?? '';
-  if (phase === 'tls handshake') {
-    if (/wrong version number|packet length too long|unknown protocol|http request/i.test(message)) {
-      return { reason: `TLS handshake failed on ${hp}: the port answers plain HTTP, not TLS`, hint: 'A plain-HTTP server is listening on the TLS port: the HTTPS server block (listen 443 ssl) is missing or the check points at the wrong port.' };
-    }
-    return { reason: `TLS handshake failed on ${hp}: ${message}`, hint: 'The TLS handshake did not complete: the server may have no certificate for this name (SNI) or supports no common protocol version.' };
-  }
-  return { reason: `${code ? `${code}: ` : ''}${message} (${PHASE_WORDS[phase]}, ${hp})` };
+  return { reason: `${code ? `${code}: ` : ''}${message} (${PHASE_WORDS[at]}, ${hp})` };
 }
