@@ -6,30 +6,87 @@ export interface SubjectAltNames {
   ip: string[];
 }
 
-/** Parses Node's `subjectAltName` text ("DNS:a.test, IP Address:127.0.0.1"); quoted entries are JSON strings. */
-export function parseSubjectAltNames(text: string | undefined): SubjectAltNames {
-  const out: SubjectAltNames = { dns: [], ip: [] };
-  if (!text) return out;
-  for (const m of text.matchAll(/(DNS|IP Address):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    const raw = m[2] ?? '';
-    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.trim();
-    if (m[1] === 'DNS') out.dns.push(value);
-    else out.ip.push(normalizeIp(value));
+/**
+ * Splits Node's `subjectAltName` text ("DNS:a.test, IP Address:127.0.0.1, URI:http://x/") into its
+ * entries. Node quotes (as a JSON string) every value holding a comma, quote or control character,
+ * so an unquoted value runs to the next ", "; a value is never searched for "DNS:" inside it.
+ */
+export function parseSubjectAltNameEntries(text: string | undefined): Array<{ type: string; value: string }> {
+  const out: Array<{ type: string; value: string }> = [];
+  let at = 0;
+  while (text && at < text.length) {
+    const colon = text.indexOf(':', at);
+    if (colon < 0) break;
+    const type = text.slice(at, colon);
+    let value: string;
+    let end: number;
+    if (text[colon + 1] === '"') {
+      const quoted = /^"(?:[^"\\]|\\.)*"/.exec(text.slice(colon + 1));
+      if (!quoted) break;
+      end = colon + 1 + quoted[0].length;
+      try {
+        value = JSON.parse(quoted[0]) as string;
+      } catch {
+        break;
+      }
+    } else {
+      const comma = text.indexOf(', ', colon + 1);
+      end = comma < 0 ? text.length : comma;
+      value = text.slice(colon + 1, end);
+    }
+    out.push({ type, value });
+    at = text.startsWith(', ', end) ? end + 2 : text.length;
   }
   return out;
 }
 
-/** One spelling per address, so "::1" and "0:0:0:0:0:0:0:1" compare equal. */
+export function parseSubjectAltNames(text: string | undefined): SubjectAltNames {
+  const out: SubjectAltNames = { dns: [], ip: [] };
+  for (const { type, value } of parseSubjectAltNameEntries(text)) {
+    if (type === 'DNS') out.dns.push(value);
+    else if (type === 'IP Address') out.ip.push(normalizeIp(value));
+  }
+  return out;
+}
+
+function ipv6Groups(ip: string): number[] | undefined {
+  let text = ip;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const [a = 0, b = 0, c = 0, d = 0] = (dotted[1] as string).split('.').map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
+  const groups = [...left, ...fill, ...right].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/**
+ * One spelling per address (RFC 5952: lower case, the longest run of zero groups as "::", an
+ * IPv4-mapped address in dotted form), so "::1" and "0:0:0:0:0:0:0:1" compare and print the same.
+ */
 export function normalizeIp(ip: string): string {
   const bare = ip.replace(/^\[|\]$/g, '');
-  if (net.isIPv6(bare)) {
-    const [head = '', tail] = bare.split('::');
-    const left = head ? head.split(':') : [];
-    const right = tail ? tail.split(':') : [];
-    const fill = tail === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
-    return [...left, ...fill, ...right].map((g) => parseInt(g, 16).toString(16)).join(':');
+  if (!net.isIPv6(bare)) return bare;
+  const groups = ipv6Groups(bare);
+  if (!groups) return bare.toLowerCase();
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return `::ffff:${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }
-  return bare;
+  let best = { start: -1, length: 1 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.length) best = { start: i, length: j - i };
+    i = j > i ? j : i + 1;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.start < 0) return hex.join(':');
+  return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
 }
 
 function canonicalName(name: string): string {

@@ -34,7 +34,7 @@ export interface Issued {
 }
 
 export interface CertOptions {
-  /** DNS names and IP addresses for the subjectAltName extension. */
+  /** DNS names and IP addresses for the subjectAltName extension; "URI:..." and "email:..." for those kinds. */
   sans?: string[];
   /** Common name; default the first SAN, or "Test Certificate". */
   cn?: string;
@@ -79,8 +79,20 @@ function serial(): string {
   return bytes.toString('hex');
 }
 
+function sanEntry(v: string): { type: 'ip' | 'dns' | 'url' | 'email'; value: string } {
+  if (v.startsWith('URI:')) return { type: 'url', value: v.slice(4) };
+  if (v.startsWith('email:')) return { type: 'email', value: v.slice(6) };
+  const mapped = net.isIPv6(v) ? /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(v) : null;
+  if (mapped) {
+    // @peculiar/x509 misreads a dotted IPv4 tail ("::ffff:192.0.2.1"): give it the hex groups.
+    const [a, b, c, d] = mapped.slice(2).map(Number) as [number, number, number, number];
+    return { type: 'ip', value: `${mapped[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}` };
+  }
+  return { type: net.isIP(v) ? 'ip' : 'dns', value: v };
+}
+
 function sanExtension(sans: string[]): x509.SubjectAlternativeNameExtension {
-  return new x509.SubjectAlternativeNameExtension(sans.map((v) => ({ type: net.isIP(v) ? ('ip' as const) : ('dns' as const), value: v })));
+  return new x509.SubjectAlternativeNameExtension(sans.map(sanEntry));
 }
 
 async function selfSigned(subject: string, defaultDays: number, opts: CertOptions, extensions: (keys: CryptoKeyPair) => Promise<x509.Extension[]>): Promise<Issued> {
@@ -122,10 +134,10 @@ async function issue(issuer: Issued, subject: string, extensions: x509.Extension
   return { cert: pem(cert), key: keyPem(keys.privateKey), subject, signingKey: keys.privateKey, keyAlgorithm: algorithm };
 }
 
-/** An intermediate CA signed by `issuer`. */
-export function createIntermediateCa(issuer: Issued, name: string, opts: Omit<CertOptions, 'sans' | 'cn'> = {}): Promise<Issued> {
+/** An intermediate CA signed by `issuer` (pathLength: how many CAs may follow it below; default 0). */
+export function createIntermediateCa(issuer: Issued, name: string, opts: Omit<CertOptions, 'sans' | 'cn'> & { pathLength?: number } = {}): Promise<Issued> {
   return issue(issuer, `CN=${name}`, [
-    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   ], opts);
 }
