@@ -70,7 +70,7 @@ describe('cert_file', () => {
   it('names a file that holds the leaf without its intermediate', async () => {
     const result = await certFileCheck(path.join(live, 'forgetrace.test', 'cert.pem'));
     expect(result.details.problems).toEqual(['incomplete_chain']);
-    expect(result.reason).toBe('incomplete chain: the file holds the leaf without its issuer CN=File Test Intermediate');
+    expect(result.reason).toBe("incomplete chain: the certificates in the file do not include the leaf's issuer CN=File Test Intermediate");
   });
 
   it('fails clearly when nothing matches, the file is missing or is not a certificate', async () => {

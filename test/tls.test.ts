@@ -155,6 +155,7 @@ describe('validity', () => {
     expect(result.reason).toMatch(/^certificate expires in 5d12h \(.*\), within fail_before 7d \(also: renewal_overdue\)$/);
     expect(result.details.problems).toEqual(['expires_soon', 'renewal_overdue']);
     expect(result.details.days_left).toBe(5);
+    expect(result.hint).toMatch(/^Renew the certificate now/);
   });
 
   it('warns within warn_before', async () => {
@@ -190,7 +191,7 @@ describe('chains', () => {
     const result = await tlsCheck(port);
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['incomplete_chain']);
-    expect(result.reason).toBe('incomplete chain: the server sent the leaf without its issuer CN=Forgewatch Test Intermediate');
+    expect(result.reason).toBe("incomplete chain: the certificates sent do not include the leaf's issuer CN=Forgewatch Test Intermediate");
     expect(result.hint).toMatch(/fullchain\.pem instead of cert\.pem/);
     expect(result.details.chain).toEqual([expect.objectContaining({ subject: 'CN=forgetrace.test', trusted: false })]);
   });

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../config/units.js';
-import { dnsName } from '../tls/config.js';
+import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { failed, type MetricSpec, type Observation, type Probe } from './types.js';
 
@@ -19,7 +19,7 @@ const resolverAddress = z.string().refine((v) => {
 export const dnsCheckSchema = checkSchema('dns', {
   host: dnsName,
   record: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
-  expect: z.array(z.string().min(1)).min(1, { message: 'list at least one expected answer, or leave expect out' }).optional(),
+  expect: nonEmptyList(z.string().min(1), 'expect is an empty list: list the answers the name must resolve to, or leave expect out to accept any answer').optional(),
   server: resolverAddress.optional(),
 }).superRefine((check, ctx) => {
   (check.expect ?? []).forEach((v, i) => {

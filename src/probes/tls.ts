@@ -5,17 +5,17 @@ import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
 import { fileErrorText, readPemFile } from '../tls/certificate.js';
-import { certPolicyFields, checkWindows } from '../tls/config.js';
+import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';
 import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
 import { connectTls, inspectServed } from '../tls/handshake.js';
 import { analyzeServed, servedMatchesFileMetric, tlsCertMetrics, type ExpectedFile } from '../tls/report.js';
-import { opensslCa, readAnchors, trustStore } from '../tls/trust.js';
+import { readAnchors, trustStore } from '../tls/trust.js';
 import { failed, type MetricSpec, type Probe } from './types.js';
 
 export const tlsCheckSchema = checkSchema('tls', {
   host: z.string().min(1),
   port: port.default(443),
-  server_name: z.string().min(1).optional(),
+  server_name: sniName.optional(),
   ...certPolicyFields,
   ca_file: filePath.optional(),
   cert_file: filePath.optional(),
@@ -39,7 +39,7 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   const host = check.host.replace(/^\[|\]$/g, '');
   const serverName = check.server_name ?? (net.isIP(host) === 0 ? host : undefined);
   const names = check.names ?? [serverName ?? host];
-  const target = { host, port: check.port };
+  const target = { host, port: check.port, ...(serverName ? { serverName } : {}) };
   const summary = { host, port: check.port, server_name: serverName ?? null };
 
   let anchors: X509Certificate[] = [];
@@ -55,7 +55,7 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   const state = { phase: 'resolving' as Phase };
   let connection;
   try {
-    connection = await connectTls({ host, port: check.port, ...(serverName ? { servername: serverName } : {}), ca: opensslCa(anchors), alpn: ['h2', 'http/1.1'], signal, onPhase: (p) => (state.phase = p) });
+    connection = await connectTls({ host, port: check.port, ...(serverName ? { servername: serverName } : {}), anchors, alpn: ['h2', 'http/1.1'], signal, onPhase: (p) => (state.phase = p) });
   } catch (err) {
     const timedOut = signal.aborted && isTimeout(signal.reason);
     const explained = timedOut ? explainTimeout(check.timeout, state.phase, target) : explainNetworkError(err, target, state.phase);

@@ -30,8 +30,25 @@ export const certName = z.string().refine((v) => net.isIP(v.replace(/^\[|\]$/g, 
   message: 'expected a host name such as www.example.org or an IP address',
 });
 
+/**
+ * The TLS server name (SNI). RFC 6066 forbids an IP address there (Node warns DEP0123 and sends it
+ * anyway), so an IP is refused here: leave server_name out and no SNI is sent.
+ */
+export const sniName = z.string().superRefine((v, ctx) => {
+  if (net.isIP(v.replace(/^\[|\]$/g, '')) !== 0) {
+    ctx.addIssue({ code: 'custom', message: `SNI must be a DNS name, not an IP address, got ${JSON.stringify(v)}: leave server_name out to connect without SNI (names: can still list the IP to check it against the certificate)` });
+  } else if (!DNS_NAME.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `expected a DNS name such as api.example.org, got ${JSON.stringify(v)}` });
+  }
+});
+
+/** A non-empty list; refine (a custom issue) so the message reaches the user as written. */
+export function nonEmptyList<T extends z.ZodType>(item: T, message: string) {
+  return z.array(item).refine((list) => list.length > 0, { message });
+}
+
 export const certPolicyFields = {
-  names: z.array(certName).min(1, { message: 'list at least one name, or leave names out' }).optional(),
+  names: nonEmptyList(certName, 'names is an empty list: list at least one name the certificate must cover, or leave names out to check the server name').optional(),
   warn_before: expiryWindow.prefault('21d'),
   fail_before: expiryWindow.prefault('7d'),
 };

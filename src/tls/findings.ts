@@ -32,8 +32,8 @@ export interface Finding {
   hint: string;
 }
 
-/** Order in which problems are named when several apply: the first one found becomes the check's reason. */
-const PRIORITY: readonly ProblemCode[] = [
+/** The closed set, in the order problems are named when several apply: the first one found becomes the check's reason. */
+export const PROBLEM_CODES: readonly ProblemCode[] = [
   'dns', 'refused', 'timeout', 'handshake_failed', 'file_unreadable', 'expired', 'not_yet_valid', 'served_differs_from_file',
   'name_not_covered', 'self_signed', 'untrusted', 'incomplete_chain', 'expires_soon', 'renewal_overdue', 'weak_key', 'weak_signature',
 ];
@@ -62,7 +62,7 @@ export function finding(code: ProblemCode, status: Finding['status'], reason: st
 }
 
 export function sortFindings(findings: Finding[]): Finding[] {
-  return [...findings].sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1) || PRIORITY.indexOf(a.code) - PRIORITY.indexOf(b.code));
+  return [...findings].sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1) || PROBLEM_CODES.indexOf(a.code) - PROBLEM_CODES.indexOf(b.code));
 }
 
 /** The result's status, one-line reason and hint from its findings (worst first). */
@@ -137,8 +137,9 @@ export function strengthFindings(certs: readonly X509Certificate[], anchors: Rea
 /** The problem code of a failed connection, for the `problems` detail. */
 export function connectionProblem(err: unknown, phase: string, timedOut: boolean): ProblemCode {
   if (timedOut || isTimeout(err)) return 'timeout';
+  const at = err instanceof DialError ? err.phase : phase;
   const code = (err instanceof DialError ? err.code : (err as NodeJS.ErrnoException | undefined)?.code) ?? '';
-  if (phase === 'resolving' || ['ENOTFOUND', 'EAI_NONAME', 'EAI_AGAIN', 'ENODATA'].includes(code)) return 'dns';
-  if (phase === 'connecting') return 'refused';
+  if (at === 'resolving' || ['ENOTFOUND', 'EAI_NONAME', 'EAI_AGAIN', 'ENODATA'].includes(code)) return 'dns';
+  if (at === 'connecting') return 'refused';
   return 'handshake_failed';
 }

@@ -6,17 +6,20 @@
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { dial, DialError, type DialPhase, type DialTimings } from '../net/dial.js';
+import { bareHost, dial, DialError, waitFor, type DialPhase, type DialTimings, type LookupAll } from '../net/dial.js';
+import { tap } from './tap.js';
+import { opensslCa, systemBundlePath } from './trust.js';
 
 export interface TlsConnectOptions {
   host: string;
   port: number;
   /** Connect to this address instead of resolving `host`. */
   resolve?: string;
-  /** SNI; defaults to `host` when it is a name. */
+  lookup?: LookupAll;
+  /** SNI; defaults to `host` when it is a name. An IP address is never sent as SNI (RFC 6066). */
   servername?: string;
-  /** Trust anchors handed to OpenSSL (its verdict is cross-checked against forgewatch's own). */
-  ca?: string[];
+  /** Extra trust anchors (ca_file) for OpenSSL's own verdict, which is cross-checked against forgewatch's. */
+  anchors?: readonly X509Certificate[];
   alpn?: string[];
   signal: AbortSignal;
   onPhase?: (phase: DialPhase) => void;
@@ -31,8 +34,13 @@ export interface TlsConnection {
 
 /** What the server presented, read right after the handshake. */
 export interface ServedTls {
-  /** As the server sent it, leaf first (OpenSSL may append the root it found in the trust store). */
+  /**
+   * Leaf first, then what OpenSSL could link from the certificates the server sent, by issuer; it may
+   * append the root it found in the trust store and drops certificates that link to nothing.
+   */
   chain: X509Certificate[];
+  /** True when that chain went on beyond MAX_CHAIN certificates and was cut there. */
+  truncated: boolean;
   protocol: string | null;
   cipher: string | null;
   alpn: string | null;
@@ -43,56 +51,69 @@ export interface ServedTls {
 
 // Inspect anything a server may present, including RSA-1024 and SHA-1, and judge it afterwards.
 const PERMISSIVE_CIPHERS = 'DEFAULT:@SECLEVEL=0';
+const contexts = new Map<string, tls.SecureContext>();
+
+/** One secure context per set of trust anchors: building one parses a few hundred root certificates. */
+function contextFor(anchors: readonly X509Certificate[]): tls.SecureContext {
+  const key = [systemBundlePath(), ...anchors.map((c) => c.fingerprint256)].join('\n');
+  let context = contexts.get(key);
+  if (!context) {
+    if (contexts.size >= 32) contexts.clear();
+    context = tls.createSecureContext({ ca: opensslCa(anchors), ciphers: PERMISSIVE_CIPHERS });
+    contexts.set(key, context);
+  }
+  return context;
+}
+
+const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
+
+async function dialTcp(opts: TlsConnectOptions) {
+  try {
+    return await dial({ host: opts.host, port: opts.port, ...(opts.resolve ? { resolve: opts.resolve } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}), signal: opts.signal, ...(opts.onPhase ? { onPhase: opts.onPhase } : {}) });
+  } catch (err) {
+    // A reset while connecting means the server accepted and dropped the connection: for a TLS
+    // server that is a failed handshake, not a refusal (which answer comes first is a race).
+    if (err instanceof DialError && err.phase === 'connecting' && CLOSED.has(err.code ?? '')) {
+      opts.onPhase?.('tls handshake');
+      throw new DialError('tls handshake', err.cause, { addresses: err.addresses });
+    }
+    throw err;
+  }
+}
 
 export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
-  const tcp = await dial({ host: opts.host, port: opts.port, ...(opts.resolve ? { resolve: opts.resolve } : {}), signal: opts.signal, ...(opts.onPhase ? { onPhase: opts.onPhase } : {}) });
+  const tcp = await dialTcp(opts);
   const started = performance.now();
   opts.onPhase?.('tls handshake');
-  const bare = opts.host.replace(/^\[|\]$/g, '');
-  const servername = opts.servername ?? (net.isIP(bare) === 0 ? bare : undefined);
+  const named = opts.servername ?? bareHost(opts.host);
+  const servername = net.isIP(named) === 0 ? named : undefined;
   let ocspStapled = false;
+  const tapped = tap(tcp.socket);
   // tls.connect hands requestOCSP on to the TLSSocket, though its option type does not list it.
   const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
-    socket: tcp.socket,
+    socket: tapped.stream,
+    secureContext: contextFor(opts.anchors ?? []),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
     requestOCSP: true,
-    ciphers: PERMISSIVE_CIPHERS,
     ...(servername ? { servername } : {}),
-    ...(opts.ca ? { ca: opts.ca } : {}),
     ...(opts.alpn ? { ALPNProtocols: opts.alpn } : {}),
   };
   const socket = tls.connect(options);
+  socket.once('close', () => tcp.socket.destroy());
   socket.on('OCSPResponse', (response: unknown) => {
     ocspStapled = Buffer.isBuffer(response) && response.length > 0;
   });
-  await new Promise<void>((resolve, reject) => {
-    const cleanup = () => {
-      opts.signal.removeEventListener('abort', onAbort);
-      socket.off('secureConnect', onReady);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-    };
-    const fail = (err: unknown) => {
-      cleanup();
-      socket.destroy();
-      tcp.socket.destroy();
-      reject(err);
-    };
-    const onReady = () => { cleanup(); resolve(); };
-    const onError = (err: NodeJS.ErrnoException) => fail(new DialError('tls handshake', err));
-    const onClose = () => onError(Object.assign(new Error('the server closed the connection'), { code: 'ECONNRESET' }));
-    const onAbort = () => fail(opts.signal.reason);
-    if (opts.signal.aborted) return onAbort();
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('secureConnect', onReady);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-  });
+  try {
+    await waitFor(socket, 'secureConnect', 'tls handshake', opts.signal, tcp.socket);
+  } catch (err) {
+    if (err instanceof DialError) throw new DialError('tls handshake', err.cause, { addresses: [tcp.address], received: tapped.first() });
+    throw err;
+  }
   return { socket, address: tcp.address, timings: { dns: tcp.timings.dns, connect: tcp.timings.connect, tls: (performance.now() - started) / 1000 }, ocspStapled };
 }
 
-const MAX_CHAIN = 10;
+export const MAX_CHAIN = 10;
 
 export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): ServedTls {
   const chain: X509Certificate[] = [];
@@ -106,6 +127,7 @@ export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): Serv
   const error = socket.authorizationError as unknown;
   return {
     chain,
+    truncated: Boolean(cert?.raw && !seen.has(cert.fingerprint256)),
     protocol: socket.getProtocol() ?? null,
     cipher: socket.getCipher()?.name ?? null,
     alpn: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,

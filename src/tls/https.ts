@@ -7,7 +7,7 @@ import { certPolicyFields, type ExpiryWindow } from './config.js';
 import { summarize } from './findings.js';
 import { connectTls, inspectServed, type TlsConnection } from './handshake.js';
 import { analyzeServed, type ServedAnalysis } from './report.js';
-import { opensslCa, trustStore } from './trust.js';
+import { trustStore } from './trust.js';
 
 /** Keys the `tls:` block of an http check takes besides ca_file, insecure and server_name. */
 export const httpTlsPolicyFields = certPolicyFields;
@@ -42,7 +42,7 @@ export async function dialHttps(url: URL, settings: HttpTlsSettings, opts: Https
     port: Number(url.port) || 443,
     ...(opts.resolve ? { resolve: opts.resolve } : {}),
     ...(settings.server_name ? { servername: settings.server_name } : {}),
-    ca: opensslCa(opts.anchors),
+    anchors: opts.anchors,
     alpn: ['http/1.1'],
     signal: opts.signal,
     onPhase: opts.onPhase,

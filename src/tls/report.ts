@@ -40,16 +40,16 @@ export interface AnalysisOptions {
 }
 
 /** Everything that can be judged from the certificates alone, wherever they came from. */
-export function analyzeCertificate(leaf: X509Certificate, supplied: readonly X509Certificate[], opts: AnalysisOptions, source: 'server' | 'file'): CertAnalysis {
+export function analyzeCertificate(leaf: X509Certificate, supplied: readonly X509Certificate[], opts: AnalysisOptions, source: 'server' | 'file', truncatedAt?: number): CertAnalysis {
   const sans = sansOf(leaf);
   const covered = opts.names.filter((n) => nameCovered(n, sans));
   const missing = opts.names.filter((n) => !nameCovered(n, sans));
-  const verdict = verifyChain(leaf, supplied, opts.store, source);
+  const verdict = verifyChain(leaf, supplied, opts.store, { source, ...(truncatedAt !== undefined ? { truncatedAt } : {}) });
   const findings: Finding[] = [];
   if (missing.length > 0) {
     findings.push(finding('name_not_covered', 'fail', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the SANs [${sanList(leaf).join(', ')}]`));
   }
-  if (verdict.problem) findings.push(finding(verdict.problem.code, 'fail', verdict.problem.reason));
+  if (verdict.problem) findings.push(finding(verdict.problem.code, 'fail', verdict.problem.reason, verdict.problem.hint));
   findings.push(...expiryFindings(leaf, verdict.path.slice(1), opts.policy, opts.now));
   findings.push(...strengthFindings(verdict.path, opts.store.fingerprints));
   const notAfter = notAfterMs(leaf);
@@ -80,7 +80,7 @@ export function chainJson(certs: readonly X509Certificate[], store: TrustStore, 
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),
     not_after: new Date(notAfterMs(cert)).toISOString(),
-    trusted: verifyChain(cert, certs, store, source).trusted,
+    trusted: verifyChain(cert, certs, store, { source }).trusted,
   }));
 }
 
@@ -108,7 +108,7 @@ export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?
     const none = finding('handshake_failed', 'fail', 'the server presented no certificate');
     return { findings: [none], details: { ...base, problems: problemCodes([none]) }, observations, okReason: '' };
   }
-  const cert = analyzeCertificate(leaf, served.chain, opts, 'server');
+  const cert = analyzeCertificate(leaf, served.chain, opts, 'server', served.truncated ? served.chain.length : undefined);
   const findings = [...cert.findings];
   if (cert.trusted && served.opensslError && !JUDGED_HERE.has(served.opensslError)) {
     findings.push(finding('untrusted', 'fail', `OpenSSL rejects the chain: ${served.opensslError}`));

@@ -3,6 +3,7 @@
  * untrusted, self-signed or incomplete chain is named precisely instead of ending the connection.
  */
 import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import tls from 'node:tls';
 import { formatName, readPemFile } from './certificate.js';
 
@@ -17,27 +18,76 @@ export interface ChainVerdict {
   trusted: boolean;
   /** Leaf first, then each issuer found, ending with the trust anchor when there is one. */
   path: X509Certificate[];
-  problem?: { code: ChainProblemCode; reason: string };
+  problem?: { code: ChainProblemCode; reason: string; hint?: string };
 }
 
-let systemAnchors: X509Certificate[] | undefined;
+/** Debian's and Ubuntu's bundle, which update-ca-certificates rebuilds with the CAs installed locally. */
+const DEFAULT_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function system(): X509Certificate[] {
-  systemAnchors ??= tls.rootCertificates.map((pem) => new X509Certificate(pem));
-  return systemAnchors;
+/** The system bundle as OpenSSL finds it: $SSL_CERT_FILE when set, else the distribution's file. */
+export function systemBundlePath(): string {
+  return process.env.SSL_CERT_FILE || DEFAULT_BUNDLE;
 }
 
-/** The system roots plus `extra` (a check's ca_file). */
-export function trustStore(extra: readonly X509Certificate[] = []): TrustStore {
-  const anchors = new Map<string, X509Certificate[]>();
-  const fingerprints = new Set<string>();
-  for (const cert of [...system(), ...extra]) {
-    const list = anchors.get(cert.subject);
-    if (list) list.push(cert);
-    else anchors.set(cert.subject, [cert]);
+interface SystemRoots {
+  certs: X509Certificate[];
+  pems: string[];
+  store: TrustStore;
+}
+
+/** Read once per process (per bundle path): a few hundred certificates to parse. */
+const systemRoots = new Map<string, SystemRoots>();
+
+function readBundle(file: string): string[] {
+  try {
+    if (statSync(file).size > MAX_BUNDLE_BYTES) return [];
+    return readFileSync(file, 'utf8').match(PEM_BLOCK) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Node's bundled roots plus the system bundle, each certificate once. */
+function system(): SystemRoots {
+  const file = systemBundlePath();
+  let roots = systemRoots.get(file);
+  if (roots) return roots;
+  const certs: X509Certificate[] = [];
+  const pems: string[] = [];
+  const seen = new Set<string>();
+  for (const pem of [...tls.rootCertificates, ...readBundle(file)]) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      continue;
+    }
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    certs.push(cert);
+    pems.push(pem);
+  }
+  roots = { certs, pems, store: buildStore(certs) };
+  systemRoots.set(file, roots);
+  return roots;
+}
+
+function buildStore(certs: readonly X509Certificate[], base?: TrustStore): TrustStore {
+  const anchors = new Map(base?.anchors);
+  const fingerprints = new Set(base?.fingerprints);
+  for (const cert of certs) {
+    anchors.set(cert.subject, [...(anchors.get(cert.subject) ?? []), cert]);
     fingerprints.add(cert.fingerprint256);
   }
   return { anchors, fingerprints };
+}
+
+/** The system roots (Node's and the system bundle) plus `extra` (a check's ca_file). */
+export function trustStore(extra: readonly X509Certificate[] = []): TrustStore {
+  const base = system().store;
+  return extra.length === 0 ? base : buildStore(extra, base);
 }
 
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
@@ -52,36 +102,53 @@ function isSelfSigned(cert: X509Certificate): boolean {
   return issuedBy(cert, cert);
 }
 
-const MAX_DEPTH = 10;
+export const MAX_DEPTH = 10;
+
+export interface VerifyOptions {
+  source?: 'server' | 'file';
+  /** The supplied chain was cut at this many certificates (it went on beyond). */
+  truncatedAt?: number;
+}
 
 /**
  * Builds the path from `leaf` upwards, preferring a trust anchor as soon as one signed the current
  * certificate (as OpenSSL's trusted-first does), else a certificate from `supplied`.
  */
-export function verifyChain(leaf: X509Certificate, supplied: readonly X509Certificate[], store: TrustStore, source: 'server' | 'file' = 'server'): ChainVerdict {
+export function verifyChain(leaf: X509Certificate, supplied: readonly X509Certificate[], store: TrustStore, opts: VerifyOptions = {}): ChainVerdict {
   const path = [leaf];
   const pool = supplied.filter((c) => c.fingerprint256 !== leaf.fingerprint256);
-  for (let current = leaf; path.length <= MAX_DEPTH; ) {
+  for (let current = leaf; ; ) {
     if (store.fingerprints.has(current.fingerprint256)) return { trusted: true, path };
     const anchor = store.anchors.get(current.issuer)?.find((a) => issuedBy(current, a));
     if (anchor) return { trusted: true, path: [...path, anchor] };
     if (isSelfSigned(current)) break;
     const index = pool.findIndex((c) => issuedBy(current, c));
     if (index < 0) break;
+    if (path.length >= MAX_DEPTH) return { trusted: false, path, problem: truncated(path.length, current) };
     current = pool.splice(index, 1)[0] as X509Certificate;
     path.push(current);
   }
-  return { trusted: false, path, problem: describeBreak(path, source) };
+  const end = path[path.length - 1] as X509Certificate;
+  if (opts.truncatedAt !== undefined && !isSelfSigned(end)) return { trusted: false, path, problem: truncated(opts.truncatedAt, end) };
+  return { trusted: false, path, problem: describeBreak(path, opts.source ?? 'server') };
 }
 
-function describeBreak(path: X509Certificate[], source: 'server' | 'file'): { code: ChainProblemCode; reason: string } {
+function truncated(count: number, last: X509Certificate): NonNullable<ChainVerdict['problem']> {
+  return {
+    code: 'untrusted',
+    reason: `the chain was truncated at ${count} certificates without reaching a trusted root (it goes on above ${formatName(last.subject)})`,
+    hint: 'The chain is far longer than a real one (leaf, one or two intermediates): serve only the leaf and its intermediates (fullchain.pem), not a whole CA bundle, and reload the server.',
+  };
+}
+
+function describeBreak(path: X509Certificate[], source: 'server' | 'file'): NonNullable<ChainVerdict['problem']> {
   const end = path[path.length - 1] as X509Certificate;
   if (path.length === 1 && isSelfSigned(end)) {
     return { code: 'self_signed', reason: `the certificate ${formatName(end.subject)} is self-signed and not in the trusted roots` };
   }
   if (path.length === 1) {
-    const who = source === 'server' ? 'the server sent the leaf without' : 'the file holds the leaf without';
-    return { code: 'incomplete_chain', reason: `incomplete chain: ${who} its issuer ${formatName(end.issuer)}` };
+    const sent = source === 'server' ? 'the certificates sent' : 'the certificates in the file';
+    return { code: 'incomplete_chain', reason: `incomplete chain: ${sent} do not include the leaf's issuer ${formatName(end.issuer)}` };
   }
   if (isSelfSigned(end)) {
     return { code: 'untrusted', reason: `the chain ends at the root ${formatName(end.subject)}, which is not a trusted root` };
@@ -89,9 +156,9 @@ function describeBreak(path: X509Certificate[], source: 'server' | 'file'): { co
   return { code: 'untrusted', reason: `the chain ends at ${formatName(end.subject)}, issued by ${formatName(end.issuer)}, which is not a trusted root` };
 }
 
-/** The `ca` option for tls.connect: the system roots plus the extra anchors (undefined: OpenSSL's default). */
-export function opensslCa(extra: readonly X509Certificate[]): string[] | undefined {
-  return extra.length > 0 ? [...tls.rootCertificates, ...extra.map((c) => c.toString())] : undefined;
+/** The `ca` option for tls.createSecureContext: Node's roots, the system bundle, then the extra anchors. */
+export function opensslCa(extra: readonly X509Certificate[]): string[] {
+  return [...system().pems, ...extra.map((c) => c.toString())];
 }
 
 /** Reads a PEM bundle of trust anchors (ca_file); an error names the problem in a few words. */

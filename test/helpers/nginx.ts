@@ -80,10 +80,10 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const errorLog = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  // nginx writes its pid file after binding every listen socket.
+  // The pid file can appear before the listen sockets accept; a started worker means they do.
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`nginx exited at start (code ${child.exitCode}):\n${stderr}${errorLog()}`);
-    return existsSync(pidFile);
+    return existsSync(pidFile) && /start worker process/.test(errorLog());
   });
 
   return {
