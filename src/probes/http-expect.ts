@@ -2,6 +2,7 @@
 import { formatDuration } from '../config/units.js';
 import type { Explained } from '../net/explain.js';
 import type { HttpCheck } from './http.js';
+import { redactUrl } from './http-redirect.js';
 
 interface Response {
   status: number;
@@ -23,7 +24,7 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
   const { expect } = check;
   if (!expect.status.some(([from, to]) => res.status >= from && res.status <= to)) {
     const wanted = expect.status.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(' or ');
-    const location = typeof res.headers.location === 'string' ? ` to ${res.headers.location}` : '';
+    const location = typeof res.headers.location === 'string' ? ` to ${redactUrl(res.headers.location)}` : '';
     const redirectHint = res.status >= 300 && res.status < 400 ? `The server redirects${location}; set follow_redirects: true to follow it, or expect ${res.status} to assert the redirect itself.` : undefined;
     const hint = STATUS_HINTS[res.status] ?? redirectHint ?? (res.status >= 500 ? 'The server reports an internal error: check the application logs.' : undefined);
     return { reason: `status ${res.status}, expected ${wanted}`, ...(hint ? { hint } : {}) };
