@@ -157,7 +157,6 @@ describe('forgewatch serve', () => {
       const failed = s.lines().find((l) => l.event === 'state_write_failed');
       expect(failed).toMatchObject({ level: 50, error: expect.stringContaining('EISDIR') });
       expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-      expect(readdirSync(stateDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
       rmdirSync(path.join(stateDir, 'state.json'));
       await waitFor(() => count('state_write_recovered') === 1, 15_000);
@@ -165,6 +164,11 @@ describe('forgewatch serve', () => {
       expect(statSync(path.join(stateDir, 'state.json')).isFile()).toBe(true);
       expect(JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8'))).toMatchObject({ version: 1, checks: { flappy: { status: expect.stringMatching(/^(ok|fail)$/) } } });
       expect(s.child.exitCode).toBeNull();
+      // A clean shutdown, then no temp file from any of the failed writes is left behind.
+      const exited = new Promise((resolve) => s.child.once('exit', resolve));
+      s.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(readdirSync(stateDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     } finally {
       await Promise.all(running.map(stop));
       await target.close();
