@@ -141,6 +141,7 @@ export class Monitor {
     for (const fn of this.configListeners) fn(config);
   }
 
+  /** Never rejects (callers fire and forget it): the store reports a failed write and keeps the states in memory. */
   persist(): Promise<void> {
     if (!this.store) return Promise.resolve();
     return this.store.save(() =>
