@@ -135,6 +135,8 @@ describe('HTTP API', () => {
     expect(get('forgewatch_check_status', { check: 'api-down', status: 'fail' })).toBe(1);
     expect(get('forgewatch_check_status', { check: 'api-down', status: 'ok' })).toBe(0);
     expect(get('forgewatch_check_runs_total', { check: 'api-down', result: 'fail' })).toBeGreaterThanOrEqual(1);
+    // A result that never happened is still exported as 0, so rate() sees the first one.
+    expect(get('forgewatch_check_runs_total', { check: 'api-down', type: 'http', result: 'warn' })).toBe(0);
     expect(get('forgewatch_http_status_code', { check: 'api-down' })).toBe(503);
     expect(get('forgewatch_http_phase_seconds', { check: 'web-up', phase: 'connect' })).toBeGreaterThan(0);
     expect(get('forgewatch_check_duration_seconds', { check: 'web-up', type: 'http' })).toBeGreaterThan(0);

@@ -91,6 +91,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const checks: CheckConfig[] = [];
   const fingerprints = new Map<string, string>();
   const graph: DependencyNode[] = [];
+  const named = new Set<string>();
   const rawChecks = isPlainMap(raw) && Array.isArray(raw.checks) ? (raw.checks as unknown[]) : [];
   rawChecks.forEach((entry, i) => {
     if (!isPlainMap(entry)) return; // the top-level schema reported it
@@ -105,8 +106,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     // A check with mistakes still takes part in the name and dependency checks, so those are reported now too.
     const name = parsed ? (parsed.name as string) : checkName.safeParse(entry.name).success ? (entry.name as string) : undefined;
     const dependsOn = parsed ? (parsed.depends_on as string[] | undefined) : entry.depends_on;
-    if (name !== undefined && graph.some((n) => n.name === name)) report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
-    else if (name !== undefined) graph.push({ index: i, name, dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [] });
+    if (name !== undefined && named.has(name)) report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
+    else if (name !== undefined) {
+      named.add(name);
+      graph.push({ index: i, name, dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [] });
+    }
     if (!parsed) return;
     if (parsed.interval !== undefined && parsed.schedule !== undefined) report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
     if (fingerprints.has(name as string)) return;

@@ -2,13 +2,16 @@
  * Turns check results into Prometheus series. Gauges are computed at scrape time from each check's
  * latest result, so a check removed by a reload loses its series without bookkeeping.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import { probeKinds } from '../probes/index.js';
-import type { MetricSpec, Observation } from '../probes/types.js';
+import type { MetricSpec, Observation, Status } from '../probes/types.js';
+import { renderFamily, type Family, type Sample } from './exposition.js';
 
 const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
+type RunResult = Status;
+const RUN_RESULTS: readonly RunResult[] = ['ok', 'warn', 'fail'];
 /**
  * prom-client's default metrics that are gauges named like counters: `promtool check metrics` rejects
  * them, and each is the sum of its un-suffixed sibling (nodejs_active_handles etc.), which stays.
@@ -16,12 +19,14 @@ const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
 const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class Metrics {
+  /** prom-client's own metrics and the few service-wide ones; alert channels register theirs here too. */
   readonly registry = new Registry();
+  /** The per-check families, rendered without prom-client (see exposition.ts). */
+  private readonly families: Family[] = [];
   /** Latest observations per check, indexed by metric name. */
   private readonly latest = new Map<string, Map<string, Observation[]>>();
-  private readonly runs: Counter<'check' | 'type' | 'result'>;
-  /** Checks with run counters, and the type they were counted under. */
-  private readonly counted = new Map<string, string>();
+  /** Runs per check by result, under the type they were counted as. */
+  private readonly runs = new Map<string, { type: string; counts: Record<RunResult, number> }>();
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
 
@@ -29,20 +34,24 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     const views = () => this.monitor.views();
+    const runs = this.runs;
+    this.family('forgewatch_check_up', 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', ['check', 'type'], function* () {
+      for (const v of views()) if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.status === 'fail' ? 0 : 1 };
+    });
+    this.family('forgewatch_check_status', 'Settled status of the check after thresholds: 1 on the current status.', ['check', 'type', 'status'], function* () {
+      for (const v of views()) for (const status of STATUSES) yield { values: [v.check.name, v.check.type, status], value: v.state.status === status ? 1 : 0 };
+    });
+    this.family('forgewatch_check_duration_seconds', 'Duration of the last run of the check.', ['check', 'type'], function* () {
+      for (const v of views()) if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.timings.total ?? 0 };
+    });
+    // Every result of a check that ran is exported, zeros included, so rate() sees a first failure.
+    this.family('forgewatch_check_runs_total', 'Runs of each check by result.', ['check', 'type', 'result'], function* () {
+      for (const [check, { type, counts }] of runs) for (const result of RUN_RESULTS) yield { values: [check, type, result], value: counts[result] };
+    }, 'counter');
+    this.family('forgewatch_check_last_run_timestamp_seconds', 'Unix time the check last finished a run.', ['check'], function* () {
+      for (const v of views()) if (v.last) yield { values: [v.check.name], value: Date.parse(v.last.at) / 1000 };
+    });
     const reg = [this.registry];
-    computed(reg, 'forgewatch_check_up', 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', function* () {
-      for (const v of views()) if (v.last) yield { labels: { check: v.check.name, type: v.check.type }, value: v.last.result.status === 'fail' ? 0 : 1 };
-    });
-    computed(reg, 'forgewatch_check_status', 'Settled status of the check after thresholds: 1 on the current status.', function* () {
-      for (const v of views()) for (const status of STATUSES) yield { labels: { check: v.check.name, type: v.check.type, status }, value: v.state.status === status ? 1 : 0 };
-    });
-    computed(reg, 'forgewatch_check_duration_seconds', 'Duration of the last run of the check.', function* () {
-      for (const v of views()) if (v.last) yield { labels: { check: v.check.name, type: v.check.type }, value: v.last.result.timings.total ?? 0 };
-    });
-    computed(reg, 'forgewatch_check_last_run_timestamp_seconds', 'Unix time the check last finished a run.', function* () {
-      for (const v of views()) if (v.last) yield { labels: { check: v.check.name }, value: Date.parse(v.last.at) / 1000 };
-    });
-    this.runs = new Counter({ name: 'forgewatch_check_runs_total', help: 'Runs of each check by result.', labelNames: ['check', 'type', 'result'], registers: reg });
     this.reloadOk = new Gauge({ name: 'forgewatch_config_last_reload_successful', help: 'Whether the last config reload succeeded.', registers: reg });
     this.reloadAt = new Gauge({ name: 'forgewatch_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load.', registers: reg });
     this.reloadOk.set(1);
@@ -60,11 +69,12 @@ export class Metrics {
         },
       });
     }
-    for (const spec of declaredMetrics()) this.probeGauge(spec);
+    for (const spec of declaredMetrics()) this.probeFamily(spec);
 
     monitor.onResult((rec) => {
-      this.runs.inc({ check: rec.check.name, type: rec.check.type, result: rec.result.status });
-      this.counted.set(rec.check.name, rec.check.type);
+      const counted = runs.get(rec.check.name);
+      if (counted && counted.type === rec.check.type) counted.counts[rec.result.status]++;
+      else runs.set(rec.check.name, { type: rec.check.type, counts: { ok: 0, warn: 0, fail: 0, [rec.result.status]: 1 } });
       const byMetric = new Map<string, Observation[]>();
       for (const o of rec.result.observations) {
         const list = byMetric.get(o.metric);
@@ -76,11 +86,7 @@ export class Metrics {
     monitor.onConfig((config) => {
       const live = new Map(config.checks.map((c) => [c.name, c.type]));
       for (const name of [...this.latest.keys()]) if (!live.has(name)) this.latest.delete(name);
-      for (const [name, type] of this.counted) {
-        if (live.get(name) === type) continue;
-        for (const result of STATUSES) this.runs.remove({ check: name, type, result });
-        this.counted.delete(name);
-      }
+      for (const [name, { type }] of [...runs]) if (live.get(name) !== type) runs.delete(name);
     });
   }
 
@@ -89,50 +95,32 @@ export class Metrics {
     if (ok) this.reloadAt.set(Date.now() / 1000);
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** Yields to the event loop between families: a scrape of thousands of checks must not stall the scheduler. */
+  async render(): Promise<string> {
+    const parts = [await this.registry.metrics()];
+    for (const family of this.families) {
+      parts.push(renderFamily(family));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return parts.join('');
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
 
-  private probeGauge(spec: MetricSpec): void {
+  private family(name: string, help: string, labelNames: readonly string[], samples: () => Iterable<Sample>, type: Family['type'] = 'gauge'): void {
+    this.families.push({ name, help, type, labelNames, samples });
+  }
+
+  private probeFamily(spec: MetricSpec): void {
     const latest = this.latest;
-    computed([this.registry], spec.name, spec.help, function* () {
+    this.family(spec.name, spec.help, ['check', ...spec.labelNames], function* () {
       for (const [check, byMetric] of latest) {
-        for (const o of byMetric.get(spec.name) ?? []) {
-          const labels: Record<string, string> = { check };
-          for (const l of spec.labelNames) labels[l] = o.labels?.[l] ?? '';
-          yield { labels, value: o.value };
-        }
+        for (const o of byMetric.get(spec.name) ?? []) yield { values: [check, ...spec.labelNames.map((l) => o.labels?.[l] ?? '')], value: o.value };
       }
     });
   }
-}
-
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/**
- * A gauge whose samples are computed at scrape time. Overriding get() skips prom-client's
- * per-sample label hashing, which dominates the scrape at thousands of checks.
- */
-class ComputedGauge extends Gauge {
-  constructor(registers: Registry[], private readonly metricName: string, private readonly metricHelp: string, private readonly samples: () => Iterable<Sample>) {
-    super({ name: metricName, help: metricHelp, registers });
-  }
-
-  override async get() {
-    // prom-client declares MetricType as an enum in its types only; its runtime value is the string.
-    return { name: this.metricName, help: this.metricHelp, type: 'gauge' as unknown as MetricType, aggregator: 'sum' as const, collect: () => undefined, values: [...this.samples()] };
-  }
-}
-
-function computed(registers: Registry[], name: string, help: string, samples: () => Iterable<Sample>): void {
-  new ComputedGauge(registers, name, help, samples);
 }
 
 /** Every gauge some probe kind declares; one name declared twice must mean the same series. */
