@@ -88,14 +88,20 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     }
   });
 
-  it('folds a dependent into its root cause, and alerts on the dependent alone once the root recovers first', async () => {
-    const { fw, target, hook } = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], '  group_wait: 400ms\n');
+  /** api-public depends on backend-container; the dependent notices first, the root fails a moment later, within group_wait. */
+  async function dependentThenRootFail(groupWait: string) {
+    const running = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], `  group_wait: ${groupWait}\n`);
+    const { fw, target } = running;
     await settled(fw, 'api-public', 'ok');
     await settled(fw, 'backend-container', 'ok');
-    // The dependent notices first; the root fails a moment later, within group_wait.
     target.set('/api-public', 502);
     await settled(fw, 'api-public', 'fail');
     target.set('/backend-container', 503);
+    return running;
+  }
+
+  it('folds a dependent into its root cause, and alerts on the dependent alone once the root recovers first', async () => {
+    const { target, hook } = await dependentThenRootFail('400ms');
     const first = await waitFor(() => payloads(hook)[0]);
     expect(first?.events).toHaveLength(1);
     expect(first?.events[0]).toMatchObject({ check: 'backend-container', kind: 'firing', dependents: [{ check: 'api-public', reason: 'status 502, expected 200' }] });
@@ -243,12 +249,7 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   });
 
   it('lets a folded dependent alert on its own when a reload removes its root check', async () => {
-    const { fw, target, hook } = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], '  group_wait: 300ms\n');
-    await settled(fw, 'api-public', 'ok');
-    await settled(fw, 'backend-container', 'ok');
-    target.set('/api-public', 502);
-    await settled(fw, 'api-public', 'fail');
-    target.set('/backend-container', 503);
+    const { fw, hook } = await dependentThenRootFail('300ms');
     const first = await waitFor(() => payloads(hook)[0]);
     expect(first.events.map((e) => [e.check, e.dependents.map((d) => d.check)])).toEqual([['backend-container', ['api-public']]]);
     fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace(/^.*name: backend-container,.*\n/m, '').replace(', depends_on: [backend-container]', ''));

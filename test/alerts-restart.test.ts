@@ -47,6 +47,27 @@ interface Payload {
   events: { kind: string; check: string }[];
 }
 
+/** A check `svc` failing at once against a real target, alerting to a real webhook receiver, with `alerts` added to its channel. */
+async function failingSvc(alerts: string) {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.cleanup());
+  const target = await flipTarget();
+  const hook = await receiver();
+  cleanups.push(() => target.close(), () => hook.close());
+  target.set('/svc', 502);
+  const stateDir = path.join(tmp.dir, 'state');
+  const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+  writeFileSync(configFile, `state_dir: ${stateDir}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in" }
+${alerts}`);
+  return { hook, configFile, incidents: path.join(stateDir, 'incidents.json') };
+}
+
 describe('alert delivery across a killed forgewatch process', () => {
   it('sends each pending notification exactly once after SIGKILL and restart, and never logs secrets', async () => {
     const tmp = tempDir();
@@ -102,24 +123,7 @@ alerts:
   });
 
   it('sends an alert that was still waiting for group_wait when the process was killed', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    const hook = await receiver();
-    cleanups.push(() => target.close(), () => hook.close());
-    target.set('/svc', 502);
-    const stateDir = path.join(tmp.dir, 'state');
-    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
-    writeFileSync(configFile, `state_dir: ${stateDir}
-defaults: { interval: 100ms, failure_threshold: 1 }
-checks:
-  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
-alerts:
-  channels:
-    - { name: hook, type: webhook, url: "${hook.url}/in" }
-  group_wait: 1500ms
-`);
-    const incidents = path.join(stateDir, 'incidents.json');
+    const { hook, configFile, incidents } = await failingSvc('  group_wait: 1500ms\n');
     const first = await serve(configFile);
     await waitFor(() => existsSync(incidents) && readFileSync(incidents, 'utf8').includes('"due":"firing"'));
     first.proc.kill('SIGKILL');
@@ -137,26 +141,8 @@ alerts:
 
 describe('a crash between queueing a message and saving incidents.json', () => {
   it('re-creates the message with the same key, and the receiver gets it once', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    const hook = await receiver();
-    cleanups.push(() => target.close(), () => hook.close());
+    const { hook, configFile, incidents } = await failingSvc('  group_wait: 1s\n  retry: { initial: 100ms, max: 200ms }\n');
     hook.answer = 503;
-    target.set('/svc', 502);
-    const stateDir = path.join(tmp.dir, 'state');
-    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
-    writeFileSync(configFile, `state_dir: ${stateDir}
-defaults: { interval: 100ms, failure_threshold: 1 }
-checks:
-  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
-alerts:
-  channels:
-    - { name: hook, type: webhook, url: "${hook.url}/in" }
-  group_wait: 1s
-  retry: { initial: 100ms, max: 200ms }
-`);
-    const incidents = path.join(stateDir, 'incidents.json');
     const first = await serve(configFile);
     await waitFor(() => existsSync(incidents) && readFileSync(incidents, 'utf8').includes('"due":"firing"'));
     const beforeQueueing = readFileSync(incidents, 'utf8');
