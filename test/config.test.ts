@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.js';
@@ -216,5 +216,10 @@ describe('forgewatch validate (CLI)', () => {
     const valid = await runCli(['validate'], { cwd: dir });
     expect(valid.stdout).toContain('forgewatch.yaml: ok');
     expect(valid.code).toBe(0);
+    // The deployment it models: local and public health, the certificate's names, the backend container and who holds :8000.
+    const config = parseConfig(readFileSync(path.join(dir, 'forgewatch.yaml'), 'utf8'), 'forgewatch.yaml', { FORGEWATCH_TOKEN: '' }, dir);
+    expect(config.checks.map((c) => c.type).sort()).toEqual(['container', 'http', 'http', 'http', 'http', 'http', 'port', 'tls']);
+    expect(config.checks.find((c) => c.type === 'tls')).toMatchObject({ names: ['forgetrace.pro', 'www.forgetrace.pro', 'api.forgetrace.pro'] });
+    expect(config.checks.find((c) => c.type === 'port')).toMatchObject({ port: 8000, owner: { container: 'forgetrace-backend' } });
   });
 });

@@ -26,6 +26,7 @@ checks:
     type: http
     url: http://127.0.0.1:8000/health
     interval: 15s
+    depends_on: [backend-container]
     expect:
       status: [200]
     labels: { team: web, severity: page }
@@ -42,7 +43,7 @@ checks:
     url: https://api.forgetrace.pro/health
     expect:
       status: [200]
-    depends_on: [backend-local]     # a 502 here is explained by the backend being down
+    depends_on: [backend-local, cert-forgetrace]   # a 502 or a bad certificate here is explained by those
     labels: { severity: page }
 
   - name: www-public
@@ -60,4 +61,40 @@ checks:
     expect:
       status: [301, 308]
       header: { location: '^https://forgetrace\\.pro/' }
+
+  # --- The certificate nginx serves must cover every host it serves ---
+  - name: cert-forgetrace
+    type: tls
+    host: forgetrace.pro
+    port: 443
+    names: [forgetrace.pro, www.forgetrace.pro, api.forgetrace.pro]
+    warn_before: 21d                # certbot renews at 30 days left: 21d means renewal is failing
+    fail_before: 7d
+
+  # --- Containers: up, not restarting; the log line that explains a crash loop ---
+  - name: backend-container
+    type: container
+    container: forgetrace-backend   # uses /var/run/docker.sock, or DOCKER_HOST=unix:///...
+    max_restarts: 0
+    window: 10m
+
+  # --- :8000 must be held by the backend container, not by a leftover systemd unit ---
+  - name: backend-port
+    type: port
+    host: 127.0.0.1
+    port: 8000
+    owner: { container: forgetrace-backend }
+    bind: loopback
+
+# Alerts when a check regresses and when it recovers (see docs/alerts.md):
+# alerts:
+#   channels:
+#     - name: ops-mail
+#       type: email
+#       smtp: { host: smtp.example.com, port: 587, secure: starttls, user: alerts, password: \${SMTP_PASSWORD} }
+#       from: forgewatch@example.com
+#       to: [ops@example.com]
+#     - name: ops-slack
+#       type: slack
+#       webhook_url: \${SLACK_WEBHOOK_URL}
 `;
