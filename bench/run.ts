@@ -98,8 +98,8 @@ async function scheduled(count: number, port: number, interval: string, seconds:
     'cpu_%_of_one_core': (cpu / 1e6 / elapsed) * 100,
     'lateness_p50_ms': late.p50,
     'lateness_p99_ms': late.p99,
-    'rss_peak_MiB': rssPeak / 1024 / 1024,
-    'rss_end_MiB': process.memoryUsage().rss / 1024 / 1024,
+    'rss_peak_while_running_MiB': rssPeak / 1024 / 1024,
+    'rss_after_scrape_MiB': process.memoryUsage().rss / 1024 / 1024,
     'heap_end_MiB': process.memoryUsage().heapUsed / 1024 / 1024,
     'metrics_render_ms': renderMs,
   });
