@@ -4,11 +4,11 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, duration, filePath, regex, size, statusMatcher, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../config/units.js';
-import { bareHost } from '../net/dial.js';
 import { explainNetworkError, explainTimeout, isTimeout } from '../net/explain.js';
 import { fileErrorText } from '../tls/certificate.js';
 import { checkWindows, sniName } from '../tls/config.js';
 import { HINTS } from '../tls/findings.js';
+import { serverNameFor } from '../tls/handshake.js';
 import { certificateWarning, httpTlsPolicyFields } from '../tls/https.js';
 import { tlsCertMetrics } from '../tls/report.js';
 import { readAnchors } from '../tls/trust.js';
@@ -143,7 +143,7 @@ interface FailedRun {
 
 function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult {
   const { url, state } = run;
-  const serverName = url.protocol === 'https:' ? (check.tls.server_name ?? (net.isIP(bareHost(url.hostname)) === 0 ? bareHost(url.hostname) : undefined)) : undefined;
+  const serverName = url.protocol === 'https:' ? serverNameFor(url.hostname, check.tls.server_name) : undefined;
   const target = { host: url.hostname, port: portOf(url), ...(state.address ? { address: state.address } : {}), ...(serverName ? { serverName } : {}) };
   const explained = err instanceof ProbeFailure
     ? err.explained

@@ -1,13 +1,13 @@
 /** TLS certificate probe: handshake accepting anything, then expiry, names, chain and served-vs-file judged here. */
 import type { X509Certificate } from 'node:crypto';
-import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
+import { bareHost } from '../net/dial.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
 import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';
 import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
-import { connectTls, inspectServed } from '../tls/handshake.js';
+import { connectTls, inspectServed, serverNameFor } from '../tls/handshake.js';
 import { analyzeServed, servedMatchesFileMetric, tlsCertMetrics, type ExpectedFile } from '../tls/report.js';
 import { readAnchors, trustStore } from '../tls/trust.js';
 import { failed, type MetricSpec, type Probe } from './types.js';
@@ -36,8 +36,8 @@ async function readExpected(file: string): Promise<ExpectedFile> {
 
 export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   const started = performance.now();
-  const host = check.host.replace(/^\[|\]$/g, '');
-  const serverName = check.server_name ?? (net.isIP(host) === 0 ? host : undefined);
+  const host = bareHost(check.host);
+  const serverName = serverNameFor(host, check.server_name);
   const names = check.names ?? [serverName ?? host];
   const target = { host, port: check.port, ...(serverName ? { serverName } : {}) };
   const summary = { host, port: check.port, server_name: serverName ?? null };

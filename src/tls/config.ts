@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
+import { bareHost } from '../net/dial.js';
 
 export type ExpiryWindow = { kind: 'duration'; ms: number } | { kind: 'share'; fraction: number };
 
@@ -26,7 +27,7 @@ const DNS_NAME = /^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0
 export const dnsName = z.string().regex(DNS_NAME, { message: 'expected a DNS name such as api.example.org' });
 
 /** A host name (wildcards not allowed: these are names the certificate must cover) or an IP address. */
-export const certName = z.string().refine((v) => net.isIP(v.replace(/^\[|\]$/g, '')) !== 0 || DNS_NAME.test(v), {
+export const certName = z.string().refine((v) => net.isIP(bareHost(v)) !== 0 || DNS_NAME.test(v), {
   message: 'expected a host name such as www.example.org or an IP address',
 });
 
@@ -35,7 +36,7 @@ export const certName = z.string().refine((v) => net.isIP(v.replace(/^\[|\]$/g, 
  * anyway), so an IP is refused here: leave server_name out and no SNI is sent.
  */
 export const sniName = z.string().superRefine((v, ctx) => {
-  if (net.isIP(v.replace(/^\[|\]$/g, '')) !== 0) {
+  if (net.isIP(bareHost(v)) !== 0) {
     ctx.addIssue({ code: 'custom', message: `SNI must be a DNS name, not an IP address, got ${JSON.stringify(v)}: leave server_name out to connect without SNI (names: can still list the IP to check it against the certificate)` });
   } else if (!DNS_NAME.test(v)) {
     ctx.addIssue({ code: 'custom', message: `expected a DNS name such as api.example.org, got ${JSON.stringify(v)}` });

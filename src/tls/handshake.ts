@@ -81,12 +81,17 @@ async function dialTcp(opts: TlsConnectOptions) {
   }
 }
 
+/** The SNI sent for `host`: the configured name, else the host when it is a name (never an IP, RFC 6066). */
+export function serverNameFor(host: string, configured?: string): string | undefined {
+  const named = configured ?? bareHost(host);
+  return net.isIP(named) === 0 ? named : undefined;
+}
+
 export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection> {
   const tcp = await dialTcp(opts);
   const started = performance.now();
   opts.onPhase?.('tls handshake');
-  const named = opts.servername ?? bareHost(opts.host);
-  const servername = net.isIP(named) === 0 ? named : undefined;
+  const servername = serverNameFor(opts.host, opts.servername);
   let ocspStapled = false;
   const tapped = tap(tcp.socket);
   // tls.connect hands requestOCSP on to the TLSSocket, though its option type does not list it.

@@ -1,6 +1,6 @@
 /** The certificate side of an https:// hop in an http check: same handshake and judgement as the tls check. */
 import type { X509Certificate } from 'node:crypto';
-import type { DialPhase } from '../net/dial.js';
+import { bareHost, type DialPhase } from '../net/dial.js';
 import type { Explained } from '../net/explain.js';
 import type { Status } from '../probes/types.js';
 import { certPolicyFields, type ExpiryWindow } from './config.js';
@@ -36,7 +36,7 @@ export interface HttpsDialOptions {
 }
 
 export async function dialHttps(url: URL, settings: HttpTlsSettings, opts: HttpsDialOptions): Promise<HttpsHop> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = bareHost(url.hostname);
   const connection = await connectTls({
     host,
     port: Number(url.port) || 443,

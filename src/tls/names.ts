@@ -1,5 +1,6 @@
 /** Which host names and IP addresses a certificate covers (RFC 6125 rules, as browsers apply them). */
 import net from 'node:net';
+import { bareHost } from '../net/dial.js';
 
 export interface SubjectAltNames {
   dns: string[];
@@ -69,7 +70,7 @@ function ipv6Groups(ip: string): number[] | undefined {
  * IPv4-mapped address in dotted form), so "::1" and "0:0:0:0:0:0:0:1" compare and print the same.
  */
 export function normalizeIp(ip: string): string {
-  const bare = ip.replace(/^\[|\]$/g, '');
+  const bare = bareHost(ip);
   if (!net.isIPv6(bare)) return bare;
   const groups = ipv6Groups(bare);
   if (!groups) return bare.toLowerCase();
@@ -110,7 +111,7 @@ export function dnsNameMatches(pattern: string, name: string): boolean {
 
 /** Whether `name` (a host name or an IP address) is covered by the SANs. */
 export function nameCovered(name: string, sans: SubjectAltNames): boolean {
-  const bare = name.replace(/^\[|\]$/g, '');
+  const bare = bareHost(name);
   if (net.isIP(bare)) return sans.ip.includes(normalizeIp(bare));
   return sans.dns.some((pattern) => dnsNameMatches(pattern, bare));
 }
