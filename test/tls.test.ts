@@ -210,6 +210,19 @@ describe('chains', () => {
     expect((await runCheck(yaml)).result.status).toBe('ok');
   });
 
+  it('sees a ca_file rewritten between runs', async () => {
+    const self = await createSelfSignedLeaf({ sans: NAMES });
+    const server = await serveHttps(self.cert, self.key);
+    servers.push(server);
+    const anchors = writePem(tmp.dir, 'rewritten.pem', root.cert);
+    const yaml = `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nca_file: ${anchors}\n`;
+    expect((await runCheck(yaml)).result.details.problems).toEqual(['self_signed']);
+    writePem(tmp.dir, 'rewritten.pem', self.cert);
+    expect((await runCheck(yaml)).result.status).toBe('ok');
+    writePem(tmp.dir, 'rewritten.pem', root.cert);
+    expect((await runCheck(yaml)).result.details.problems).toEqual(['self_signed']);
+  });
+
   it('names a chain from a CA that is not trusted', async () => {
     const otherRoot = await createRootCa('Unknown Root');
     const otherIntermediate = await createIntermediateCa(otherRoot, 'Unknown Intermediate');

@@ -36,7 +36,7 @@ export interface RunState {
 export interface FetchOptions {
   tls: HttpTlsSettings;
   maxBody: number;
-  anchors: X509Certificate[];
+  anchors: readonly X509Certificate[];
   /** Whether this hop goes to the check's own host (its tls.names apply). */
   ownHost: boolean;
   resolve?: string;

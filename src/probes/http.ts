@@ -60,7 +60,7 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   const started = performance.now();
   const state: RunState = { phase: 'resolving', timings: { dns: 0, connect: 0, tls: 0, ttfb: 0, transfer: 0 }, measured: new Set() };
   const shownUrl = redactUrl(check.url);
-  let anchors: X509Certificate[] = [];
+  let anchors: readonly X509Certificate[] = [];
   if (check.tls.ca_file) {
     try {
       anchors = await readAnchors(check.tls.ca_file);

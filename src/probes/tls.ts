@@ -42,7 +42,7 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   const target = { host, port: check.port, ...(serverName ? { serverName } : {}) };
   const summary = { host, port: check.port, server_name: serverName ?? null };
 
-  let anchors: X509Certificate[] = [];
+  let anchors: readonly X509Certificate[] = [];
   if (check.ca_file) {
     try {
       anchors = await readAnchors(check.ca_file);

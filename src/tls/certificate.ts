@@ -135,9 +135,14 @@ export function sanList(cert: X509Certificate): string[] {
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/** Each PEM certificate block in a text, in file order, unparsed. */
+export function pemBlocks(text: string): string[] {
+  return text.match(PEM_BLOCK) ?? [];
+}
+
 /** Every certificate in a PEM text, in file order. */
 export function parsePemBundle(text: string): X509Certificate[] {
-  return (text.match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block));
+  return pemBlocks(text).map((block) => new X509Certificate(block));
 }
 
 /** Certificate bundles are a few KiB; a path pointing at something huge must not be read into memory. */

@@ -3,9 +3,10 @@
  * untrusted, self-signed or incomplete chain is named precisely instead of ending the connection.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import tls from 'node:tls';
-import { formatName, readPemFile } from './certificate.js';
+import { formatName, pemBlocks, readPemFile } from './certificate.js';
 
 export interface TrustStore {
   anchors: Map<string, X509Certificate[]>;
@@ -24,7 +25,6 @@ export interface ChainVerdict {
 /** Debian's and Ubuntu's bundle, which update-ca-certificates rebuilds with the CAs installed locally. */
 const DEFAULT_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** The system bundle as OpenSSL finds it: $SSL_CERT_FILE when set, else the distribution's file. */
 export function systemBundlePath(): string {
@@ -43,7 +43,7 @@ const systemRoots = new Map<string, SystemRoots>();
 function readBundle(file: string): string[] {
   try {
     if (statSync(file).size > MAX_BUNDLE_BYTES) return [];
-    return readFileSync(file, 'utf8').match(PEM_BLOCK) ?? [];
+    return pemBlocks(readFileSync(file, 'utf8'));
   } catch {
     return [];
   }
@@ -84,10 +84,18 @@ function buildStore(certs: readonly X509Certificate[], base?: TrustStore): Trust
   return { anchors, fingerprints };
 }
 
+/** Stores built on the system roots per set of extra anchors (as readAnchors returns them, reused while unchanged). */
+const extended = new WeakMap<readonly X509Certificate[], { base: TrustStore; store: TrustStore }>();
+
 /** The system roots (Node's and the system bundle) plus `extra` (a check's ca_file). */
 export function trustStore(extra: readonly X509Certificate[] = []): TrustStore {
   const base = system().store;
-  return extra.length === 0 ? base : buildStore(extra, base);
+  if (extra.length === 0) return base;
+  const known = extended.get(extra);
+  if (known?.base === base) return known.store;
+  const store = buildStore(extra, base);
+  extended.set(extra, { base, store });
+  return store;
 }
 
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
@@ -161,9 +169,31 @@ export function opensslCa(extra: readonly X509Certificate[]): string[] {
   return [...system().pems, ...extra.map((c) => c.toString())];
 }
 
-/** Reads a PEM bundle of trust anchors (ca_file); an error names the problem in a few words. */
-export async function readAnchors(file: string): Promise<X509Certificate[]> {
+interface AnchorFile {
+  version: string;
+  certs: readonly X509Certificate[];
+}
+
+/** Every run of a check with a ca_file reads it: parse it again only when it changed. */
+const anchorFiles = new Map<string, AnchorFile>();
+
+function versionOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/**
+ * Reads a PEM bundle of trust anchors (ca_file); an error names the problem in a few words. While the
+ * file is unchanged (same inode, size and times) the same array comes back, so its trust store and
+ * OpenSSL context are reused too.
+ */
+export async function readAnchors(file: string): Promise<readonly X509Certificate[]> {
+  const version = versionOf(await stat(file));
+  const known = anchorFiles.get(file);
+  if (known?.version === version) return known.certs;
+  anchorFiles.delete(file);
   const certs = await readPemFile(file);
   if (certs.length === 0) throw new Error('no PEM certificate in it');
+  if (anchorFiles.size >= 64) anchorFiles.clear();
+  anchorFiles.set(file, { version, certs });
   return certs;
 }
