@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { flipTarget, receiver, type FlipTarget, type Receiver } from './helpers/alerts.js';
@@ -233,6 +233,21 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(await metrics()).toMatch(/forgewatch_alert_outbox_pending\{channel="hook"\} 0/);
     expect(hook.received.length).toBeGreaterThanOrEqual(2);
     expect(hook.accepted).toHaveLength(0);
+  });
+
+  it('counts an alert the outbox cannot write as dropped on every channel, instead of skipping the channels after the first', async () => {
+    const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n');
+    await settled(fw, 'svc', 'ok');
+    // A file where the outbox directory was: every write into it fails, as on a full or read-only disk.
+    const outbox = path.join(fw.service.monitor.config.state_dir, 'outbox');
+    rmSync(outbox, { recursive: true, force: true });
+    writeFileSync(outbox, '');
+    target.set('/svc', 502);
+    const metrics = () => fetch(`${fw.url}/metrics`).then((r) => r.text());
+    await waitFor(async () => /forgewatch_alerts_sent_total\{channel="chat",result="dropped"\} 1/.test(await metrics()), 5000);
+    expect(await metrics()).toMatch(/forgewatch_alerts_sent_total\{channel="hook",result="dropped"\} 1/);
+    expect(hook.received).toHaveLength(0);
+    expect(slack.received).toHaveLength(0);
   });
 
   it('sends the recovery to where the routes point now when a reload renamed the channel the failure went to', async () => {

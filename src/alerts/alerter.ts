@@ -16,7 +16,7 @@ import { matches, type MatchSubject } from './match.js';
 import type { Silences } from './silences.js';
 import type { AlertEvent, FoldedDependent } from './types.js';
 
-/** `key` is the notification's idempotency key, the same whenever the same message is re-created. */
+/** `key` is the notification's idempotency key, the same whenever the same message is re-created. Never rejects. */
 export type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
 
 const TICK_MS = 250;

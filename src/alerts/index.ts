@@ -93,7 +93,17 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       ...(config.server.public_url ? { public_url: config.server.public_url } : {}),
       ...(w.count === alerts.max_per_hour + 1 ? { rate_limited: { limit: alerts.max_per_hour, quiet_until: new Date(w.start + HOUR_MS).toISOString() } } : {}),
     };
-    await outbox.enqueue(n);
+    try {
+      await outbox.enqueue(n);
+    } catch (err) {
+      // Not on disk, so it can never be sent: lost loudly (counted as dropped), and the other channels still get theirs.
+      const error = (err as Error).message;
+      count(channel, 'dropped');
+      logger.error(
+        { event: 'alert_dropped', channel, id: key, reason: 'unwritable', error, checks: events.map((e) => e.check) },
+        `cannot write an alert to ${channel} into the outbox (${error}); it is lost`,
+      );
+    }
   };
 
   const silences = new Silences(stateDir);
