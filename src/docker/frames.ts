@@ -38,11 +38,11 @@ export function stripTimestamp(line: string): string {
 }
 
 /** A quoted log line goes into alert subjects and chat messages: long enough for an exception, no more. */
-export const MAX_QUOTE = 300;
+const MAX_QUOTE = 300;
 
-/** `text` cut to `max` characters (the ellipsis included), keeping the start where the message is. */
-export function clipLine(text: string, max = MAX_QUOTE): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+/** `text` cut to MAX_QUOTE characters (the ellipsis included), keeping the start where the message is. */
+export function clipLine(text: string): string {
+  return text.length <= MAX_QUOTE ? text : `${text.slice(0, MAX_QUOTE - 1)}…`;
 }
 
 const MEANINGFUL = /error|exception|fatal|panic|traceback|failed|failure|denied|refused|cannot|can't|unable|not found|no such|killed|invalid|missing/i;

@@ -29,7 +29,7 @@ function excerpt(bytes: Buffer): string {
 }
 
 /** OpenSSL's reason text without the "80EC…:error:0A000458:SSL routines:func:" prefix and the source file and line. */
-export function opensslReason(err: NodeJS.ErrnoException & { reason?: unknown }): string {
+function opensslReason(err: NodeJS.ErrnoException & { reason?: unknown }): string {
   const message = (err.message ?? '').split('\n')[0] ?? '';
   const m = /error:[0-9a-f]+:[^:]*:[^:]*:([^:]+)(?::[^:]*\.[ch]:\d+)?(?::(.*))?$/i.exec(message);
   if (!m) return message;

@@ -118,7 +118,7 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
   return { socket, address: tcp.address, timings: { dns: tcp.timings.dns, connect: tcp.timings.connect, tls: (performance.now() - started) / 1000 }, ocspStapled };
 }
 
-export const MAX_CHAIN = 10;
+const MAX_CHAIN = 10;
 
 export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): ServedTls {
   const chain: X509Certificate[] = [];

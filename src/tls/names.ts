@@ -12,7 +12,7 @@ export interface SubjectAltNames {
  * entries. Node quotes (as a JSON string) every value holding a comma, quote or control character,
  * so an unquoted value runs to the next ", "; a value is never searched for "DNS:" inside it.
  */
-export function parseSubjectAltNameEntries(text: string | undefined): Array<{ type: string; value: string }> {
+function parseSubjectAltNameEntries(text: string | undefined): Array<{ type: string; value: string }> {
   const out: Array<{ type: string; value: string }> = [];
   let at = 0;
   while (text && at < text.length) {

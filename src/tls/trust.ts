@@ -110,7 +110,7 @@ function isSelfSigned(cert: X509Certificate): boolean {
   return issuedBy(cert, cert);
 }
 
-export const MAX_DEPTH = 10;
+const MAX_DEPTH = 10;
 
 export interface VerifyOptions {
   source?: 'server' | 'file';
