@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advance, initialState, isRecovery, isRegression, type CheckState, type Transition } from '../src/checks/state.js';
 import { StateDirError, StateStore, writeFileAtomic } from '../src/checks/store.js';
 import type { ProbeResult, Status } from '../src/probes/types.js';
-import { startForgewatch, tempDir } from './helpers/service.js';
+import { startForgewatch, tempDir, waitFor } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';
 
 const result = (status: Status): ProbeResult => ({ status, reason: status, timings: { total: 0 }, details: {}, observations: [] });
@@ -63,8 +63,14 @@ describe('state machine', () => {
 describe('state across restarts', () => {
   let target: Started<http.Server>;
   let healthy = false;
+  /** While set, requests get no answer at all. */
+  let hanging = false;
+  let hung = 0;
   beforeAll(async () => {
-    target = await httpServer((_req, res) => res.writeHead(healthy ? 200 : 503).end());
+    target = await httpServer((_req, res) => {
+      if (!hanging) res.writeHead(healthy ? 200 : 503).end();
+      else hung++;
+    });
   });
   afterAll(() => target.close());
 
@@ -91,6 +97,30 @@ describe('state across restarts', () => {
       expect(second.map((t) => `${t.from}->${t.to}`)).toEqual(['fail->ok']);
       await fw.service.close();
     } finally {
+      await cleanup();
+    }
+  });
+
+  it('a run cut short by shutdown changes no state, persisted or not, and emits no transition', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      healthy = true;
+      const fw = await startForgewatch(yaml(), { dir });
+      await fw.service.monitor.run('app');
+      expect(fw.service.monitor.view('app')?.state.status).toBe('ok');
+      const seen: Transition[] = [];
+      fw.service.monitor.onTransition(({ transition }) => seen.push(transition));
+      hanging = true;
+      const cut = fw.service.monitor.run('app');
+      await waitFor(() => hung > 0);
+      await fw.service.close();
+      expect((await cut).result.reason).toBe('cancelled: forgewatch is shutting down');
+      expect(seen).toEqual([]);
+      expect(fw.service.monitor.view('app')?.state.status).toBe('ok');
+      expect(new StateStore(fw.service.monitor.config.state_dir).load().app?.status).toBe('ok');
+    } finally {
+      hanging = false;
+      healthy = false;
       await cleanup();
     }
   });

@@ -101,8 +101,9 @@ export class Monitor {
     const kind = probeKinds[check.type];
     if (!kind) throw new Error(`unknown check type ${check.type}`);
     const result = await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal);
-    // A reload may have replaced or removed the check while it ran: record only against the live one.
-    if (this.runtimes.get(check.name) !== rt) return { check, result, at: this.clock().toISOString(), state: rt.state };
+    // A reload may have replaced or removed the check while it ran: record only against the live one. A run cut
+    // short by shutdown says nothing about the target: recorded, it would alert and persist a failure on every restart.
+    if (this.runtimes.get(check.name) !== rt || this.shutdown.signal.aborted) return { check, result, at: this.clock().toISOString(), state: rt.state };
     const now = this.clock();
     const { state, transition } = advance(check.name, rt.state, result, rt.check, now);
     rt.state = state;
