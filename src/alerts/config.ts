@@ -69,7 +69,7 @@ export const silenceSchema = z
   .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), { message: 'until must be later than from', path: ['until'] });
 export type SilenceConfig = z.output<typeof silenceSchema>;
 
-export const MAX_RETRY_WAIT_MS = 600_000;
+const MAX_RETRY_WAIT_MS = 600_000;
 /** The delivery guarantee the docs make: an undelivered alert is retried for at least a day by default. */
 export const DEFAULT_GIVE_UP_MS = 86_400_000;
 

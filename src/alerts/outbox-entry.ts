@@ -42,7 +42,7 @@ const notificationSchema = z.object({
   public_url: z.string().optional(),
 });
 
-export const entrySchema = z.object({
+const entrySchema = z.object({
   version: z.literal(1),
   seq: z.number().int().nonnegative().refine(Number.isSafeInteger, { message: 'expected a safe integer' }),
   notification: notificationSchema,

@@ -93,7 +93,7 @@ function asTyped(text: string): number | boolean | undefined {
   return (typeof v === 'number' || typeof v === 'boolean') && String(v) === text ? v : undefined;
 }
 
-export function pathOf(ancestry: readonly unknown[], leaf: unknown): PathSegment[] {
+function pathOf(ancestry: readonly unknown[], leaf: unknown): PathSegment[] {
   const segments: PathSegment[] = [];
   const chain = [...ancestry, leaf];
   for (let i = 0; i < chain.length - 1; i++) {

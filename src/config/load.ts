@@ -13,7 +13,6 @@ import { formatPath, interpolate, type PathSegment } from './interpolate.js';
 import { topLevelSchema, type TopLevel } from './schema.js';
 import { validate, type Report } from './validate.js';
 
-export { formatPath, type PathSegment };
 export type CheckConfig = ResolvedCommon & { readonly [key: string]: unknown };
 
 export interface Config extends Omit<TopLevel, 'checks'> {
@@ -113,7 +112,6 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
     if (!parsed) return;
     if (parsed.interval !== undefined && parsed.schedule !== undefined) report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
-    if (fingerprints.has(name as string)) return;
     fingerprints.set(name as string, JSON.stringify(entry));
     checks.push(resolveCommon(parsed, defaults));
   });

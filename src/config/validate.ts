@@ -57,7 +57,7 @@ function expectedName(expected: string): string {
   return `a ${expected}`;
 }
 
-export function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   const got = input === undefined ? '' : `, got ${shown(input)}`;
   switch (issue.code) {
