@@ -95,7 +95,7 @@ export class Alerter {
     if (this.groupTimer) {
       clearTimeout(this.groupTimer);
       this.groupTimer = undefined;
-      this.flushing = this.flushing.then(() => this.flush());
+      this.queueFlush();
     }
     await this.flushing;
     await this.file.saved();
