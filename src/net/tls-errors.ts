@@ -87,6 +87,11 @@ const RULES: Rule[] = [
 
 const NOT_TLS = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i;
 
+/** Errors after which the peer's own bytes say more: it answered in something other than TLS, or hung up. */
+export function mayNotSpeakTls(err: NodeJS.ErrnoException): boolean {
+  return NOT_TLS.test(err.message ?? '') || CLOSED.has(err.code ?? '');
+}
+
 function notTls(ctx: TlsFailureContext, received: Buffer | undefined): Explained {
   if (received && /^HTTP\/\d/.test(received.toString('latin1'))) {
     return { reason: failedOn(ctx, 'the port answers plain HTTP, not TLS'), hint: 'A plain-HTTP server is listening on the TLS port: the HTTPS server block (listen 443 ssl) is missing or the check points at the wrong port.' };

@@ -7,7 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { bareHost, dial, DialError, waitFor, type DialPhase, type DialTimings, type LookupAll } from '../net/dial.js';
-import { tap } from './tap.js';
+import { mayNotSpeakTls } from '../net/tls-errors.js';
+import { sniff } from './sniff.js';
 import { opensslCa, systemBundlePath } from './trust.js';
 
 export interface TlsConnectOptions {
@@ -93,10 +94,9 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
   opts.onPhase?.('tls handshake');
   const servername = serverNameFor(opts.host, opts.servername);
   let ocspStapled = false;
-  const tapped = tap(tcp.socket);
   // tls.connect hands requestOCSP on to the TLSSocket, though its option type does not list it.
   const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
-    socket: tapped.stream,
+    socket: tcp.socket,
     secureContext: contextFor(opts.anchors ?? []),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
@@ -112,7 +112,10 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
   try {
     await waitFor(socket, 'secureConnect', 'tls handshake', opts.signal, tcp.socket);
   } catch (err) {
-    if (err instanceof DialError) throw new DialError('tls handshake', err.cause, { addresses: [tcp.address], received: tapped.first() });
+    if (err instanceof DialError) {
+      const received = mayNotSpeakTls(err.cause) ? await sniff(tcp.address, opts.port, opts.signal) : undefined;
+      throw new DialError('tls handshake', err.cause, { addresses: [tcp.address], ...(received?.length ? { received } : {}) });
+    }
     throw err;
   }
   return { socket, address: tcp.address, timings: { dns: tcp.timings.dns, connect: tcp.timings.connect, tls: (performance.now() - started) / 1000 }, ocspStapled };
