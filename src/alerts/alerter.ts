@@ -154,8 +154,10 @@ export class Alerter {
   }
 
   private followUpChannels(inc: Incident): string[] {
-    const channels = this.channelsOf(inc);
-    if (inc.channels.length > 0 && this.live(inc.channels).length === 0) {
+    const live = this.live(inc.channels);
+    if (live.length > 0) return live;
+    const channels = this.route(inc.event);
+    if (inc.channels.length > 0) {
       this.logger.warn(
         { event: 'alert_rerouted', check: inc.check, from: inc.channels, to: channels },
         `the channels ${inc.check} was alerted on (${inc.channels.join(', ')}) are no longer configured; its follow-ups go to ${channels.join(', ') || 'no channel'}`,
