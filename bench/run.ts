@@ -20,7 +20,10 @@ const quick = process.argv.includes('--quick');
 
 function configFor(count: number, port: number, interval: string, concurrency: number): string {
   const checks: string[] = [];
-  for (let i = 0; i < count; i++) checks.push(`  - { name: c${i}, type: http, url: "http://127.0.0.1:${port}/health?i=${i}", interval: ${interval}, expect: { status: [200] } }`);
+  for (let i = 0; i < count; i++)
+    checks.push(
+      `  - { name: c${i}, type: http, url: "http://127.0.0.1:${port}/health?i=${i}", interval: ${interval}, expect: { status: [200] } }`,
+    );
   return `max_concurrency: ${concurrency}\ndefaults: { timeout: 10s }\nchecks:\n${checks.join('\n')}\n`;
 }
 
@@ -39,7 +42,11 @@ function peakRssMiB(): number {
 }
 
 function row(label: string, values: Record<string, string | number>): void {
-  console.log(`${label.padEnd(44)} ${Object.entries(values).map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(1)) : v}`).join('  ')}`);
+  console.log(
+    `${label.padEnd(44)} ${Object.entries(values)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(1)) : v}`)
+      .join('  ')}`,
+  );
 }
 
 async function burst(count: number, port: number, concurrency: number): Promise<void> {
@@ -60,9 +67,9 @@ async function burst(count: number, port: number, concurrency: number): Promise<
     'probes/s': Math.round(count / seconds),
     'cpu_us/probe': Math.round(cpu / count),
     failed,
-    'metrics_render_ms': renderMs,
-    'metrics_KiB': Math.round(text.length / 1024),
-    'peak_rss_MiB': peakRssMiB(),
+    metrics_render_ms: renderMs,
+    metrics_KiB: Math.round(text.length / 1024),
+    peak_rss_MiB: peakRssMiB(),
   });
   await monitor.close();
 }
@@ -96,12 +103,12 @@ async function scheduled(count: number, port: number, interval: string, seconds:
     runs,
     'cpu_us/probe': runs ? Math.round(cpu / runs) : 0,
     'cpu_%_of_one_core': (cpu / 1e6 / elapsed) * 100,
-    'lateness_p50_ms': late.p50,
-    'lateness_p99_ms': late.p99,
-    'rss_peak_while_running_MiB': rssPeak / 1024 / 1024,
-    'rss_after_scrape_MiB': process.memoryUsage().rss / 1024 / 1024,
-    'heap_end_MiB': process.memoryUsage().heapUsed / 1024 / 1024,
-    'metrics_render_ms': renderMs,
+    lateness_p50_ms: late.p50,
+    lateness_p99_ms: late.p99,
+    rss_peak_while_running_MiB: rssPeak / 1024 / 1024,
+    rss_after_scrape_MiB: process.memoryUsage().rss / 1024 / 1024,
+    heap_end_MiB: process.memoryUsage().heapUsed / 1024 / 1024,
+    metrics_render_ms: renderMs,
   });
   await monitor.close();
 }
@@ -124,7 +131,10 @@ async function bareClient(count: number, port: number, concurrency: number): Pro
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
-  row(`baseline: bare undici, fresh connection x${count}`, { 'requests/s': Math.round(count / seconds), 'cpu_us/request': Math.round((cpuMicros() - cpu0) / count) });
+  row(`baseline: bare undici, fresh connection x${count}`, {
+    'requests/s': Math.round(count / seconds),
+    'cpu_us/request': Math.round((cpuMicros() - cpu0) / count),
+  });
 }
 
 const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
@@ -148,7 +158,11 @@ async function main(): Promise<void> {
   console.log(`forgewatch bench — node ${process.version}, target on 127.0.0.1:${port} (separate process)\n`);
   try {
     for (const name of Object.keys(SCENARIOS)) {
-      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], { env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) }, stdio: 'inherit', execArgv: ['--expose-gc'] });
+      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], {
+        env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) },
+        stdio: 'inherit',
+        execArgv: ['--expose-gc'],
+      });
       await new Promise((resolve) => child.once('exit', resolve));
     }
   } finally {

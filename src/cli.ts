@@ -44,7 +44,8 @@ function configPath(explicit: string | undefined): string | undefined {
 
 function parseListen(text: string): ListenAddress {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen expects HOST:PORT with a port up to 65535, got ${JSON.stringify(text)}`);
+  if (!m || Number(m[3]) > 65535)
+    throw new UsageError(`--listen expects HOST:PORT with a port up to 65535, got ${JSON.stringify(text)}`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
@@ -85,10 +86,19 @@ async function main(argv: string[]): Promise<number> {
       return serve(values.config, values.listen);
     case 'check':
       if ((values.type?.length ?? 0) > 1) throw new UsageError('--type takes one check type');
-      return check(values.config, { json: values.json ?? false, names: values.name ?? [], ...(values.type?.[0] ? { type: values.type[0] } : {}), labels: values.label ?? [], ...(values.wait ? { wait: values.wait } : {}) });
+      return check(values.config, {
+        json: values.json ?? false,
+        names: values.name ?? [],
+        ...(values.type?.[0] ? { type: values.type[0] } : {}),
+        labels: values.label ?? [],
+        ...(values.wait ? { wait: values.wait } : {}),
+      });
     case 'validate': {
       const file = positionals[0] ?? configPath(values.config);
-      if (!file) throw new UsageError(`no config to validate: pass a path, -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init)`);
+      if (!file)
+        throw new UsageError(
+          `no config to validate: pass a path, -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init)`,
+        );
       const config = loadConfigFile(file);
       console.log(`${file}: ok (${config.checks.length} checks)`);
       return 0;
@@ -114,7 +124,11 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
   // The long-running service parses files off its main heap, so a large config costs no lasting memory.
   const load = file ? () => loadConfigFileIsolated(file) : () => embeddedDefault(self);
   const config = await load();
-  if (!file) logger.info({ event: 'default_config' }, `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): running the embedded default; forgewatch init writes a starting point`);
+  if (!file)
+    logger.info(
+      { event: 'default_config' },
+      `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): running the embedded default; forgewatch init writes a starting point`,
+    );
   let service: Service;
   try {
     service = await startService({
@@ -155,13 +169,21 @@ async function check(explicit: string | undefined, opts: CheckOptions): Promise<
   const file = configPath(explicit);
   // The embedded default only watches this machine's own listeners, which pass by construction: in a
   // deploy pipeline, a missing config must stop the pipeline rather than pass it.
-  if (!file) throw new UsageError(`no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init writes one)`);
+  if (!file)
+    throw new UsageError(
+      `no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init writes one)`,
+    );
   const config = loadConfigFile(file);
-  const selection = selectChecks(config.checks, { names: opts.names, ...(opts.type ? { type: opts.type } : {}), labels: opts.labels }, Object.keys(probeKinds));
+  const selection = selectChecks(
+    config.checks,
+    { names: opts.names, ...(opts.type ? { type: opts.type } : {}), labels: opts.labels },
+    Object.keys(probeKinds),
+  );
   if (selection.error) throw new UsageError(selection.error.message);
   const { selected } = selection;
   const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait);
-  if (waitMs === undefined) throw new UsageError(`--wait expects a duration such as 120s, got ${JSON.stringify(opts.wait)}`);
+  if (waitMs === undefined)
+    throw new UsageError(`--wait expects a duration such as 120s, got ${JSON.stringify(opts.wait)}`);
   // A one-shot run keeps no state: it must not disturb a running service's state_dir.
   const monitor = new Monitor({ ...config, checks: selected });
   const deadline = Date.now() + waitMs;
@@ -172,7 +194,9 @@ async function check(explicit: string | undefined, opts: CheckOptions): Promise<
     if (report.ok || left <= 0) break;
     const pause = Math.min(2000, left);
     const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name} (${c.reason})`);
-    process.stderr.write(`attempt ${attempt}: failing: ${failing.join(', ')}; retrying in ${Math.ceil(pause / 1000)}s, ${Math.ceil(left / 1000)}s left\n`);
+    process.stderr.write(
+      `attempt ${attempt}: failing: ${failing.join(', ')}; retrying in ${Math.ceil(pause / 1000)}s, ${Math.ceil(left / 1000)}s left\n`,
+    );
     await new Promise((r) => setTimeout(r, pause));
   }
   await monitor.close();
@@ -184,7 +208,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof ConfigError) console.error(err.message);
-    else if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) console.error(`forgewatch: ${(err as Error).message}`);
+    else if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+      console.error(`forgewatch: ${(err as Error).message}`);
     else {
       console.error(`forgewatch: ${(err as Error).stack ?? String(err)}`);
       process.exit(70);

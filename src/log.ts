@@ -8,6 +8,20 @@ export function createLogger(level = process.env.FORGEWATCH_LOG_LEVEL ?? 'info')
     level,
     base: { service: 'forgewatch' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['token', 'password', 'secret', 'webhook_url', '*.token', '*.password', '*.secret', '*.webhook_url', 'authorization', '*.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'token',
+        'password',
+        'secret',
+        'webhook_url',
+        '*.token',
+        '*.password',
+        '*.secret',
+        '*.webhook_url',
+        'authorization',
+        '*.authorization',
+      ],
+      censor: '[redacted]',
+    },
   });
 }

@@ -31,9 +31,19 @@ export interface ServiceOptions {
 export class ListenError extends Error {
   readonly event = 'listen_failed';
   readonly hint: string;
-  constructor(readonly address: string, cause: NodeJS.ErrnoException) {
+  constructor(
+    readonly address: string,
+    cause: NodeJS.ErrnoException,
+  ) {
     const code = cause.code ?? cause.message;
-    const what = code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : code;
+    const what =
+      code === 'EADDRINUSE'
+        ? 'the address is already in use'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EADDRNOTAVAIL'
+            ? 'no such address on this machine'
+            : code;
     super(`cannot listen on ${address}: ${what}`);
     this.name = 'ListenError';
     const elsewhere = 'listen elsewhere with --listen HOST:PORT or server.listen in the config';
@@ -63,15 +73,31 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const config = opts.config;
   const store = new StateStore(config.state_dir, {
     onWriteFailed: (err, file) =>
-      logger.error({ event: 'state_write_failed', file, error: err.message }, `cannot write check state to ${file}; states stay in memory and are written again with the next change`),
-    onWriteRecovered: (file) => logger.info({ event: 'state_write_recovered', file }, `check state written to ${file} again`),
+      logger.error(
+        { event: 'state_write_failed', file, error: err.message },
+        `cannot write check state to ${file}; states stay in memory and are written again with the next change`,
+      ),
+    onWriteRecovered: (file) =>
+      logger.info({ event: 'state_write_recovered', file }, `check state written to ${file} again`),
   });
   const monitor = new Monitor(config, store);
   const scheduler = new Scheduler(monitor);
   const metrics = new Metrics(monitor, scheduler);
 
   monitor.onTransition(({ transition: t, check }) => {
-    logger.info({ event: 'transition', check: t.check, type: check.type, from: t.from, to: t.to, reason: t.result.reason, hint: t.result.hint, since: t.since }, `${t.check}: ${t.from} -> ${t.to}: ${t.result.reason}`);
+    logger.info(
+      {
+        event: 'transition',
+        check: t.check,
+        type: check.type,
+        from: t.from,
+        to: t.to,
+        reason: t.result.reason,
+        hint: t.result.hint,
+        since: t.since,
+      },
+      `${t.check}: ${t.from} -> ${t.to}: ${t.result.reason}`,
+    );
   });
 
   const reload = async (): Promise<string | undefined> => {
@@ -85,7 +111,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return message;
     }
     const current = monitor.config;
-    if (next.server.listen.host !== current.server.listen.host || next.server.listen.port !== current.server.listen.port || next.state_dir !== current.state_dir) {
+    if (
+      next.server.listen.host !== current.server.listen.host ||
+      next.server.listen.port !== current.server.listen.port ||
+      next.state_dir !== current.state_dir
+    ) {
       logger.warn({ event: 'reload_partial' }, 'server.listen and state_dir changes take effect after a restart');
     }
     monitor.apply({ ...next, server: { ...next.server, listen: current.server.listen }, state_dir: current.state_dir });
@@ -97,7 +127,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   const history = new History().attach(monitor);
   const alerting = createAlerting({ monitor, registry: metrics.registry, logger });
-  const app = createApp({ monitor, metrics, scheduler, reload, startedAt: new Date(), routes: [statusPage(history), alerting.routes] });
+  const app = createApp({
+    monitor,
+    metrics,
+    scheduler,
+    reload,
+    startedAt: new Date(),
+    routes: [statusPage(history), alerting.routes],
+  });
   const listen = opts.listen ?? config.server.listen;
   let server: Server | undefined;
   try {
@@ -106,14 +143,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   } catch (err) {
     await monitor.close();
     await alerting.close();
-    throw new ListenError(listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`, err as NodeJS.ErrnoException);
+    throw new ListenError(
+      listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`,
+      err as NodeJS.ErrnoException,
+    );
   }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   const bound = opts.onListening?.({ host: listen.host, port: address.port });
   if (bound) monitor.apply(bound);
   scheduler.start();
-  logger.info({ event: 'started', url, checks: monitor.checks.length, source: monitor.config.source }, `forgewatch listening on ${url}`);
+  logger.info(
+    { event: 'started', url, checks: monitor.checks.length, source: monitor.config.source },
+    `forgewatch listening on ${url}`,
+  );
 
   return {
     monitor,

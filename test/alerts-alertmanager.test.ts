@@ -41,11 +41,19 @@ describe('a real Alertmanager', () => {
     target.set('/api', 502);
     const firing = await waitFor(async () => (await alertsOf('api-public'))[0]);
     expect(firing?.status.state).toBe('active');
-    expect(firing?.labels).toMatchObject({ alertname: 'ForgewatchCheckFailing', check: 'api-public', type: 'http', severity: 'page', team: 'web' });
+    expect(firing?.labels).toMatchObject({
+      alertname: 'ForgewatchCheckFailing',
+      check: 'api-public',
+      type: 'http',
+      severity: 'page',
+      team: 'web',
+    });
     expect(firing?.annotations.summary).toBe('[FAIL] api-public: status 502, expected 200');
     expect(firing?.annotations.description).toBe('status 502, expected 200');
     expect(firing?.annotations.idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
-    expect(Date.parse(firing?.startsAt ?? '')).toBe(Date.parse(fw.service.monitor.view('api-public')?.state.since ?? ''));
+    expect(Date.parse(firing?.startsAt ?? '')).toBe(
+      Date.parse(fw.service.monitor.view('api-public')?.state.since ?? ''),
+    );
 
     expect(Date.parse(firing?.endsAt ?? '') - Date.now()).toBeGreaterThan(60_000);
 

@@ -12,7 +12,15 @@ import { Outbox, type RetryPolicy } from '../src/alerts/outbox.js';
 import { SlackChannel } from '../src/alerts/slack.js';
 import type { Channel } from '../src/alerts/types.js';
 import { WebhookChannel } from '../src/alerts/webhook.js';
-import { acceptedEvents, captureLogger, notification, receiver, type CapturedLog, type Received, type Receiver } from './helpers/alerts.js';
+import {
+  acceptedEvents,
+  captureLogger,
+  notification,
+  receiver,
+  type CapturedLog,
+  type Received,
+  type Receiver,
+} from './helpers/alerts.js';
 import { tempDir, waitFor } from './helpers/service.js';
 import { startSmtp, startTricklingSmtp } from './helpers/smtp.js';
 
@@ -45,7 +53,9 @@ function harness(channels: Channel[], retry: Partial<RetryPolicy> = {}, base?: s
   const dir = path.join(base ?? (own as { dir: string }).dir, 'outbox');
   const log = captureLogger();
   const results: string[] = [];
-  const outbox = new Outbox(dir, { initial: 50, max: 200, give_up_after: 86_400_000, ...retry }, log.logger, { onAttempt: (channel, result) => results.push(`${channel}:${result}`) });
+  const outbox = new Outbox(dir, { initial: 50, max: 200, give_up_after: 86_400_000, ...retry }, log.logger, {
+    onAttempt: (channel, result) => results.push(`${channel}:${result}`),
+  });
   outbox.setChannels(new Map(channels.map((c) => [c.name, c])));
   outbox.release();
   cleanups.push(async () => {
@@ -65,9 +75,17 @@ async function started(): Promise<Receiver> {
   return r;
 }
 
-const webhook = (name: string, url: string, timeout = 5000) => new WebhookChannel({ name, type: 'webhook', url, headers: {}, timeout });
+const webhook = (name: string, url: string, timeout = 5000) =>
+  new WebhookChannel({ name, type: 'webhook', url, headers: {}, timeout });
 const email = (name: string, port: number, opts: { to?: string[]; timeout?: number } = {}) =>
-  new EmailChannel({ name, type: 'email', smtp: { host: '127.0.0.1', port, secure: 'none' }, from: 'forgewatch@example.com', to: opts.to ?? ['ops@example.com'], timeout: opts.timeout ?? 5000 });
+  new EmailChannel({
+    name,
+    type: 'email',
+    smtp: { host: '127.0.0.1', port, secure: 'none' },
+    from: 'forgewatch@example.com',
+    to: opts.to ?? ['ops@example.com'],
+    timeout: opts.timeout ?? 5000,
+  });
 const checksOf = (r: Received) => (r.json as { events: { check: string; kind: string }[] }).events.map((e) => e.check);
 
 describe('refusals that no retry can fix', () => {
@@ -96,13 +114,18 @@ describe('refusals that no retry can fix', () => {
     expect(h.results.filter((r) => r === 'hook:ok')).toHaveLength(transient.length);
     const dropped = h.log.events('alert_dropped');
     expect(dropped.map((d) => d.reason)).toEqual(permanent.map(() => 'refused'));
-    expect(dropped.map((d) => d.error)).toEqual(permanent.map((s) => `webhook of channel hook answered HTTP ${s}: invalid_token`));
+    expect(dropped.map((d) => d.error)).toEqual(
+      permanent.map((s) => `webhook of channel hook answered HTTP ${s}: invalid_token`),
+    );
   });
 
   it('gives up at once on an SMTP 5xx for the whole message, after DATA or for every recipient', async () => {
     const afterData = await startSmtp({ rejectMessage: 554 });
     const noRecipient = await startSmtp({ refuseRecipients: ['ops@example.com'] });
-    cleanups.push(() => afterData.stop(), () => noRecipient.stop());
+    cleanups.push(
+      () => afterData.stop(),
+      () => noRecipient.stop(),
+    );
     const h = harness([email('data', afterData.port), email('rcpt', noRecipient.port)]);
     await h.outbox.enqueue(notification('data', ['svc']));
     await h.outbox.enqueue(notification('rcpt', ['svc']));
@@ -112,7 +135,11 @@ describe('refusals that no retry can fix', () => {
     expect(afterData.dataCommands).toBe(1);
     expect(h.files()).toHaveLength(0);
     const errors = Object.fromEntries(h.log.events('alert_dropped').map((d) => [d.channel, String(d.error)]));
-    expect(errors.data).toMatch(new RegExp(`^SMTP server 127\\.0\\.0\\.1:${afterData.port} refused the message: 554 5\\.7\\.1 message refused by policy`));
+    expect(errors.data).toMatch(
+      new RegExp(
+        `^SMTP server 127\\.0\\.0\\.1:${afterData.port} refused the message: 554 5\\.7\\.1 message refused by policy`,
+      ),
+    );
     expect(errors.rcpt).toMatch(/refused the message: 550 5\.1\.1 <ops@example\.com>: mailbox unknown/);
   });
 });
@@ -129,7 +156,9 @@ describe('one message backing off', () => {
     await waitFor(() => acceptedEvents(hook).includes('firing:b') && hook.received.length >= 4, 10_000);
     expect(acceptedEvents(hook)).toEqual(['firing:b']);
     // The recovery of a waits behind a's failure: it was never offered while that one was refused.
-    expect(hook.received.every((r) => (r.json as { events: { kind: string }[] }).events[0]?.kind === 'firing')).toBe(true);
+    expect(hook.received.every((r) => (r.json as { events: { kind: string }[] }).events[0]?.kind === 'firing')).toBe(
+      true,
+    );
     aDown = false;
     await waitFor(() => acceptedEvents(hook).length === 3, 10_000);
     expect(acceptedEvents(hook)).toEqual(['firing:b', 'firing:a', 'resolved:a']);
@@ -154,7 +183,8 @@ describe('one message backing off', () => {
     expect(h.log.events('alert_retry').map((l) => typeof l.retry_after_ms)).toEqual(['number', 'number']);
 
     const capped = await started();
-    capped.respond = (r) => (capped.received.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '3600' } } : { status: 200 });
+    capped.respond = (r) =>
+      capped.received.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '3600' } } : { status: 200 };
     const c = harness([webhook('hook', `${capped.url}/in`)], { initial: 20, max: 300 });
     await c.outbox.enqueue(notification('hook', ['svc']));
     const held = await waitFor(() => c.files().find((e) => e.attempts === 1));
@@ -181,7 +211,13 @@ describe('send deadlines', () => {
     const trickle = await startTricklingSmtp();
     cleanups.push(() => trickle.close());
     const inner = email('deaf', trickle.port, { timeout: 60_000 });
-    const deaf: Channel = { name: 'deaf', type: 'email', timeoutMs: 200, secrets: [], send: (n) => inner.send(n, new AbortController().signal) };
+    const deaf: Channel = {
+      name: 'deaf',
+      type: 'email',
+      timeoutMs: 200,
+      secrets: [],
+      send: (n) => inner.send(n, new AbortController().signal),
+    };
     const h = harness([deaf], { initial: 50, max: 100 });
     await h.outbox.enqueue(notification('deaf', ['svc']));
     const entry = await waitFor(() => h.files().find((e) => e.attempts >= 2), 15_000);
@@ -192,15 +228,29 @@ describe('send deadlines', () => {
 describe('secrets in error answers', () => {
   it('scrubs the URL, its path, query and token from an echoing receiver in logs and outbox files', async () => {
     const hook = await started();
-    hook.respond = (r) => ({ status: r.path.startsWith('/perm') ? 404 : 503, body: `no route for POST ${r.path} (${hook.url}${r.path}); token ${r.path.split('?')[0]?.split('/').pop()} unknown` });
+    hook.respond = (r) => ({
+      status: r.path.startsWith('/perm') ? 404 : 503,
+      body: `no route for POST ${r.path} (${hook.url}${r.path}); token ${r.path.split('?')[0]?.split('/').pop()} unknown`,
+    });
     const h = harness([
       webhook('perm', `${hook.url}/perm/hooks/T0SECRET9/tok3nABCDEFGH12345?key=qs-secret-777`),
-      new SlackChannel({ name: 'chat', type: 'slack', webhook_url: `${hook.url}/services/T0SECRET9/B0SECRET8/slackTok3nXyz123`, timeout: 5000 }),
+      new SlackChannel({
+        name: 'chat',
+        type: 'slack',
+        webhook_url: `${hook.url}/services/T0SECRET9/B0SECRET8/slackTok3nXyz123`,
+        timeout: 5000,
+      }),
     ]);
     await h.outbox.enqueue(notification('perm', ['svc']));
     await h.outbox.enqueue(notification('chat', ['svc']));
-    await waitFor(() => h.results.includes('perm:dropped') && h.results.filter((r) => r === 'chat:error').length >= 2, 10_000);
-    const stored = readdirSync(h.dir).filter((f) => f.endsWith('.json')).map((f) => readFileSync(path.join(h.dir, f), 'utf8')).join('\n');
+    await waitFor(
+      () => h.results.includes('perm:dropped') && h.results.filter((r) => r === 'chat:error').length >= 2,
+      10_000,
+    );
+    const stored = readdirSync(h.dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => readFileSync(path.join(h.dir, f), 'utf8'))
+      .join('\n');
     expect(h.log.text()).toContain('answered HTTP 404: no route for POST [redacted]');
     expect(stored).toContain('Slack webhook of channel chat answered HTTP 503: no route for POST [redacted]');
     for (const secret of ['T0SECRET9', 'tok3nABCDEFGH12345', 'qs-secret-777', 'B0SECRET8', 'slackTok3nXyz123']) {
@@ -240,18 +290,32 @@ describe('outbox files', () => {
       '000000000006-cut.json': '{"version":1,"seq":6,"notif',
       'zzz-seq.json': JSON.stringify({ ...good, seq: 'abc', notification: notification('hook', ['x']) }),
       '000000000007-empty.json': JSON.stringify({ ...good, seq: 7, notification: notification('hook', []) }),
-      '000000000008-escape.json': JSON.stringify({ ...good, seq: 8, notification: { ...notification('hook', ['y']), id: '../../escape' } }),
+      '000000000008-escape.json': JSON.stringify({
+        ...good,
+        seq: 8,
+        notification: { ...notification('hook', ['y']), id: '../../escape' },
+      }),
     };
     writeFileSync(path.join(dir, '000000000005-good.json'), JSON.stringify(good));
     for (const [name, text] of Object.entries(bad)) writeFileSync(path.join(dir, name), text);
     const h = harness([webhook('hook', `${hook.url}/in`)], {}, t.dir);
 
     expect(readdirSync(path.join(dir, 'bad')).sort()).toEqual(Object.keys(bad).sort());
-    expect(h.log.events('outbox_bad_entry').map((l) => l.file).sort()).toEqual(Object.keys(bad).sort());
+    expect(
+      h.log
+        .events('outbox_bad_entry')
+        .map((l) => l.file)
+        .sort(),
+    ).toEqual(Object.keys(bad).sort());
     await waitFor(() => hook.received.length >= 1);
     expect(checksOf(hook.received[0] as Received)).toEqual(['kept']);
     await h.outbox.enqueue(notification('hook', ['new']));
-    expect(readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, 12)).sort()).toEqual(['000000000005', '000000000006']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, 12))
+        .sort(),
+    ).toEqual(['000000000005', '000000000006']);
   });
 
   it('gives up messages for a channel that is no longer configured after give_up_after, with a log line', async () => {

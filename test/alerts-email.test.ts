@@ -97,14 +97,19 @@ describe('email alerts through a real SMTP server', () => {
     cleanups.push(() => target.close());
     target.set('/api', 503);
     const fw = await start(config(target, smtp.port, { password: 'wrong-password-1234' }));
-    await waitFor(async () => (await metric(fw, /^forgewatch_alerts_sent_total\{channel="ops-mail",result="error"\}/)) >= 2);
+    await waitFor(
+      async () => (await metric(fw, /^forgewatch_alerts_sent_total\{channel="ops-mail",result="error"\}/)) >= 2,
+    );
     expect(smtp.messages).toHaveLength(0);
     expect(smtp.failedLogins).toBeGreaterThanOrEqual(2);
     expect(await metric(fw, /^forgewatch_alert_outbox_pending\{channel="ops-mail"\}/)).toBe(1);
     const outbox = path.join(fw.dir, '.forgewatch', 'outbox');
     const files = readdirSync(outbox).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
-    const entry = JSON.parse(readFileSync(path.join(outbox, files[0] as string), 'utf8')) as { last_error: string; attempts: number };
+    const entry = JSON.parse(readFileSync(path.join(outbox, files[0] as string), 'utf8')) as {
+      last_error: string;
+      attempts: number;
+    };
     expect(entry.last_error).toMatch(/^SMTP login to localhost:\d+ failed .*check smtp\.user and smtp\.password/);
     expect(entry.attempts).toBeGreaterThanOrEqual(1);
   });
@@ -121,14 +126,20 @@ describe('email alerts through a real SMTP server', () => {
     target.set('/api', 502);
     await waitFor(() => fw.service.monitor.view('api-public')?.state.status === 'fail');
     target.set('/api', 200);
-    await waitFor(async () => (await metric(fw, /^forgewatch_alerts_sent_total\{channel="ops-mail",result="error"\}/)) >= 4, 15_000);
+    await waitFor(
+      async () => (await metric(fw, /^forgewatch_alerts_sent_total\{channel="ops-mail",result="error"\}/)) >= 4,
+      15_000,
+    );
     expect(await metric(fw, /^forgewatch_alert_outbox_pending\{channel="ops-mail"\}/)).toBe(2);
     await smtp.start();
     await waitFor(() => smtp.messages.length >= 2, 15_000);
     await waitFor(async () => (await metric(fw, /^forgewatch_alert_outbox_pending\{channel="ops-mail"\}/)) === 0);
     // A few more retry periods: nothing arrives twice.
     await new Promise((r) => setTimeout(r, 800));
-    expect(smtp.messages.map((m) => m.subject?.replace(/after .*/, 'after'))).toEqual(['[FAIL] api-public: status 502, expected 200', '[RECOVERED] api-public after']);
+    expect(smtp.messages.map((m) => m.subject?.replace(/after .*/, 'after'))).toEqual([
+      '[FAIL] api-public: status 502, expected 200',
+      '[RECOVERED] api-public after',
+    ]);
     expect(new Set(smtp.messages.map((m) => m.messageId)).size).toBe(2);
   });
 });

@@ -27,7 +27,16 @@ interface HookPayload {
   title: string;
   text: string;
   rate_limited: { limit: number } | null;
-  events: { kind: string; check: string; status: string; reason: string; hint: string | null; since: string; title: string; dependents: { check: string; reason: string }[] }[];
+  events: {
+    kind: string;
+    check: string;
+    status: string;
+    reason: string;
+    hint: string | null;
+    since: string;
+    title: string;
+    dependents: { check: string; reason: string }[];
+  }[];
 }
 
 /** `checks` is YAML for the check list; every check hits the flip target at /<name>. */
@@ -35,7 +44,11 @@ async function setup(checks: string[], alerts: string, extra = '', moreChannels 
   const target = await flipTarget();
   const hook = await receiver();
   const slack = await receiver();
-  cleanups.push(() => target.close(), () => hook.close(), () => slack.close());
+  cleanups.push(
+    () => target.close(),
+    () => hook.close(),
+    () => slack.close(),
+  );
   const fw = await startForgewatch(`${extra}defaults: { interval: 100ms, failure_threshold: 1 }
 checks:
 ${checks.map((c) => `  - { ${c.replace(/^name: (\S+?)(,|$)/, (_m, n: string, rest: string) => `name: ${n}, type: http, url: "${target.url}/${n}", expect: { status: 200 }${rest}`)} }`).join('\n')}
@@ -50,12 +63,17 @@ ${alerts}`);
 }
 
 const payloads = (r: Receiver) => r.accepted.map((x) => x.json as HookPayload);
-const settled = (fw: RunningForgewatch, name: string, status: string) => waitFor(() => fw.service.monitor.view(name)?.state.status === status);
+const settled = (fw: RunningForgewatch, name: string, status: string) =>
+  waitFor(() => fw.service.monitor.view(name)?.state.status === status);
 
 describe('Slack and webhook alerts to a real HTTP receiver', () => {
   it('sends one signed webhook and one Slack message for five checks failing within group_wait, and keeps secrets out of the API', async () => {
     const names = ['svc-a', 'svc-b', 'svc-c', 'svc-d', 'svc-e'];
-    const { fw, target, hook, slack } = await setup(names.map((n) => `name: ${n}`), '  group_wait: 700ms\n', 'server:\n  public_url: https://status.example.com/\n');
+    const { fw, target, hook, slack } = await setup(
+      names.map((n) => `name: ${n}`),
+      '  group_wait: 700ms\n',
+      'server:\n  public_url: https://status.example.com/\n',
+    );
     for (const n of names) await settled(fw, n, 'ok');
     for (const n of names) target.set(`/${n}`, 502);
     await waitFor(() => hook.accepted.length >= 1 && slack.accepted.length >= 1);
@@ -65,7 +83,11 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
 
     const [msg] = hook.accepted;
     const body = payloads(hook)[0] as HookPayload;
-    expect(msg?.headers['x-forgewatch-signature']).toBe(`sha256=${createHmac('sha256', HOOK_SECRET).update(msg?.raw ?? '').digest('hex')}`);
+    expect(msg?.headers['x-forgewatch-signature']).toBe(
+      `sha256=${createHmac('sha256', HOOK_SECRET)
+        .update(msg?.raw ?? '')
+        .digest('hex')}`,
+    );
     expect(msg?.headers['idempotency-key']).toBe(body.idempotency_key);
     expect(msg?.path).toBe('/forgewatch');
     expect(body.title).toBe('[FAIL] 5 failing: svc-a, svc-b, svc-c, svc-d, svc-e');
@@ -74,11 +96,16 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(body.events[0]?.hint).toMatch(/upstream/);
     expect(body.events[0]?.title).toMatch(/^\[FAIL\] svc-.: status 502, expected 200$/);
 
-    const sl = slack.accepted[0]?.json as { text: string; blocks: { type: string; text?: { text: string }; elements?: { url?: string }[] }[] };
+    const sl = slack.accepted[0]?.json as {
+      text: string;
+      blocks: { type: string; text?: { text: string }; elements?: { url?: string }[] }[];
+    };
     expect(slack.accepted[0]?.path).toBe(SLACK_PATH);
     expect(sl.text).toBe(body.title);
     expect(sl.blocks.filter((b) => b.type === 'header').map((b) => b.text?.text)).toHaveLength(5);
-    expect(sl.blocks.some((b) => b.type === 'section' && b.text?.text.includes('*Reason:* status 502, expected 200'))).toBe(true);
+    expect(
+      sl.blocks.some((b) => b.type === 'section' && b.text?.text.includes('*Reason:* status 502, expected 200')),
+    ).toBe(true);
     expect(sl.blocks.find((b) => b.type === 'actions')?.elements?.[0]?.url).toBe('https://status.example.com/');
 
     for (const p of ['/api/status', '/api/silences', '/metrics', '/check']) {
@@ -90,7 +117,10 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
 
   /** api-public depends on backend-container; the dependent notices first, the root fails a moment later, within group_wait. */
   async function dependentThenRootFail(groupWait: string) {
-    const running = await setup(['name: backend-container', 'name: api-public, depends_on: [backend-container]'], `  group_wait: ${groupWait}\n`);
+    const running = await setup(
+      ['name: backend-container', 'name: api-public, depends_on: [backend-container]'],
+      `  group_wait: ${groupWait}\n`,
+    );
     const { fw, target } = running;
     await settled(fw, 'api-public', 'ok');
     await settled(fw, 'backend-container', 'ok');
@@ -104,9 +134,15 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     const { target, hook } = await dependentThenRootFail('400ms');
     const first = await waitFor(() => payloads(hook)[0]);
     expect(first?.events).toHaveLength(1);
-    expect(first?.events[0]).toMatchObject({ check: 'backend-container', kind: 'firing', dependents: [{ check: 'api-public', reason: 'status 502, expected 200' }] });
+    expect(first?.events[0]).toMatchObject({
+      check: 'backend-container',
+      kind: 'firing',
+      dependents: [{ check: 'api-public', reason: 'status 502, expected 200' }],
+    });
     expect(first?.title).toBe('[FAIL] backend-container: status 503, expected 200 (+1 dependent)');
-    expect(first?.text).toContain('api-public: status 502, expected 200 — probably because backend-container is failing');
+    expect(first?.text).toContain(
+      'api-public: status 502, expected 200 — probably because backend-container is failing',
+    );
 
     target.set('/backend-container', 200);
     await waitFor(() => payloads(hook).flatMap((p) => p.events).length >= 3);
@@ -118,7 +154,10 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   });
 
   it('reminds while a check keeps failing and stops on recovery', async () => {
-    const { fw, target, hook } = await setup(['name: db'], '  group_wait: 50ms\n  repeat_every: 600ms\n  send_resolved: false\n');
+    const { fw, target, hook } = await setup(
+      ['name: db'],
+      '  group_wait: 50ms\n  repeat_every: 600ms\n  send_resolved: false\n',
+    );
     await settled(fw, 'db', 'ok');
     target.set('/db', 500);
     await waitFor(() => payloads(hook).length >= 3);
@@ -156,18 +195,40 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   it('holds messages back for silenced checks while they keep running, from the config and from POST /api/silences', async () => {
     const now = Date.now();
     const silenceYaml = `  silences:\n    - { match: { check: backend-* }, from: ${new Date(now - 60_000).toISOString()}, until: ${new Date(now + 3_600_000).toISOString()}, reason: planned maintenance }\n`;
-    const { fw, target, hook } = await setup(['name: backend-db', 'name: web'], `  group_wait: 50ms\n${silenceYaml}`, 'server:\n  token: tok-123\n');
+    const { fw, target, hook } = await setup(
+      ['name: backend-db', 'name: web'],
+      `  group_wait: 50ms\n${silenceYaml}`,
+      'server:\n  token: tok-123\n',
+    );
     const auth = { authorization: 'Bearer tok-123', 'content-type': 'application/json' };
-    expect((await fetch(`${fw.url}/api/silences`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
-    const bad = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' } }) });
+    expect(
+      (
+        await fetch(`${fw.url}/api/silences`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(401);
+    const bad = await fetch(`${fw.url}/api/silences`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ match: { check: 'web' } }),
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/until .* or duration/);
     const notJson = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: '{match' });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: string }).error).toMatch(/^request body must be a JSON object/);
-    const created = await fetch(`${fw.url}/api/silences`, { method: 'POST', headers: auth, body: JSON.stringify({ match: { check: 'web' }, duration: '1500ms', reason: 'deploy' }) });
+    const created = await fetch(`${fw.url}/api/silences`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ match: { check: 'web' }, duration: '1500ms', reason: 'deploy' }),
+    });
     expect(created.status).toBe(201);
-    const listed = (await (await fetch(`${fw.url}/api/silences`, { headers: auth })).json()) as { silences: { source: string; reason: string }[] };
+    const listed = (await (await fetch(`${fw.url}/api/silences`, { headers: auth })).json()) as {
+      silences: { source: string; reason: string }[];
+    };
     expect(listed.silences.map((s) => `${s.source}:${s.reason}`)).toEqual(['config:planned maintenance', 'api:deploy']);
 
     await settled(fw, 'backend-db', 'ok');
@@ -199,7 +260,10 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
       res.on('drain', write);
       write();
     });
-    cleanups.push(() => hang.close(), () => flood.close());
+    cleanups.push(
+      () => hang.close(),
+      () => flood.close(),
+    );
     const { fw, target } = await setup(
       ['name: svc'],
       '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [stuck, noisy] }\n',
@@ -211,7 +275,14 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     const errors = () =>
       readdirSync(outbox)
         .filter((f) => f.endsWith('.json'))
-        .map((f) => JSON.parse(readFileSync(path.join(outbox, f), 'utf8')) as { notification: { channel: string }; attempts: number; last_error?: string })
+        .map(
+          (f) =>
+            JSON.parse(readFileSync(path.join(outbox, f), 'utf8')) as {
+              notification: { channel: string };
+              attempts: number;
+              last_error?: string;
+            },
+        )
         .filter((e) => e.attempts >= 2);
     await waitFor(() => errors().length === 2, 10_000);
     const found = errors();
@@ -223,13 +294,24 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   });
 
   it('gives up on a message after give_up_after and counts it as dropped', async () => {
-    const { fw, target, hook } = await setup(['name: svc'], '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n');
-    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('retry: { initial: 100ms, max: 300ms }', 'retry: { initial: 100ms, max: 100ms, give_up_after: 400ms }'));
+    const { fw, target, hook } = await setup(
+      ['name: svc'],
+      '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n',
+    );
+    fw.writeConfig(
+      readFileSync(fw.configFile, 'utf8').replace(
+        'retry: { initial: 100ms, max: 300ms }',
+        'retry: { initial: 100ms, max: 100ms, give_up_after: 400ms }',
+      ),
+    );
     expect(await fw.service.reload()).toBeUndefined();
     hook.answer = 503;
     target.set('/svc', 502);
     const metrics = () => fetch(`${fw.url}/metrics`).then((r) => r.text());
-    await waitFor(async () => /forgewatch_alerts_sent_total\{channel="hook",result="dropped"\} 1/.test(await metrics()), 10_000);
+    await waitFor(
+      async () => /forgewatch_alerts_sent_total\{channel="hook",result="dropped"\} 1/.test(await metrics()),
+      10_000,
+    );
     expect(await metrics()).toMatch(/forgewatch_alert_outbox_pending\{channel="hook"\} 0/);
     expect(hook.received.length).toBeGreaterThanOrEqual(2);
     expect(hook.accepted).toHaveLength(0);
@@ -244,30 +326,49 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     writeFileSync(outbox, '');
     target.set('/svc', 502);
     const metrics = () => fetch(`${fw.url}/metrics`).then((r) => r.text());
-    await waitFor(async () => /forgewatch_alerts_sent_total\{channel="chat",result="dropped"\} 1/.test(await metrics()), 5000);
+    await waitFor(
+      async () => /forgewatch_alerts_sent_total\{channel="chat",result="dropped"\} 1/.test(await metrics()),
+      5000,
+    );
     expect(await metrics()).toMatch(/forgewatch_alerts_sent_total\{channel="hook",result="dropped"\} 1/);
     expect(hook.received).toHaveLength(0);
     expect(slack.received).toHaveLength(0);
   });
 
   it('sends the recovery to where the routes point now when a reload renamed the channel the failure went to', async () => {
-    const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n');
+    const { fw, target, hook, slack } = await setup(
+      ['name: svc'],
+      '  group_wait: 50ms\n  routes:\n    - { match: {}, channels: [hook] }\n',
+    );
     await settled(fw, 'svc', 'ok');
     target.set('/svc', 502);
     await waitFor(() => payloads(hook).length === 1);
-    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('{ name: hook,', '{ name: hook-v2,').replace('channels: [hook]', 'channels: [hook-v2]'));
+    fw.writeConfig(
+      readFileSync(fw.configFile, 'utf8')
+        .replace('{ name: hook,', '{ name: hook-v2,')
+        .replace('channels: [hook]', 'channels: [hook-v2]'),
+    );
     expect(await fw.service.reload()).toBeUndefined();
     target.set('/svc', 200);
     await waitFor(() => payloads(hook).length === 2, 5000);
-    expect(payloads(hook).map((p) => `${p.channel} ${p.events.map((e) => `${e.kind}:${e.check}`).join()}`)).toEqual(['hook firing:svc', 'hook-v2 resolved:svc']);
+    expect(payloads(hook).map((p) => `${p.channel} ${p.events.map((e) => `${e.kind}:${e.check}`).join()}`)).toEqual([
+      'hook firing:svc',
+      'hook-v2 resolved:svc',
+    ]);
     expect(slack.received).toHaveLength(0);
   });
 
   it('lets a folded dependent alert on its own when a reload removes its root check', async () => {
     const { fw, hook } = await dependentThenRootFail('300ms');
     const first = await waitFor(() => payloads(hook)[0]);
-    expect(first.events.map((e) => [e.check, e.dependents.map((d) => d.check)])).toEqual([['backend-container', ['api-public']]]);
-    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace(/^.*name: backend-container,.*\n/m, '').replace(', depends_on: [backend-container]', ''));
+    expect(first.events.map((e) => [e.check, e.dependents.map((d) => d.check)])).toEqual([
+      ['backend-container', ['api-public']],
+    ]);
+    fw.writeConfig(
+      readFileSync(fw.configFile, 'utf8')
+        .replace(/^.*name: backend-container,.*\n/m, '')
+        .replace(', depends_on: [backend-container]', ''),
+    );
     expect(await fw.service.reload()).toBeUndefined();
     expect(fw.service.monitor.view('backend-container')).toBeUndefined();
     const second = await waitFor(() => payloads(hook)[1], 5000);
@@ -279,7 +380,12 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   it('applies changed channels and routes on reload', async () => {
     const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n');
     await settled(fw, 'svc', 'ok');
-    fw.writeConfig(readFileSync(fw.configFile, 'utf8').replace('  group_wait: 50ms', '  group_wait: 50ms\n  routes:\n    - { match: { check: svc }, channels: [chat] }'));
+    fw.writeConfig(
+      readFileSync(fw.configFile, 'utf8').replace(
+        '  group_wait: 50ms',
+        '  group_wait: 50ms\n  routes:\n    - { match: { check: svc }, channels: [chat] }',
+      ),
+    );
     expect(await fw.service.reload()).toBeUndefined();
     target.set('/svc', 502);
     await waitFor(() => slack.accepted.length >= 1);

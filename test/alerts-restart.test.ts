@@ -22,7 +22,10 @@ interface Child {
 
 async function serve(configFile: string): Promise<Child> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], {
+    env: { ...process.env, WEBHOOK_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -33,7 +36,14 @@ async function serve(configFile: string): Promise<Child> {
       await once(proc, 'exit');
     }
   });
-  await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 15_000);
+  await waitFor(
+    () =>
+      fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+  );
   return { proc, output: () => out, url };
 }
 
@@ -53,18 +63,24 @@ async function failingSvc(alerts: string) {
   cleanups.push(() => tmp.cleanup());
   const target = await flipTarget();
   const hook = await receiver();
-  cleanups.push(() => target.close(), () => hook.close());
+  cleanups.push(
+    () => target.close(),
+    () => hook.close(),
+  );
   target.set('/svc', 502);
   const stateDir = path.join(tmp.dir, 'state');
   const configFile = path.join(tmp.dir, 'forgewatch.yaml');
-  writeFileSync(configFile, `state_dir: ${stateDir}
+  writeFileSync(
+    configFile,
+    `state_dir: ${stateDir}
 defaults: { interval: 100ms, failure_threshold: 1 }
 checks:
   - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
 alerts:
   channels:
     - { name: hook, type: webhook, url: "${hook.url}/in" }
-${alerts}`);
+${alerts}`,
+  );
   return { hook, configFile, incidents: path.join(stateDir, 'incidents.json') };
 }
 
@@ -74,12 +90,17 @@ describe('alert delivery across a killed forgewatch process', () => {
     cleanups.push(() => tmp.cleanup());
     const target = await flipTarget();
     const hook = await receiver();
-    cleanups.push(() => target.close(), () => hook.close());
+    cleanups.push(
+      () => target.close(),
+      () => hook.close(),
+    );
     hook.answer = 503;
     target.set('/early', 502);
     target.set('/late', 502);
     const configFile = path.join(tmp.dir, 'forgewatch.yaml');
-    writeFileSync(configFile, `state_dir: ${path.join(tmp.dir, 'state')}
+    writeFileSync(
+      configFile,
+      `state_dir: ${path.join(tmp.dir, 'state')}
 defaults: { interval: 100ms, failure_threshold: 1 }
 checks:
   - { name: early, type: http, url: "${target.url}/early", expect: { status: 200 } }
@@ -89,11 +110,15 @@ alerts:
     - { name: hook, type: webhook, url: "${hook.url}/in", secret: "\${WEBHOOK_SECRET}" }
   group_wait: 100ms
   retry: { initial: 100ms, max: 200ms }
-`);
+`,
+    );
     const first = await serve(configFile);
     // Two separate notifications queued, both refused a few times, then the process dies without warning.
     const keys = () => new Set(hook.received.map((r) => (r.json as Payload).idempotency_key));
-    await waitFor(async () => (await pending(first.url)) === 2 && keys().size === 2 && hook.received.length >= 4, 15_000);
+    await waitFor(
+      async () => (await pending(first.url)) === 2 && keys().size === 2 && hook.received.length >= 4,
+      15_000,
+    );
     first.proc.kill('SIGKILL');
     await once(first.proc, 'exit');
     const refusedKeys = keys();
@@ -108,9 +133,18 @@ alerts:
     await new Promise((r) => setTimeout(r, 800));
 
     const accepted = hook.accepted.map((r) => r.json as Payload);
-    expect(accepted.slice(0, 2).map((p) => p.idempotency_key).sort()).toEqual([...refusedKeys].sort());
+    expect(
+      accepted
+        .slice(0, 2)
+        .map((p) => p.idempotency_key)
+        .sort(),
+    ).toEqual([...refusedKeys].sort());
     expect(new Set(accepted.map((p) => p.idempotency_key)).size).toBe(accepted.length);
-    expect(accepted.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`)).sort()).toEqual(['firing:early', 'firing:late', 'resolved:early']);
+    expect(accepted.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`)).sort()).toEqual([
+      'firing:early',
+      'firing:late',
+      'resolved:early',
+    ]);
 
     const logs = first.output() + second.output();
     expect(logs).toContain('"event":"alert_retry"');
@@ -133,7 +167,9 @@ alerts:
     const second = await serve(configFile);
     await waitFor(() => hook.accepted.length >= 1, 10_000);
     await new Promise((r) => setTimeout(r, 500));
-    expect(hook.accepted.map((r) => (r.json as Payload).events.map((e) => `${e.kind}:${e.check}`))).toEqual([['firing:svc']]);
+    expect(hook.accepted.map((r) => (r.json as Payload).events.map((e) => `${e.kind}:${e.check}`))).toEqual([
+      ['firing:svc'],
+    ]);
     second.proc.kill('SIGTERM');
     await once(second.proc, 'exit');
   });
@@ -141,7 +177,9 @@ alerts:
 
 describe('a crash between queueing a message and saving incidents.json', () => {
   it('re-creates the message with the same key, and the receiver gets it once', async () => {
-    const { hook, configFile, incidents } = await failingSvc('  group_wait: 1s\n  retry: { initial: 100ms, max: 200ms }\n');
+    const { hook, configFile, incidents } = await failingSvc(
+      '  group_wait: 1s\n  retry: { initial: 100ms, max: 200ms }\n',
+    );
     hook.answer = 503;
     const first = await serve(configFile);
     await waitFor(() => existsSync(incidents) && readFileSync(incidents, 'utf8').includes('"due":"firing"'));

@@ -21,7 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => target.close());
 
-const config = (token = '') => `${token ? `server:\n  token: ${token}\n` : ''}defaults: { interval: 1h, failure_threshold: 1 }
+const config = (
+  token = '',
+) => `${token ? `server:\n  token: ${token}\n` : ''}defaults: { interval: 1h, failure_threshold: 1 }
 checks:
   - name: web-up
     type: http
@@ -42,7 +44,15 @@ async function getJson(url: string, init?: RequestInit): Promise<{ status: numbe
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-type CheckEntry = { name: string; status: string; reason: string; hint: string | null; duration_ms: number; type: string; details: Record<string, unknown> };
+type CheckEntry = {
+  name: string;
+  status: string;
+  reason: string;
+  hint: string | null;
+  duration_ms: number;
+  type: string;
+  details: Record<string, unknown>;
+};
 
 describe('HTTP API', () => {
   let fw: RunningForgewatch;
@@ -64,7 +74,9 @@ describe('HTTP API', () => {
     const bad = await getJson(`${fw.url}/check?type=http&label=team:api&name=api-down`);
     expect(bad.status).toBe(503);
     expect(bad.body.ok).toBe(false);
-    expect((bad.body.checks as CheckEntry[]).map((c) => [c.name, c.reason])).toEqual([['api-down', 'status 503, expected 200-299']]);
+    expect((bad.body.checks as CheckEntry[]).map((c) => [c.name, c.reason])).toEqual([
+      ['api-down', 'status 503, expected 200-299'],
+    ]);
   });
 
   it('filters by repeated name, by type and by label', async () => {
@@ -76,16 +88,31 @@ describe('HTTP API', () => {
 
   it('a filter that matches nothing is a 404, never an empty pass; a bad filter is a 400', async () => {
     const before = [...hits.values()].reduce((a, b) => a + b, 0);
-    expect(await getJson(`${fw.url}/check?label=team:nonexist`)).toEqual({ status: 404, body: { error: 'no check matches label=team:nonexist' } });
-    expect(await getJson(`${fw.url}/check?type=dns`)).toEqual({ status: 404, body: { error: 'no check matches type=dns' } });
-    expect(await getJson(`${fw.url}/check?type=http&label=team:web&label=severity:page`)).toEqual({ status: 404, body: { error: 'no check matches type=http, label=team:web, label=severity:page' } });
+    expect(await getJson(`${fw.url}/check?label=team:nonexist`)).toEqual({
+      status: 404,
+      body: { error: 'no check matches label=team:nonexist' },
+    });
+    expect(await getJson(`${fw.url}/check?type=dns`)).toEqual({
+      status: 404,
+      body: { error: 'no check matches type=dns' },
+    });
+    expect(await getJson(`${fw.url}/check?type=http&label=team:web&label=severity:page`)).toEqual({
+      status: 404,
+      body: { error: 'no check matches type=http, label=team:web, label=severity:page' },
+    });
     const repeated = await getJson(`${fw.url}/check?type=http&type=dns`);
-    expect(repeated).toEqual({ status: 400, body: { error: 'give type once: one check type per call, e.g. ?type=http' } });
+    expect(repeated).toEqual({
+      status: 400,
+      body: { error: 'give type once: one check type per call, e.g. ?type=http' },
+    });
     const typo = await getJson(`${fw.url}/check?type=htp`);
     expect(typo.status).toBe(400);
     expect(typo.body.error).toBe('unknown check type "htp"; the types are http, container, port, tls, cert_file, dns');
     const param = await getJson(`${fw.url}/check?lable=team:web`);
-    expect(param).toEqual({ status: 400, body: { error: 'unknown query parameter "lable"; /check takes name, type and label' } });
+    expect(param).toEqual({
+      status: 400,
+      body: { error: 'unknown query parameter "lable"; /check takes name, type and label' },
+    });
     expect([...hits.values()].reduce((a, b) => a + b, 0)).toBe(before);
   });
 
@@ -114,7 +141,10 @@ describe('HTTP API', () => {
     const { status, body } = await getJson(`${fw.url}/api/status`);
     expect(status).toBe(200);
     const checks = body.checks as Array<{ name: string; state: string; last: { reason: string } | null }>;
-    expect(checks.find((c) => c.name === 'api-down')).toMatchObject({ state: 'fail', last: { reason: 'status 503, expected 200-299' } });
+    expect(checks.find((c) => c.name === 'api-down')).toMatchObject({
+      state: 'fail',
+      last: { reason: 'status 503, expected 200-299' },
+    });
     expect(hits.get('/up') ?? 0).toBe(before);
   });
 
@@ -171,13 +201,19 @@ describe('bearer token', () => {
 
   it('guards /check and /api/* but not /metrics and /healthz', async () => {
     expect((await fetch(`${fw.url}/check?name=web-up`)).status).toBe(401);
-    expect((await fetch(`${fw.url}/check?name=web-up`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${fw.url}/check?name=web-up`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+      401,
+    );
     expect((await fetch(`${fw.url}/api/status`)).status).toBe(401);
     expect((await fetch(`${fw.url}/-/reload`, { method: 'POST' })).status).toBe(401);
-    expect((await fetch(`${fw.url}/check?name=web-up`, { headers: { authorization: 'Bearer t0ken-abc' } })).status).toBe(200);
+    expect(
+      (await fetch(`${fw.url}/check?name=web-up`, { headers: { authorization: 'Bearer t0ken-abc' } })).status,
+    ).toBe(200);
     expect((await fetch(`${fw.url}/metrics`)).status).toBe(200);
     expect((await fetch(`${fw.url}/healthz`)).status).toBe(200);
-    const status = await (await fetch(`${fw.url}/api/status`, { headers: { authorization: 'Bearer t0ken-abc' } })).text();
+    const status = await (
+      await fetch(`${fw.url}/api/status`, { headers: { authorization: 'Bearer t0ken-abc' } })
+    ).text();
     expect(status).not.toContain('t0ken-abc');
   });
 });
@@ -196,7 +232,8 @@ function parseExposition(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) throw new Error(`unparseable metrics line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = (v as string).replace(/\\(.)/g, '$1');
+    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[k as string] = (v as string).replace(/\\(.)/g, '$1');
     out.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
   return out;

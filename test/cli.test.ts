@@ -62,7 +62,10 @@ describe('forgewatch check', () => {
     const file = writeConfig('c.yaml', config());
     const res = await runCli(['check', '-c', file, '--json', '--type', 'http', '--label', 'tier:front']);
     expect(res.code).toBe(0);
-    const report = JSON.parse(res.stdout) as { ok: boolean; checks: Array<{ name: string; status: string; details: { status_code: number } }> };
+    const report = JSON.parse(res.stdout) as {
+      ok: boolean;
+      checks: Array<{ name: string; status: string; details: { status_code: number } }>;
+    };
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.name)).toEqual(['good']);
     expect(report.checks[0]?.details.status_code).toBe(200);
@@ -75,7 +78,10 @@ describe('forgewatch check', () => {
   });
 
   it('exits 2 on a config error, an unknown check name and a bad flag', async () => {
-    const broken = writeConfig('broken.yaml', 'checks:\n  - name: x\n    type: http\n    url: http://x/\n    retries: 3\n');
+    const broken = writeConfig(
+      'broken.yaml',
+      'checks:\n  - name: x\n    type: http\n    url: http://x/\n    retries: 3\n',
+    );
     const res = await runCli(['check', '-c', broken]);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('broken.yaml:5:5 checks[0].retries: unknown key "retries"');
@@ -123,7 +129,9 @@ describe('forgewatch check', () => {
       const res = await runCli(['check'], { cwd: empty.dir, env: { FORGEWATCH_CONFIG: '' } });
       expect(res.code).toBe(2);
       expect(res.stdout).toBe('');
-      expect(res.stderr.trim()).toBe('forgewatch: no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./forgewatch.yaml (forgewatch init writes one)');
+      expect(res.stderr.trim()).toBe(
+        'forgewatch: no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./forgewatch.yaml (forgewatch init writes one)',
+      );
     } finally {
       await empty.cleanup();
     }

@@ -9,20 +9,35 @@ function problemsOf(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
     parseConfig(yaml, 'forgewatch.yaml', env, '/tmp');
   } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path}: ${p.message}`);
+    if (err instanceof ConfigError)
+      return err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path}: ${p.message}`);
     throw err;
   }
   return [];
 }
 
 const head = 'checks:\n';
-const httpCheck = (name: string, extra = '') => `  - name: ${name}\n    type: http\n    url: http://127.0.0.1:8000/health\n${extra}`;
+const httpCheck = (name: string, extra = '') =>
+  `  - name: ${name}\n    type: http\n    url: http://127.0.0.1:8000/health\n${extra}`;
 
 describe('config loading', () => {
   it('applies defaults and resolves units', () => {
-    const config = parseConfig(`defaults:\n  interval: 1m\n  timeout: 2s\n${head}${httpCheck('a', '    max_body: 512KiB\n')}${httpCheck('b', '    interval: 250ms\n    failure_threshold: 3\n')}`, 'f.yaml', {}, '/etc/fw');
+    const config = parseConfig(
+      `defaults:\n  interval: 1m\n  timeout: 2s\n${head}${httpCheck('a', '    max_body: 512KiB\n')}${httpCheck('b', '    interval: 250ms\n    failure_threshold: 3\n')}`,
+      'f.yaml',
+      {},
+      '/etc/fw',
+    );
     const [a, b] = config.checks;
-    expect(a).toMatchObject({ interval: 60_000, timeout: 2000, failure_threshold: 2, success_threshold: 1, max_body: 512 * 1024, depends_on: [], labels: {} });
+    expect(a).toMatchObject({
+      interval: 60_000,
+      timeout: 2000,
+      failure_threshold: 2,
+      success_threshold: 1,
+      max_body: 512 * 1024,
+      depends_on: [],
+      labels: {},
+    });
     expect(b).toMatchObject({ interval: 250, failure_threshold: 3 });
     expect(config.state_dir).toBe('/etc/fw/.forgewatch');
     expect(config.server.listen).toEqual({ host: '127.0.0.1', port: 9464 });
@@ -32,34 +47,67 @@ describe('config loading', () => {
   it('takes state_dir from FORGEWATCH_STATE_DIR only when the file sets none', () => {
     const env = { FORGEWATCH_STATE_DIR: '/var/lib/forgewatch' };
     expect(parseConfig(`${head}${httpCheck('a')}`, 'f.yaml', env, '/etc/fw').state_dir).toBe('/var/lib/forgewatch');
-    expect(parseConfig(`state_dir: ./st\n${head}${httpCheck('a')}`, 'f.yaml', env, '/etc/fw').state_dir).toBe('/etc/fw/st');
+    expect(parseConfig(`state_dir: ./st\n${head}${httpCheck('a')}`, 'f.yaml', env, '/etc/fw').state_dir).toBe(
+      '/etc/fw/st',
+    );
   });
 
   it('names file, line:column and key path for a bad status', () => {
     const yaml = `${head}${httpCheck('a')}${httpCheck('b')}${httpCheck('c', '    expect:\n      status: [20O]\n')}`;
-    expect(problemsOf(yaml)).toEqual(['forgewatch.yaml:12:16 checks[2].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"']);
+    expect(problemsOf(yaml)).toEqual([
+      'forgewatch.yaml:12:16 checks[2].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"',
+    ]);
   });
 
   it('rejects unknown keys, pointing at the key itself', () => {
-    expect(problemsOf(`${head}${httpCheck('a', '    expct:\n      status: [200]\n')}`)).toEqual(['forgewatch.yaml:5:5 checks[0].expct: unknown key "expct"']);
+    expect(problemsOf(`${head}${httpCheck('a', '    expct:\n      status: [200]\n')}`)).toEqual([
+      'forgewatch.yaml:5:5 checks[0].expct: unknown key "expct"',
+    ]);
     expect(problemsOf(`servr:\n  listen: 1.2.3.4:80\n`)).toEqual(['forgewatch.yaml:1:1 servr: unknown key "servr"']);
   });
 
   it.each([
-    [`${head}${httpCheck('a', '    interval: 30 seconds\n')}`, 'checks[0].interval: expected a duration such as 250ms, 30s, 5m, 1h or 7d, got "30 seconds"'],
-    [`${head}${httpCheck('a', '    max_body: lots\n')}`, 'checks[0].max_body: expected a size such as 512KiB or 1MiB, got "lots"'],
+    [
+      `${head}${httpCheck('a', '    interval: 30 seconds\n')}`,
+      'checks[0].interval: expected a duration such as 250ms, 30s, 5m, 1h or 7d, got "30 seconds"',
+    ],
+    [
+      `${head}${httpCheck('a', '    max_body: lots\n')}`,
+      'checks[0].max_body: expected a size such as 512KiB or 1MiB, got "lots"',
+    ],
     [`${head}  - name: a\n    type: htp\n`, 'checks[0].type: unknown check type "htp", expected one of'],
     [`${head}  - name: a\n    url: http://x/\n`, 'checks[0].type: required key is missing'],
-    [`${head}  - name: Bad Name\n    type: http\n    url: http://x/\n`, 'checks[0].name: must match [a-z0-9][a-z0-9_.-]*'],
+    [
+      `${head}  - name: Bad Name\n    type: http\n    url: http://x/\n`,
+      'checks[0].name: must match [a-z0-9][a-z0-9_.-]*',
+    ],
     [`${head}  - name: a\n    type: http\n    url: ftp://x/\n`, 'checks[0].url: expected an http:// or https:// URL'],
     [`${head}  - name: a\n    type: http\n`, 'checks[0].url: required key is missing'],
     [`${head}${httpCheck('a')}${httpCheck('a')}`, 'checks[1].name: duplicate check name "a"'],
-    [`${head}${httpCheck('a', '    depends_on: [ghost]\n')}`, 'checks[0].depends_on[0]: depends on "ghost", which is not a configured check'],
-    [`${head}${httpCheck('a', '    depends_on: [b]\n')}${httpCheck('b', '    depends_on: [a]\n')}`, 'dependency cycle: a -> b -> a'],
-    [`${head}${httpCheck('a', '    schedule: "not cron"\n')}`, 'checks[0].schedule: invalid cron expression "not cron"'],
-    [`${head}${httpCheck('a', '    interval: 5s\n    schedule: "*/5 * * * * *"\n')}`, 'checks[0].schedule: set either interval or schedule, not both'],
-    [`${head}${httpCheck('a', '    expect: { body_regex: "(" }\n')}`, 'checks[0].expect.body_regex: invalid regular expression "("'],
-    [`${head}${httpCheck('a', '    follow_redirects: sometimes\n')}`, 'checks[0].follow_redirects: expected a boolean, got "sometimes"'],
+    [
+      `${head}${httpCheck('a', '    depends_on: [ghost]\n')}`,
+      'checks[0].depends_on[0]: depends on "ghost", which is not a configured check',
+    ],
+    [
+      `${head}${httpCheck('a', '    depends_on: [b]\n')}${httpCheck('b', '    depends_on: [a]\n')}`,
+      'dependency cycle: a -> b -> a',
+    ],
+    [
+      `${head}${httpCheck('a', '    schedule: "not cron"\n')}`,
+      'checks[0].schedule: invalid cron expression "not cron"',
+    ],
+    [
+      `${head}${httpCheck('a', '    interval: 5s\n    schedule: "*/5 * * * * *"\n')}`,
+      'checks[0].schedule: set either interval or schedule, not both',
+    ],
+    [
+      `${head}${httpCheck('a', '    expect: { body_regex: "(" }\n')}`,
+      'checks[0].expect.body_regex: invalid regular expression "("',
+    ],
+    [
+      `${head}${httpCheck('a', '    follow_redirects: sometimes\n')}`,
+      'checks[0].follow_redirects: expected a boolean, got "sometimes"',
+    ],
     [`server:\n  listen: nine\n`, 'server.listen: expected host:port'],
     [`max_concurrency: 0\n`, 'max_concurrency: must be at least 1'],
     [`checks: {}\n`, 'checks: expected a list, got a map'],
@@ -81,7 +129,12 @@ describe('config loading', () => {
     const { dir } = tempDir();
     const secret = path.join(dir, 'token');
     writeFileSync(secret, 's3cret\n');
-    const config = parseConfig(`server:\n  token: \${file:${secret}}\n${head}${httpCheck('a', '    headers: { x-env: "\${FW_ENV}", x-lit: "$\${HOME}" }\n')}`, 'f.yaml', { FW_ENV: 'prod' }, dir);
+    const config = parseConfig(
+      `server:\n  token: \${file:${secret}}\n${head}${httpCheck('a', '    headers: { x-env: "\${FW_ENV}", x-lit: "$\${HOME}" }\n')}`,
+      'f.yaml',
+      { FW_ENV: 'prod' },
+      dir,
+    );
     expect(config.server.token).toBe('s3cret');
     expect(config.checks[0]?.headers).toEqual({ 'x-env': 'prod', 'x-lit': '${HOME}' });
   });
@@ -119,7 +172,9 @@ describe('config problems in one pass', () => {
   });
 
   it('still finds a dependency cycle through a check that has other mistakes', () => {
-    const problems = problemsOf(`${head}${httpCheck('a', '    depends_on: [b]\n    timeout: never\n')}${httpCheck('b', '    depends_on: [a]\n')}`);
+    const problems = problemsOf(
+      `${head}${httpCheck('a', '    depends_on: [b]\n    timeout: never\n')}${httpCheck('b', '    depends_on: [a]\n')}`,
+    );
     expect(problems.join('\n')).toContain('checks[0].timeout: expected a duration');
     expect(problems.join('\n')).toContain('dependency cycle: a -> b -> a');
   });
@@ -142,8 +197,18 @@ describe('${...} references', () => {
       expect(config.max_concurrency).toBe(8);
       expect(config.checks[0]?.headers).toEqual({ 'x-env': 'dev' });
     }
-    const set = parseConfig(yaml, 'f.yaml', { FW_TOKEN: 'tok', FW_PUBLIC: 'https://status.example.com', FW_MC: '3', FW_ENV: 'prod' }, '/tmp');
-    expect([set.server.token, set.server.public_url, set.max_concurrency, set.checks[0]?.headers]).toEqual(['tok', 'https://status.example.com', 3, { 'x-env': 'prod' }]);
+    const set = parseConfig(
+      yaml,
+      'f.yaml',
+      { FW_TOKEN: 'tok', FW_PUBLIC: 'https://status.example.com', FW_MC: '3', FW_ENV: 'prod' },
+      '/tmp',
+    );
+    expect([set.server.token, set.server.public_url, set.max_concurrency, set.checks[0]?.headers]).toEqual([
+      'tok',
+      'https://status.example.com',
+      3,
+      { 'x-env': 'prod' },
+    ]);
   });
 
   it('a lone unquoted ${VAR} fills numbers and booleans; text stays text where text is wanted', () => {
@@ -154,14 +219,22 @@ describe('${...} references', () => {
     expect(config.checks[0]?.follow_redirects).toBe(false);
     // A secret that looks like a number is kept exactly as written, leading zero and all.
     expect(config.server.token).toBe('0123');
-    expect(parseConfig(yaml, 'f.yaml', { FW_TOK: '123456', FW_MC: '8', FW_FT: '3', FW_FR: 'true' }, '/tmp').server.token).toBe('123456');
+    expect(
+      parseConfig(yaml, 'f.yaml', { FW_TOK: '123456', FW_MC: '8', FW_FT: '3', FW_FR: 'true' }, '/tmp').server.token,
+    ).toBe('123456');
     // Quoted, it is text: a number field says so.
-    expect(problemsOf('max_concurrency: "${FW_MC}"\n', { FW_MC: '8' })).toEqual(['forgewatch.yaml:1:18 max_concurrency: expected a number, got "8"']);
-    expect(problemsOf('max_concurrency: ${FW_MC}\n', { FW_MC: 'lots' })).toEqual(['forgewatch.yaml:1:18 max_concurrency: expected a number, got "lots"']);
+    expect(problemsOf('max_concurrency: "${FW_MC}"\n', { FW_MC: '8' })).toEqual([
+      'forgewatch.yaml:1:18 max_concurrency: expected a number, got "8"',
+    ]);
+    expect(problemsOf('max_concurrency: ${FW_MC}\n', { FW_MC: 'lots' })).toEqual([
+      'forgewatch.yaml:1:18 max_concurrency: expected a number, got "lots"',
+    ]);
   });
 
   it('an empty required value names the reference that came out empty', () => {
-    expect(problemsOf(`${head}  - name: a\n    type: http\n    url: \${FW_URL:-}\n`)).toEqual(['forgewatch.yaml:4:5 checks[0].url: required key is missing (${FW_URL:-} is empty)']);
+    expect(problemsOf(`${head}  - name: a\n    type: http\n    url: \${FW_URL:-}\n`)).toEqual([
+      'forgewatch.yaml:4:5 checks[0].url: required key is missing (${FW_URL:-} is empty)',
+    ]);
   });
 
   it('reads ${file:relative} next to the config file, not the working directory', () => {
@@ -172,13 +245,22 @@ describe('${...} references', () => {
     expect(process.cwd()).not.toBe(dir);
     expect(loadConfigFile(file, {}).server.token).toBe('from-file');
     writeFileSync(file, 'server:\n  token: ${file:missing.txt}\n');
-    expect(() => loadConfigFile(file, {})).toThrow(`cannot read ${path.join(dir, 'missing.txt')} for \${file:missing.txt}: ENOENT`);
+    expect(() => loadConfigFile(file, {})).toThrow(
+      `cannot read ${path.join(dir, 'missing.txt')} for \${file:missing.txt}: ENOENT`,
+    );
   });
 });
 
 describe('units', () => {
   it('parses durations and sizes', () => {
-    expect([parseDuration('250ms'), parseDuration('30s'), parseDuration('5m'), parseDuration('1h'), parseDuration('7d'), parseDuration('1h30m')]).toEqual([250, 30_000, 300_000, 3_600_000, 604_800_000, 5_400_000]);
+    expect([
+      parseDuration('250ms'),
+      parseDuration('30s'),
+      parseDuration('5m'),
+      parseDuration('1h'),
+      parseDuration('7d'),
+      parseDuration('1h30m'),
+    ]).toEqual([250, 30_000, 300_000, 3_600_000, 604_800_000, 5_400_000]);
     expect(parseDuration('5 minutes')).toBeUndefined();
     expect([parseSize('512KiB'), parseSize('1MiB'), parseSize('100')]).toEqual([524_288, 1_048_576, 100]);
   });
@@ -199,7 +281,9 @@ describe('forgewatch validate (CLI)', () => {
     writeFileSync(bad, `${head}${httpCheck('a', '    expect:\n      status: [20O]\n')}`);
     const res = await runCli(['validate', bad]);
     expect(res.code).toBe(2);
-    expect(res.stderr.trim()).toBe(`${bad}:6:16 checks[0].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`);
+    expect(res.stderr.trim()).toBe(
+      `${bad}:6:16 checks[0].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`,
+    );
   });
 
   it('exits 2 when the named file does not exist', async () => {
@@ -217,9 +301,28 @@ describe('forgewatch validate (CLI)', () => {
     expect(valid.stdout).toContain('forgewatch.yaml: ok');
     expect(valid.code).toBe(0);
     // The deployment it models: local and public health, the certificate's names, the backend container and who holds :8000.
-    const config = parseConfig(readFileSync(path.join(dir, 'forgewatch.yaml'), 'utf8'), 'forgewatch.yaml', { FORGEWATCH_TOKEN: '' }, dir);
-    expect(config.checks.map((c) => c.type).sort()).toEqual(['container', 'http', 'http', 'http', 'http', 'http', 'port', 'tls']);
-    expect(config.checks.find((c) => c.type === 'tls')).toMatchObject({ names: ['forgetrace.pro', 'www.forgetrace.pro', 'api.forgetrace.pro'] });
-    expect(config.checks.find((c) => c.type === 'port')).toMatchObject({ port: 8000, owner: { container: 'forgetrace-backend' } });
+    const config = parseConfig(
+      readFileSync(path.join(dir, 'forgewatch.yaml'), 'utf8'),
+      'forgewatch.yaml',
+      { FORGEWATCH_TOKEN: '' },
+      dir,
+    );
+    expect(config.checks.map((c) => c.type).sort()).toEqual([
+      'container',
+      'http',
+      'http',
+      'http',
+      'http',
+      'http',
+      'port',
+      'tls',
+    ]);
+    expect(config.checks.find((c) => c.type === 'tls')).toMatchObject({
+      names: ['forgetrace.pro', 'www.forgetrace.pro', 'api.forgetrace.pro'],
+    });
+    expect(config.checks.find((c) => c.type === 'port')).toMatchObject({
+      port: 8000,
+      owner: { container: 'forgetrace-backend' },
+    });
   });
 });

@@ -24,7 +24,9 @@ afterAll(async () => {
 
 describe('container check when the engine is unreachable or odd', () => {
   it('fails with a reason when the socket is missing', async () => {
-    const rec = await runContainerCheck(containerCheck('nosock', 'container: anything', path.join(scratch.dir, 'missing.sock')));
+    const rec = await runContainerCheck(
+      containerCheck('nosock', 'container: anything', path.join(scratch.dir, 'missing.sock')),
+    );
     expect(rec.result.status).toBe('fail');
     expect(rec.result.reason).toMatch(/^docker socket .*missing\.sock not found$/);
     expect(rec.result.hint).toMatch(/DOCKER_HOST/);
@@ -33,7 +35,10 @@ describe('container check when the engine is unreachable or odd', () => {
   it('fails with a reason when the socket refuses connections (stale socket)', async () => {
     const socket = path.join(scratch.dir, 'stale.sock');
     // A process that dies without closing leaves its socket file behind, as a crashed engine does.
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     await new Promise((resolve) => child.once('exit', resolve));
     const rec = await runContainerCheck(containerCheck('stale', 'container: anything', socket));
     expect(rec.result.status).toBe('fail');
@@ -51,7 +56,13 @@ describe('container check when the engine is unreachable or odd', () => {
     chmodSync(socket, 0o600);
     try {
       // Run as an unprivileged user: root would bypass the socket's permissions.
-      const result = await runProbeAsNobody('container', 'probeContainer', { container: 'x', socket, max_restarts: 0, window: 60_000, require_healthy: true });
+      const result = await runProbeAsNobody('container', 'probeContainer', {
+        container: 'x',
+        socket,
+        max_restarts: 0,
+        window: 60_000,
+        require_healthy: true,
+      });
       expect(result.status).toBe('fail');
       expect(result.reason).toBe(`permission denied on docker socket ${socket}`);
       expect(result.hint).toMatch(/docker group/);
@@ -69,7 +80,10 @@ describe('container check when the engine is unreachable or odd', () => {
       header.writeUInt32BE(payload.length, 4);
       return Buffer.concat([header, payload]);
     };
-    const logs = Buffer.concat([frame(1, '2026-11-25T03:17:50Z loading embeddings\n'), frame(2, '2026-11-25T03:17:52Z Killed\n')]);
+    const logs = Buffer.concat([
+      frame(1, '2026-11-25T03:17:50Z loading embeddings\n'),
+      frame(2, '2026-11-25T03:17:52Z Killed\n'),
+    ]);
     expect(demultiplex(logs)).toBe('2026-11-25T03:17:50Z loading embeddings\n2026-11-25T03:17:52Z Killed\n');
     const socket = path.join(scratch.dir, 'recorded.sock');
     const seen: string[] = [];
@@ -77,16 +91,29 @@ describe('container check when the engine is unreachable or odd', () => {
       seen.push(req.url ?? '');
       if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.47', MinAPIVersion: '1.24' }));
       if (req.url === '/v1.43/containers/forgetrace-worker/json') return res.end(inspect);
-      if (req.url?.startsWith('/v1.43/containers/5f1c9a3e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a/logs?')) return res.end(logs);
+      if (
+        req.url?.startsWith('/v1.43/containers/5f1c9a3e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a/logs?')
+      )
+        return res.end(logs);
       res.statusCode = 404;
       res.end(JSON.stringify({ message: 'not recorded' }));
     });
     try {
       const rec = await runContainerCheck(containerCheck('worker', 'container: forgetrace-worker', socket));
       expect(rec.result.status).toBe('fail');
-      expect(rec.result.reason).toBe('killed for running out of memory (OOMKilled, exited 137 (killed: SIGKILL or out of memory)): Killed');
-      expect(containers(rec.result.details)[0]).toMatchObject({ oom_killed: true, image: 'forgetrace/worker:1.4.2', logs: '2026-11-25T03:17:50Z loading embeddings\n2026-11-25T03:17:52Z Killed' });
-      expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_container_oom_killed', labels: { container: 'forgetrace-worker' }, value: 1 });
+      expect(rec.result.reason).toBe(
+        'killed for running out of memory (OOMKilled, exited 137 (killed: SIGKILL or out of memory)): Killed',
+      );
+      expect(containers(rec.result.details)[0]).toMatchObject({
+        oom_killed: true,
+        image: 'forgetrace/worker:1.4.2',
+        logs: '2026-11-25T03:17:50Z loading embeddings\n2026-11-25T03:17:52Z Killed',
+      });
+      expect(rec.result.observations).toContainEqual({
+        metric: 'forgewatch_container_oom_killed',
+        labels: { container: 'forgetrace-worker' },
+        value: 1,
+      });
       // The engine speaks 1.47; this client caps at 1.43 and asks for the log tail with timestamps.
       expect(seen.some((u) => /\/logs\?stdout=1&stderr=1&timestamps=1&tail=20$/.test(u))).toBe(true);
     } finally {
@@ -107,7 +134,9 @@ describe('container check when the engine is unreachable or odd', () => {
       expect(byName.result.status).toBe('fail');
       expect(byName.result.reason).toBe('docker engine error 500: layer does not exist');
       const byLabel = await runContainerCheck(containerCheck('broken-list', 'labels: { app: web }', socket));
-      expect(byLabel.result.reason).toBe('docker engine answered /v1.41/containers/json with status 200 and a body that is not JSON');
+      expect(byLabel.result.reason).toBe(
+        'docker engine answered /v1.41/containers/json with status 200 and a body that is not JSON',
+      );
     } finally {
       engine.close();
     }
@@ -128,7 +157,9 @@ describe('container check when the engine is unreachable or odd', () => {
       expect(dropped.result.reason).toBe(`docker engine: UND_ERR_SOCKET: other side closed (${socket})`);
       expect(dropped.result.hint).toMatch(/dropped the connection/);
       // A body that stalls is still the run's timeout, not an engine error.
-      const stalled = await runContainerCheck(containerCheck('stalled', 'container: slow', socket).replace('timeout: 10s', 'timeout: 500ms'));
+      const stalled = await runContainerCheck(
+        containerCheck('stalled', 'container: slow', socket).replace('timeout: 10s', 'timeout: 500ms'),
+      );
       expect(stalled.result.reason).toBe('timeout after 500ms');
     } finally {
       engine.close();
@@ -156,19 +187,33 @@ describe('container check when the engine is unreachable or odd', () => {
     const engine = await fakeEngine(socket, (req, res) => {
       seen.push(req.url ?? '');
       if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.43' }));
-      if (req.url?.startsWith('/v1.43/containers/json?')) return res.end(JSON.stringify(ids.map((Id, i) => ({ Id, Names: [`/worker-${i}`] }))));
+      if (req.url?.startsWith('/v1.43/containers/json?'))
+        return res.end(JSON.stringify(ids.map((Id, i) => ({ Id, Names: [`/worker-${i}`] }))));
       const id = /^\/v1\.43\/containers\/([0-9a-f]{64})\/json$/.exec(req.url ?? '')?.[1];
       if (id) {
-        return res.end(JSON.stringify({ Id: id, Name: `/worker-${ids.indexOf(id)}`, Created: '2026-01-01T00:00:00Z', RestartCount: 0, State: { Status: 'running', Running: true, StartedAt: '2026-01-01T00:00:01Z' } }));
+        return res.end(
+          JSON.stringify({
+            Id: id,
+            Name: `/worker-${ids.indexOf(id)}`,
+            Created: '2026-01-01T00:00:00Z',
+            RestartCount: 0,
+            State: { Status: 'running', Running: true, StartedAt: '2026-01-01T00:00:01Z' },
+          }),
+        );
       }
       res.statusCode = 404;
       res.end(JSON.stringify({ message: 'not recorded' }));
     });
     try {
       // Two runs of one check (its memory kept between them), as on a schedule.
-      const rec = await runContainerCheck(containerCheck('crowd', 'labels: { app: worker }', socket), async () => undefined);
+      const rec = await runContainerCheck(
+        containerCheck('crowd', 'labels: { app: worker }', socket),
+        async () => undefined,
+      );
       expect(rec.result.status).toBe('ok');
-      expect(rec.result.reason).toBe('50 containers running (only the first 50 of 60 matching containers were checked)');
+      expect(rec.result.reason).toBe(
+        '50 containers running (only the first 50 of 60 matching containers were checked)',
+      );
       expect(containers(rec.result.details)).toHaveLength(50);
       expect(seen.filter((u) => u === '/version')).toHaveLength(1);
       expect(seen.filter((u) => u.startsWith('/v1.43/containers/json?'))).toHaveLength(2);
@@ -182,7 +227,9 @@ describe('container check when the engine is unreachable or odd', () => {
     const engine = net.createServer(() => undefined);
     await new Promise<void>((resolve) => engine.listen(socket, resolve));
     try {
-      const rec = await runContainerCheck(containerCheck('hung', 'container: web', socket).replace('timeout: 10s', 'timeout: 500ms'));
+      const rec = await runContainerCheck(
+        containerCheck('hung', 'container: web', socket).replace('timeout: 10s', 'timeout: 500ms'),
+      );
       expect(rec.result.status).toBe('fail');
       expect(rec.result.reason).toBe('timeout after 500ms');
     } finally {
@@ -191,8 +238,17 @@ describe('container check when the engine is unreachable or odd', () => {
   });
 
   it('rejects a container check that names no container, with the place in the file', () => {
-    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    window: 5m\n', 'forgewatch.yaml')).toThrow(/forgewatch\.yaml:\d+:\d+ checks\[0\]\.container: set container \(a name or id\) or labels/);
-    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    container: web\n    window: soon\n', 'forgewatch.yaml')).toThrow(/checks\[0\]\.window: expected a duration/);
-    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    container: /\n', 'forgewatch.yaml')).toThrow(/checks\[0\]\.container: expected a container name or id, got "\/"/);
+    expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    window: 5m\n', 'forgewatch.yaml')).toThrow(
+      /forgewatch\.yaml:\d+:\d+ checks\[0\]\.container: set container \(a name or id\) or labels/,
+    );
+    expect(() =>
+      parseConfig(
+        'checks:\n  - name: c\n    type: container\n    container: web\n    window: soon\n',
+        'forgewatch.yaml',
+      ),
+    ).toThrow(/checks\[0\]\.window: expected a duration/);
+    expect(() =>
+      parseConfig('checks:\n  - name: c\n    type: container\n    container: /\n', 'forgewatch.yaml'),
+    ).toThrow(/checks\[0\]\.container: expected a container name or id, got "\/"/);
   });
 });

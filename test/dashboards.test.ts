@@ -57,7 +57,16 @@ let fw: RunningForgewatch;
 let prom: RunningPrometheus;
 let dns: RunningDns;
 /** Checks in the config below, one or more of every probe type. */
-const CHECKS = ['backend-local', 'api-public', 'cert-www', 'certbot-files', 'dns-app', 'backend-port', 'worker-container', 'engine-gone'];
+const CHECKS = [
+  'backend-local',
+  'api-public',
+  'cert-www',
+  'certbot-files',
+  'dns-app',
+  'backend-port',
+  'worker-container',
+  'engine-gone',
+];
 
 /** A Docker engine on a unix socket that answers with a recorded inspect of an OOM-killed container. */
 async function recordedEngine(): Promise<string> {
@@ -85,7 +94,12 @@ beforeAll(async () => {
   const https = await serveHttps(leaf.cert, leaf.key);
   const certFile = writePem(scratch.dir, 'fullchain.pem', leaf.cert);
   dns = await startDnsServer({ 'app.forgewatch.test': { A: ['127.0.0.1'] } });
-  cleanups.push(() => upstream.close(), () => hook.close(), () => https.close(), () => dns.close());
+  cleanups.push(
+    () => upstream.close(),
+    () => hook.close(),
+    () => https.close(),
+    () => dns.close(),
+  );
   const socket = await recordedEngine();
   fw = await startForgewatch(`
 defaults: { interval: 1s, timeout: 2s, failure_threshold: 1 }
@@ -106,7 +120,15 @@ alerts:
   group_wait: 0s
 `);
   // Every check has run and the failing ones were delivered, so the alert series have samples too.
-  await waitFor(async () => fw.service.monitor.views().every((v) => v.last) && /forgewatch_alerts_sent_total\{channel="hook",result="ok"\}/.test(await (await fetch(`${fw.url}/metrics`)).text()), 20_000, 100);
+  await waitFor(
+    async () =>
+      fw.service.monitor.views().every((v) => v.last) &&
+      /forgewatch_alerts_sent_total\{channel="hook",result="ok"\}/.test(
+        await (await fetch(`${fw.url}/metrics`)).text(),
+      ),
+    20_000,
+    100,
+  );
   prom = await startPrometheus({ job: 'forgewatch', targets: [new URL(fw.url).host], ruleFiles: [RULES] });
 }, 60_000);
 
@@ -128,9 +150,21 @@ describe('Prometheus rules', () => {
     const r = await promtool(['test', 'rules', 'forgewatch.rules.test.yml'], { cwd: DASHBOARDS });
     expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.code).toBe(0);
-    const tested = new Set([...readFileSync(path.join(DASHBOARDS, 'forgewatch.rules.test.yml'), 'utf8').matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
+    const tested = new Set(
+      [...readFileSync(path.join(DASHBOARDS, 'forgewatch.rules.test.yml'), 'utf8').matchAll(/alertname: (\w+)/g)].map(
+        (m) => m[1],
+      ),
+    );
     const alerts = new Set(rules.groups.flatMap((g) => g.rules.map((r) => r.alert)));
-    expect([...alerts].sort()).toEqual(['AlertOutboxStuck', 'CertificateExpiringSoon', 'CertificateNameNotCovered', 'CheckFailing', 'ContainerCrashLooping', 'ForgewatchDown', 'PortOwnerMismatch']);
+    expect([...alerts].sort()).toEqual([
+      'AlertOutboxStuck',
+      'CertificateExpiringSoon',
+      'CertificateNameNotCovered',
+      'CheckFailing',
+      'ContainerCrashLooping',
+      'ForgewatchDown',
+      'PortOwnerMismatch',
+    ]);
     expect([...tested].sort()).toEqual([...alerts].sort());
   });
 });
@@ -156,7 +190,8 @@ describe('live /metrics', () => {
       'forgewatch_scheduler_skipped_runs_total ',
       'process_cpu_seconds_total ',
       'nodejs_active_handles{type=',
-    ]) expect(text).toContain(series);
+    ])
+      expect(text).toContain(series);
     // prom-client's gauges named like counters are left out; their per-type siblings above carry the same numbers.
     expect(text).not.toMatch(/^nodejs_active_(handles|requests|resources)_total/m);
     expect(text).not.toContain('# TYPE forgewatch_scheduler_skipped_runs gauge');
@@ -167,7 +202,11 @@ describe('live /metrics', () => {
 
   it('has every metric the dashboard and the rules use', async () => {
     const text = await (await fetch(`${fw.url}/metrics`)).text();
-    const declared = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) => (m[2] === 'histogram' || m[2] === 'summary' ? [m[1], `${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]])));
+    const declared = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) =>
+        m[2] === 'histogram' || m[2] === 'summary' ? [m[1], `${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]],
+      ),
+    );
     const used = metricNames([...dashboardExprs, ...ruleExprs]);
     expect(used.size).toBeGreaterThan(25);
     const missing = [...used].filter((m) => !declared.has(m)).sort();
@@ -177,10 +216,14 @@ describe('live /metrics', () => {
 
 describe('a real Prometheus scraping forgewatch', () => {
   it('reads forgewatch_check_up back through its HTTP API', async () => {
-    const samples = await waitFor(async () => {
-      const r = await prom.query('forgewatch_check_up');
-      return r.length === CHECKS.length ? r : undefined;
-    }, 30_000, 250);
+    const samples = await waitFor(
+      async () => {
+        const r = await prom.query('forgewatch_check_up');
+        return r.length === CHECKS.length ? r : undefined;
+      },
+      30_000,
+      250,
+    );
     const byCheck = Object.fromEntries(samples.map((s) => [s.metric.check, s]));
     expect(Object.keys(byCheck).sort()).toEqual([...CHECKS].sort());
     expect(byCheck['backend-local']?.value[1]).toBe('1');
@@ -190,34 +233,46 @@ describe('a real Prometheus scraping forgewatch', () => {
   });
 
   it('loads every alerting rule, and every dashboard query parses', async () => {
-    const loaded = await waitFor(async () => {
-      const r = await prom.api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules');
-      const all = r.data.groups.flatMap((g) => g.rules);
-      return all.length > 0 && all.every((x) => x.health === 'ok') ? all : undefined;
-    }, 15_000, 250);
+    const loaded = await waitFor(
+      async () => {
+        const r = await prom.api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>(
+          '/api/v1/rules',
+        );
+        const all = r.data.groups.flatMap((g) => g.rules);
+        return all.length > 0 && all.every((x) => x.health === 'ok') ? all : undefined;
+      },
+      15_000,
+      250,
+    );
     expect(loaded).toHaveLength(8);
     for (const expr of dashboardExprs) {
       const r = await prom.api<unknown>(`/api/v1/query?query=${encodeURIComponent(asGrafanaSends(expr))}`);
       expect({ expr, status: r.status, error: r.error }).toEqual({ expr, status: 'success', error: undefined });
     }
     // The status table is built from these series: it must show the failing check.
-    const failing = await prom.query(asGrafanaSends('max by (check, type, status) (forgewatch_check_status{check=~"$check"} == 1)'));
+    const failing = await prom.query(
+      asGrafanaSends('max by (check, type, status) (forgewatch_check_status{check=~"$check"} == 1)'),
+    );
     expect(failing.find((s) => s.metric.check === 'api-public')?.metric.status).toBe('fail');
     // The table sorts on, and the timeline draws, one number per check: fail 3, warn 2, unknown 1, ok 0.
     const table = panels(dashboard.panels).find((p) => p.title === 'Status');
     const rank = table?.targets?.find((t) => t.refId === 'E')?.expr ?? '';
-    expect(table?.transformations?.find((t) => t.id === 'sortBy')?.options.sort).toEqual([{ field: 'Value #E', desc: true }]);
+    expect(table?.transformations?.find((t) => t.id === 'sortBy')?.options.sort).toEqual([
+      { field: 'Value #E', desc: true },
+    ]);
     expect(panels(dashboard.panels).find((p) => p.title === 'Status over time')?.targets?.[0]?.expr).toBe(rank);
     const ranks = Object.fromEntries((await prom.query(asGrafanaSends(rank))).map((s) => [s.metric.check, s.value[1]]));
     expect(ranks).toMatchObject({ 'api-public': '3', 'engine-gone': '3', 'backend-local': '0', 'dns-app': '0' });
     expect(Object.keys(ranks).sort()).toEqual([...CHECKS].sort());
   });
 
-  it('repeats the phase panel once per HTTP check, stacking only that check\'s phases', async () => {
+  it("repeats the phase panel once per HTTP check, stacking only that check's phases", async () => {
     const phase = panels(dashboard.panels).find((p) => p.title.includes('by phase'));
     expect(phase?.repeat).toBe('http_check');
     expect(phase?.fieldConfig?.defaults.custom?.stacking?.mode).toBe('normal');
-    expect(phase?.targets?.map((t) => [t.expr, t.legendFormat])).toEqual([['forgewatch_http_phase_seconds{check=~"$http_check"}', '{{phase}}']]);
+    expect(phase?.targets?.map((t) => [t.expr, t.legendFormat])).toEqual([
+      ['forgewatch_http_phase_seconds{check=~"$http_check"}', '{{phase}}'],
+    ]);
     const variable = dashboard.templating.list.find((v) => v.name === 'http_check');
     expect(variable?.hide).toBe(2);
     const selector = /^label_values\((.+), check\)$/.exec((variable?.query as { query: string }).query)?.[1] ?? '';
@@ -232,8 +287,10 @@ describe('Grafana dashboard', () => {
     expect(ds).toMatchObject({ name: 'datasource', query: 'prometheus' });
     const dataPanels = panels(dashboard.panels).filter((p) => p.type !== 'row');
     expect(dataPanels.length).toBeGreaterThan(10);
-    for (const p of dataPanels) expect({ panel: p.title, uid: p.datasource?.uid }).toEqual({ panel: p.title, uid: '${datasource}' });
+    for (const p of dataPanels)
+      expect({ panel: p.title, uid: p.datasource?.uid }).toEqual({ panel: p.title, uid: '${datasource}' });
     const titles = dataPanels.map((p) => p.title.toLowerCase()).join('\n');
-    for (const topic of ['status', 'phase', 'certificate', 'restarts', 'port', 'alert deliveries', 'outbox']) expect(titles).toContain(topic);
+    for (const topic of ['status', 'phase', 'certificate', 'restarts', 'port', 'alert deliveries', 'outbox'])
+      expect(titles).toContain(topic);
   });
 });

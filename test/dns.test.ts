@@ -9,7 +9,9 @@ import { startForgewatch } from './helpers/service.js';
 let dns: RunningDns;
 
 function dnsCheck(body: string, timeout = '1s'): Promise<ProbeResult> {
-  return runCheck(`name: dns-api\ntype: dns\nserver: ${dns.address}\ntimeout: ${timeout}\n${body}`).then((r) => r.result);
+  return runCheck(`name: dns-api\ntype: dns\nserver: ${dns.address}\ntimeout: ${timeout}\n${body}`).then(
+    (r) => r.result,
+  );
 }
 
 beforeAll(async () => {
@@ -30,12 +32,18 @@ describe('dns', () => {
     const result = await dnsCheck('host: lb.forgetrace.test\nrecord: A\nexpect: [203.0.113.8, 203.0.113.7]');
     expect(result.status).toBe('ok');
     expect(result.reason).toMatch(/^lb\.forgetrace\.test A 203\.0\.113\.7, 203\.0\.113\.8 in \d+ms$/);
-    expect(result.details).toMatchObject({ answers: ['203.0.113.7', '203.0.113.8'], ttls: [300, 300], server: dns.address });
+    expect(result.details).toMatchObject({
+      answers: ['203.0.113.7', '203.0.113.8'],
+      ttls: [300, 300],
+      server: dns.address,
+    });
     expect(dns.queries).toContain('A lb.forgetrace.test');
   });
 
   it('compares AAAA and CNAME answers', async () => {
-    expect((await dnsCheck('host: api.forgetrace.test\nrecord: AAAA\nexpect: ["2001:0db8:0:0:0:0:0:7"]')).status).toBe('ok');
+    expect((await dnsCheck('host: api.forgetrace.test\nrecord: AAAA\nexpect: ["2001:0db8:0:0:0:0:0:7"]')).status).toBe(
+      'ok',
+    );
     const cname = await dnsCheck('host: www.forgetrace.test\nrecord: CNAME\nexpect: [LB.forgetrace.test.]');
     expect(cname.status).toBe('ok');
     expect(cname.details.answers).toEqual(['lb.forgetrace.test']);
@@ -78,20 +86,29 @@ describe('dns', () => {
   });
 
   it('exports the lookup time', async () => {
-    const fw = await startForgewatch(`checks:\n  - name: dns-api\n    type: dns\n    host: api.forgetrace.test\n    expect: [203.0.113.7]\n    server: ${dns.address}\n    interval: 1h\n`);
+    const fw = await startForgewatch(
+      `checks:\n  - name: dns-api\n    type: dns\n    host: api.forgetrace.test\n    expect: [203.0.113.7]\n    server: ${dns.address}\n    interval: 1h\n`,
+    );
     try {
       await fetch(`${fw.url}/check?name=dns-api`);
-      expect(await (await fetch(`${fw.url}/metrics`)).text()).toMatch(/^forgewatch_dns_lookup_seconds\{check="dns-api"\} \d/m);
+      expect(await (await fetch(`${fw.url}/metrics`)).text()).toMatch(
+        /^forgewatch_dns_lookup_seconds\{check="dns-api"\} \d/m,
+      );
     } finally {
       await fw.close();
     }
   });
 
   it('rejects malformed config with the key that is wrong', () => {
-    const parse = (body: string) => () => parseConfig(`checks:\n  - name: d\n    type: dns\n${body}`, '/etc/forgewatch.yaml');
+    const parse = (body: string) => () =>
+      parseConfig(`checks:\n  - name: d\n    type: dns\n${body}`, '/etc/forgewatch.yaml');
     expect(parse('    host: a.test\n    record: MX\n')).toThrow(/checks\[0\]\.record/);
-    expect(parse('    host: a.test\n    expect: [not-an-ip]\n')).toThrow(/checks\[0\]\.expect\[0\]: expected an IPv4 address for a A record, got "not-an-ip"/);
-    expect(parse('    host: a.test\n    server: 127.0.0.1:99999\n')).toThrow(/checks\[0\]\.server: expected a resolver IP address/);
+    expect(parse('    host: a.test\n    expect: [not-an-ip]\n')).toThrow(
+      /checks\[0\]\.expect\[0\]: expected an IPv4 address for a A record, got "not-an-ip"/,
+    );
+    expect(parse('    host: a.test\n    server: 127.0.0.1:99999\n')).toThrow(
+      /checks\[0\]\.server: expected a resolver IP address/,
+    );
     expect(parse('    host: "bad name"\n')).toThrow(/checks\[0\]\.host: expected a DNS name/);
   });
 });

@@ -10,7 +10,17 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,12 +65,16 @@ function parseDockerfile(text: string): Instruction[] {
 
 function execForm(args: string): string[] {
   const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error(`expected exec form (JSON array), got ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
+    throw new Error(`expected exec form (JSON array), got ${args}`);
   return parsed;
 }
 
 const instructions = parseDockerfile(readFileSync(path.join(CONTEXT, 'Dockerfile'), 'utf8'));
-const ignored = readFileSync(path.join(CONTEXT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const ignored = readFileSync(path.join(CONTEXT, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 /** Absolute paths the Dockerfile itself creates or names: these are mapped into a stage's root. */
 const imagePaths = (() => {
@@ -76,7 +90,11 @@ const imagePaths = (() => {
 
 function mapPaths(text: string, root: string): string {
   let out = text;
-  for (const p of imagePaths) out = out.replace(new RegExp(`(?<![\\w/])${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[\\s/'"])`, 'g'), root + p);
+  for (const p of imagePaths)
+    out = out.replace(
+      new RegExp(`(?<![\\w/])${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[\\s/'"])`, 'g'),
+      root + p,
+    );
   return out;
 }
 
@@ -90,7 +108,13 @@ async function playRun(stage: Stage, command: string): Promise<void> {
     cpHardlinks(path.join(CONTEXT, 'node_modules'), path.join(cwd, 'node_modules'));
     shell = shell.replace(/\bnpm ci\b/g, 'npm prune');
   }
-  const env = { ...process.env, ...stage.env, npm_config_offline: 'true', npm_config_cache: path.join(tmp.dir, 'npm-cache'), npm_config_update_notifier: 'false' };
+  const env = {
+    ...process.env,
+    ...stage.env,
+    npm_config_offline: 'true',
+    npm_config_cache: path.join(tmp.dir, 'npm-cache'),
+    npm_config_update_notifier: 'false',
+  };
   try {
     await run('sh', ['-ec', shell], { cwd, env, timeout: 120_000 });
   } catch (err) {
@@ -130,7 +154,15 @@ async function play(): Promise<void> {
       }
       case 'FROM': {
         const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(text);
-        stage = { from: m?.[1] ?? text, ...(m?.[2] ? { name: m[2] } : {}), root: path.join(tmp.dir, `stage${stages.length}`), workdir: '/', env: {}, volumes: [], expose: [] };
+        stage = {
+          from: m?.[1] ?? text,
+          ...(m?.[2] ? { name: m[2] } : {}),
+          root: path.join(tmp.dir, `stage${stages.length}`),
+          workdir: '/',
+          env: {},
+          volumes: [],
+          expose: [],
+        };
         mkdirSync(stage.root, { recursive: true });
         stages.push(stage);
         break;
@@ -141,19 +173,26 @@ async function play(): Promise<void> {
         mkdirSync(path.join(stage.root, stage.workdir), { recursive: true });
         break;
       case 'ENV':
-        for (const m of text.matchAll(/(\w+)=(\S+)/g)) if (stage) stage.env[m[1] as string] = mapPaths(m[2] as string, stage.root);
+        for (const m of text.matchAll(/(\w+)=(\S+)/g))
+          if (stage) stage.env[m[1] as string] = mapPaths(m[2] as string, stage.root);
         break;
       case 'COPY': {
         if (!stage) throw new Error('COPY before FROM');
         const parts = text.split(/\s+/);
-        const fromStage = parts[0]?.startsWith('--from=') ? stages.find((s) => s.name === parts[0]?.slice(7)) : undefined;
+        const fromStage = parts[0]?.startsWith('--from=')
+          ? stages.find((s) => s.name === parts[0]?.slice(7))
+          : undefined;
         const paths = parts.filter((p) => !p.startsWith('--'));
         const dest = paths.pop() as string;
         const destDir = path.join(stage.root, path.posix.resolve(stage.workdir, dest));
         for (const src of paths) {
           const from = fromStage ? path.join(fromStage.root, src) : path.join(CONTEXT, src);
-          if (!fromStage && ignored.some((pattern) => pattern === src || pattern === src.split('/')[0])) throw new Error(`COPY ${src}: excluded by .dockerignore`);
-          if (!existsSync(from)) throw new Error(`COPY ${src}: no such file in the ${fromStage ? `stage ${fromStage.name}` : 'build context'}`);
+          if (!fromStage && ignored.some((pattern) => pattern === src || pattern === src.split('/')[0]))
+            throw new Error(`COPY ${src}: excluded by .dockerignore`);
+          if (!existsSync(from))
+            throw new Error(
+              `COPY ${src}: no such file in the ${fromStage ? `stage ${fromStage.name}` : 'build context'}`,
+            );
           cpSync(from, dest.endsWith('/') ? path.join(destDir, path.basename(src)) : destDir, { recursive: true });
         }
         break;
@@ -181,7 +220,9 @@ async function play(): Promise<void> {
         if (stage) stage.cmd = execForm(text);
         break;
       default:
-        throw new Error(`instruction ${op} is not played by this test: teach it, or keep the Dockerfile to the ones above`);
+        throw new Error(
+          `instruction ${op} is not played by this test: teach it, or keep the Dockerfile to the ones above`,
+        );
     }
   }
 }
@@ -216,14 +257,19 @@ describe('Dockerfile', () => {
     expect(existsSync(path.join(app, 'dist/test'))).toBe(false);
   });
 
-  it("starts from its ENTRYPOINT and CMD as its USER with a config that sets no state_dir, answers /healthz, passes its own HEALTHCHECK and stops on SIGTERM", async () => {
+  it('starts from its ENTRYPOINT and CMD as its USER with a config that sets no state_dir, answers /healthz, passes its own HEALTHCHECK and stops on SIGTERM', async () => {
     const final = stages.at(-1) as Stage;
     const [uid, gid] = (final.user ?? '').split(':');
     await startFinal({ user: `${uid}:${gid}`, cap_drop: ['ALL'] }, true);
   });
 
   it('runs as the compose example runs it: root with only SYS_PTRACE and DAC_READ_SEARCH, still writing its state', async () => {
-    const service = readCompose(path.join(CONTEXT, 'examples/docker-compose.yml'), { SECRET_KEY: 'x', SMTP_PASSWORD: 'x', SLACK_WEBHOOK_URL: 'x', FORGEWATCH_TOKEN: 'x' }).services.forgewatch as ComposeService;
+    const service = readCompose(path.join(CONTEXT, 'examples/docker-compose.yml'), {
+      SECRET_KEY: 'x',
+      SMTP_PASSWORD: 'x',
+      SLACK_WEBHOOK_URL: 'x',
+      FORGEWATCH_TOKEN: 'x',
+    }).services.forgewatch as ComposeService;
     expect(service.user).toBe('0:0');
     await startFinal(service, false);
   });
@@ -244,22 +290,52 @@ async function startFinal(privileges: ComposeService, healthcheck: boolean): Pro
   const stateDir = final.env.FORGEWATCH_STATE_DIR as string;
   // The temp dir stands in for the image's /: like it, others may enter it.
   chmodSync(tmp.dir, 0o755);
-  for (const f of existsSync(stateDir) ? readdirSync(stateDir) : []) rmSync(path.join(stateDir, f), { recursive: true, force: true });
-  writeFileSync(final.env.FORGEWATCH_CONFIG as string, `checks:\n  - { name: self, type: http, url: 'http://127.0.0.1:${port}/healthz', interval: 1s }\n`);
-  const argv = [...(final.entrypoint ?? []), ...(final.cmd ?? [])].map((a) => mapPaths(a, final.root).replace('0.0.0.0:9464', `127.0.0.1:${port}`));
+  for (const f of existsSync(stateDir) ? readdirSync(stateDir) : [])
+    rmSync(path.join(stateDir, f), { recursive: true, force: true });
+  writeFileSync(
+    final.env.FORGEWATCH_CONFIG as string,
+    `checks:\n  - { name: self, type: http, url: 'http://127.0.0.1:${port}/healthz', interval: 1s }\n`,
+  );
+  const argv = [...(final.entrypoint ?? []), ...(final.cmd ?? [])].map((a) =>
+    mapPaths(a, final.root).replace('0.0.0.0:9464', `127.0.0.1:${port}`),
+  );
   expect(argv[0]).toBe('node');
-  const env = { PATH: process.env.PATH ?? '', ...final.env, FORGEWATCH_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz` };
-  const child = spawn('setpriv', [...setprivArgs(privileges), process.execPath, ...argv.slice(1)], { cwd: path.join(final.root, final.workdir), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = {
+    PATH: process.env.PATH ?? '',
+    ...final.env,
+    FORGEWATCH_HEALTHCHECK_URL: `http://127.0.0.1:${port}/healthz`,
+  };
+  const child = spawn('setpriv', [...setprivArgs(privileges), process.execPath, ...argv.slice(1)], {
+    cwd: path.join(final.root, final.workdir),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   try {
-    const health = await waitFor(async () => (child.exitCode === null ? fetch(`http://127.0.0.1:${port}/healthz`).then((r) => (r.ok ? r.json() : undefined), () => undefined) : Promise.reject(new Error(`exited: ${output}`))), 20_000, 100);
+    const health = await waitFor(
+      async () =>
+        child.exitCode === null
+          ? fetch(`http://127.0.0.1:${port}/healthz`).then(
+              (r) => (r.ok ? r.json() : undefined),
+              () => undefined,
+            )
+          : Promise.reject(new Error(`exited: ${output}`)),
+      20_000,
+      100,
+    );
     expect(health).toMatchObject({ status: 'ok', checks: 1 });
     if (healthcheck) {
       const probe = final.healthcheck ?? [];
       expect(probe[0]).toBe('node');
-      const result = await run('setpriv', [...setprivArgs(privileges), process.execPath, ...probe.slice(1)], { env, timeout: 10_000 }).then(() => 0, (e: { code?: number }) => e.code ?? 1);
+      const result = await run('setpriv', [...setprivArgs(privileges), process.execPath, ...probe.slice(1)], {
+        env,
+        timeout: 10_000,
+      }).then(
+        () => 0,
+        (e: { code?: number }) => e.code ?? 1,
+      );
       expect(result).toBe(0);
     }
     // The state lands in the volume directory, though the config names none.

@@ -16,19 +16,29 @@ describe('exposition of per-check families', () => {
         { values: ['far'], value: Infinity },
       ],
     });
-    expect(text).toBe([
-      '# HELP forgewatch_tls_cert_info Certificate facts\\\\ as labels',
-      '# TYPE forgewatch_tls_cert_info gauge',
-      'forgewatch_tls_cert_info{check="api",subject="CN=a \\"quoted\\" \\\\ name\\nsecond line"} 1',
-      'forgewatch_tls_cert_info{check="web",subject="CN=web"} NaN',
-      'forgewatch_tls_cert_info{check="far",subject=""} +Inf',
-      '',
-    ].join('\n'));
+    expect(text).toBe(
+      [
+        '# HELP forgewatch_tls_cert_info Certificate facts\\\\ as labels',
+        '# TYPE forgewatch_tls_cert_info gauge',
+        'forgewatch_tls_cert_info{check="api",subject="CN=a \\"quoted\\" \\\\ name\\nsecond line"} 1',
+        'forgewatch_tls_cert_info{check="web",subject="CN=web"} NaN',
+        'forgewatch_tls_cert_info{check="far",subject=""} +Inf',
+        '',
+      ].join('\n'),
+    );
     const lint = await promtool(['check', 'metrics'], { input: text });
     expect(lint.code, lint.stdout + lint.stderr).toBe(0);
   });
 
   it('writes HELP and TYPE alone for a family without samples, and counters as counters', () => {
-    expect(renderFamily({ name: 'forgewatch_check_runs_total', help: 'Runs.', type: 'counter', labelNames: ['check'], samples: () => [] })).toBe('# HELP forgewatch_check_runs_total Runs.\n# TYPE forgewatch_check_runs_total counter\n');
+    expect(
+      renderFamily({
+        name: 'forgewatch_check_runs_total',
+        help: 'Runs.',
+        type: 'counter',
+        labelNames: ['check'],
+        samples: () => [],
+      }),
+    ).toBe('# HELP forgewatch_check_runs_total Runs.\n# TYPE forgewatch_check_runs_total counter\n');
   });
 });

@@ -37,7 +37,9 @@ describe('History', () => {
   it('scales the sparkline from zero, so 4 ms against 5 ms is a small step', () => {
     const history = new History(() => 1_000_000);
     for (let i = 0; i < 20; i++) history.add('c', 1_000 + i, i % 2 === 0 ? 4 : 5, 'ok');
-    const ys = (/points="([^"]+)"/.exec(sparkline(history.points('c')))?.[1] ?? '').split(' ').map((xy) => Number(xy.split(',')[1]));
+    const ys = (/points="([^"]+)"/.exec(sparkline(history.points('c')))?.[1] ?? '')
+      .split(' ')
+      .map((xy) => Number(xy.split(',')[1]));
     expect(ys).toHaveLength(20);
     // 36 px high with 3 px margins: 5 ms is at the top, 4 ms a fifth of 30 px below it, far from the bottom.
     expect(Math.min(...ys)).toBeCloseTo(3, 5);
@@ -49,7 +51,8 @@ describe('History', () => {
 
   it('forgets checks that a reload removed', async () => {
     const healthy = await httpServer((_req, res) => res.end('ok'));
-    const yaml = (names: string[]) => `checks:\n${names.map((n) => `  - { name: ${n}, type: http, url: '${healthy.url}/' }`).join('\n')}\n`;
+    const yaml = (names: string[]) =>
+      `checks:\n${names.map((n) => `  - { name: ${n}, type: http, url: '${healthy.url}/' }`).join('\n')}\n`;
     const monitor = new Monitor(parseConfig(yaml(['a', 'b']), 'test.yaml'));
     const history = new History().attach(monitor);
     await Promise.all([monitor.run('a'), monitor.run('b')]);

@@ -68,7 +68,9 @@ describe('http probe', () => {
     const { result } = await runCheck(check('/health'));
     expect(result.status).toBe('ok');
     expect(result.reason).toMatch(/^status 200 in /);
-    expect(Object.keys(result.timings)).toEqual(expect.arrayContaining(['dns', 'connect', 'tls', 'ttfb', 'transfer', 'total']));
+    expect(Object.keys(result.timings)).toEqual(
+      expect.arrayContaining(['dns', 'connect', 'tls', 'ttfb', 'transfer', 'total']),
+    );
     expect(result.observations).toContainEqual({ metric: 'forgewatch_http_status_code', value: 200 });
     expect(result.details).toMatchObject({ status_code: 200, address: '127.0.0.1' });
   });
@@ -92,8 +94,8 @@ describe('http probe', () => {
     ['body_regex: \'"status":\\s*"down"\'', 'fail'],
     ['json: { status: ok, db.connected: true, items.0.id: 7 }', 'ok'],
     ['json: { db.connected: false }', 'fail'],
-    ['header: { x-version: \'^1\\.\' }', 'ok'],
-    ['header: { x-version: \'^2\\.\' }', 'fail'],
+    ["header: { x-version: '^1\\.' }", 'ok'],
+    ["header: { x-version: '^2\\.' }", 'fail'],
     ['header: { x-missing: yes }', 'fail'],
     ['max_response_time: 1ms', 'fail'],
     ['max_response_time: 5s', 'ok'],
@@ -135,7 +137,9 @@ describe('http probe', () => {
   });
 
   it('asserts an HTTP->HTTPS redirect itself with follow_redirects: false', async () => {
-    const ok = await runCheck(check('/to-https', "follow_redirects: false\nexpect: { status: [301], header: { location: '^https://' } }"));
+    const ok = await runCheck(
+      check('/to-https', "follow_redirects: false\nexpect: { status: [301], header: { location: '^https://' } }"),
+    );
     expect(ok.result.status).toBe('ok');
     const unexpected = await runCheck(check('/to-https', 'follow_redirects: false'));
     expect(unexpected.result.reason).toBe('status 301, expected 200-299');
@@ -158,7 +162,9 @@ describe('http probe', () => {
   });
 
   it('connects to resolve: while keeping the Host from the URL', async () => {
-    const { result } = await runCheck(`name: t\ntype: http\nurl: http://api.forgetrace.test:${server.port}/health\nresolve: 127.0.0.1`);
+    const { result } = await runCheck(
+      `name: t\ntype: http\nurl: http://api.forgetrace.test:${server.port}/health\nresolve: 127.0.0.1`,
+    );
     expect(result.status).toBe('ok');
     expect(seenHosts).toContain(`api.forgetrace.test:${server.port}`);
   });
@@ -185,10 +191,23 @@ describe('http probe', () => {
   });
 
   it.each([
-    ['huge headers', (s: net.Socket) => s.write(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`), /response headers from 127\.0\.0\.1:\d+ are too large/],
-    ['garbage instead of HTTP', (s: net.Socket) => s.write('SSH-2.0-OpenSSH_9.2\r\n'), /127\.0\.0\.1:\d+ did not answer HTTP/],
+    [
+      'huge headers',
+      (s: net.Socket) => s.write(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`),
+      /response headers from 127\.0\.0\.1:\d+ are too large/,
+    ],
+    [
+      'garbage instead of HTTP',
+      (s: net.Socket) => s.write('SSH-2.0-OpenSSH_9.2\r\n'),
+      /127\.0\.0\.1:\d+ did not answer HTTP/,
+    ],
   ])('fails with a reason, never a crash, on %s', async (_label, speak, reason) => {
-    const hostile = await listen(net.createServer((s) => { s.on('error', () => undefined); s.once('data', () => speak(s)); }));
+    const hostile = await listen(
+      net.createServer((s) => {
+        s.on('error', () => undefined);
+        s.once('data', () => speak(s));
+      }),
+    );
     try {
       const { result } = await runCheck(`name: t\ntype: http\nurl: ${hostile.url}/\ntimeout: 2s`);
       expect(result.status).toBe('fail');

@@ -17,7 +17,10 @@ const seen: Seen[] = [];
 let a: Started<http.Server>;
 let b: Started<http.Server>;
 
-function recorder(name: Seen['server'], route: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void): http.Server {
+function recorder(
+  name: Seen['server'],
+  route: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void,
+): http.Server {
   return http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -32,22 +35,24 @@ const ALICE = `Basic ${Buffer.from('alice:s3cr@t').toString('base64')}`;
 
 beforeAll(async () => {
   b = await listen(recorder('b', (_req, res) => res.end('b')));
-  a = await listen(recorder('a', (req, res) => {
-    const path = req.url ?? '/';
-    const spin = /^\/spin\/(\d+)$/.exec(path);
-    if (path === '/to-b') res.writeHead(302, { location: `${b.url}/landing` }).end();
-    else if (path === '/same') res.writeHead(302, { location: '/landing' }).end();
-    else if (path === '/see-other') res.writeHead(303, { location: '/done' }).end();
-    else if (path === '/moved') res.writeHead(301, { location: '/done' }).end();
-    else if (path === '/temporary') res.writeHead(307, { location: '/done' }).end();
-    else if (path === '/bad-location') res.writeHead(302, { location: 'http://[bad' }).end();
-    else if (path === '/to-ftp') res.writeHead(302, { location: 'ftp://files.example/x' }).end();
-    else if (spin) res.writeHead(302, { location: `/spin/${Number(spin[1]) + 1}` }).end();
-    else if (path === '/private') res.writeHead(req.headers.authorization === ALICE ? 200 : 401).end();
-    else if (path === '/slow') setTimeout(() => res.end('late'), 5_000).unref();
-    else if (path === '/stall') res.writeHead(200).write('partial');
-    else res.end('ok');
-  }));
+  a = await listen(
+    recorder('a', (req, res) => {
+      const path = req.url ?? '/';
+      const spin = /^\/spin\/(\d+)$/.exec(path);
+      if (path === '/to-b') res.writeHead(302, { location: `${b.url}/landing` }).end();
+      else if (path === '/same') res.writeHead(302, { location: '/landing' }).end();
+      else if (path === '/see-other') res.writeHead(303, { location: '/done' }).end();
+      else if (path === '/moved') res.writeHead(301, { location: '/done' }).end();
+      else if (path === '/temporary') res.writeHead(307, { location: '/done' }).end();
+      else if (path === '/bad-location') res.writeHead(302, { location: 'http://[bad' }).end();
+      else if (path === '/to-ftp') res.writeHead(302, { location: 'ftp://files.example/x' }).end();
+      else if (spin) res.writeHead(302, { location: `/spin/${Number(spin[1]) + 1}` }).end();
+      else if (path === '/private') res.writeHead(req.headers.authorization === ALICE ? 200 : 401).end();
+      else if (path === '/slow') setTimeout(() => res.end('late'), 5_000).unref();
+      else if (path === '/stall') res.writeHead(200).write('partial');
+      else res.end('ok');
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -61,7 +66,8 @@ function requestsTo(server: Seen['server'], path: string): Seen[] {
 
 describe('redirects', () => {
   it('drops credentials when a redirect leaves the origin, and keeps them within it', async () => {
-    const headers = "headers: { authorization: 'Bearer tok', Cookie: 'sid=1', proxy-authorization: 'Basic cHJveHk=', x-trace: keep }";
+    const headers =
+      "headers: { authorization: 'Bearer tok', Cookie: 'sid=1', proxy-authorization: 'Basic cHJveHk=', x-trace: keep }";
     expect((await runCheck(`name: t\ntype: http\nurl: ${a.url}/to-b\n${headers}`)).result.status).toBe('ok');
     const landed = requestsTo('b', '/landing').at(-1);
     expect(landed?.headers).toMatchObject({ 'x-trace': 'keep' });
@@ -79,7 +85,9 @@ describe('redirects', () => {
     ['301 after a POST', '/moved', 'POST'],
   ])('sends no body and no body headers after a %s turns the request into GET', async (_label, path, method) => {
     const before = requestsTo('a', '/done').length;
-    const { result } = await runCheck(`name: t\ntype: http\nurl: ${a.url}${path}\nmethod: ${method}\nheaders: { content-type: application/json }\nbody: '{"order":42}'`);
+    const { result } = await runCheck(
+      `name: t\ntype: http\nurl: ${a.url}${path}\nmethod: ${method}\nheaders: { content-type: application/json }\nbody: '{"order":42}'`,
+    );
     expect(result.status).toBe('ok');
     const done = requestsTo('a', '/done').slice(before);
     expect(done).toHaveLength(1);
@@ -89,8 +97,14 @@ describe('redirects', () => {
   });
 
   it('resends the method and body on a 307', async () => {
-    await runCheck(`name: t\ntype: http\nurl: ${a.url}/temporary\nmethod: POST\nheaders: { content-type: application/json }\nbody: '{"order":42}'`);
-    expect(requestsTo('a', '/done').at(-1)).toMatchObject({ method: 'POST', body: '{"order":42}', headers: expect.objectContaining({ 'content-type': 'application/json' }) });
+    await runCheck(
+      `name: t\ntype: http\nurl: ${a.url}/temporary\nmethod: POST\nheaders: { content-type: application/json }\nbody: '{"order":42}'`,
+    );
+    expect(requestsTo('a', '/done').at(-1)).toMatchObject({
+      method: 'POST',
+      body: '{"order":42}',
+      headers: expect.objectContaining({ 'content-type': 'application/json' }),
+    });
   });
 
   it('names an invalid Location and an unsupported scheme in words', async () => {
@@ -111,7 +125,10 @@ describe('credentials in the URL', () => {
   it('sends them as Basic auth and never shows the password', async () => {
     const { result } = await runCheck(`name: t\ntype: http\nurl: ${url('/private')}`);
     expect(result.status).toBe('ok');
-    expect(result.details).toMatchObject({ url: url('/private').replace('s3cr%40t', '***'), final_url: url('/private').replace('s3cr%40t', '***') });
+    expect(result.details).toMatchObject({
+      url: url('/private').replace('s3cr%40t', '***'),
+      final_url: url('/private').replace('s3cr%40t', '***'),
+    });
     expect(JSON.stringify(result)).not.toMatch(/s3cr/);
   });
 
@@ -132,7 +149,9 @@ describe('where a failure happened', () => {
 
   it('names the address dialled with resolve:, and gives the local hint for a loopback one', async () => {
     const port = await freePort();
-    const { result } = await runCheck(`name: t\ntype: http\nurl: http://api.forgetrace.test:${port}/health\nresolve: 127.0.0.1`);
+    const { result } = await runCheck(
+      `name: t\ntype: http\nurl: http://api.forgetrace.test:${port}/health\nresolve: 127.0.0.1`,
+    );
     expect(result.reason).toBe(`connect ECONNREFUSED 127.0.0.1:${port} (api.forgetrace.test)`);
     expect(result.hint).toMatch(/Is the container up/);
   });
@@ -144,7 +163,9 @@ describe('timings in details', () => {
   it('reports every phase and the total after a success', async () => {
     const { result } = await runCheck(`name: t\ntype: http\nurl: ${a.url}/`);
     expect(phasesOf(result.details)).toEqual(['connect', 'dns', 'tls', 'total', 'transfer', 'ttfb']);
-    expect(Object.values(result.details.timings_ms as JsonObject).every((v) => typeof v === 'number' && v >= 0)).toBe(true);
+    expect(Object.values(result.details.timings_ms as JsonObject).every((v) => typeof v === 'number' && v >= 0)).toBe(
+      true,
+    );
   });
 
   it('reports the phases measured before a timeout, and no status when none came', async () => {
@@ -161,6 +182,8 @@ describe('timings in details', () => {
     expect(result.details).toMatchObject({ status_code: 200, address: '127.0.0.1' });
     expect(phasesOf(result.details)).toEqual(['connect', 'dns', 'total', 'ttfb']);
     expect(result.observations).toContainEqual({ metric: 'forgewatch_http_status_code', value: 200 });
-    expect(result.observations).toContainEqual(expect.objectContaining({ metric: 'forgewatch_http_phase_seconds', labels: { phase: 'ttfb' } }));
+    expect(result.observations).toContainEqual(
+      expect.objectContaining({ metric: 'forgewatch_http_phase_seconds', labels: { phase: 'ttfb' } }),
+    );
   });
 });

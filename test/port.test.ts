@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 async function serve(host: string): Promise<number> {
-  const s = await listen(net.createServer((c) => c.destroy()), host);
+  const s = await listen(
+    net.createServer((c) => c.destroy()),
+    host,
+  );
   servers.push(s);
   return s.port;
 }
@@ -38,7 +41,14 @@ async function serve(host: string): Promise<number> {
 async function childListener(processName: string, host: string): Promise<{ pid: number; port: number }> {
   const exe = path.join(scratch.dir, processName);
   symlinkSync(process.execPath, exe);
-  const child = spawn(exe, ['-e', `const s = require('net').createServer((c) => c.destroy()).listen(0, ${JSON.stringify(host)}, () => console.log(s.address().port))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    exe,
+    [
+      '-e',
+      `const s = require('net').createServer((c) => c.destroy()).listen(0, ${JSON.stringify(host)}, () => console.log(s.address().port))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(child);
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
@@ -60,7 +70,10 @@ describe('kernel socket tables', () => {
     const tcp6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0000000000000000 100 0 0 10 0
    1: 0000000000000000FFFF00000100007F:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 78 1 0000000000000000 100 0 0 10 0`;
-    expect(parseProcNetTcp(tcp6, 6).map((l) => [l.address, l.port, l.inode])).toEqual([['::1', 80, 77], ['::ffff:127.0.0.1', 443, 78]]);
+    expect(parseProcNetTcp(tcp6, 6).map((l) => [l.address, l.port, l.inode])).toEqual([
+      ['::1', 80, 77],
+      ['::ffff:127.0.0.1', 443, 78],
+    ]);
     expect(decodeIPv6('B80D0120000000000000000001000000')).toBe('2001:db8::1');
     expect(decodeIPv6('00000000000000000000000000000000')).toBe('::');
     expect(decodeIPv6('000080FE0000000078563412F0DEBC9A')).toBe('fe80::1234:5678:9abc:def0');
@@ -73,14 +86,22 @@ describe('port check with real sockets', () => {
     const up = await portCheck(`port: ${port}`);
     expect(up.result.status).toBe('ok');
     expect(up.result.details).toMatchObject({ listening: true, bound: `127.0.0.1:${port}` });
-    expect(up.result.observations).toContainEqual({ metric: 'forgewatch_port_listening', labels: { port: String(port) }, value: 1 });
+    expect(up.result.observations).toContainEqual({
+      metric: 'forgewatch_port_listening',
+      labels: { port: String(port) },
+      value: 1,
+    });
 
     const closed = await freePort();
     const down = await portCheck(`port: ${closed}\nowner: { container: forgetrace-backend }`);
     expect(down.result.status).toBe('fail');
     expect(down.result.reason).toBe(`nothing listens on 127.0.0.1:${closed}: the container is down or could not bind`);
     expect(down.result.details).toMatchObject({ listening: false, owner: null, bound: null });
-    expect(down.result.observations).toContainEqual({ metric: 'forgewatch_port_listening', labels: { port: String(closed) }, value: 0 });
+    expect(down.result.observations).toContainEqual({
+      metric: 'forgewatch_port_listening',
+      labels: { port: String(closed) },
+      value: 0,
+    });
   });
 
   it('checks that a port stays closed', async () => {
@@ -97,21 +118,37 @@ describe('port check with real sockets', () => {
     const right = await portCheck(`port: ${port}\nowner: { process: uvicorn }`);
     expect(right.result.status).toBe('ok');
     expect(right.result.details.owner).toMatchObject({ pid, process: 'uvicorn' });
-    expect(right.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 1 });
-    expect(right.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_info', labels: { port: String(port), process: 'uvicorn', unit: '', container: '' }, value: 1 });
+    expect(right.result.observations).toContainEqual({
+      metric: 'forgewatch_port_owner_ok',
+      labels: { port: String(port) },
+      value: 1,
+    });
+    expect(right.result.observations).toContainEqual({
+      metric: 'forgewatch_port_owner_info',
+      labels: { port: String(port), process: 'uvicorn', unit: '', container: '' },
+      value: 1,
+    });
 
     const wrong = await portCheck(`port: ${port}\nowner: { container: forgetrace-backend }`);
     expect(wrong.result.status).toBe('fail');
-    expect(wrong.result.reason).toBe(`127.0.0.1:${port} is held by uvicorn (pid ${pid}), expected container forgetrace-backend`);
+    expect(wrong.result.reason).toBe(
+      `127.0.0.1:${port} is held by uvicorn (pid ${pid}), expected container forgetrace-backend`,
+    );
     expect(wrong.result.hint).toContain(`— stop that process (kill ${pid})`);
-    expect(wrong.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 0 });
+    expect(wrong.result.observations).toContainEqual({
+      metric: 'forgewatch_port_owner_ok',
+      labels: { port: String(port) },
+      value: 0,
+    });
   });
 
   it('warns when a port that should stay local is bound to all interfaces', async () => {
     const wide = await serve('0.0.0.0');
     const rec = await portCheck(`port: ${wide}\nbind: loopback`);
     expect(rec.result.status).toBe('warn');
-    expect(rec.result.reason).toBe(`127.0.0.1:${wide} is bound to all interfaces (0.0.0.0:${wide}), expected loopback only`);
+    expect(rec.result.reason).toBe(
+      `127.0.0.1:${wide} is bound to all interfaces (0.0.0.0:${wide}), expected loopback only`,
+    );
     expect(rec.result.details.bound).toBe(`0.0.0.0:${wide}`);
 
     const local = await serve('127.0.0.1');
@@ -122,11 +159,20 @@ describe('port check with real sockets', () => {
     // Loopback for IPv4, but every interface for IPv6: still reachable from the network.
     const both = await serve('127.0.0.1');
     const v6 = net.createServer((c) => c.destroy());
-    await new Promise<void>((resolve, reject) => v6.once('error', reject).listen({ port: both, host: '::', ipv6Only: true }, resolve));
-    servers.push({ server: v6, port: both, url: '', close: () => new Promise<void>((resolve) => v6.close(() => resolve())) });
+    await new Promise<void>((resolve, reject) =>
+      v6.once('error', reject).listen({ port: both, host: '::', ipv6Only: true }, resolve),
+    );
+    servers.push({
+      server: v6,
+      port: both,
+      url: '',
+      close: () => new Promise<void>((resolve) => v6.close(() => resolve())),
+    });
     const mixed = await portCheck(`port: ${both}\nbind: loopback`);
     expect(mixed.result.status).toBe('warn');
-    expect(mixed.result.reason).toBe(`127.0.0.1:${both} is bound to all interfaces ([::]:${both}), expected loopback only`);
+    expect(mixed.result.reason).toBe(
+      `127.0.0.1:${both} is bound to all interfaces ([::]:${both}), expected loopback only`,
+    );
     expect(mixed.result.details.bound).toBe(`127.0.0.1:${both}`);
   });
 
@@ -140,9 +186,19 @@ describe('port check with real sockets', () => {
 
   it('says the owner is unreadable instead of guessing when it runs unprivileged', async () => {
     const port = await serve('127.0.0.1');
-    const result = await runProbeAsNobody('port', 'probePort', { host: '127.0.0.1', port, expect: 'listening', owner: { process: 'node' }, bind: 'any', proc_root: '/proc', timeout: 5000 });
+    const result = await runProbeAsNobody('port', 'probePort', {
+      host: '127.0.0.1',
+      port,
+      expect: 'listening',
+      owner: { process: 'node' },
+      bind: 'any',
+      proc_root: '/proc',
+      timeout: 5000,
+    });
     expect(result.status).toBe('warn');
-    expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process node)`);
+    expect(result.reason).toBe(
+      `127.0.0.1:${port} is listening, but its owner could not be determined (expected process node)`,
+    );
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
     expect(result.details.owner).toBeNull();
   });
@@ -153,9 +209,19 @@ describe('root without CAP_SYS_PTRACE', () => {
     const { port } = await childListener('gunicorn', '127.0.0.1');
     // As a container's root with every capability dropped: same uid as the listener, fewer capabilities.
     const caps = ['--reuid=0', '--regid=0', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
-    const result = await runProbeUnderSetpriv(caps, 'port', 'probePort', { host: '127.0.0.1', port, expect: 'listening', owner: { process: 'gunicorn' }, bind: 'any', proc_root: '/proc', timeout: 5000 });
+    const result = await runProbeUnderSetpriv(caps, 'port', 'probePort', {
+      host: '127.0.0.1',
+      port,
+      expect: 'listening',
+      owner: { process: 'gunicorn' },
+      bind: 'any',
+      proc_root: '/proc',
+      timeout: 5000,
+    });
     expect(result.status).toBe('warn');
-    expect(result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected process gunicorn)`);
+    expect(result.reason).toBe(
+      `127.0.0.1:${port} is listening, but its owner could not be determined (expected process gunicorn)`,
+    );
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
   });
 });
@@ -168,25 +234,43 @@ describe('listeners held for a container by docker-proxy', () => {
     const engine = await fakeEngine(socket, (req, res) => {
       if (req.url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.45' }));
       if (req.url?.startsWith('/v1.43/containers/json?')) {
-        return res.end(JSON.stringify([
-          { Id: 'c'.repeat(64), Names: ['/forgetrace-db'], Ports: [{ PrivatePort: 5432, Type: 'tcp' }] },
-          { Id: 'd'.repeat(64), Names: ['/forgetrace-backend'], Ports: [{ IP: '0.0.0.0', PrivatePort: 8000, PublicPort: port, Type: 'tcp' }] },
-        ]));
+        return res.end(
+          JSON.stringify([
+            { Id: 'c'.repeat(64), Names: ['/forgetrace-db'], Ports: [{ PrivatePort: 5432, Type: 'tcp' }] },
+            {
+              Id: 'd'.repeat(64),
+              Names: ['/forgetrace-backend'],
+              Ports: [{ IP: '0.0.0.0', PrivatePort: 8000, PublicPort: port, Type: 'tcp' }],
+            },
+          ]),
+        );
       }
       res.statusCode = 404;
       res.end('{}');
     });
     try {
-      const rec = await portCheck(`port: ${port}\nsocket: ${socket}\nowner: { container: forgetrace-backend }\nbind: loopback`);
+      const rec = await portCheck(
+        `port: ${port}\nsocket: ${socket}\nowner: { container: forgetrace-backend }\nbind: loopback`,
+      );
       expect(rec.result.details.owner).toMatchObject({ pid, process: 'docker-proxy', container: 'forgetrace-backend' });
       expect(rec.result.status).toBe('warn');
-      expect(rec.result.reason).toBe(`127.0.0.1:${port} is bound to all interfaces (0.0.0.0:${port}), expected loopback only`);
-      expect(rec.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_info', labels: { port: String(port), process: 'docker-proxy', unit: '', container: 'forgetrace-backend' }, value: 1 });
+      expect(rec.result.reason).toBe(
+        `127.0.0.1:${port} is bound to all interfaces (0.0.0.0:${port}), expected loopback only`,
+      );
+      expect(rec.result.observations).toContainEqual({
+        metric: 'forgewatch_port_owner_info',
+        labels: { port: String(port), process: 'docker-proxy', unit: '', container: 'forgetrace-backend' },
+        value: 1,
+      });
 
       // The name as Docker shows it, with its leading slash, is the same container.
       const slashed = await portCheck(`port: ${port}\nsocket: ${socket}\nowner: { container: /forgetrace-backend }`);
       expect(slashed.result.status).toBe('ok');
-      expect(slashed.result.observations).toContainEqual({ metric: 'forgewatch_port_owner_ok', labels: { port: String(port) }, value: 1 });
+      expect(slashed.result.observations).toContainEqual({
+        metric: 'forgewatch_port_owner_ok',
+        labels: { port: String(port) },
+        value: 1,
+      });
     } finally {
       engine.close();
     }
@@ -195,20 +279,41 @@ describe('listeners held for a container by docker-proxy', () => {
     const missing = path.join(scratch.dir, 'no-engine-for-proxy.sock');
     const blind = await portCheck(`port: ${port}\nsocket: ${missing}\nowner: { container: forgetrace-backend }`);
     expect(blind.result.status).toBe('warn');
-    expect(blind.result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`);
-    expect(blind.result.details.owner_note).toBe(`docker-proxy (pid ${pid}) holds the port for a container, but the engine could not say which (docker socket ${missing} not found)`);
+    expect(blind.result.reason).toBe(
+      `127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`,
+    );
+    expect(blind.result.details.owner_note).toBe(
+      `docker-proxy (pid ${pid}) holds the port for a container, but the engine could not say which (docker socket ${missing} not found)`,
+    );
     expect(blind.result.observations.map((o) => o.metric)).not.toContain('forgewatch_port_owner_ok');
   });
 });
 
 describe('owner details from a prepared /proc tree', () => {
   /** A /proc with one process holding a listening socket on 127.0.0.1:port, placed in the given cgroup. */
-  function procTree(name: string, port: number, cgroup: string, proc = { comm: 'uvicorn', argv: ['/opt/forgetrace/venv/bin/python3', '/opt/forgetrace/venv/bin/uvicorn', 'app.main:app', '--port', String(port)] }): string {
+  function procTree(
+    name: string,
+    port: number,
+    cgroup: string,
+    proc = {
+      comm: 'uvicorn',
+      argv: [
+        '/opt/forgetrace/venv/bin/python3',
+        '/opt/forgetrace/venv/bin/uvicorn',
+        'app.main:app',
+        '--port',
+        String(port),
+      ],
+    },
+  ): string {
     const root = path.join(scratch.dir, name);
     mkdirSync(path.join(root, 'net'), { recursive: true });
     mkdirSync(path.join(root, '812/fd'), { recursive: true });
     const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-    writeFileSync(path.join(root, 'net/tcp'), `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:${hexPort} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 90812 1 0000000000000000 100 0 0 10 0\n`);
+    writeFileSync(
+      path.join(root, 'net/tcp'),
+      `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:${hexPort} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 90812 1 0000000000000000 100 0 0 10 0\n`,
+    );
     writeFileSync(path.join(root, 'net/tcp6'), '  sl  local_address remote_address st\n');
     symlinkSync('socket:[90812]', path.join(root, '812/fd/7'));
     symlinkSync('/dev/null', path.join(root, '812/fd/0'));
@@ -220,12 +325,26 @@ describe('owner details from a prepared /proc tree', () => {
 
   it('names the systemd unit that holds the port the container needs', async () => {
     const port = await serve('127.0.0.1');
-    const root = procTree('proc-unit', port, '12:pids:/system.slice/forgetrace-backend.service\n1:name=systemd:/system.slice/forgetrace-backend.service\n0::/system.slice/forgetrace-backend.service\n');
+    const root = procTree(
+      'proc-unit',
+      port,
+      '12:pids:/system.slice/forgetrace-backend.service\n1:name=systemd:/system.slice/forgetrace-backend.service\n0::/system.slice/forgetrace-backend.service\n',
+    );
     const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { container: forgetrace-backend }`);
     expect(rec.result.status).toBe('fail');
-    expect(rec.result.reason).toBe(`127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend`);
-    expect(rec.result.hint).toBe(`127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend — stop and disable that unit (systemctl disable --now forgetrace-backend.service), then restart container forgetrace-backend so it can bind the port.`);
-    expect(rec.result.details.owner).toEqual({ pid: 812, process: 'uvicorn', cmdline: `/opt/forgetrace/venv/bin/python3 /opt/forgetrace/venv/bin/uvicorn app.main:app --port ${port}`, unit: 'forgetrace-backend.service', container: null });
+    expect(rec.result.reason).toBe(
+      `127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend`,
+    );
+    expect(rec.result.hint).toBe(
+      `127.0.0.1:${port} is held by uvicorn (pid 812, unit forgetrace-backend.service), expected container forgetrace-backend — stop and disable that unit (systemctl disable --now forgetrace-backend.service), then restart container forgetrace-backend so it can bind the port.`,
+    );
+    expect(rec.result.details.owner).toEqual({
+      pid: 812,
+      process: 'uvicorn',
+      cmdline: `/opt/forgetrace/venv/bin/python3 /opt/forgetrace/venv/bin/uvicorn app.main:app --port ${port}`,
+      unit: 'forgetrace-backend.service',
+      container: null,
+    });
 
     const byUnit = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { unit: forgetrace-backend }`);
     expect(byUnit.result.status).toBe('ok');
@@ -235,7 +354,9 @@ describe('owner details from a prepared /proc tree', () => {
     const port = await serve('127.0.0.1');
     const id = 'ab'.repeat(32);
     const root = procTree('proc-docker', port, `0::/system.slice/docker-${id}.scope\n`);
-    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${path.join(scratch.dir, 'no-engine.sock')}\nowner: { container: ${id.slice(0, 12)} }`);
+    const rec = await portCheck(
+      `port: ${port}\nproc_root: ${root}\nsocket: ${path.join(scratch.dir, 'no-engine.sock')}\nowner: { container: ${id.slice(0, 12)} }`,
+    );
     expect(rec.result.status).toBe('ok');
     // With no engine to ask for the name, the short id stands in.
     expect((rec.result.details.owner as JsonObject).container).toBe(id.slice(0, 12));
@@ -247,23 +368,34 @@ describe('owner details from a prepared /proc tree', () => {
     const id = 'cd'.repeat(32);
     const missing = path.join(scratch.dir, 'no-engine-by-name.sock');
     const root = procTree('proc-docker-unnamed', port, `0::/system.slice/docker-${id}.scope\n`);
-    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend }`);
+    const rec = await portCheck(
+      `port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend }`,
+    );
     expect(rec.result.status).toBe('warn');
-    expect(rec.result.reason).toBe(`127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`);
-    expect(rec.result.details.owner_note).toBe(`uvicorn (pid 812) runs in container ${id.slice(0, 12)}, but the engine could not name it (docker socket ${missing} not found)`);
+    expect(rec.result.reason).toBe(
+      `127.0.0.1:${port} is listening, but its owner could not be determined (expected container forgetrace-backend)`,
+    );
+    expect(rec.result.details.owner_note).toBe(
+      `uvicorn (pid 812) runs in container ${id.slice(0, 12)}, but the engine could not name it (docker socket ${missing} not found)`,
+    );
     expect(rec.result.hint).toMatch(/Point `socket:` at the engine/);
     expect(rec.result.details).not.toHaveProperty('owner_ok');
     expect(rec.result.observations.map((o) => o.metric)).not.toContain('forgewatch_port_owner_ok');
 
     // What can be read without the engine still counts: the process is not the one expected.
-    const wrongProcess = await portCheck(`port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend, process: gunicorn }`);
+    const wrongProcess = await portCheck(
+      `port: ${port}\nproc_root: ${root}\nsocket: ${missing}\nowner: { container: forgetrace-backend, process: gunicorn }`,
+    );
     expect(wrongProcess.result.status).toBe('fail');
     expect(wrongProcess.result.details.owner_ok).toBe(false);
   });
 
   it('matches a process started through its interpreter by the name of its script or module', async () => {
     const port = await serve('127.0.0.1');
-    const root = procTree('proc-python-m', port, '0::/user.slice\n', { comm: 'python3', argv: ['python3', '-m', 'uvicorn', 'app.main:app', '--log-config=/etc/forgetrace/log.ini'] });
+    const root = procTree('proc-python-m', port, '0::/user.slice\n', {
+      comm: 'python3',
+      argv: ['python3', '-m', 'uvicorn', 'app.main:app', '--log-config=/etc/forgetrace/log.ini'],
+    });
     const asModule = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: uvicorn }`);
     expect(asModule.result.status).toBe('ok');
     expect(asModule.result.reason).toBe(`127.0.0.1:${port} listening, held by python3 (pid 812)`);

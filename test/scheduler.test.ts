@@ -40,7 +40,9 @@ function reset() {
 describe('scheduler', () => {
   it('never overlaps a check with itself: a slow run makes the next ticks skip', async () => {
     reset();
-    const monitor = monitorFor(`checks:\n  - name: slow\n    type: http\n    url: ${target.url}/slow?ms=700\n    interval: 100ms\n`);
+    const monitor = monitorFor(
+      `checks:\n  - name: slow\n    type: http\n    url: ${target.url}/slow?ms=700\n    interval: 100ms\n`,
+    );
     const scheduler = new Scheduler(monitor);
     scheduler.start();
     await waitFor(() => (starts.get('/slow')?.length ?? 0) >= 2, 5000);
@@ -52,7 +54,10 @@ describe('scheduler', () => {
 
   it('bounds runs in flight by max_concurrency', async () => {
     reset();
-    const checks = Array.from({ length: 6 }, (_, i) => `  - name: c${i}\n    type: http\n    url: ${target.url}/c${i}?ms=200\n`).join('');
+    const checks = Array.from(
+      { length: 6 },
+      (_, i) => `  - name: c${i}\n    type: http\n    url: ${target.url}/c${i}?ms=200\n`,
+    ).join('');
     const monitor = monitorFor(`max_concurrency: 2\nchecks:\n${checks}`);
     const records = await Promise.all(monitor.checks.map((c) => monitor.run(c.name)));
     await monitor.close();
@@ -62,7 +67,9 @@ describe('scheduler', () => {
 
   it('releases the slot of a hanging target at its timeout', async () => {
     reset();
-    const monitor = monitorFor(`max_concurrency: 1\nchecks:\n  - name: hang\n    type: http\n    url: ${target.url}/hang\n    timeout: 300ms\n  - name: quick\n    type: http\n    url: ${target.url}/quick\n`);
+    const monitor = monitorFor(
+      `max_concurrency: 1\nchecks:\n  - name: hang\n    type: http\n    url: ${target.url}/hang\n    timeout: 300ms\n  - name: quick\n    type: http\n    url: ${target.url}/quick\n`,
+    );
     const [hang, quick] = await Promise.all([monitor.run('hang'), monitor.run('quick')]);
     await monitor.close();
     expect(hang.result.reason).toBe('timeout after 300ms waiting for the first byte');
@@ -73,7 +80,10 @@ describe('scheduler', () => {
 
   it('spreads checks with one interval by a stable per-check offset', async () => {
     reset();
-    const checks = Array.from({ length: 40 }, (_, i) => `  - name: spread-${i}\n    type: http\n    url: ${target.url}/s${i}\n    interval: 1s\n`).join('');
+    const checks = Array.from(
+      { length: 40 },
+      (_, i) => `  - name: spread-${i}\n    type: http\n    url: ${target.url}/s${i}\n    interval: 1s\n`,
+    ).join('');
     const monitor = monitorFor(`checks:\n${checks}`);
     const scheduler = new Scheduler(monitor);
     scheduler.start();
@@ -90,7 +100,9 @@ describe('scheduler', () => {
 
   it('runs cron schedules through node-cron', async () => {
     reset();
-    const monitor = monitorFor(`checks:\n  - name: cron\n    type: http\n    url: ${target.url}/cron\n    schedule: "* * * * * *"\n`);
+    const monitor = monitorFor(
+      `checks:\n  - name: cron\n    type: http\n    url: ${target.url}/cron\n    schedule: "* * * * * *"\n`,
+    );
     const scheduler = new Scheduler(monitor);
     scheduler.start();
     await waitFor(() => (starts.get('/cron')?.length ?? 0) >= 2, 5000);
@@ -117,9 +129,12 @@ describe('scheduler', () => {
     for (const n of buckets) expect(n).toBeLessThan(150);
   });
 
-  it('runs soon after start, then every interval at the check\'s own phase', async () => {
+  it("runs soon after start, then every interval at the check's own phase", async () => {
     reset();
-    const checks = Array.from({ length: 30 }, (_, i) => `  - name: phase-${i}\n    type: http\n    url: ${target.url}/p${i}\n    interval: 1m\n`).join('');
+    const checks = Array.from(
+      { length: 30 },
+      (_, i) => `  - name: phase-${i}\n    type: http\n    url: ${target.url}/p${i}\n    interval: 1m\n`,
+    ).join('');
     const monitor = monitorFor(`checks:\n${checks}`);
     const scheduler = new Scheduler(monitor, { firstRunSpreadMs: 200 });
     const startedAt = Date.now();
@@ -141,13 +156,19 @@ describe('scheduler', () => {
   });
 
   it('gives cron checks a stable jitter, so one cron line does not fire them all in one millisecond', async () => {
-    expect(cronJitter('a', [new Date(0), new Date(1000), new Date(2000)])).toBe(cronJitter('a', [new Date(5000), new Date(6000)]));
+    expect(cronJitter('a', [new Date(0), new Date(1000), new Date(2000)])).toBe(
+      cronJitter('a', [new Date(5000), new Date(6000)]),
+    );
     // Bounded by half the schedule's shortest gap, and by 1 s.
-    for (let i = 0; i < 50; i++) expect(cronJitter(`c${i}`, [new Date(0), new Date(200), new Date(60_000)])).toBeLessThan(100);
+    for (let i = 0; i < 50; i++)
+      expect(cronJitter(`c${i}`, [new Date(0), new Date(200), new Date(60_000)])).toBeLessThan(100);
     for (let i = 0; i < 50; i++) expect(cronJitter(`c${i}`, [new Date(0), new Date(3_600_000)])).toBeLessThan(1000);
 
     reset();
-    const checks = Array.from({ length: 20 }, (_, i) => `  - name: cron-${i}\n    type: http\n    url: ${target.url}/k${i}\n    schedule: "* * * * * *"\n`).join('');
+    const checks = Array.from(
+      { length: 20 },
+      (_, i) => `  - name: cron-${i}\n    type: http\n    url: ${target.url}/k${i}\n    schedule: "* * * * * *"\n`,
+    ).join('');
     const monitor = monitorFor(`checks:\n${checks}`);
     const scheduler = new Scheduler(monitor);
     scheduler.start();

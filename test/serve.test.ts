@@ -21,14 +21,21 @@ afterEach(async () => {
 
 async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, listenAt?: string): Promise<Served> {
   const port = listenAt ? 0 : await freePort();
-  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '--listen', listenAt ?? `127.0.0.1:${port}`, ...args], { cwd, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '--listen', listenAt ?? `127.0.0.1:${port}`, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const served: Served = {
     child,
     url: `http://127.0.0.1:${port}`,
-    lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
   running.push(served);
   const started = await waitFor(() => served.lines().find((l) => l.event === 'started'), 15_000);
@@ -37,14 +44,24 @@ async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, l
 }
 
 /** Runs `forgewatch serve` that is expected to stop by itself; returns its exit code and output. */
-function serveUntilExit(args: string[], cwd: string, opts: { uid?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BUILT_CLI, 'serve', ...args], { cwd, env: { ...process.env, FORGEWATCH_CONFIG: '' }, ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}) });
+function serveUntilExit(
+  args: string[],
+  cwd: string,
+  opts: { uid?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve', ...args], {
+    cwd,
+    env: { ...process.env, FORGEWATCH_CONFIG: '' },
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) => child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr }))));
+  return new Promise((resolve) =>
+    child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr }))),
+  );
 }
 
 /** Stops the served process before its folder is removed (it writes state there until it exits). */
@@ -55,7 +72,11 @@ async function stop(s: Served): Promise<void> {
   await exited;
 }
 
-const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('forgewatch serve', () => {
   it('runs the embedded default when no config file exists, and its self-check passes', async () => {
@@ -66,7 +87,10 @@ describe('forgewatch serve', () => {
       expect(s.lines().some((l) => l.event === 'default_config')).toBe(true);
       const health = await fetch(`${s.url}/healthz`);
       expect(health.status).toBe(200);
-      const report = (await (await fetch(`${s.url}/check?name=forgewatch-self`)).json()) as { ok: boolean; checks: Array<{ status: string }> };
+      const report = (await (await fetch(`${s.url}/check?name=forgewatch-self`)).json()) as {
+        ok: boolean;
+        checks: Array<{ status: string }>;
+      };
       expect(report.ok).toBe(true);
       expect(report.checks[0]?.status).toBe('ok');
     } finally {
@@ -84,7 +108,10 @@ describe('forgewatch serve', () => {
       writeFileSync(file, base);
       const s = await serve(['-c', file], dir, { FW_TEST_TOKEN: token });
       const auth = { authorization: `Bearer ${token}` };
-      const names = async () => ((await (await fetch(`${s.url}/api/status`, { headers: auth })).json()) as { checks: Array<{ name: string }> }).checks.map((c) => c.name);
+      const names = async () =>
+        (
+          (await (await fetch(`${s.url}/api/status`, { headers: auth })).json()) as { checks: Array<{ name: string }> }
+        ).checks.map((c) => c.name);
       expect(await names()).toEqual(['one']);
 
       writeFileSync(file, `${base}  - name: two\n    type: http\n    url: http://127.0.0.1:9/two\n`);
@@ -100,7 +127,12 @@ describe('forgewatch serve', () => {
 
       await waitFor(() => s.lines().some((l) => l.event === 'transition'), 15_000);
       const transition = s.lines().find((l) => l.event === 'transition');
-      expect(transition).toMatchObject({ check: expect.any(String), from: 'unknown', to: 'fail', reason: expect.stringContaining('ECONNREFUSED') });
+      expect(transition).toMatchObject({
+        check: expect.any(String),
+        from: 'unknown',
+        to: 'fail',
+        reason: expect.stringContaining('ECONNREFUSED'),
+      });
       expect(JSON.stringify(s.lines())).not.toContain(token);
     } finally {
       await Promise.all(running.map(stop));
@@ -131,7 +163,10 @@ describe('forgewatch serve', () => {
       s = await serve([], dir, { FORGEWATCH_CONFIG: '' }, '127.0.0.1:0');
       expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(s.url.endsWith(':0')).toBe(false);
-      const report = (await (await fetch(`${s.url}/check?name=forgewatch-self`)).json()) as { ok: boolean; checks: Array<{ status: string; details: { url: string } }> };
+      const report = (await (await fetch(`${s.url}/check?name=forgewatch-self`)).json()) as {
+        ok: boolean;
+        checks: Array<{ status: string; details: { url: string } }>;
+      };
       expect(report.checks[0]?.details.url).toBe(`${s.url}/healthz`);
       expect(report.ok).toBe(true);
     } finally {
@@ -148,7 +183,10 @@ describe('forgewatch serve', () => {
       const stateDir = path.join(dir, 'state');
       mkdirSync(path.join(stateDir, 'state.json'), { recursive: true });
       const file = path.join(dir, 'fw.yaml');
-      writeFileSync(file, `state_dir: ./state\ndefaults: { failure_threshold: 1 }\nchecks:\n  - name: flappy\n    type: http\n    url: ${target.url}/\n    interval: 100ms\n`);
+      writeFileSync(
+        file,
+        `state_dir: ./state\ndefaults: { failure_threshold: 1 }\nchecks:\n  - name: flappy\n    type: http\n    url: ${target.url}/\n    interval: 100ms\n`,
+      );
       const s = await serve(['-c', file], dir);
       const count = (event: string) => s.lines().filter((l) => l.event === event).length;
       // Every run flips the check, so every run tries to write the state file.
@@ -162,7 +200,10 @@ describe('forgewatch serve', () => {
       await waitFor(() => count('state_write_recovered') === 1, 15_000);
       expect(count('state_write_failed')).toBe(1);
       expect(statSync(path.join(stateDir, 'state.json')).isFile()).toBe(true);
-      expect(JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8'))).toMatchObject({ version: 1, checks: { flappy: { status: expect.stringMatching(/^(ok|fail)$/) } } });
+      expect(JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8'))).toMatchObject({
+        version: 1,
+        checks: { flappy: { status: expect.stringMatching(/^(ok|fail)$/) } },
+      });
       expect(s.child.exitCode).toBeNull();
       // A clean shutdown, then no temp file from any of the failed writes is left behind.
       const exited = new Promise((resolve) => s.child.once('exit', resolve));
@@ -187,7 +228,11 @@ describe('forgewatch serve', () => {
       expect(res.stderr).toBe('');
       const lines = jsonLines(res.stdout);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ event: 'state_dir_unusable', msg: `state_dir ${path.join(dir, 'blocker', 'state')} cannot be used: ENOTDIR`, hint: expect.stringContaining('set state_dir') });
+      expect(lines[0]).toMatchObject({
+        event: 'state_dir_unusable',
+        msg: `state_dir ${path.join(dir, 'blocker', 'state')} cannot be used: ENOTDIR`,
+        hint: expect.stringContaining('set state_dir'),
+      });
     } finally {
       await cleanup();
     }
@@ -204,7 +249,11 @@ describe('forgewatch serve', () => {
       expect(res.code).toBe(2);
       const lines = jsonLines(res.stdout);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ event: 'state_dir_unusable', msg: `state_dir ${path.join(dir, 'state')} cannot be used: EACCES`, hint: expect.stringContaining('fix the owner or mode') });
+      expect(lines[0]).toMatchObject({
+        event: 'state_dir_unusable',
+        msg: `state_dir ${path.join(dir, 'state')} cannot be used: EACCES`,
+        hint: expect.stringContaining('fix the owner or mode'),
+      });
     } finally {
       await cleanup();
     }
@@ -221,8 +270,14 @@ describe('forgewatch serve', () => {
       expect(res.stderr).toBe('');
       const lines = jsonLines(res.stdout);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: 50, event: 'listen_failed', msg: `cannot listen on 127.0.0.1:${holder.port}: the address is already in use` });
-      expect(lines[0]?.hint).toMatch(/another forgewatch or another process holds this port.*--listen HOST:PORT or server\.listen/);
+      expect(lines[0]).toMatchObject({
+        level: 50,
+        event: 'listen_failed',
+        msg: `cannot listen on 127.0.0.1:${holder.port}: the address is already in use`,
+      });
+      expect(lines[0]?.hint).toMatch(
+        /another forgewatch or another process holds this port.*--listen HOST:PORT or server\.listen/,
+      );
     } finally {
       await holder.close();
       await cleanup();

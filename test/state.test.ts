@@ -2,16 +2,33 @@ import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from '
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advance, initialState, isRecovery, isRegression, type CheckState, type Transition } from '../src/checks/state.js';
+import {
+  advance,
+  initialState,
+  isRecovery,
+  isRegression,
+  type CheckState,
+  type Transition,
+} from '../src/checks/state.js';
 import { StateDirError, StateStore, writeFileAtomic } from '../src/checks/store.js';
 import type { ProbeResult, Status } from '../src/probes/types.js';
 import { startForgewatch, tempDir, waitFor } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';
 
-const result = (status: Status): ProbeResult => ({ status, reason: status, timings: { total: 0 }, details: {}, observations: [] });
+const result = (status: Status): ProbeResult => ({
+  status,
+  reason: status,
+  timings: { total: 0 },
+  details: {},
+  observations: [],
+});
 
 /** Feeds a sequence of results through the machine; returns the transitions it emitted. */
-function feed(statuses: Status[], thresholds = { failure_threshold: 2, success_threshold: 1 }, start: CheckState = initialState(new Date(0))) {
+function feed(
+  statuses: Status[],
+  thresholds = { failure_threshold: 2, success_threshold: 1 },
+  start: CheckState = initialState(new Date(0)),
+) {
   let state = start;
   const transitions: Transition[] = [];
   statuses.forEach((s, i) => {
@@ -74,7 +91,8 @@ describe('state across restarts', () => {
   });
   afterAll(() => target.close());
 
-  const yaml = () => `defaults: { failure_threshold: 1, interval: 1h }\nchecks:\n  - name: app\n    type: http\n    url: ${target.url}/health\n`;
+  const yaml = () =>
+    `defaults: { failure_threshold: 1, interval: 1h }\nchecks:\n  - name: app\n    type: http\n    url: ${target.url}/health\n`;
 
   it('keeps a failing check failing after a restart and emits "recovered" on its first good run', async () => {
     const { dir, cleanup } = tempDir();
@@ -131,7 +149,10 @@ describe('state file write failures', () => {
     const { dir, cleanup } = tempDir();
     try {
       const events: string[] = [];
-      const store = new StateStore(dir, { onWriteFailed: (err) => events.push(`failed: ${(err as NodeJS.ErrnoException).code}`), onWriteRecovered: () => events.push('recovered') });
+      const store = new StateStore(dir, {
+        onWriteFailed: (err) => events.push(`failed: ${(err as NodeJS.ErrnoException).code}`),
+        onWriteRecovered: () => events.push('recovered'),
+      });
       // state.json is a directory: the rename onto it fails, as a full disk or a wrong owner would.
       mkdirSync(store.file);
       const snapshot = () => ({ app: { status: 'fail' as const, since: '2026-01-01T00:00:00.000Z' } });

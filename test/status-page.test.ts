@@ -10,7 +10,16 @@ import { freePort, httpServer, listen, type Started } from './helpers/servers.js
 import type http from 'node:http';
 
 const OUTPUT = path.resolve('test-output');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 let healthy: Started<http.Server>;
 let broken: Started<http.Server>;
@@ -69,13 +78,20 @@ describe('status page in a real browser', () => {
       expect(await rows.nth(0).locator('.deps').innerText()).toContain('backend-local');
       expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toMatch(/^\d+$/);
       // The sparkline is drawn from real runs: it has a line once two runs are in.
-      await waitFor(async () => (await fw.service.monitor.run('backend-local')) && (await page.reload()) && (await rows.nth(1).locator('svg.sparkline polyline').count()) === 1);
+      await waitFor(
+        async () =>
+          (await fw.service.monitor.run('backend-local')) &&
+          (await page.reload()) &&
+          (await rows.nth(1).locator('svg.sparkline polyline').count()) === 1,
+      );
       await page.screenshot({ path: path.join(OUTPUT, 'status-page-desktop.png'), fullPage: true });
 
       await page.setViewportSize({ width: 390, height: 844 });
       await page.reload();
       // On a phone nothing may force sideways scrolling.
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      const overflow = await page.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
       expect(overflow).toBeLessThanOrEqual(0);
       await page.screenshot({ path: path.join(OUTPUT, 'status-page-phone.png'), fullPage: true });
       await page.close();
@@ -152,9 +168,20 @@ describe('status page detail facts', () => {
     const both = await generate([{ name: 'commonName', value: 'forgewatch.test' }], {
       keyType: 'ec',
       notAfterDate: new Date(Date.now() + 60 * 86_400_000 + 3_600_000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'forgewatch.test' }, { type: 2, value: 'www.forgewatch.test' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'forgewatch.test' },
+            { type: 2, value: 'www.forgewatch.test' },
+          ],
+        },
+      ],
     });
-    for (const [name, pem] of [['www.forgewatch.test', pems.cert], ['forgewatch.test', both.cert]] as const) {
+    for (const [name, pem] of [
+      ['www.forgewatch.test', pems.cert],
+      ['forgewatch.test', both.cert],
+    ] as const) {
       mkdirSync(path.join(dir, 'live', name), { recursive: true });
       writeFileSync(path.join(dir, 'live', name, 'fullchain.pem'), pem);
     }
@@ -188,8 +215,13 @@ checks:
       expect(await cert.locator('.facts .bad').first().innerText()).toContain('not covered');
       // A cert_file check: each file's days left, and the names it misses.
       const files = await page.locator('li.check[data-check="certbot-files"] .facts li').allInnerTexts();
-      expect(files.sort()).toEqual(['forgewatch.test/fullchain.pem: 60 days left', 'www.forgewatch.test/fullchain.pem: 10 days left, does not cover forgewatch.test']);
-      expect(await page.locator('li.check[data-check="certbot-files"] .facts .bad').innerText()).toContain('does not cover');
+      expect(files.sort()).toEqual([
+        'forgewatch.test/fullchain.pem: 60 days left',
+        'www.forgewatch.test/fullchain.pem: 10 days left, does not cover forgewatch.test',
+      ]);
+      expect(await page.locator('li.check[data-check="certbot-files"] .facts .bad').innerText()).toContain(
+        'does not cover',
+      );
       const port = page.locator('li.check[data-check="app-port"]');
       expect(await port.locator('.facts').innerText()).toContain(`bound to 127.0.0.1:${healthy.port}`);
       await page.screenshot({ path: path.join(OUTPUT, 'status-page-details.png'), fullPage: true });
@@ -214,11 +246,29 @@ checks:
   - { name: frontend-local, type: http, url: '${healthy.url}/' }
 `);
     try {
-      await podman.runContainer('fw-backend', ['--restart=always'], ['/bin/sh', '-c', 'echo "ModuleNotFoundError: No module named aiosqlite" >&2; exit 1']);
-      await waitFor(async () => {
-        const details = (await fw.service.monitor.run('backend-container')).result.details.containers;
-        return Array.isArray(details) && details.some((c) => typeof c === 'object' && c !== null && !Array.isArray(c) && typeof c.restart_count === 'number' && c.restart_count >= 2);
-      }, 30_000, 500);
+      await podman.runContainer(
+        'fw-backend',
+        ['--restart=always'],
+        ['/bin/sh', '-c', 'echo "ModuleNotFoundError: No module named aiosqlite" >&2; exit 1'],
+      );
+      await waitFor(
+        async () => {
+          const details = (await fw.service.monitor.run('backend-container')).result.details.containers;
+          return (
+            Array.isArray(details) &&
+            details.some(
+              (c) =>
+                typeof c === 'object' &&
+                c !== null &&
+                !Array.isArray(c) &&
+                typeof c.restart_count === 'number' &&
+                c.restart_count >= 2,
+            )
+          );
+        },
+        30_000,
+        500,
+      );
       await settled(fw);
       const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
       await page.goto(`${fw.url}/`);
@@ -229,7 +279,9 @@ checks:
       expect(facts).toMatch(/^fw-backend: \w+, ([2-9]|\d{2,}) restarts/);
       expect(facts).not.toContain('none');
       expect(await page.locator('li.check').last().getAttribute('data-check')).toBe('frontend-local');
-      expect(await page.locator('li.check[data-check="backend-local"] .deps .cause').innerText()).toBe('backend-container (failing)');
+      expect(await page.locator('li.check[data-check="backend-local"] .deps .cause').innerText()).toBe(
+        'backend-container (failing)',
+      );
       await page.screenshot({ path: path.join(OUTPUT, 'status-page-container.png'), fullPage: true });
       await page.close();
     } finally {
@@ -252,7 +304,11 @@ describe('GET /api/history', () => {
       expect(((await missing.json()) as { error: string }).error).toContain('check=NAME');
       const res = await fetch(`${fw.url}/api/history?check=api-public`, { headers: auth });
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { check: string; window_seconds: number; points: { at: string; duration_ms: number; status: string; runs: number }[] };
+      const body = (await res.json()) as {
+        check: string;
+        window_seconds: number;
+        points: { at: string; duration_ms: number; status: string; runs: number }[];
+      };
       expect(body.check).toBe('api-public');
       expect(body.window_seconds).toBe(86400);
       expect(body.points.length).toBeGreaterThan(0);

@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { ProbeResult } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
-import { chainPem, createIntermediateCa, createLeaf, createRootCa, daysFromNow, serveHttps, writePem, type Issued } from './helpers/pki.js';
+import {
+  chainPem,
+  createIntermediateCa,
+  createLeaf,
+  createRootCa,
+  daysFromNow,
+  serveHttps,
+  writePem,
+  type Issued,
+} from './helpers/pki.js';
 import { freePort, httpServer, listen } from './helpers/servers.js';
 import { startForgewatch, tempDir } from './helpers/service.js';
 
@@ -24,11 +33,15 @@ async function serve(leafOpts: Parameters<typeof createLeaf>[1]): Promise<number
 }
 
 function tlsCheck(host: string, port: number, extra = ''): Promise<ProbeResult> {
-  return runCheck(`name: cert\ntype: tls\nhost: ${host}\nport: ${port}\nca_file: ${caFile}\ntimeout: 500ms\n${extra}`).then((r) => r.result);
+  return runCheck(
+    `name: cert\ntype: tls\nhost: ${host}\nport: ${port}\nca_file: ${caFile}\ntimeout: 500ms\n${extra}`,
+  ).then((r) => r.result);
 }
 
 function httpsCheck(port: number, tlsBlock = ''): Promise<ProbeResult> {
-  return runCheck(`name: site\ntype: http\nurl: https://127.0.0.1:${port}/\ntimeout: 3s\ntls: { ca_file: ${caFile}, server_name: forgetrace.test${tlsBlock} }`).then((r) => r.result);
+  return runCheck(
+    `name: site\ntype: http\nurl: https://127.0.0.1:${port}/\ntimeout: 3s\ntls: { ca_file: ${caFile}, server_name: forgetrace.test${tlsBlock} }`,
+  ).then((r) => r.result);
 }
 
 beforeAll(async () => {
@@ -81,7 +94,9 @@ describe('no certificate to judge', () => {
   });
 
   it('names an unreadable ca_file', async () => {
-    const result = await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${goodPort}\nca_file: ${tmp.dir}/missing.pem`).then((r) => r.result);
+    const result = await runCheck(
+      `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${goodPort}\nca_file: ${tmp.dir}/missing.pem`,
+    ).then((r) => r.result);
     expect(result.details.problems).toEqual(['file_unreadable']);
     expect(result.reason).toMatch(/cannot read ca_file .*missing\.pem: ENOENT/);
     expect(result.hint).toMatch(/path/);
@@ -92,8 +107,21 @@ describe('https:// in an http check', () => {
   it('reports the same certificate details as the tls check', async () => {
     const result = await httpsCheck(goodPort, ', names: [forgetrace.test, www.forgetrace.test]');
     expect(result.status).toBe('ok');
-    expect(result.details.tls).toMatchObject({ days_left: 59, names_covered: ['forgetrace.test', 'www.forgetrace.test'], protocol: 'TLSv1.3', alpn: 'http/1.1', problems: [] });
-    expect(result.observations).toEqual(expect.arrayContaining([expect.objectContaining({ metric: 'forgewatch_tls_cert_not_after_timestamp_seconds', labels: { cert: 'leaf' } })]));
+    expect(result.details.tls).toMatchObject({
+      days_left: 59,
+      names_covered: ['forgetrace.test', 'www.forgetrace.test'],
+      protocol: 'TLSv1.3',
+      alpn: 'http/1.1',
+      problems: [],
+    });
+    expect(result.observations).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          metric: 'forgewatch_tls_cert_not_after_timestamp_seconds',
+          labels: { cert: 'leaf' },
+        }),
+      ]),
+    );
   });
 
   it('fails with the certificate reason and hint, and still reports the details', async () => {
@@ -120,37 +148,58 @@ describe('https:// in an http check', () => {
   it('warns when the certificate expires within warn_before', async () => {
     const result = await httpsCheck(soonPort, ', warn_before: 21d, fail_before: 7d');
     expect(result.status).toBe('warn');
-    expect(result.reason).toMatch(/^status 200 in \S+, but certificate expires in 1[45]d\S* \(.*\), within warn_before 21d$/);
+    expect(result.reason).toMatch(
+      /^status 200 in \S+, but certificate expires in 1[45]d\S* \(.*\), within warn_before 21d$/,
+    );
   });
 });
 
 describe('metrics', () => {
   it('exports the certificate as absolute timestamps and 0/1 gauges', async () => {
-    const fw = await startForgewatch(`checks:\n  - name: cert-site\n    type: tls\n    host: 127.0.0.1\n    port: ${goodPort}\n    server_name: forgetrace.test\n    names: [forgetrace.test, api.forgetrace.test]\n    ca_file: ${caFile}\n    interval: 1h\n`);
+    const fw = await startForgewatch(
+      `checks:\n  - name: cert-site\n    type: tls\n    host: 127.0.0.1\n    port: ${goodPort}\n    server_name: forgetrace.test\n    names: [forgetrace.test, api.forgetrace.test]\n    ca_file: ${caFile}\n    interval: 1h\n`,
+    );
     closers.push(() => fw.close());
-    const check = (await (await fetch(`${fw.url}/check?name=cert-site`)).json()) as { checks: Array<{ details: { leaf: { not_after: string; not_before: string; serial: string } } }> };
+    const check = (await (await fetch(`${fw.url}/check?name=cert-site`)).json()) as {
+      checks: Array<{ details: { leaf: { not_after: string; not_before: string; serial: string } } }>;
+    };
     const leaf = check.checks[0]?.details.leaf;
     expect(leaf).toBeDefined();
     const text = await (await fetch(`${fw.url}/metrics`)).text();
     const notAfter = Date.parse(leaf?.not_after ?? '') / 1000;
-    expect(text).toContain(`forgewatch_tls_cert_not_after_timestamp_seconds{check="cert-site",cert="leaf"} ${notAfter}`);
-    expect(text).toContain(`forgewatch_tls_cert_not_after_timestamp_seconds{check="cert-site",cert="chain_min"} ${notAfter}`);
-    expect(text).toContain(`forgewatch_tls_cert_not_before_timestamp_seconds{check="cert-site"} ${Date.parse(leaf?.not_before ?? '') / 1000}`);
+    expect(text).toContain(
+      `forgewatch_tls_cert_not_after_timestamp_seconds{check="cert-site",cert="leaf"} ${notAfter}`,
+    );
+    expect(text).toContain(
+      `forgewatch_tls_cert_not_after_timestamp_seconds{check="cert-site",cert="chain_min"} ${notAfter}`,
+    );
+    expect(text).toContain(
+      `forgewatch_tls_cert_not_before_timestamp_seconds{check="cert-site"} ${Date.parse(leaf?.not_before ?? '') / 1000}`,
+    );
     expect(text).toContain('forgewatch_tls_name_covered{check="cert-site",name="forgetrace.test"} 1');
     expect(text).toContain('forgewatch_tls_name_covered{check="cert-site",name="api.forgetrace.test"} 0');
     expect(text).toContain('forgewatch_tls_version_info{check="cert-site",version="TLSv1.3"} 1');
-    expect(text).toMatch(new RegExp(`forgewatch_tls_cert_info\\{check="cert-site",subject="CN=forgetrace.test",issuer="CN=Connect Test Intermediate",serial="${leaf?.serial}",fingerprint_sha256="[0-9A-F:]+"\\} 1`));
+    expect(text).toMatch(
+      new RegExp(
+        `forgewatch_tls_cert_info\\{check="cert-site",subject="CN=forgetrace.test",issuer="CN=Connect Test Intermediate",serial="${leaf?.serial}",fingerprint_sha256="[0-9A-F:]+"\\} 1`,
+      ),
+    );
   });
 });
 
 describe('config', () => {
-  const parse = (body: string) => () => parseConfig(`checks:\n  - name: c\n    type: tls\n    host: a.test\n${body}`, '/etc/forgewatch.yaml');
+  const parse = (body: string) => () =>
+    parseConfig(`checks:\n  - name: c\n    type: tls\n    host: a.test\n${body}`, '/etc/forgewatch.yaml');
 
   it('takes durations and lifetime shares, and rejects anything else with its position', () => {
     expect(parse('    warn_before: 33%\n    fail_before: 10%\n')).not.toThrow();
-    expect(parse('    warn_before: 3 weeks\n')).toThrow(/forgewatch\.yaml:5:18 checks\[0\]\.warn_before: expected a time before expiry such as 21d, or a share of the lifetime/);
+    expect(parse('    warn_before: 3 weeks\n')).toThrow(
+      /forgewatch\.yaml:5:18 checks\[0\]\.warn_before: expected a time before expiry such as 21d, or a share of the lifetime/,
+    );
     expect(parse('    warn_before: 150%\n')).toThrow(/checks\[0\]\.warn_before/);
-    expect(parse('    warn_before: 7d\n    fail_before: 21d\n')).toThrow(/checks\[0\]\.fail_before: fail_before must be shorter than warn_before/);
+    expect(parse('    warn_before: 7d\n    fail_before: 21d\n')).toThrow(
+      /checks\[0\]\.fail_before: fail_before must be shorter than warn_before/,
+    );
     expect(parse('    names: ["bad name"]\n')).toThrow(/checks\[0\]\.names\[0\]: expected a host name/);
     expect(parse('    port: 70000\n')).toThrow(/checks\[0\]\.port/);
   });

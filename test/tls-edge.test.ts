@@ -5,7 +5,16 @@ import { parseConfig } from '../src/config/load.js';
 import { connectTls } from '../src/tls/handshake.js';
 import { HINTS, PROBLEM_CODES } from '../src/tls/findings.js';
 import { runCheck } from './helpers/checks.js';
-import { chainPem, createIntermediateCa, createLeaf, createRootCa, serveHttps, writePem, type CertOptions, type Issued } from './helpers/pki.js';
+import {
+  chainPem,
+  createIntermediateCa,
+  createLeaf,
+  createRootCa,
+  serveHttps,
+  writePem,
+  type CertOptions,
+  type Issued,
+} from './helpers/pki.js';
 import type { Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
 
@@ -35,15 +44,29 @@ afterAll(async () => {
 
 describe('subject alternative names', () => {
   it('never reads a DNS name out of a URI or email entry', async () => {
-    const server = await serveLeaf({ sans: ['URI:http://x/a DNS:evil.test', 'email:a@b.test, DNS:evil2.test', 'forgetrace.test'] });
-    const result = (await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nnames: [forgetrace.test, evil.test, evil2.test]\nca_file: ${caFile}`)).result;
-    expect(result.details).toMatchObject({ sans: ['forgetrace.test'], names_covered: ['forgetrace.test'], names_missing: ['evil.test', 'evil2.test'] });
+    const server = await serveLeaf({
+      sans: ['URI:http://x/a DNS:evil.test', 'email:a@b.test, DNS:evil2.test', 'forgetrace.test'],
+    });
+    const result = (
+      await runCheck(
+        `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nnames: [forgetrace.test, evil.test, evil2.test]\nca_file: ${caFile}`,
+      )
+    ).result;
+    expect(result.details).toMatchObject({
+      sans: ['forgetrace.test'],
+      names_covered: ['forgetrace.test'],
+      names_missing: ['evil.test', 'evil2.test'],
+    });
     expect(result.reason).toBe('evil.test, evil2.test are not in the SANs [forgetrace.test]');
   });
 
   it('prints IPv6 SANs the short way, IPv4-mapped ones dotted, and matches them by value', async () => {
     const server = await serveLeaf({ sans: ['forgetrace.test', '::1', '2001:db8:0:0:1:0:0:7', '::ffff:192.0.2.1'] });
-    const result = (await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nnames: ['0:0:0:0:0:0:0:1', '[2001:db8::1:0:0:7]', '::ffff:c000:201']\nca_file: ${caFile}`)).result;
+    const result = (
+      await runCheck(
+        `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nnames: ['0:0:0:0:0:0:0:1', '[2001:db8::1:0:0:7]', '::ffff:c000:201']\nca_file: ${caFile}`,
+      )
+    ).result;
     expect(result.details.sans).toEqual(['forgetrace.test', '::1', '2001:db8::1:0:0:7', '::ffff:192.0.2.1']);
     expect(result.details.names_missing).toEqual([]);
     expect(result.status).toBe('ok');
@@ -55,20 +78,30 @@ describe('SNI', () => {
     const server = await serveLeaf({ sans: ['127.0.0.1'] });
     const names: Array<string | false> = [];
     server.server.removeAllListeners('request');
-    server.server.on('request', (req: { socket: { servername?: string | false } }, res: { end(body: string): void }) => {
-      names.push(req.socket.servername ?? false);
-      res.end('ok');
-    });
+    server.server.on(
+      'request',
+      (req: { socket: { servername?: string | false } }, res: { end(body: string): void }) => {
+        names.push(req.socket.servername ?? false);
+        res.end('ok');
+      },
+    );
     const warnings: string[] = [];
     const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.message);
     process.on('warning', onWarning);
     try {
-      const connection = await connectTls({ host: '127.0.0.1', port: server.port, servername: '127.0.0.1', signal: AbortSignal.timeout(3_000) });
+      const connection = await connectTls({
+        host: '127.0.0.1',
+        port: server.port,
+        servername: '127.0.0.1',
+        signal: AbortSignal.timeout(3_000),
+      });
       const answered = new Promise((resolve) => connection.socket.once('data', resolve));
       connection.socket.write('GET / HTTP/1.0\r\n\r\n');
       await answered;
       connection.socket.destroy();
-      const viaHttp = await runCheck(`name: site\ntype: http\nurl: https://127.0.0.1:${server.port}/\ntls: { ca_file: ${caFile} }`);
+      const viaHttp = await runCheck(
+        `name: site\ntype: http\nurl: https://127.0.0.1:${server.port}/\ntls: { ca_file: ${caFile} }`,
+      );
       expect(viaHttp.result.status, viaHttp.result.reason).toBe('ok');
       await new Promise((r) => setImmediate(r));
     } finally {
@@ -80,10 +113,16 @@ describe('SNI', () => {
 
   it('refuses an IP address as server_name in the config, in tls and http checks', () => {
     const tlsYaml = 'checks:\n  - name: c\n    type: tls\n    host: 127.0.0.1\n    server_name: 127.0.0.1\n';
-    expect(() => parseConfig(tlsYaml, '/etc/forgewatch.yaml')).toThrow(/forgewatch\.yaml:5:18 checks\[0\]\.server_name: SNI must be a DNS name, not an IP address, got "127\.0\.0\.1": leave server_name out/);
+    expect(() => parseConfig(tlsYaml, '/etc/forgewatch.yaml')).toThrow(
+      /forgewatch\.yaml:5:18 checks\[0\]\.server_name: SNI must be a DNS name, not an IP address, got "127\.0\.0\.1": leave server_name out/,
+    );
     const httpYaml = 'checks:\n  - name: c\n    type: http\n    url: https://[::1]/\n    tls: { server_name: "::1" }\n';
-    expect(() => parseConfig(httpYaml, '/etc/forgewatch.yaml')).toThrow(/checks\[0\]\.tls\.server_name: SNI must be a DNS name/);
-    expect(() => parseConfig('checks:\n  - name: c\n    type: tls\n    host: a.test\n    server_name: "bad name"\n', 'f.yaml')).toThrow(/server_name: expected a DNS name/);
+    expect(() => parseConfig(httpYaml, '/etc/forgewatch.yaml')).toThrow(
+      /checks\[0\]\.tls\.server_name: SNI must be a DNS name/,
+    );
+    expect(() =>
+      parseConfig('checks:\n  - name: c\n    type: tls\n    host: a.test\n    server_name: "bad name"\n', 'f.yaml'),
+    ).toThrow(/server_name: expected a DNS name/);
   });
 });
 
@@ -111,10 +150,16 @@ describe('chains', () => {
     const leaf = await createLeaf(issuer, { sans: ['forgetrace.test'] });
     const server = await serveHttps(chainPem(leaf, ...intermediates.reverse()), leaf.key);
     servers.push(server);
-    const result = (await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nca_file: ${caFile}`)).result;
+    const result = (
+      await runCheck(
+        `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nca_file: ${caFile}`,
+      )
+    ).result;
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['untrusted']);
-    expect(result.reason).toBe('the chain was truncated at 10 certificates without reaching a trusted root (it goes on above CN=Deep 4)');
+    expect(result.reason).toBe(
+      'the chain was truncated at 10 certificates without reaching a trusted root (it goes on above CN=Deep 4)',
+    );
     expect(result.hint).toMatch(/CA bundle/);
   });
 });

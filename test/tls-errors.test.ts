@@ -20,21 +20,38 @@ let caFile: string;
 const OPENSSL_NOISE = /error:0A|SSL routines|\.c:\d|deps\/openssl/;
 
 function tlsCheck(port: number, extra = ''): Promise<ProbeResult> {
-  return runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${port}\nserver_name: forgetrace.test\nca_file: ${caFile}\ntimeout: 3s\n${extra}`).then((r) => r.result);
+  return runCheck(
+    `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${port}\nserver_name: forgetrace.test\nca_file: ${caFile}\ntimeout: 3s\n${extra}`,
+  ).then((r) => r.result);
 }
 
 function httpsCheck(port: number): Promise<ProbeResult> {
-  return runCheck(`name: site\ntype: http\nurl: https://127.0.0.1:${port}/\ntimeout: 3s\ntls: { ca_file: ${caFile}, server_name: forgetrace.test }`).then((r) => r.result);
+  return runCheck(
+    `name: site\ntype: http\nurl: https://127.0.0.1:${port}/\ntimeout: 3s\ntls: { ca_file: ${caFile}, server_name: forgetrace.test }`,
+  ).then((r) => r.result);
 }
 
 async function serveTcp(onConnection: (s: net.Socket) => void): Promise<number> {
-  const server = await listen(net.createServer((s) => { s.on('error', () => undefined); onConnection(s); }));
+  const server = await listen(
+    net.createServer((s) => {
+      s.on('error', () => undefined);
+      onConnection(s);
+    }),
+  );
   closers.push(() => server.close());
   return server.port;
 }
 
-async function serveTls(options: tls.TlsOptions, chain = chainPem(leaf, intermediate), key = leaf.key): Promise<number> {
-  const server = await listen(tls.createServer({ cert: chain, key, ...options }, (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')));
+async function serveTls(
+  options: tls.TlsOptions,
+  chain = chainPem(leaf, intermediate),
+  key = leaf.key,
+): Promise<number> {
+  const server = await listen(
+    tls.createServer({ cert: chain, key, ...options }, (s) =>
+      s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'),
+    ),
+  );
   server.server.on('tlsClientError', () => undefined);
   closers.push(() => server.close());
   return server.port;
@@ -58,15 +75,21 @@ describe('a port that does not speak TLS', () => {
     const result = await tlsCheck(port);
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['handshake_failed']);
-    expect(result.reason).toBe(`TLS handshake failed on 127.0.0.1:${port}: the port does not speak TLS (plain text or another protocol; it sent "SSH-2.0-OpenSSH_9.2p1 Debian-2")`);
+    expect(result.reason).toBe(
+      `TLS handshake failed on 127.0.0.1:${port}: the port does not speak TLS (plain text or another protocol; it sent "SSH-2.0-OpenSSH_9.2p1 Debian-2")`,
+    );
     expect(result.hint).toMatch(/ss -tlnp/);
     expect(result.hint).not.toMatch(/plain-HTTP/);
   });
 
   it('shows the first bytes of a binary answer', async () => {
-    const port = await serveTcp((s) => s.once('data', () => s.write(Buffer.from([0x00, 0xff, 0x13, 0x37, 0x42, 0x01, 0x02, 0x03, 0x04, 0x05]))));
+    const port = await serveTcp((s) =>
+      s.once('data', () => s.write(Buffer.from([0x00, 0xff, 0x13, 0x37, 0x42, 0x01, 0x02, 0x03, 0x04, 0x05]))),
+    );
     const result = await tlsCheck(port);
-    expect(result.reason).toBe(`TLS handshake failed on 127.0.0.1:${port}: the port does not speak TLS (plain text or another protocol; its first bytes: 00 ff 13 37 42 01 02 03)`);
+    expect(result.reason).toBe(
+      `TLS handshake failed on 127.0.0.1:${port}: the port does not speak TLS (plain text or another protocol; its first bytes: 00 ff 13 37 42 01 02 03)`,
+    );
     expect(result.details.problems).toEqual(['handshake_failed']);
   });
 
@@ -101,12 +124,18 @@ describe('alerts from the server, in plain words', () => {
   it('names an SNI name nginx has no certificate for (ssl_reject_handshake)', async () => {
     const good = await tlsCheck(nginxPort);
     expect(good.status, good.reason).toBe('ok');
-    const other = await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${nginxPort}\nserver_name: other.test\nca_file: ${caFile}\ntimeout: 3s`).then((r) => r.result);
+    const other = await runCheck(
+      `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${nginxPort}\nserver_name: other.test\nca_file: ${caFile}\ntimeout: 3s`,
+    ).then((r) => r.result);
     expect(other.status).toBe('fail');
     expect(other.details.problems).toEqual(['handshake_failed']);
-    expect(other.reason).toBe(`TLS handshake failed on 127.0.0.1:${nginxPort}: the server has no certificate for the name other.test and refused the handshake (unrecognized_name alert)`);
+    expect(other.reason).toBe(
+      `TLS handshake failed on 127.0.0.1:${nginxPort}: the server has no certificate for the name other.test and refused the handshake (unrecognized_name alert)`,
+    );
     expect(other.hint).toMatch(/ssl_reject_handshake/);
-    const noSni = await runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${nginxPort}\nnames: [forgetrace.test]\nca_file: ${caFile}\ntimeout: 3s`).then((r) => r.result);
+    const noSni = await runCheck(
+      `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${nginxPort}\nnames: [forgetrace.test]\nca_file: ${caFile}\ntimeout: 3s`,
+    ).then((r) => r.result);
     expect(noSni.reason).toMatch(/refused a handshake without a server name \(unrecognized_name alert\)$/);
     expect(noSni.hint).toMatch(/set server_name/);
   });
@@ -138,19 +167,30 @@ describe('alerts from the server, in plain words', () => {
   });
 
   it('names a handshake message too large to accept', async () => {
-    const huge = await createLeaf(intermediate, { sans: ['forgetrace.test', ...Array.from({ length: 4000 }, (_, i) => `host-${i}.a-rather-long-subdomain-label.forgetrace.test`)] });
+    const huge = await createLeaf(intermediate, {
+      sans: [
+        'forgetrace.test',
+        ...Array.from({ length: 4000 }, (_, i) => `host-${i}.a-rather-long-subdomain-label.forgetrace.test`),
+      ],
+    });
     const port = await serveTls({}, chainPem(huge, intermediate), huge.key);
     const result = await tlsCheck(port);
-    expect(result.reason).toMatch(/: the server sent a handshake message larger than clients accept \(excessive message size\)$/);
+    expect(result.reason).toMatch(
+      /: the server sent a handshake message larger than clients accept \(excessive message size\)$/,
+    );
     expect(result.hint).toMatch(/CA bundle/);
   });
 
   it('strips OpenSSL boilerplate from any other alert', async () => {
     // A fatal internal_error alert (TLS 1.2 record: type 21, version 3.3, length 2, level 2, description 80).
-    const port = await serveTcp((s) => s.once('data', () => s.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]))));
+    const port = await serveTcp((s) =>
+      s.once('data', () => s.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]))),
+    );
     const result = await tlsCheck(port);
     expect(result.details.problems).toEqual(['handshake_failed']);
-    expect(result.reason).toBe(`TLS handshake failed on 127.0.0.1:${port}: tlsv1 alert internal error (ssl alert number 80)`);
+    expect(result.reason).toBe(
+      `TLS handshake failed on 127.0.0.1:${port}: tlsv1 alert internal error (ssl alert number 80)`,
+    );
     expect(result.hint).toBeTruthy();
   });
 });
@@ -166,11 +206,15 @@ describe('a server that hangs up', () => {
       const result = await tlsCheck(port);
       expect(result.details.problems).toEqual(['handshake_failed']);
       expect(result.details.phase).toBe('tls handshake');
-      expect(result.reason).toBe(`TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`);
+      expect(result.reason).toBe(
+        `TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`,
+      );
       expect(result.hint).toMatch(/before the TLS handshake finished/);
     }
     const viaHttp = await httpsCheck(port);
-    expect(viaHttp.reason).toBe(`TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`);
+    expect(viaHttp.reason).toBe(
+      `TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`,
+    );
     expect(viaHttp.hint).not.toMatch(/mid-request/);
   });
 });

@@ -30,7 +30,8 @@ describe('SANs', () => {
   });
 
   it('reads each entry whole: a DNS: inside a URI or a quoted email is not a DNS name', () => {
-    const text = 'URI:http://x/a DNS:evil.test, DNS:a.test, email:"a@b.test\\u002c DNS:evil2.test", IP Address:0:0:0:0:0:FFFF:102:304, othername:<unsupported>, DNS:b.test';
+    const text =
+      'URI:http://x/a DNS:evil.test, DNS:a.test, email:"a@b.test\\u002c DNS:evil2.test", IP Address:0:0:0:0:0:FFFF:102:304, othername:<unsupported>, DNS:b.test';
     expect(parseSubjectAltNames(text)).toEqual({ dns: ['a.test', 'b.test'], ip: ['::ffff:1.2.3.4'] });
   });
 

@@ -5,7 +5,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../src/checks/report.js';
 import { startNginx, tlsServerBlock, type RunningNginx } from './helpers/nginx.js';
-import { chainPem, createIntermediateCa, createLeaf, createRootCa, daysFromNow, writePem, type Issued } from './helpers/pki.js';
+import {
+  chainPem,
+  createIntermediateCa,
+  createLeaf,
+  createRootCa,
+  daysFromNow,
+  writePem,
+  type Issued,
+} from './helpers/pki.js';
 import { freePort } from './helpers/servers.js';
 import { startForgewatch, tempDir, type RunningForgewatch } from './helpers/service.js';
 
@@ -42,7 +50,12 @@ beforeAll(async () => {
   nginx = await startNginx({
     dir: tmp.dir,
     http: [
-      tlsServerBlock({ port: fullPort, certFile: path.join(live, 'fullchain.pem'), keyFile: path.join(live, 'privkey.pem'), serverName: NAMES.join(' ') }),
+      tlsServerBlock({
+        port: fullPort,
+        certFile: path.join(live, 'fullchain.pem'),
+        keyFile: path.join(live, 'privkey.pem'),
+        serverName: NAMES.join(' '),
+      }),
       tlsServerBlock({ port: leafOnlyPort, certFile: leafOnly, keyFile: leafOnlyKey, serverName: NAMES.join(' ') }),
     ].join('\n'),
   });
@@ -69,13 +82,18 @@ describe('nginx as the TLS terminator', () => {
     const site = await check('site');
     expect(site.status).toBe('ok');
     expect(site.reason).toMatch(/^status 200/);
-    expect(site.details.tls).toMatchObject({ names_covered: ['forgetrace.test'], protocol: expect.stringMatching(/^TLSv1\.[23]$/) });
+    expect(site.details.tls).toMatchObject({
+      names_covered: ['forgetrace.test'],
+      protocol: expect.stringMatching(/^TLSv1\.[23]$/),
+    });
   });
 
   it('names the apex missing and the leaf-only chain of a cert.pem server block', async () => {
     const result = await check('cert-leaf-only');
     expect(result.status).toBe('fail');
-    expect(result.reason).toBe('forgetrace.test is not in the SANs [www.forgetrace.test, api.forgetrace.test] (also: incomplete_chain)');
+    expect(result.reason).toBe(
+      'forgetrace.test is not in the SANs [www.forgetrace.test, api.forgetrace.test] (also: incomplete_chain)',
+    );
     expect(result.details.problems).toEqual(['name_not_covered', 'incomplete_chain']);
   });
 
@@ -86,7 +104,9 @@ describe('nginx as the TLS terminator', () => {
     expect(stale.status).toBe('fail');
     expect(stale.details.problems).toEqual(['served_differs_from_file']);
     expect(stale.hint).toMatch(/nginx -s reload/);
-    expect((stale.details.leaf as { serial: string }).serial).toBe(new X509Certificate(first.cert).serialNumber.toUpperCase());
+    expect((stale.details.leaf as { serial: string }).serial).toBe(
+      new X509Certificate(first.cert).serialNumber.toUpperCase(),
+    );
     const before = await (await fetch(`${fw.url}/metrics`)).text();
     expect(before).toContain('forgewatch_tls_served_matches_file{check="cert-forgetrace"} 0');
 
@@ -94,10 +114,14 @@ describe('nginx as the TLS terminator', () => {
     const fresh = await check('cert-forgetrace');
     expect(fresh.status).toBe('ok');
     expect(fresh.details.served_matches_file).toBe(true);
-    expect((fresh.details.leaf as { serial: string }).serial).toBe(new X509Certificate(renewed.cert).serialNumber.toUpperCase());
+    expect((fresh.details.leaf as { serial: string }).serial).toBe(
+      new X509Certificate(renewed.cert).serialNumber.toUpperCase(),
+    );
     const after = await (await fetch(`${fw.url}/metrics`)).text();
     expect(after).toContain('forgewatch_tls_served_matches_file{check="cert-forgetrace"} 1');
-    const status = (await (await fetch(`${fw.url}/api/status`)).json()) as { checks: Array<{ name: string; state: string }> };
+    const status = (await (await fetch(`${fw.url}/api/status`)).json()) as {
+      checks: Array<{ name: string; state: string }>;
+    };
     expect(status.checks.find((c) => c.name === 'cert-forgetrace')?.state).toBe('ok');
   });
 });

@@ -15,8 +15,12 @@ let withoutLocalCa: string;
 
 function checks(): Promise<ProbeResult[]> {
   return Promise.all([
-    runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test`).then((r) => r.result),
-    runCheck(`name: site\ntype: http\nurl: https://127.0.0.1:${server.port}/\ntls: { server_name: forgetrace.test }`).then((r) => r.result),
+    runCheck(`name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test`).then(
+      (r) => r.result,
+    ),
+    runCheck(
+      `name: site\ntype: http\nurl: https://127.0.0.1:${server.port}/\ntls: { server_name: forgetrace.test }`,
+    ).then((r) => r.result),
   ]);
 }
 
@@ -39,12 +43,15 @@ afterAll(async () => {
 });
 
 describe('system trust store', () => {
-  it('trusts a CA from the system bundle, in forgewatch\'s verdict and in OpenSSL\'s', async () => {
+  it("trusts a CA from the system bundle, in forgewatch's verdict and in OpenSSL's", async () => {
     process.env.SSL_CERT_FILE = withLocalCa;
     const [tls, http] = await checks();
     expect(tls?.status, tls?.reason).toBe('ok');
     expect(tls?.details.problems).toEqual([]);
-    expect((tls?.details.chain as JsonObject[]).at(-1)).toMatchObject({ subject: 'CN=Local Company Root', trusted: true });
+    expect((tls?.details.chain as JsonObject[]).at(-1)).toMatchObject({
+      subject: 'CN=Local Company Root',
+      trusted: true,
+    });
     expect(http?.status, http?.reason).toBe('ok');
   });
 
@@ -53,6 +60,8 @@ describe('system trust store', () => {
     const [tls, http] = await checks();
     expect(tls?.details.problems).toEqual(['untrusted']);
     expect(http?.status).toBe('fail');
-    expect(http?.reason).toMatch(/Local Company Intermediate, issued by CN=Local Company Root, which is not a trusted root/);
+    expect(http?.reason).toMatch(
+      /Local Company Intermediate, issued by CN=Local Company Root, which is not a trusted root/,
+    );
   });
 });

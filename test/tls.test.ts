@@ -4,7 +4,18 @@ import type https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, ProbeResult } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
-import { chainPem, createIntermediateCa, createLeaf, createRootCa, createSelfSignedLeaf, daysFromNow, serveHttps, writePem, type CertOptions, type Issued } from './helpers/pki.js';
+import {
+  chainPem,
+  createIntermediateCa,
+  createLeaf,
+  createRootCa,
+  createSelfSignedLeaf,
+  daysFromNow,
+  serveHttps,
+  writePem,
+  type CertOptions,
+  type Issued,
+} from './helpers/pki.js';
 import type { Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
 
@@ -17,7 +28,10 @@ let root: Issued;
 let intermediate: Issued;
 let caFile: string;
 
-async function serveLeaf(opts: CertOptions, chain: (leaf: Issued) => Issued[] = (leaf) => [leaf, intermediate]): Promise<{ port: number; leaf: Issued }> {
+async function serveLeaf(
+  opts: CertOptions,
+  chain: (leaf: Issued) => Issued[] = (leaf) => [leaf, intermediate],
+): Promise<{ port: number; leaf: Issued }> {
   const leaf = await createLeaf(intermediate, opts);
   const server = await serveHttps(chainPem(...chain(leaf)), leaf.key);
   servers.push(server);
@@ -56,24 +70,49 @@ describe('a good certificate', () => {
     expect(d.names_missing).toEqual([]);
     expect(d.sans).toEqual(NAMES);
     expect(d.problems).toEqual([]);
-    expect(leafOf(result)).toMatchObject({ subject: 'CN=forgetrace.test', issuer: 'CN=Forgewatch Test Intermediate', key_type: 'ec', key_bits: 256, signature_algorithm: 'ecdsa-with-SHA256' });
+    expect(leafOf(result)).toMatchObject({
+      subject: 'CN=forgetrace.test',
+      issuer: 'CN=Forgewatch Test Intermediate',
+      key_type: 'ec',
+      key_bits: 256,
+      signature_algorithm: 'ecdsa-with-SHA256',
+    });
     expect(leafOf(result).fingerprint_sha256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(leafOf(result).not_after).toBe(new Date(Date.parse(new X509Certificate(leaf.cert).validTo)).toISOString());
     expect(d.chain).toEqual([
-      expect.objectContaining({ subject: 'CN=forgetrace.test', issuer: 'CN=Forgewatch Test Intermediate', trusted: true }),
-      expect.objectContaining({ subject: 'CN=Forgewatch Test Intermediate', issuer: 'CN=Forgewatch Test Root', trusted: true }),
+      expect.objectContaining({
+        subject: 'CN=forgetrace.test',
+        issuer: 'CN=Forgewatch Test Intermediate',
+        trusted: true,
+      }),
+      expect.objectContaining({
+        subject: 'CN=Forgewatch Test Intermediate',
+        issuer: 'CN=Forgewatch Test Root',
+        trusted: true,
+      }),
       expect.objectContaining({ subject: 'CN=Forgewatch Test Root', trusted: true }),
     ]);
     expect(d).toMatchObject({ protocol: 'TLSv1.3', alpn: 'http/1.1', ocsp_stapled: false });
     expect(typeof d.cipher).toBe('string');
-    expect(result.timings).toEqual(expect.objectContaining({ dns: expect.any(Number), connect: expect.any(Number), tls: expect.any(Number), total: expect.any(Number) }));
+    expect(result.timings).toEqual(
+      expect.objectContaining({
+        dns: expect.any(Number),
+        connect: expect.any(Number),
+        tls: expect.any(Number),
+        total: expect.any(Number),
+      }),
+    );
   });
 
   it('says whether the server stapled an OCSP response', async () => {
     const leaf = await createLeaf(intermediate, { sans: NAMES });
     const server = await serveHttps(chainPem(leaf, intermediate), leaf.key);
     servers.push(server);
-    server.server.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer, reply: (err: Error | null, response?: Buffer) => void) => reply(null, Buffer.from('stapled response')));
+    server.server.on(
+      'OCSPRequest',
+      (_cert: Buffer, _issuer: Buffer, reply: (err: Error | null, response?: Buffer) => void) =>
+        reply(null, Buffer.from('stapled response')),
+    );
     const result = await tlsCheck(server.port);
     expect(result.details.ocsp_stapled).toBe(true);
   });
@@ -84,7 +123,9 @@ describe('a good certificate', () => {
     const result = (await runCheck(yaml)).result;
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['untrusted']);
-    expect(result.reason).toBe('the chain ends at CN=Forgewatch Test Intermediate, issued by CN=Forgewatch Test Root, which is not a trusted root');
+    expect(result.reason).toBe(
+      'the chain ends at CN=Forgewatch Test Intermediate, issued by CN=Forgewatch Test Root, which is not a trusted root',
+    );
     expect(result.hint).toMatch(/ca_file/);
     expect(result.details.days_left).toBeGreaterThan(50);
   });
@@ -97,7 +138,11 @@ describe('names', () => {
     expect(result.status).toBe('fail');
     expect(result.reason).toBe('forgetrace.test is not in the SANs [www.forgetrace.test, api.forgetrace.test]');
     expect(result.hint).toMatch(/certbot --expand/);
-    expect(result.details).toMatchObject({ names_covered: ['www.forgetrace.test', 'api.forgetrace.test'], names_missing: ['forgetrace.test'], problems: ['name_not_covered'] });
+    expect(result.details).toMatchObject({
+      names_covered: ['www.forgetrace.test', 'api.forgetrace.test'],
+      names_missing: ['forgetrace.test'],
+      problems: ['name_not_covered'],
+    });
   });
 
   it('defaults names to server_name', async () => {
@@ -129,7 +174,11 @@ describe('names', () => {
 
 describe('validity', () => {
   it('fails an expired certificate with all its details (expired is not down)', async () => {
-    const { port } = await serveLeaf({ sans: NAMES, notBefore: daysFromNow(-93), notAfter: daysFromNow(-3.5 - HALF_HOUR) });
+    const { port } = await serveLeaf({
+      sans: NAMES,
+      notBefore: daysFromNow(-93),
+      notAfter: daysFromNow(-3.5 - HALF_HOUR),
+    });
     const result = await tlsCheck(port);
     expect(result.status).toBe('fail');
     expect(result.reason).toMatch(/^certificate expired 3d12h ago \(not_after /);
@@ -140,7 +189,11 @@ describe('validity', () => {
   });
 
   it('fails a certificate that is not valid yet', async () => {
-    const { port } = await serveLeaf({ sans: NAMES, notBefore: daysFromNow(2.5 + HALF_HOUR), notAfter: daysFromNow(92) });
+    const { port } = await serveLeaf({
+      sans: NAMES,
+      notBefore: daysFromNow(2.5 + HALF_HOUR),
+      notAfter: daysFromNow(92),
+    });
     const result = await tlsCheck(port);
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['not_yet_valid']);
@@ -149,10 +202,16 @@ describe('validity', () => {
   });
 
   it('fails within fail_before and says renewal is overdue', async () => {
-    const { port } = await serveLeaf({ sans: NAMES, notBefore: daysFromNow(-85), notAfter: daysFromNow(5.5 + HALF_HOUR) });
+    const { port } = await serveLeaf({
+      sans: NAMES,
+      notBefore: daysFromNow(-85),
+      notAfter: daysFromNow(5.5 + HALF_HOUR),
+    });
     const result = await tlsCheck(port, 'warn_before: 21d\nfail_before: 7d');
     expect(result.status).toBe('fail');
-    expect(result.reason).toMatch(/^certificate expires in 5d12h \(.*\), within fail_before 7d \(also: renewal_overdue\)$/);
+    expect(result.reason).toMatch(
+      /^certificate expires in 5d12h \(.*\), within fail_before 7d \(also: renewal_overdue\)$/,
+    );
     expect(result.details.problems).toEqual(['expires_soon', 'renewal_overdue']);
     expect(result.details.days_left).toBe(5);
     expect(result.hint).toMatch(/^Renew the certificate now/);
@@ -168,7 +227,11 @@ describe('validity', () => {
   });
 
   it('warns renewal_overdue when less than a third of the lifetime is left, outside the windows', async () => {
-    const { port } = await serveLeaf({ sans: NAMES, notBefore: daysFromNow(-65), notAfter: daysFromNow(25.5 + HALF_HOUR) });
+    const { port } = await serveLeaf({
+      sans: NAMES,
+      notBefore: daysFromNow(-65),
+      notAfter: daysFromNow(25.5 + HALF_HOUR),
+    });
     const result = await tlsCheck(port, 'warn_before: 21d\nfail_before: 7d');
     expect(result.status).toBe('warn');
     expect(result.details.problems).toEqual(['renewal_overdue']);
@@ -191,7 +254,9 @@ describe('chains', () => {
     const result = await tlsCheck(port);
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['incomplete_chain']);
-    expect(result.reason).toBe("incomplete chain: the certificates sent do not include the leaf's issuer CN=Forgewatch Test Intermediate");
+    expect(result.reason).toBe(
+      "incomplete chain: the certificates sent do not include the leaf's issuer CN=Forgewatch Test Intermediate",
+    );
     expect(result.hint).toMatch(/fullchain\.pem instead of cert\.pem/);
     expect(result.details.chain).toEqual([expect.objectContaining({ subject: 'CN=forgetrace.test', trusted: false })]);
   });
@@ -245,11 +310,17 @@ describe('issuer validity', () => {
     servers.push(server);
     const result = await tlsCheck(server.port);
     expect(result.status).toBe('ok');
-    const notAfter = (labels: string) => result.observations.find((o) => o.metric === 'forgewatch_tls_cert_not_after_timestamp_seconds' && o.labels?.cert === labels)?.value;
+    const notAfter = (labels: string) =>
+      result.observations.find(
+        (o) => o.metric === 'forgewatch_tls_cert_not_after_timestamp_seconds' && o.labels?.cert === labels,
+      )?.value;
     expect(notAfter('chain_min')).toBe(Date.parse(new X509Certificate(shortLived.cert).validTo) / 1000);
     expect(notAfter('leaf')).toBe(Date.parse(new X509Certificate(leaf.cert).validTo) / 1000);
 
-    const expired = await createIntermediateCa(root, 'Expired Intermediate', { notBefore: daysFromNow(-400), notAfter: daysFromNow(-1.5) });
+    const expired = await createIntermediateCa(root, 'Expired Intermediate', {
+      notBefore: daysFromNow(-400),
+      notAfter: daysFromNow(-1.5),
+    });
     const orphan = await createLeaf(expired, { sans: NAMES });
     const stale = await serveHttps(chainPem(orphan, expired), orphan.key);
     servers.push(stale);
@@ -290,7 +361,9 @@ describe('served certificate versus the file on disk', () => {
     const result = await tlsCheck(port, `cert_file: ${file}`);
     expect(result.status).toBe('fail');
     expect(result.details.problems).toEqual(['served_differs_from_file']);
-    expect(result.reason).toMatch(new RegExp(`^the server serves serial ${new X509Certificate(served.cert).serialNumber.toUpperCase()}`));
+    expect(result.reason).toMatch(
+      new RegExp(`^the server serves serial ${new X509Certificate(served.cert).serialNumber.toUpperCase()}`),
+    );
     expect(result.hint).toMatch(/nginx -s reload/);
     expect(result.details.served_matches_file).toBe(false);
     const same = writePem(tmp.dir, 'served.pem', chainPem(served, intermediate));

@@ -51,7 +51,14 @@ export class Alerter {
     if (isRegression(t)) {
       const event = this.eventFrom(check, t.result, 'firing', t.from, t.since, t.at);
       if (!inc) {
-        this.incidents.set(t.check, { check: t.check, event, opened_at: t.since, notified: false, channels: [], due: 'firing' });
+        this.incidents.set(t.check, {
+          check: t.check,
+          event,
+          opened_at: t.since,
+          notified: false,
+          channels: [],
+          due: 'firing',
+        });
       } else {
         const escalated = inc.event.status !== event.status;
         inc.event = { ...event, since: inc.opened_at };
@@ -61,7 +68,10 @@ export class Alerter {
       }
     } else if (isRecovery(t)) {
       if (!inc) return;
-      inc.resolved = { ...this.eventFrom(check, t.result, 'resolved', t.from, inc.opened_at, t.at), duration_ms: Date.parse(t.since) - Date.parse(inc.opened_at) };
+      inc.resolved = {
+        ...this.eventFrom(check, t.result, 'resolved', t.from, inc.opened_at, t.at),
+        duration_ms: Date.parse(t.since) - Date.parse(inc.opened_at),
+      };
       inc.due = 'resolved';
     } else if (inc) {
       inc.event = { ...this.eventFrom(check, t.result, 'firing', t.from, inc.opened_at, t.at) };
@@ -75,7 +85,14 @@ export class Alerter {
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */
   openFiring(channel: string): AlertEvent[] {
     return [...this.incidents.values()]
-      .filter((i) => i.notified && !i.folded_under && !i.resolved && this.channelsOf(i).includes(channel) && !this.silenced(i.event))
+      .filter(
+        (i) =>
+          i.notified &&
+          !i.folded_under &&
+          !i.resolved &&
+          this.channelsOf(i).includes(channel) &&
+          !this.silenced(i.event),
+      )
       .map((i) => ({ ...i.event, dependents: this.dependentsOf(i.check) }));
   }
 
@@ -115,13 +132,35 @@ export class Alerter {
   }
 
   private queueFlush(): void {
-    this.flushing = this.flushing.then(() => this.flush()).catch((err: Error) => this.logger.error({ event: 'alert_flush_failed', error: err.message }, 'could not queue alerts'));
+    this.flushing = this.flushing
+      .then(() => this.flush())
+      .catch((err: Error) =>
+        this.logger.error({ event: 'alert_flush_failed', error: err.message }, 'could not queue alerts'),
+      );
   }
 
-  private eventFrom(check: CheckConfig, r: ProbeResult, kind: AlertEvent['kind'], previous: AlertEvent['previous'], since: string, at: string): AlertEvent {
+  private eventFrom(
+    check: CheckConfig,
+    r: ProbeResult,
+    kind: AlertEvent['kind'],
+    previous: AlertEvent['previous'],
+    since: string,
+    at: string,
+  ): AlertEvent {
     return {
-      kind, check: check.name, type: check.type, labels: check.labels, ...(check.description ? { description: check.description } : {}),
-      status: r.status, previous, reason: r.reason, ...(r.hint ? { hint: r.hint } : {}), since, at, details: r.details, dependents: [],
+      kind,
+      check: check.name,
+      type: check.type,
+      labels: check.labels,
+      ...(check.description ? { description: check.description } : {}),
+      status: r.status,
+      previous,
+      reason: r.reason,
+      ...(r.hint ? { hint: r.hint } : {}),
+      since,
+      at,
+      details: r.details,
+      dependents: [],
     };
   }
 
@@ -216,7 +255,8 @@ export class Alerter {
 
     for (const inc of [...this.incidents.values()].filter((i) => i.due === 'resolved')) {
       this.closeIncident(inc);
-      if (inc.notified && !inc.folded_under && this.config.send_resolved && inc.resolved) push(this.followUpChannels(inc), inc, inc.resolved);
+      if (inc.notified && !inc.folded_under && this.config.send_resolved && inc.resolved)
+        push(this.followUpChannels(inc), inc, inc.resolved);
     }
     const firing = [...this.incidents.values()].filter((i) => i.due === 'firing');
     for (const inc of firing) {
@@ -236,7 +276,13 @@ export class Alerter {
       if (kind !== 'firing' && kind !== 'reminder') continue;
       inc.due = undefined;
       if (kind === 'reminder' && (inc.folded_under || this.silenced(inc.event))) continue;
-      const event: AlertEvent = { ...inc.event, kind, at: now, since: inc.opened_at, dependents: this.dependentsOf(inc.check) };
+      const event: AlertEvent = {
+        ...inc.event,
+        kind,
+        at: now,
+        since: inc.opened_at,
+        dependents: this.dependentsOf(inc.check),
+      };
       const channels = kind === 'reminder' ? this.followUpChannels(inc) : this.route(event);
       push(channels, inc, event);
       inc.notified = true;
@@ -245,7 +291,12 @@ export class Alerter {
     }
     // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
     // (the outbox then knows them), rather than losing them.
-    for (const [channel, m] of out) await this.dispatch(channel, m.events.sort((a, b) => a.check.localeCompare(b.check)), notificationKey(channel, m.parts));
+    for (const [channel, m] of out)
+      await this.dispatch(
+        channel,
+        m.events.sort((a, b) => a.check.localeCompare(b.check)),
+        notificationKey(channel, m.parts),
+      );
     this.save();
   }
 
@@ -271,12 +322,33 @@ export class Alerter {
       } else if (status === 'ok') {
         // The recovery happened while forgewatch was down.
         const at = view.last?.at ?? view.state.since;
-        inc.resolved = { ...inc.event, kind: 'resolved', status: 'ok', previous: inc.event.status, reason: view.last?.result.reason ?? 'ok', at, duration_ms: Date.parse(view.state.since) - Date.parse(inc.opened_at), dependents: [] };
+        inc.resolved = {
+          ...inc.event,
+          kind: 'resolved',
+          status: 'ok',
+          previous: inc.event.status,
+          reason: view.last?.result.reason ?? 'ok',
+          at,
+          duration_ms: Date.parse(view.state.since) - Date.parse(inc.opened_at),
+          dependents: [],
+        };
         inc.due = 'resolved';
         changed = true;
-      } else if (failingStatus(status) && !inc.folded_under && this.config.repeat_every > 0 && now - Date.parse(inc.last_notified_at ?? inc.opened_at) >= this.config.repeat_every) {
+      } else if (
+        failingStatus(status) &&
+        !inc.folded_under &&
+        this.config.repeat_every > 0 &&
+        now - Date.parse(inc.last_notified_at ?? inc.opened_at) >= this.config.repeat_every
+      ) {
         const last = view.last?.result;
-        if (last && last.status !== 'ok') inc.event = { ...inc.event, status: last.status, reason: last.reason, ...(last.hint ? { hint: last.hint } : {}), details: last.details };
+        if (last && last.status !== 'ok')
+          inc.event = {
+            ...inc.event,
+            status: last.status,
+            reason: last.reason,
+            ...(last.hint ? { hint: last.hint } : {}),
+            details: last.details,
+          };
         inc.last_notified_at = new Date(now).toISOString();
         inc.due = 'reminder';
         changed = true;

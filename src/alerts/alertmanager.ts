@@ -25,7 +25,13 @@ export function alertLabels(e: AlertEvent): Record<string, string> {
   return { ...e.labels, alertname: ALERT_NAME, check: e.check, type: e.type };
 }
 
-export function toAmAlert(e: AlertEvent, idempotencyKey: string, resendEveryMs: number, publicUrl: string | undefined, now = Date.now()): AmAlert {
+export function toAmAlert(
+  e: AlertEvent,
+  idempotencyKey: string,
+  resendEveryMs: number,
+  publicUrl: string | undefined,
+  now = Date.now(),
+): AmAlert {
   const annotations: Record<string, string> = {
     summary: eventTitle(e),
     description: e.reason,
@@ -62,12 +68,18 @@ export class AlertmanagerChannel implements Channel {
   }
 
   async send(n: Notification, signal: AbortSignal): Promise<void> {
-    return this.post(buildOrGiveUp(this.what, () => n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url))), signal);
+    return this.post(
+      buildOrGiveUp(this.what, () => n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url))),
+      signal,
+    );
   }
 
   /** Keeps firing alerts alive; not queued, since the next resend replaces a lost one. */
   resend(events: AlertEvent[], publicUrl: string | undefined, signal: AbortSignal): Promise<void> {
-    return this.post(events.map((e) => toAmAlert(e, `resend-${e.check}-${e.since}`, this.resendEveryMs, publicUrl)), signal);
+    return this.post(
+      events.map((e) => toAmAlert(e, `resend-${e.check}-${e.since}`, this.resendEveryMs, publicUrl)),
+      signal,
+    );
   }
 
   private post(alerts: AmAlert[], signal: AbortSignal): Promise<void> {

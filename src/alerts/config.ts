@@ -3,16 +3,28 @@ import { z } from 'zod';
 import { duration, filePath, port, positiveDuration } from '../config/fields.js';
 
 /** Keys are `check` (glob), `status` (warn|fail), `type`, or a check label; values may use `*` as a wildcard. */
-export const matcherSchema = z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+export const matcherSchema = z.record(
+  z.string().min(1),
+  z.union([z.string(), z.number(), z.boolean()]).transform(String),
+);
 export type Matcher = z.output<typeof matcherSchema>;
 
 // Secret values are never echoed back in config errors (those reach logs and POST /-/reload answers).
-const secretText = z.custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', { message: 'expected a text value (not shown: it is a secret)' }).transform(String);
-const secretUrl = z.custom<string>((v) => typeof v === 'string' && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
-  message: 'expected an http:// or https:// URL (not shown: it is a secret)',
-});
+const secretText = z
+  .custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', {
+    message: 'expected a text value (not shown: it is a secret)',
+  })
+  .transform(String);
+const secretUrl = z.custom<string>(
+  (v) => typeof v === 'string' && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
+  {
+    message: 'expected an http:// or https:// URL (not shown: it is a secret)',
+  },
+);
 
-const channelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must match [A-Za-z0-9][A-Za-z0-9_.-]*' });
+const channelName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must match [A-Za-z0-9][A-Za-z0-9_.-]*' });
 const timeout = positiveDuration.prefault('30s');
 
 const emailChannel = z.strictObject({
@@ -66,7 +78,10 @@ const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time
 
 export const silenceSchema = z
   .strictObject({ match: matcherSchema, from: isoTime.optional(), until: isoTime, reason: z.string().default('') })
-  .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), { message: 'until must be later than from', path: ['until'] });
+  .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), {
+    message: 'until must be later than from',
+    path: ['until'],
+  });
 export type SilenceConfig = z.output<typeof silenceSchema>;
 
 const MAX_RETRY_WAIT_MS = 600_000;
@@ -76,7 +91,9 @@ export const DEFAULT_GIVE_UP_MS = 86_400_000;
 export const alertsSchema = z
   .strictObject({
     channels: z.array(channelSchema).default([]),
-    routes: z.array(z.strictObject({ match: matcherSchema.default({}), channels: z.array(z.string()).min(1) })).default([]),
+    routes: z
+      .array(z.strictObject({ match: matcherSchema.default({}), channels: z.array(z.string()).min(1) }))
+      .default([]),
     group_wait: duration.prefault('10s'),
     repeat_every: duration.prefault('4h'),
     send_resolved: z.boolean().default(true),
@@ -85,7 +102,11 @@ export const alertsSchema = z
     retry: z
       .strictObject({
         initial: positiveDuration.prefault('5s'),
-        max: positiveDuration.refine((ms) => ms <= MAX_RETRY_WAIT_MS, { message: 'must be at most 10m: a longer wait leaves a recovered receiver idle' }).prefault('10m'),
+        max: positiveDuration
+          .refine((ms) => ms <= MAX_RETRY_WAIT_MS, {
+            message: 'must be at most 10m: a longer wait leaves a recovered receiver idle',
+          })
+          .prefault('10m'),
         // Shorter than a day is allowed (forgewatch logs a warning): some would rather drop a stale alert sooner.
         give_up_after: positiveDuration.prefault('24h'),
       })
@@ -95,12 +116,22 @@ export const alertsSchema = z
   .superRefine((a, ctx) => {
     const names = new Set<string>();
     a.channels.forEach((c, i) => {
-      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'name'], message: `duplicate channel name ${JSON.stringify(c.name)}` });
+      if (names.has(c.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels', i, 'name'],
+          message: `duplicate channel name ${JSON.stringify(c.name)}`,
+        });
       names.add(c.name);
     });
     a.routes.forEach((r, i) =>
       r.channels.forEach((name, j) => {
-        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'channels', j], message: `no channel named ${JSON.stringify(name)} (channels: ${[...names].join(', ') || 'none'})` });
+        if (!names.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'channels', j],
+            message: `no channel named ${JSON.stringify(name)} (channels: ${[...names].join(', ') || 'none'})`,
+          });
       }),
     );
   });

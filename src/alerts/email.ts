@@ -25,7 +25,11 @@ export class EmailChannel implements Channel {
   async send(n: Notification, signal: AbortSignal): Promise<SendOutcome> {
     const { smtp } = this.config;
     const where = `${smtp.host}:${smtp.port ?? DEFAULT_PORTS[smtp.secure]}`;
-    const parts = buildOrGiveUp(`channel ${this.name}`, () => ({ subject: notificationTitle(n), text: notificationText(n), html: notificationHtml(n) }));
+    const parts = buildOrGiveUp(`channel ${this.name}`, () => ({
+      subject: notificationTitle(n),
+      text: notificationText(n),
+      html: notificationHtml(n),
+    }));
     const transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port ?? DEFAULT_PORTS[smtp.secure],
@@ -55,7 +59,9 @@ export class EmailChannel implements Channel {
       });
       const refused = (info.rejected ?? []).map(String);
       if (refused.length === 0) return {};
-      const replies = ((info as { rejectedErrors?: { response?: string }[] }).rejectedErrors ?? []).map((e) => e.response).filter(Boolean);
+      const replies = ((info as { rejectedErrors?: { response?: string }[] }).rejectedErrors ?? [])
+        .map((e) => e.response)
+        .filter(Boolean);
       return { refused, ...(replies.length > 0 ? { detail: replies.join('; ') } : {}) };
     } catch (err) {
       if (signal.aborted) throw new DeliveryError(abortedMessage(signal, `SMTP server ${where}`));
@@ -68,15 +74,24 @@ export class EmailChannel implements Channel {
 
 function smtpError(err: unknown, where: string): DeliveryError {
   const e = err as { code?: string; responseCode?: number; response?: string; message?: string };
-  if (e.code === 'EAUTH') return new DeliveryError(`SMTP login to ${where} failed (${e.response ?? e.message ?? 'authentication rejected'}): check smtp.user and smtp.password`);
-  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET') return new DeliveryError(`cannot talk to SMTP server ${where}: ${e.message ?? e.code}`);
+  if (e.code === 'EAUTH')
+    return new DeliveryError(
+      `SMTP login to ${where} failed (${e.response ?? e.message ?? 'authentication rejected'}): check smtp.user and smtp.password`,
+    );
+  if (e.code === 'ECONNECTION' || e.code === 'ESOCKET')
+    return new DeliveryError(`cannot talk to SMTP server ${where}: ${e.message ?? e.code}`);
   if (e.code === 'ETIMEDOUT') return new DeliveryError(`SMTP server ${where} did not answer in time`);
-  if (e.code === 'ETLS') return new DeliveryError(`STARTTLS with ${where} failed: ${e.message ?? ''} (smtp.secure, smtp.ca_file)`);
+  if (e.code === 'ETLS')
+    return new DeliveryError(`STARTTLS with ${where} failed: ${e.message ?? ''} (smtp.secure, smtp.ca_file)`);
   // A 5xx to MAIL FROM, to every RCPT TO or to DATA refuses this message for good; a 4xx is "try later".
   // Envelope or message errors with no reply at all come from nodemailer itself (an address it cannot use).
   const refusal = e.code === 'EENVELOPE' || e.code === 'EMESSAGE';
   const permanent = refusal && (e.responseCode === undefined || e.responseCode >= 500);
-  if (e.responseCode) return new DeliveryError(`SMTP server ${where} refused the message: ${e.response ?? e.responseCode}`, { permanent });
-  if (refusal) return new DeliveryError(`cannot send the message through ${where}: ${e.message ?? e.code}`, { permanent });
+  if (e.responseCode)
+    return new DeliveryError(`SMTP server ${where} refused the message: ${e.response ?? e.responseCode}`, {
+      permanent,
+    });
+  if (refusal)
+    return new DeliveryError(`cannot send the message through ${where}: ${e.message ?? e.code}`, { permanent });
   return new DeliveryError(`sending mail through ${where} failed: ${e.message ?? String(err)}`);
 }

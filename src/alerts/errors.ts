@@ -68,7 +68,8 @@ export function urlSecrets(url: string): string[] {
   for (const part of [u.username, u.password]) if (part) out.push(part, decoded(part));
   if (u.pathname.length > 1) {
     out.push(u.pathname, decoded(u.pathname), u.pathname.slice(1));
-    for (const seg of u.pathname.split('/')) if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg, decoded(seg));
+    for (const seg of u.pathname.split('/'))
+      if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg, decoded(seg));
   }
   if (u.search.length > 1) {
     out.push(u.search, u.search.slice(1), decoded(u.search.slice(1)));
@@ -80,12 +81,15 @@ export function urlSecrets(url: string): string[] {
 /** Longest first, so a whole URL is replaced before the path inside it. */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  for (const s of [...secrets].sort((a, b) => b.length - a.length))
+    if (s.length >= 4) out = out.split(s).join('[redacted]');
   return out;
 }
 
 /** The signal's reason tells a deadline (TimeoutError from util/deadline) from a shutdown. */
 export function abortedMessage(signal: AbortSignal, what: string): string {
   const reason = signal.reason as { name?: string } | undefined;
-  return reason?.name === 'TimeoutError' ? `${what} did not answer in time` : `sending to ${what} was stopped (shutting down)`;
+  return reason?.name === 'TimeoutError'
+    ? `${what} did not answer in time`
+    : `sending to ${what} was stopped (shutting down)`;
 }

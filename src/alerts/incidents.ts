@@ -28,7 +28,14 @@ export interface Incident {
 }
 
 // Only what the alerter relies on is checked; the events are re-checked in full when they reach the outbox.
-const eventShape = z.looseObject({ check: z.string(), type: z.string(), status: z.string(), reason: z.string(), since: z.string(), labels: z.record(z.string(), z.string()) });
+const eventShape = z.looseObject({
+  check: z.string(),
+  type: z.string(),
+  status: z.string(),
+  reason: z.string(),
+  since: z.string(),
+  labels: z.record(z.string(), z.string()),
+});
 const incidentSchema = z.looseObject({
   check: z.string().min(1),
   event: eventShape,
@@ -49,7 +56,11 @@ export function loadIncidents(file: string, logger: Logger): Incident[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ event: 'incidents_unreadable', file, error: (err as Error).message }, 'cannot read open alert incidents; starting without them');
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      logger.warn(
+        { event: 'incidents_unreadable', file, error: (err as Error).message },
+        'cannot read open alert incidents; starting without them',
+      );
     return [];
   }
   let parsed;
@@ -65,14 +76,25 @@ export function loadIncidents(file: string, logger: Logger): Incident[] {
     } catch {
       // Overwritten by the next save then; the warning below still says what happened.
     }
-    logger.warn({ event: 'incidents_unreadable', file, kept_as: aside, error: parsed.error.message.slice(0, 300) }, 'incidents.json is corrupt: open alerts are forgotten (a failing check alerts again, a recovery may go unannounced); the file is kept as incidents.json.corrupt');
+    logger.warn(
+      { event: 'incidents_unreadable', file, kept_as: aside, error: parsed.error.message.slice(0, 300) },
+      'incidents.json is corrupt: open alerts are forgotten (a failing check alerts again, a recovery may go unannounced); the file is kept as incidents.json.corrupt',
+    );
     return [];
   }
   const out: Incident[] = [];
   for (const raw of parsed.data.incidents) {
     const inc = incidentSchema.safeParse(raw);
     if (inc.success) out.push(inc.data as unknown as Incident);
-    else logger.warn({ event: 'incident_unreadable', check: (raw as { check?: unknown } | null)?.check, error: inc.error.issues[0]?.message }, 'an open alert incident in incidents.json is malformed; it is forgotten');
+    else
+      logger.warn(
+        {
+          event: 'incident_unreadable',
+          check: (raw as { check?: unknown } | null)?.check,
+          error: inc.error.issues[0]?.message,
+        },
+        'an open alert incident in incidents.json is malformed; it is forgotten',
+      );
   }
   return out;
 }
@@ -80,13 +102,18 @@ export function loadIncidents(file: string, logger: Logger): Incident[] {
 export class IncidentFile {
   private saving: Promise<void> = Promise.resolve();
 
-  constructor(readonly file: string, private readonly logger: Logger) {}
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+  ) {}
 
   save(incidents: Iterable<Incident>): void {
     const snapshot = JSON.stringify({ incidents: [...incidents] });
     this.saving = this.saving
       .then(() => writeFileAtomic(this.file, snapshot))
-      .catch((err: Error) => this.logger.error({ event: 'incidents_write_failed', error: err.message }, 'cannot save alert incidents'));
+      .catch((err: Error) =>
+        this.logger.error({ event: 'incidents_write_failed', error: err.message }, 'cannot save alert incidents'),
+      );
   }
 
   /** Resolves once every save so far is on disk (or failed and was logged). */
@@ -105,7 +132,10 @@ export interface KeyPart {
 
 /** A UUID (version 8: custom, from SHA-256) so receivers that expect a UUID-shaped key keep working. */
 export function notificationKey(channel: string, parts: KeyPart[]): string {
-  const material = JSON.stringify([channel, ...[...parts].sort((a, b) => a.check.localeCompare(b.check)).map((p) => [p.check, p.kind, p.opened_at, p.seq])]);
+  const material = JSON.stringify([
+    channel,
+    ...[...parts].sort((a, b) => a.check.localeCompare(b.check)).map((p) => [p.check, p.kind, p.opened_at, p.seq]),
+  ]);
   const b = createHash('sha256').update(material).digest().subarray(0, 16);
   b[6] = ((b[6] ?? 0) & 0x0f) | 0x80;
   b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;

@@ -53,9 +53,17 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   let alerts: AlertsConfig = config.alerts ?? DEFAULT_ALERTS;
   let channels = new Map<string, Channel>();
 
-  const sent = new Counter({ name: 'forgewatch_alerts_sent_total', help: 'Alert delivery attempts by channel and result (ok, partial = accepted but some recipients refused, error = will retry, dropped = gave up, rate_limited = held back by max_per_hour).', labelNames: ['channel', 'result'], registers: [registry] });
+  const sent = new Counter({
+    name: 'forgewatch_alerts_sent_total',
+    help: 'Alert delivery attempts by channel and result (ok, partial = accepted but some recipients refused, error = will retry, dropped = gave up, rate_limited = held back by max_per_hour).',
+    labelNames: ['channel', 'result'],
+    registers: [registry],
+  });
   const delivery = new Histogram({
-    name: 'forgewatch_alert_delivery_seconds', help: 'Time from queueing a notification to its acceptance by the channel, retries included.', labelNames: ['channel'], registers: [registry],
+    name: 'forgewatch_alert_delivery_seconds',
+    help: 'Time from queueing a notification to its acceptance by the channel, retries included.',
+    labelNames: ['channel'],
+    registers: [registry],
     buckets: [0.1, 0.5, 1, 5, 30, 120, 600, 3600, 21_600, 86_400],
   });
   const count = (channel: string, result: SendResult) => sent.inc({ channel, result });
@@ -67,7 +75,10 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
     },
   });
   new Gauge({
-    name: 'forgewatch_alert_outbox_pending', help: 'Notifications written to the outbox and not yet accepted by the channel.', labelNames: ['channel'], registers: [registry],
+    name: 'forgewatch_alert_outbox_pending',
+    help: 'Notifications written to the outbox and not yet accepted by the channel.',
+    labelNames: ['channel'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const name of outbox.channelNames) this.set({ channel: name }, outbox.pending(name));
@@ -82,7 +93,10 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
     w.count += 1;
     if (w.count > alerts.max_per_hour + 1) {
       count(channel, 'rate_limited');
-      logger.warn({ event: 'alert_rate_limited', channel, checks: events.map((e) => e.check) }, `alert to ${channel} held back: max_per_hour reached`);
+      logger.warn(
+        { event: 'alert_rate_limited', channel, checks: events.map((e) => e.check) },
+        `alert to ${channel} held back: max_per_hour reached`,
+      );
       return;
     }
     const n: Notification = {
@@ -91,7 +105,9 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       created_at: new Date(now).toISOString(),
       events,
       ...(config.server.public_url ? { public_url: config.server.public_url } : {}),
-      ...(w.count === alerts.max_per_hour + 1 ? { rate_limited: { limit: alerts.max_per_hour, quiet_until: new Date(w.start + HOUR_MS).toISOString() } } : {}),
+      ...(w.count === alerts.max_per_hour + 1
+        ? { rate_limited: { limit: alerts.max_per_hour, quiet_until: new Date(w.start + HOUR_MS).toISOString() } }
+        : {}),
     };
     try {
       await outbox.enqueue(n);
@@ -117,9 +133,14 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       if (!resentAt.has(ch.name)) resentAt.set(ch.name, last);
       if (Date.now() - last < ch.resendEveryMs) continue;
       resentAt.set(ch.name, Date.now());
-      ch.resend(alerter.openFiring(ch.name), config.server.public_url, AbortSignal.timeout(ch.timeoutMs)).catch((err: Error) => {
-        logger.warn({ event: 'alert_resend_failed', channel: ch.name, error: scrub(err.message, ch.secrets) }, `resending firing alerts to ${ch.name} failed`);
-      });
+      ch.resend(alerter.openFiring(ch.name), config.server.public_url, AbortSignal.timeout(ch.timeoutMs)).catch(
+        (err: Error) => {
+          logger.warn(
+            { event: 'alert_resend_failed', channel: ch.name, error: scrub(err.message, ch.secrets) },
+            `resending firing alerts to ${ch.name} failed`,
+          );
+        },
+      );
     }
   }, 500);
   resender.unref();
@@ -133,7 +154,10 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
     alerter.config = alerts;
     outbox.retry = alerts.retry;
     if (alerts.retry.give_up_after < DEFAULT_GIVE_UP_MS && alerts.channels.length > 0) {
-      logger.warn({ event: 'alert_retry_short', give_up_after_ms: alerts.retry.give_up_after }, 'alerts.retry.give_up_after is under 24h: an alert a channel does not accept within it is dropped');
+      logger.warn(
+        { event: 'alert_retry_short', give_up_after_ms: alerts.retry.give_up_after },
+        'alerts.retry.give_up_after is under 24h: an alert a channel does not accept within it is dropped',
+      );
     }
     outbox.setChannels(channels);
     alerter.poke();

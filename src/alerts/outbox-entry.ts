@@ -14,7 +14,9 @@ import type { Notification } from './types.js';
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const checkStatus = z.enum(['unknown', 'ok', 'warn', 'fail']);
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected a time' });
-const jsonObject = z.custom<JsonObject>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { message: 'expected an object' });
+const jsonObject = z.custom<JsonObject>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+  message: 'expected an object',
+});
 
 const eventSchema = z.object({
   kind: z.enum(['firing', 'reminder', 'resolved']),
@@ -93,7 +95,12 @@ export function loadEntries(dir: string, logger: Logger): Pending[] {
         out.push({ entry: parsed.data as Entry, file });
         continue;
       }
-      problem = parsed.success ? `a second copy of notification ${parsed.data.notification.id}` : parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ');
+      problem = parsed.success
+        ? `a second copy of notification ${parsed.data.notification.id}`
+        : parsed.error.issues
+            .slice(0, 3)
+            .map((i) => `${i.path.join('.') || 'file'}: ${i.message}`)
+            .join('; ');
     } catch (err) {
       problem = (err as Error).message;
     }
@@ -107,8 +114,14 @@ function moveToBad(dir: string, file: string, problem: string, logger: Logger): 
   try {
     mkdirSync(bad, { recursive: true });
     renameSync(path.join(dir, file), path.join(bad, file));
-    logger.error({ event: 'outbox_bad_entry', file, moved_to: path.join(bad, file), error: problem }, `outbox file ${file} is not a usable notification (${problem}); moved to outbox/bad/, it will not be sent`);
+    logger.error(
+      { event: 'outbox_bad_entry', file, moved_to: path.join(bad, file), error: problem },
+      `outbox file ${file} is not a usable notification (${problem}); moved to outbox/bad/, it will not be sent`,
+    );
   } catch (err) {
-    logger.error({ event: 'outbox_bad_entry', file, error: problem, move_error: (err as Error).message }, `outbox file ${file} is not a usable notification (${problem}) and could not be moved aside`);
+    logger.error(
+      { event: 'outbox_bad_entry', file, error: problem, move_error: (err as Error).message },
+      `outbox file ${file} is not a usable notification (${problem}) and could not be moved aside`,
+    );
   }
 }

@@ -37,7 +37,11 @@ export interface OutboxHooks {
 }
 
 /** Full jitter over the upper half keeps retries spread out while never waiting less than half the step. */
-export function backoffMs(attempts: number, policy: Pick<RetryPolicy, 'initial' | 'max'>, random = Math.random): number {
+export function backoffMs(
+  attempts: number,
+  policy: Pick<RetryPolicy, 'initial' | 'max'>,
+  random = Math.random,
+): number {
   const step = Math.min(policy.max, policy.initial * 2 ** Math.max(0, attempts - 1));
   return Math.round(step / 2 + random() * (step / 2));
 }
@@ -47,7 +51,10 @@ function settleBy<T>(work: Promise<T>, signal: AbortSignal, what: string): Promi
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      timer = setTimeout(() => reject(new DeliveryError(`${abortedMessage(signal, what)} (attempt abandoned)`)), ABANDON_GRACE_MS);
+      timer = setTimeout(
+        () => reject(new DeliveryError(`${abortedMessage(signal, what)} (attempt abandoned)`)),
+        ABANDON_GRACE_MS,
+      );
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
@@ -71,7 +78,12 @@ export class Outbox {
   private held = true;
   private readonly stop = new AbortController();
 
-  constructor(private readonly dir: string, public retry: RetryPolicy, private readonly logger: Logger, private readonly hooks: OutboxHooks) {
+  constructor(
+    private readonly dir: string,
+    public retry: RetryPolicy,
+    private readonly logger: Logger,
+    private readonly hooks: OutboxHooks,
+  ) {
     mkdirSync(dir, { recursive: true });
     const latest = Date.now() + retry.max;
     for (const p of loadEntries(dir, logger)) {
@@ -92,7 +104,10 @@ export class Outbox {
     this.channels = channels;
     for (const [name, q] of this.queues) {
       if (q.length > 0 && !channels.has(name)) {
-        this.logger.warn({ event: 'outbox_orphaned', channel: name, pending: q.length }, `${q.length} notifications wait for channel ${name}, which is no longer configured; they are given up after retry.give_up_after`);
+        this.logger.warn(
+          { event: 'outbox_orphaned', channel: name, pending: q.length },
+          `${q.length} notifications wait for channel ${name}, which is no longer configured; they are given up after retry.give_up_after`,
+        );
       }
       this.kick(name);
     }
@@ -111,11 +126,18 @@ export class Outbox {
   async enqueue(notification: Notification): Promise<void> {
     const { id, channel } = notification;
     if (this.ids.has(id)) {
-      this.logger.info({ event: 'alert_already_queued', channel, id }, `alert ${id} to ${channel} is already in the outbox`);
+      this.logger.info(
+        { event: 'alert_already_queued', channel, id },
+        `alert ${id} to ${channel} is already in the outbox`,
+      );
       return;
     }
     const orphan = !this.channels.has(channel);
-    if (orphan) this.logger.warn({ event: 'alert_queued_orphan', channel, id }, `alert queued for channel ${channel}, which is no longer configured; it is given up after retry.give_up_after`);
+    if (orphan)
+      this.logger.warn(
+        { event: 'alert_queued_orphan', channel, id },
+        `alert queued for channel ${channel}, which is no longer configured; it is given up after retry.give_up_after`,
+      );
     const entry: Entry = { version: 1, seq: ++this.seq, notification, attempts: 0, next_attempt_at: 0 };
     const p: Pending = { entry, file: entryFileName(entry) };
     this.ids.add(id);
@@ -188,10 +210,13 @@ export class Outbox {
       soonest = Math.min(soonest, p.entry.next_attempt_at);
     }
     if (soonest === Infinity) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(channel);
-      this.kick(channel);
-    }, Math.min(soonest - now, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(channel);
+        this.kick(channel);
+      },
+      Math.min(soonest - now, MAX_TIMER_MS),
+    );
     this.timers.set(channel, timer);
   }
 
@@ -218,12 +243,22 @@ export class Outbox {
       this.hooks.onAttempt(name, 'partial', seconds);
       const detail = outcome?.detail ? scrub(outcome.detail, channel.secrets) : undefined;
       this.logger.warn(
-        { event: 'alert_partly_refused', channel: name, id: n.id, refused, ...(detail ? { error: detail } : {}), checks },
+        {
+          event: 'alert_partly_refused',
+          channel: name,
+          id: n.id,
+          refused,
+          ...(detail ? { error: detail } : {}),
+          checks,
+        },
         `alert delivered to ${name}, but the receiver refused ${refused.join(', ')}${detail ? ` (${detail})` : ''}; not sent again`,
       );
     } else {
       this.hooks.onAttempt(name, 'ok', seconds);
-      this.logger.info({ event: 'alert_sent', channel: name, id: n.id, attempts: p.entry.attempts + 1, checks }, `alert delivered to ${name}`);
+      this.logger.info(
+        { event: 'alert_sent', channel: name, id: n.id, attempts: p.entry.attempts + 1, checks },
+        `alert delivered to ${name}`,
+      );
     }
     await this.remove(name, p);
   }
@@ -234,7 +269,8 @@ export class Outbox {
     entry.attempts += 1;
     entry.last_error = error;
     if (err instanceof DeliveryError && err.permanent) return this.drop(channel.name, p, 'refused', error);
-    if (Date.now() - Date.parse(entry.notification.created_at) >= this.retry.give_up_after) return this.drop(channel.name, p, 'expired', error);
+    if (Date.now() - Date.parse(entry.notification.created_at) >= this.retry.give_up_after)
+      return this.drop(channel.name, p, 'expired', error);
     let wait = backoffMs(entry.attempts, this.retry);
     const asked = err instanceof DeliveryError ? err.retryAfterMs : undefined;
     // Retry-After is honoured as a lower bound, but never beyond the retry cap.
@@ -243,20 +279,41 @@ export class Outbox {
     this.hooks.onAttempt(channel.name, 'error');
     this.logger.warn(
       {
-        event: 'alert_retry', channel: channel.name, id: entry.notification.id, attempts: entry.attempts, retry_at: new Date(entry.next_attempt_at).toISOString(),
-        ...(asked !== undefined ? { retry_after_ms: asked } : {}), error,
+        event: 'alert_retry',
+        channel: channel.name,
+        id: entry.notification.id,
+        attempts: entry.attempts,
+        retry_at: new Date(entry.next_attempt_at).toISOString(),
+        ...(asked !== undefined ? { retry_after_ms: asked } : {}),
+        error,
       },
       `alert to ${channel.name} not accepted (${error}); retrying`,
     );
-    if (!this.closed) await this.write(p).catch((e: Error) => this.logger.error({ event: 'outbox_write_failed', error: e.message }, 'cannot update outbox file'));
+    if (!this.closed)
+      await this.write(p).catch((e: Error) =>
+        this.logger.error({ event: 'outbox_write_failed', error: e.message }, 'cannot update outbox file'),
+      );
   }
 
   private async drop(channel: string, p: Pending, why: GiveUp, error: string): Promise<void> {
     const n = p.entry.notification;
-    const because = why === 'refused' ? 'refused for good' : why === 'expired' ? 'not accepted within retry.give_up_after' : 'its channel is no longer configured';
+    const because =
+      why === 'refused'
+        ? 'refused for good'
+        : why === 'expired'
+          ? 'not accepted within retry.give_up_after'
+          : 'its channel is no longer configured';
     this.hooks.onAttempt(channel, 'dropped');
     this.logger.error(
-      { event: 'alert_dropped', channel, id: n.id, attempts: p.entry.attempts, reason: why, error, checks: n.events.map((e) => e.check) },
+      {
+        event: 'alert_dropped',
+        channel,
+        id: n.id,
+        attempts: p.entry.attempts,
+        reason: why,
+        error,
+        checks: n.events.map((e) => e.check),
+      },
       `gave up on an alert to ${channel} after ${p.entry.attempts} attempts (${because}): ${error}`,
     );
     await this.remove(channel, p);

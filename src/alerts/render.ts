@@ -19,19 +19,25 @@ function tag(e: AlertEvent): string {
 
 export function eventTitle(e: AlertEvent): string {
   if (e.kind === 'resolved') return `[RECOVERED] ${e.check} after ${formatDuration(e.duration_ms ?? 0)}`;
-  const folded = e.dependents.length > 0 ? ` (+${e.dependents.length} dependent${e.dependents.length === 1 ? '' : 's'})` : '';
-  const still = e.kind === 'reminder' ? ` (still failing after ${formatDuration(Date.parse(e.at) - Date.parse(e.since))})` : '';
+  const folded =
+    e.dependents.length > 0 ? ` (+${e.dependents.length} dependent${e.dependents.length === 1 ? '' : 's'})` : '';
+  const still =
+    e.kind === 'reminder' ? ` (still failing after ${formatDuration(Date.parse(e.at) - Date.parse(e.since))})` : '';
   return `${tag(e)} ${e.check}: ${e.reason}${folded}${still}`;
 }
 
 export function notificationTitle(n: Notification): string {
-  const limited = n.rate_limited ? `[LIMIT] alert limit of ${n.rate_limited.limit}/h reached, quiet until ${n.rate_limited.quiet_until}: ` : '';
+  const limited = n.rate_limited
+    ? `[LIMIT] alert limit of ${n.rate_limited.limit}/h reached, quiet until ${n.rate_limited.quiet_until}: `
+    : '';
   const [first] = n.events;
   if (n.events.length === 1 && first) return limited + eventTitle(first);
   const firing = n.events.filter((e) => e.kind !== 'resolved');
   const resolved = n.events.length - firing.length;
   const worst = firing.some((e) => e.status === 'fail') ? '[FAIL]' : firing.length > 0 ? '[WARN]' : '[RECOVERED]';
-  const counts = [firing.length > 0 ? `${firing.length} failing` : '', resolved > 0 ? `${resolved} recovered` : ''].filter(Boolean).join(', ');
+  const counts = [firing.length > 0 ? `${firing.length} failing` : '', resolved > 0 ? `${resolved} recovered` : '']
+    .filter(Boolean)
+    .join(', ');
   const names = n.events.map((e) => e.check);
   return `${limited}${worst} ${counts}: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`;
 }
@@ -49,7 +55,10 @@ function strings(v: JsonValue | undefined): string[] {
 }
 
 function unescapeHtml(html: string): string {
-  return html.replace(/&(amp|lt|gt|quot|#39);/g, (_m, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name] as string);
+  return html.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_m, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name] as string,
+  );
 }
 
 /** Detail lines as plain text: the facts the status page shows, plus SANs, problems and the last log lines. */
@@ -107,31 +116,56 @@ export function eventText(e: AlertEvent, publicUrl?: string): string {
   }
   const facts = e.kind === 'resolved' ? [] : detailLines(e.type, e.details);
   if (facts.length > 0) out.push('', ...facts);
-  if (Object.keys(e.labels).length > 0) out.push('', `Labels: ${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (Object.keys(e.labels).length > 0)
+    out.push(
+      '',
+      `Labels: ${Object.entries(e.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   if (publicUrl) out.push('', `Status page: ${publicUrl}`);
   return out.join('\n');
 }
 
 export function notificationText(n: Notification): string {
   const head = n.rate_limited
-    ? [`forgewatch sent ${n.rate_limited.limit} messages on this channel within the hour; further alerts are held back until ${n.rate_limited.quiet_until}. Check the status page for the current state.`, '']
+    ? [
+        `forgewatch sent ${n.rate_limited.limit} messages on this channel within the hour; further alerts are held back until ${n.rate_limited.quiet_until}. Check the status page for the current state.`,
+        '',
+      ]
     : [];
-  return [...head, n.events.map((e) => eventText(e, n.public_url)).join('\n\n----------------------------------------\n\n')].join('\n');
+  return [
+    ...head,
+    n.events.map((e) => eventText(e, n.public_url)).join('\n\n----------------------------------------\n\n'),
+  ].join('\n');
 }
 
 const COLOURS = { fail: '#cf222e', warn: '#9a6700', ok: '#1a7f37' } as const;
 
 export function eventHtml(e: AlertEvent, publicUrl?: string): string {
   const colour = e.kind === 'resolved' ? COLOURS.ok : e.status === 'warn' ? COLOURS.warn : COLOURS.fail;
-  const rows: [string, string][] = [['Check', `${esc(e.check)} (${esc(e.type)})${e.description ? ` — ${esc(e.description)}` : ''}`]];
+  const rows: [string, string][] = [
+    ['Check', `${esc(e.check)} (${esc(e.type)})${e.description ? ` — ${esc(e.description)}` : ''}`],
+  ];
   if (e.kind === 'resolved') {
-    rows.push(['Status', `ok again at ${esc(e.at)}; failing since ${esc(e.since)} (${formatDuration(e.duration_ms ?? 0)})`], ['Now', esc(e.reason)]);
+    rows.push(
+      ['Status', `ok again at ${esc(e.at)}; failing since ${esc(e.since)} (${formatDuration(e.duration_ms ?? 0)})`],
+      ['Now', esc(e.reason)],
+    );
   } else {
-    rows.push(['Status', `${esc(e.status)} since ${esc(e.since)} (${ago(e.since, e.at)} ago)`], ['Reason', esc(e.reason)]);
+    rows.push(
+      ['Status', `${esc(e.status)} since ${esc(e.since)} (${ago(e.since, e.at)} ago)`],
+      ['Reason', esc(e.reason)],
+    );
     if (e.hint) rows.push(['Hint', esc(e.hint)]);
   }
-  const table = rows.map(([k, v]) => `<tr><th align="left" style="padding-right:12px">${k}</th><td>${v}</td></tr>`).join('');
-  const deps = e.dependents.length > 0 ? `<p><b>Also failing, folded into this alert:</b></p><ul>${e.dependents.map((d) => `<li>${esc(dependentLine(e, d))}</li>`).join('')}</ul>` : '';
+  const table = rows
+    .map(([k, v]) => `<tr><th align="left" style="padding-right:12px">${k}</th><td>${v}</td></tr>`)
+    .join('');
+  const deps =
+    e.dependents.length > 0
+      ? `<p><b>Also failing, folded into this alert:</b></p><ul>${e.dependents.map((d) => `<li>${esc(dependentLine(e, d))}</li>`).join('')}</ul>`
+      : '';
   const facts = e.kind === 'resolved' ? [] : detailLines(e.type, e.details);
   const factHtml = facts.length > 0 ? `<pre style="background:#f6f8fa;padding:8px">${esc(facts.join('\n'))}</pre>` : '';
   const link = publicUrl ? `<p><a href="${esc(publicUrl)}">Status page</a></p>` : '';
@@ -139,6 +173,8 @@ export function eventHtml(e: AlertEvent, publicUrl?: string): string {
 }
 
 export function notificationHtml(n: Notification): string {
-  const head = n.rate_limited ? `<p><b>Alert limit reached:</b> further alerts are held back until ${esc(n.rate_limited.quiet_until)}.</p>` : '';
+  const head = n.rate_limited
+    ? `<p><b>Alert limit reached:</b> further alerts are held back until ${esc(n.rate_limited.quiet_until)}.</p>`
+    : '';
   return `<!doctype html><html><body style="font-family:sans-serif">${head}${n.events.map((e) => eventHtml(e, n.public_url)).join('<hr>')}</body></html>`;
 }

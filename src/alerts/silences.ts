@@ -25,20 +25,27 @@ export interface Silence {
 
 const postBody = z
   .strictObject({
-    match: matcherSchema.refine((m) => Object.keys(m).length > 0, { message: 'match needs at least one key (check, type, status or a label)' }),
+    match: matcherSchema.refine((m) => Object.keys(m).length > 0, {
+      message: 'match needs at least one key (check, type, status or a label)',
+    }),
     from: z.iso.datetime({ offset: true }).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
     duration: duration.refine((ms) => ms > 0, { message: 'must be longer than 0' }).optional(),
     reason: z.string().max(500).default(''),
   })
-  .refine((b) => (b.until === undefined) !== (b.duration === undefined), { message: 'give either until (ISO time) or duration (e.g. 2h)' });
+  .refine((b) => (b.until === undefined) !== (b.duration === undefined), {
+    message: 'give either until (ISO time) or duration (e.g. 2h)',
+  });
 
 export class Silences {
   private api: Silence[] = [];
   private configured: Silence[] = [];
   private readonly file: string;
 
-  constructor(stateDir: string, private readonly now: () => number = Date.now) {
+  constructor(
+    stateDir: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.file = path.join(stateDir, 'silences.json');
     try {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as { silences?: Silence[] };
@@ -49,13 +56,22 @@ export class Silences {
   }
 
   setConfigured(list: SilenceConfig[]): void {
-    this.configured = list.map((s, i) => ({ id: `config-${i}`, source: 'config', match: s.match, from: s.from ?? new Date(0).toISOString(), until: s.until, reason: s.reason }));
+    this.configured = list.map((s, i) => ({
+      id: `config-${i}`,
+      source: 'config',
+      match: s.match,
+      from: s.from ?? new Date(0).toISOString(),
+      until: s.until,
+      reason: s.reason,
+    }));
   }
 
   /** The silence holding back messages for this subject right now, if any. */
   active(subject: MatchSubject): Silence | undefined {
     const t = this.now();
-    return [...this.configured, ...this.api].find((s) => Date.parse(s.from) <= t && t < Date.parse(s.until) && matches(s.match, subject));
+    return [...this.configured, ...this.api].find(
+      (s) => Date.parse(s.from) <= t && t < Date.parse(s.until) && matches(s.match, subject),
+    );
   }
 
   list(): Silence[] {
@@ -65,12 +81,23 @@ export class Silences {
 
   async add(body: unknown): Promise<Silence> {
     const parsed = postBody.safeParse(body);
-    if (!parsed.success) throw new SilenceInputError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new SilenceInputError(
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+      );
     const b = parsed.data;
     const from = b.from ?? new Date(this.now()).toISOString();
     const until = b.until ?? new Date(Date.parse(from) + (b.duration ?? 0)).toISOString();
     if (Date.parse(until) <= Date.parse(from)) throw new SilenceInputError('until must be later than from');
-    const silence: Silence = { id: randomUUID(), source: 'api', match: b.match, from, until, reason: b.reason, created_at: new Date(this.now()).toISOString() };
+    const silence: Silence = {
+      id: randomUUID(),
+      source: 'api',
+      match: b.match,
+      from,
+      until,
+      reason: b.reason,
+      created_at: new Date(this.now()).toISOString(),
+    };
     this.api = [...this.api.filter((s) => Date.parse(s.until) > this.now()), silence];
     await writeFileAtomic(this.file, JSON.stringify({ silences: this.api }));
     return silence;
@@ -100,7 +127,8 @@ export function silenceRoutes(silences: Silences, onChange: () => void): RouteIn
         }
       },
       (err: Error & { status?: number }, _req: Request, res: Response, next: NextFunction) => {
-        if (err.status !== undefined && err.status < 500) res.status(err.status).json({ error: `request body must be a JSON object of at most 16kb: ${err.message}` });
+        if (err.status !== undefined && err.status < 500)
+          res.status(err.status).json({ error: `request body must be a JSON object of at most 16kb: ${err.message}` });
         else next(err);
       },
     );

@@ -34,16 +34,38 @@ function eventBlocks(e: AlertEvent): Block[] {
   ];
   const facts = e.kind === 'resolved' ? [] : detailLines(e.type, e.details);
   if (facts.length > 0) blocks.push({ type: 'section', text: mrkdwn('```' + facts.join('\n') + '```') });
-  blocks.push({ type: 'context', elements: [mrkdwn(`${e.check} · ${e.type}${Object.keys(e.labels).length > 0 ? ` · ${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`)] });
+  blocks.push({
+    type: 'context',
+    elements: [
+      mrkdwn(
+        `${e.check} · ${e.type}${
+          Object.keys(e.labels).length > 0
+            ? ` · ${Object.entries(e.labels)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' ')}`
+            : ''
+        }`,
+      ),
+    ],
+  });
   return blocks;
 }
 
 export function slackPayload(n: Notification): { text: string; blocks: Block[] } {
   const blocks: Block[] = [];
-  if (n.rate_limited) blocks.push({ type: 'section', text: mrkdwn(`Alert limit of ${n.rate_limited.limit}/h reached: quiet until ${n.rate_limited.quiet_until}.`) });
+  if (n.rate_limited)
+    blocks.push({
+      type: 'section',
+      text: mrkdwn(`Alert limit of ${n.rate_limited.limit}/h reached: quiet until ${n.rate_limited.quiet_until}.`),
+    });
   for (const e of n.events.slice(0, MAX_EVENTS)) blocks.push(...eventBlocks(e), { type: 'divider' });
-  if (n.events.length > MAX_EVENTS) blocks.push({ type: 'section', text: mrkdwn(`…and ${n.events.length - MAX_EVENTS} more`) });
-  if (n.public_url) blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Status page' }, url: n.public_url }] });
+  if (n.events.length > MAX_EVENTS)
+    blocks.push({ type: 'section', text: mrkdwn(`…and ${n.events.length - MAX_EVENTS} more`) });
+  if (n.public_url)
+    blocks.push({
+      type: 'actions',
+      elements: [{ type: 'button', text: { type: 'plain_text', text: 'Status page' }, url: n.public_url }],
+    });
   return { text: notificationTitle(n), blocks };
 }
 

@@ -39,7 +39,11 @@ export class WebhookChannel implements Channel {
   constructor(private readonly config: WebhookChannelConfig) {
     this.name = config.name;
     this.timeoutMs = config.timeout;
-    this.secrets = [...urlSecrets(config.url), ...(config.secret ? [config.secret] : []), ...Object.values(config.headers)];
+    this.secrets = [
+      ...urlSecrets(config.url),
+      ...(config.secret ? [config.secret] : []),
+      ...Object.values(config.headers),
+    ];
   }
 
   async send(n: Notification, signal: AbortSignal): Promise<void> {

@@ -45,7 +45,11 @@ export class Monitor {
   private readonly configListeners: Listener<Config>[] = [];
   config: Config;
 
-  constructor(config: Config, private readonly store?: StateStore, private readonly clock: () => Date = () => new Date()) {
+  constructor(
+    config: Config,
+    private readonly store?: StateStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
     this.config = config;
     this.limiter = new Limiter(config.max_concurrency);
     // Every run in flight listens for shutdown; thousands at once are expected, not a leak.
@@ -54,8 +58,14 @@ export class Monitor {
     const now = this.clock();
     for (const check of config.checks) {
       const saved = persisted[check.name];
-      const state = saved && saved.status !== 'unknown' ? { status: saved.status, since: saved.since } : initialState(now);
-      this.runtimes.set(check.name, { check, fingerprint: config.fingerprints.get(check.name) ?? '', state, memo: new Map() });
+      const state =
+        saved && saved.status !== 'unknown' ? { status: saved.status, since: saved.since } : initialState(now);
+      this.runtimes.set(check.name, {
+        check,
+        fingerprint: config.fingerprints.get(check.name) ?? '',
+        state,
+        memo: new Map(),
+      });
     }
   }
 
@@ -77,7 +87,9 @@ export class Monitor {
 
   view(name: string): CheckView | undefined {
     const r = this.runtimes.get(name);
-    return r && { check: r.check, state: r.state, ...(r.last ? { last: r.last } : {}), running: r.inflight !== undefined };
+    return (
+      r && { check: r.check, state: r.state, ...(r.last ? { last: r.last } : {}), running: r.inflight !== undefined }
+    );
   }
 
   views(): CheckView[] {
@@ -103,7 +115,8 @@ export class Monitor {
     const result = await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal);
     // A reload may have replaced or removed the check while it ran: record only against the live one. A run cut
     // short by shutdown says nothing about the target: recorded, it would alert and persist a failure on every restart.
-    if (this.runtimes.get(check.name) !== rt || this.shutdown.signal.aborted) return { check, result, at: this.clock().toISOString(), state: rt.state };
+    if (this.runtimes.get(check.name) !== rt || this.shutdown.signal.aborted)
+      return { check, result, at: this.clock().toISOString(), state: rt.state };
     const now = this.clock();
     const { state, transition } = advance(check.name, rt.state, result, rt.check, now);
     rt.state = state;
@@ -146,7 +159,12 @@ export class Monitor {
   persist(): Promise<void> {
     if (!this.store) return Promise.resolve();
     return this.store.save(() =>
-      Object.fromEntries([...this.runtimes].map(([name, rt]) => [name, { status: rt.state.status, since: rt.state.since, ...(rt.last ? { reason: rt.last.result.reason } : {}) }])),
+      Object.fromEntries(
+        [...this.runtimes].map(([name, rt]) => [
+          name,
+          { status: rt.state.status, since: rt.state.since, ...(rt.last ? { reason: rt.last.result.reason } : {}) },
+        ]),
+      ),
     );
   }
 

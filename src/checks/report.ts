@@ -41,16 +41,24 @@ export interface CheckFilter {
 }
 
 /** Which checks a `/check` call or `forgewatch check` runs; a filter that selects nothing is an error, never an empty pass. */
-export type Selection = { selected: CheckConfig[]; error?: undefined } | { selected?: undefined; error: { kind: 'usage' | 'not_found'; message: string } };
+export type Selection =
+  | { selected: CheckConfig[]; error?: undefined }
+  | { selected?: undefined; error: { kind: 'usage' | 'not_found'; message: string } };
 
 export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTypes: readonly string[]): Selection {
   const names = filter.names?.filter(Boolean) ?? [];
   if (filter.type !== undefined && !knownTypes.includes(filter.type)) {
-    return { error: { kind: 'usage', message: `unknown check type ${JSON.stringify(filter.type)}; the types are ${knownTypes.join(', ')}` } };
+    return {
+      error: {
+        kind: 'usage',
+        message: `unknown check type ${JSON.stringify(filter.type)}; the types are ${knownTypes.join(', ')}`,
+      },
+    };
   }
   const known = new Set(checks.map((c) => c.name));
   const unknownNames = names.filter((n) => !known.has(n));
-  if (unknownNames.length > 0) return { error: { kind: 'not_found', message: `no configured check named ${unknownNames.join(', ')}` } };
+  if (unknownNames.length > 0)
+    return { error: { kind: 'not_found', message: `no configured check named ${unknownNames.join(', ')}` } };
   const labels = (filter.labels ?? []).map((l) => {
     const i = l.indexOf(':');
     return i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
@@ -62,8 +70,17 @@ export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTy
       labels.every(([k, v]) => k !== undefined && (v === undefined ? k in c.labels : c.labels[k] === v)),
   );
   if (selected.length === 0) {
-    const given = [...names.map((n) => `name=${n}`), ...(filter.type ? [`type=${filter.type}`] : []), ...(filter.labels ?? []).map((l) => `label=${l}`)];
-    return { error: { kind: 'not_found', message: given.length ? `no check matches ${given.join(', ')}` : 'no checks are configured' } };
+    const given = [
+      ...names.map((n) => `name=${n}`),
+      ...(filter.type ? [`type=${filter.type}`] : []),
+      ...(filter.labels ?? []).map((l) => `label=${l}`),
+    ];
+    return {
+      error: {
+        kind: 'not_found',
+        message: given.length ? `no check matches ${given.join(', ')}` : 'no checks are configured',
+      },
+    };
   }
   return { selected };
 }
@@ -71,8 +88,19 @@ export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTy
 export function formatTable(report: CheckReport): string {
   const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.reason, formatDuration(c.duration_ms)]);
   const header = ['NAME', 'STATUS', 'REASON', 'DURATION'];
-  const widths = header.map((h, i) => Math.min(i === 2 ? 90 : 40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.length > (widths[i] ?? 0) ? `${c.slice(0, (widths[i] ?? 1) - 1)}…` : c.padEnd(widths[i] ?? 0))).join('  ');
+  const widths = header.map((h, i) =>
+    Math.min(i === 2 ? 90 : 40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) =>
+        i === cells.length - 1
+          ? c
+          : c.length > (widths[i] ?? 0)
+            ? `${c.slice(0, (widths[i] ?? 1) - 1)}…`
+            : c.padEnd(widths[i] ?? 0),
+      )
+      .join('  ');
   const hints = report.checks.filter((c) => c.status !== 'ok' && c.hint).map((c) => `  ${c.name}: ${c.hint}`);
   const failing = report.checks.filter((c) => c.status === 'fail').length;
   return [

@@ -35,7 +35,13 @@ export class Limiter {
 /** Extra time a probe gets to notice its abort before the runner stops waiting for it. */
 const GRACE_MS = 250;
 
-export async function runProbe(kind: ProbeKind, check: CheckConfig, memo: Map<string, unknown>, limiter: Limiter, shutdown: AbortSignal): Promise<ProbeResult> {
+export async function runProbe(
+  kind: ProbeKind,
+  check: CheckConfig,
+  memo: Map<string, unknown>,
+  limiter: Limiter,
+  shutdown: AbortSignal,
+): Promise<ProbeResult> {
   const release = await limiter.acquire();
   const started = performance.now();
   const run = deadline(shutdown, check.timeout);
@@ -44,7 +50,14 @@ export async function runProbe(kind: ProbeKind, check: CheckConfig, memo: Map<st
   try {
     const overdue = new Promise<ProbeResult>((resolve) => {
       guard = setTimeout(
-        () => resolve(failed(`timeout after ${formatDuration(check.timeout)} (the probe did not stop in time)`, undefined, started)),
+        () =>
+          resolve(
+            failed(
+              `timeout after ${formatDuration(check.timeout)} (the probe did not stop in time)`,
+              undefined,
+              started,
+            ),
+          ),
         check.timeout + GRACE_MS,
       );
     });
@@ -52,7 +65,11 @@ export async function runProbe(kind: ProbeKind, check: CheckConfig, memo: Map<st
   } catch (err) {
     if (run.timedOut) return failed(`timeout after ${formatDuration(check.timeout)}`, undefined, started);
     if (shutdown.aborted) return failed('cancelled: forgewatch is shutting down', undefined, started);
-    return failed(`probe error: ${(err as Error).message ?? String(err)}`, 'This looks like a bug in forgewatch rather than in the target; please report it with the check config.', started);
+    return failed(
+      `probe error: ${(err as Error).message ?? String(err)}`,
+      'This looks like a bug in forgewatch rather than in the target; please report it with the check config.',
+      started,
+    );
   } finally {
     clearTimeout(guard);
     run.done();

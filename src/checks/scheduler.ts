@@ -53,7 +53,8 @@ export function nextSlot(name: string, interval: number, t: number): number {
 /** A stable delay for a cron-scheduled check: up to 1 s, at most half the schedule's shortest gap. */
 export function cronJitter(name: string, nextRuns: readonly Date[]): number {
   let gap = CRON_JITTER_MS * 2;
-  for (let i = 1; i < nextRuns.length; i++) gap = Math.min(gap, (nextRuns[i] as Date).getTime() - (nextRuns[i - 1] as Date).getTime());
+  for (let i = 1; i < nextRuns.length; i++)
+    gap = Math.min(gap, (nextRuns[i] as Date).getTime() - (nextRuns[i - 1] as Date).getTime());
   return stableHash(name) % Math.max(1, Math.min(CRON_JITTER_MS, Math.floor(gap / 2)));
 }
 
@@ -67,7 +68,10 @@ export class Scheduler {
   private readonly lateness = new Float64Array(LATENESS_SAMPLES);
   private latenessCount = 0;
 
-  constructor(private readonly monitor: Monitor, private readonly options: SchedulerOptions = {}) {}
+  constructor(
+    private readonly monitor: Monitor,
+    private readonly options: SchedulerOptions = {},
+  ) {}
 
   start(): void {
     this.heartbeat = setInterval(() => (this.lastTick = Date.now()), 1000);
@@ -82,7 +86,10 @@ export class Scheduler {
       const check = live.get(name);
       if (!check || keyOf(check) !== entry.key) this.cancel(name);
     }
-    const firstRunSpread = Math.max(this.options.firstRunSpreadMs ?? FIRST_RUN_SPREAD_MS, live.size * FIRST_RUN_SPREAD_PER_CHECK_MS);
+    const firstRunSpread = Math.max(
+      this.options.firstRunSpreadMs ?? FIRST_RUN_SPREAD_MS,
+      live.size * FIRST_RUN_SPREAD_PER_CHECK_MS,
+    );
     for (const check of live.values()) if (!this.entries.has(check.name)) this.schedule(check, firstRunSpread);
   }
 
@@ -134,17 +141,20 @@ export class Scheduler {
   }
 
   private arm(name: string, entry: Entry, interval: number): void {
-    entry.timer = setTimeout(() => {
-      const due = entry.nextAt;
-      const now = Date.now();
-      // After the quick first run, move onto the check's own phase, at least half an interval later.
-      entry.nextAt = entry.first ? nextSlot(name, interval, due + interval / 2) : due + interval;
-      entry.first = false;
-      // After a long stall, skip the missed slots instead of firing them back to back.
-      if (entry.nextAt <= now) entry.nextAt += Math.ceil((now - entry.nextAt) / interval) * interval;
-      if (this.entries.get(name) === entry) this.arm(name, entry, interval);
-      this.fire(name, due);
-    }, Math.max(0, entry.nextAt - Date.now()));
+    entry.timer = setTimeout(
+      () => {
+        const due = entry.nextAt;
+        const now = Date.now();
+        // After the quick first run, move onto the check's own phase, at least half an interval later.
+        entry.nextAt = entry.first ? nextSlot(name, interval, due + interval / 2) : due + interval;
+        entry.first = false;
+        // After a long stall, skip the missed slots instead of firing them back to back.
+        if (entry.nextAt <= now) entry.nextAt += Math.ceil((now - entry.nextAt) / interval) * interval;
+        if (this.entries.get(name) === entry) this.arm(name, entry, interval);
+        this.fire(name, due);
+      },
+      Math.max(0, entry.nextAt - Date.now()),
+    );
   }
 
   private fire(name: string, dueAt: number): void {

@@ -36,14 +36,36 @@ export function initialState(now: Date): CheckState {
   return { status: 'unknown', since: now.toISOString() };
 }
 
-export function advance(check: string, state: CheckState, result: ProbeResult, thresholds: Thresholds, now: Date): { state: CheckState; transition?: Transition } {
+export function advance(
+  check: string,
+  state: CheckState,
+  result: ProbeResult,
+  thresholds: Thresholds,
+  now: Date,
+): { state: CheckState; transition?: Transition } {
   const at = now.toISOString();
   if (result.status === state.status) return { state: { status: state.status, since: state.since } };
-  const direction = state.status === 'unknown' ? (result.status === 'ok' ? 'better' : 'worse') : STATUS_RANK[result.status] > STATUS_RANK[state.status] ? 'worse' : 'better';
+  const direction =
+    state.status === 'unknown'
+      ? result.status === 'ok'
+        ? 'better'
+        : 'worse'
+      : STATUS_RANK[result.status] > STATUS_RANK[state.status]
+        ? 'worse'
+        : 'better';
   const continuing = state.pending?.direction === direction;
-  const pending = { direction, count: continuing ? (state.pending?.count ?? 0) + 1 : 1, firstAt: continuing ? (state.pending?.firstAt ?? at) : at } as const;
+  const pending = {
+    direction,
+    count: continuing ? (state.pending?.count ?? 0) + 1 : 1,
+    firstAt: continuing ? (state.pending?.firstAt ?? at) : at,
+  } as const;
   // From unknown, a good result settles at once: there is nothing to recover from.
-  const needed = state.status === 'unknown' && direction === 'better' ? 1 : direction === 'worse' ? thresholds.failure_threshold : thresholds.success_threshold;
+  const needed =
+    state.status === 'unknown' && direction === 'better'
+      ? 1
+      : direction === 'worse'
+        ? thresholds.failure_threshold
+        : thresholds.success_threshold;
   if (pending.count < needed) return { state: { status: state.status, since: state.since, pending } };
   const next: CheckState = { status: result.status, since: pending.firstAt };
   return {

@@ -37,7 +37,10 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
 export class StateDirError extends Error {
   readonly event = 'state_dir_unusable';
   readonly hint: string;
-  constructor(readonly dir: string, cause: NodeJS.ErrnoException) {
+  constructor(
+    readonly dir: string,
+    cause: NodeJS.ErrnoException,
+  ) {
     const code = cause.code ?? cause.message;
     super(`state_dir ${dir} cannot be used: ${code}`);
     this.name = 'StateDirError';
@@ -66,7 +69,10 @@ export class StateStore {
   private failing = false;
 
   /** Throws StateDirError when the directory cannot be created or written. */
-  constructor(readonly dir: string, private readonly events: StoreEvents = {}) {
+  constructor(
+    readonly dir: string,
+    private readonly events: StoreEvents = {},
+  ) {
     try {
       mkdirSync(dir, { recursive: true });
       accessSync(dir, constants.W_OK | constants.X_OK);

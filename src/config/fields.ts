@@ -23,7 +23,11 @@ function quoted(v: unknown): string {
 export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-    ctx.issues.push({ code: 'custom', input: v, message: `expected a duration such as 250ms, 30s, 5m, 1h or 7d, got ${quoted(v)}` });
+    ctx.issues.push({
+      code: 'custom',
+      input: v,
+      message: `expected a duration such as 250ms, 30s, 5m, 1h or 7d, got ${quoted(v)}`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -41,7 +45,10 @@ export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
 });
 
 /** A file path; relative ones resolve against the config file's folder. */
-export const filePath = z.string().min(1).transform((p) => path.resolve(baseDir, p));
+export const filePath = z
+  .string()
+  .min(1)
+  .transform((p) => path.resolve(baseDir, p));
 
 /** An HTTP status code or a range ("200-299"); stored as an inclusive [from, to]. */
 export const statusMatcher = z.union([z.string(), z.number()]).transform((v, ctx): [number, number] => {
@@ -50,7 +57,11 @@ export const statusMatcher = z.union([z.string(), z.number()]).transform((v, ctx
   const from = m ? Number(m[1]) : NaN;
   const to = m?.[2] ? Number(m[2]) : from;
   if (!m || from < 100 || to > 599 || to < from) {
-    ctx.issues.push({ code: 'custom', input: v, message: `expected an HTTP status 100-599 or a range, got ${quoted(v)}` });
+    ctx.issues.push({
+      code: 'custom',
+      input: v,
+      message: `expected an HTTP status 100-599 or a range, got ${quoted(v)}`,
+    });
     return z.NEVER;
   }
   return [from, to];
@@ -60,7 +71,11 @@ export const regex = z.string().transform((v, ctx) => {
   try {
     return new RegExp(v);
   } catch (err) {
-    ctx.issues.push({ code: 'custom', input: v, message: `invalid regular expression ${quoted(v)}: ${(err as Error).message}` });
+    ctx.issues.push({
+      code: 'custom',
+      input: v,
+      message: `invalid regular expression ${quoted(v)}: ${(err as Error).message}`,
+    });
     return z.NEVER;
   }
 });
@@ -69,7 +84,11 @@ export const port = z.number().int().min(1).max(65535);
 
 export const cronExpression = z.string().superRefine((v, ctx) => {
   if (!isValidCron(v)) {
-    ctx.addIssue({ code: 'custom', input: v, message: `invalid cron expression ${quoted(v)} (6 fields with seconds, or 5 fields, e.g. "*/15 * * * * *")` });
+    ctx.addIssue({
+      code: 'custom',
+      input: v,
+      message: `invalid cron expression ${quoted(v)} (6 fields with seconds, or 5 fields, e.g. "*/15 * * * * *")`,
+    });
   }
 });
 
@@ -78,9 +97,16 @@ export const checkName = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, {
 });
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-export const labelMap = z.record(z.string().regex(LABEL_NAME), z.union([z.string(), z.number(), z.boolean()]).transform(String), {
-  error: (issue) => (issue.code === 'invalid_key' ? `invalid label name ${quoted(issue.input)}: use letters, digits and "_", not starting with a digit, such as team or on_call` : undefined),
-});
+export const labelMap = z.record(
+  z.string().regex(LABEL_NAME),
+  z.union([z.string(), z.number(), z.boolean()]).transform(String),
+  {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? `invalid label name ${quoted(issue.input)}: use letters, digits and "_", not starting with a digit, such as team or on_call`
+        : undefined,
+  },
+);
 
 /** Fields every check has, whatever its type; the type's own fields sit beside them. */
 export const commonCheckFields = {
@@ -117,4 +143,5 @@ export function checkSchema<T extends string, S extends z.ZodRawShape>(type: T, 
 }
 
 /** The check a probe receives: its own fields as validated, plus the common ones resolved. */
-export type CheckOf<S extends z.ZodType> = Omit<z.output<S>, CommonKeys> & ResolvedCommon & { type: z.output<S> extends { type: infer T } ? T : string };
+export type CheckOf<S extends z.ZodType> = Omit<z.output<S>, CommonKeys> &
+  ResolvedCommon & { type: z.output<S> extends { type: infer T } ? T : string };

@@ -9,7 +9,10 @@ import { isMap, isPair, isScalar, isSeq, parseDocument, Scalar, visit, type Docu
 export type PathSegment = string | number;
 
 export function formatPath(segments: readonly PathSegment[]): string {
-  return segments.reduce<string>((out, seg) => (typeof seg === 'number' ? `${out}[${seg}]` : out ? `${out}.${seg}` : seg), '');
+  return segments.reduce<string>(
+    (out, seg) => (typeof seg === 'number' ? `${out}[${seg}]` : out ? `${out}.${seg}` : seg),
+    '',
+  );
 }
 
 export interface Interpolation {
@@ -42,7 +45,9 @@ export function interpolate(doc: Document, env: NodeJS.ProcessEnv, baseDir: stri
       };
       const text = node.value;
       const whole = WHOLE_REFERENCE.exec(text);
-      const value = text.replace(REFERENCE, (match, ref: string) => (match.startsWith('$$') ? match.slice(1) : resolve(ref)));
+      const value = text.replace(REFERENCE, (match, ref: string) =>
+        match.startsWith('$$') ? match.slice(1) : resolve(ref),
+      );
       node.value = value;
       const key = formatPath(p);
       if (!ok) out.failed.add(key);
@@ -70,7 +75,9 @@ function resolveReference(ref: string, env: NodeJS.ProcessEnv, baseDir: string):
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      return { error: `cannot read ${file} for \${${ref}}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      return {
+        error: `cannot read ${file} for \${${ref}}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      };
     }
   }
   const sep = ref.indexOf(':-');
@@ -78,7 +85,8 @@ function resolveReference(ref: string, env: NodeJS.ProcessEnv, baseDir: string):
   const value = env[name];
   // As in the shell, ":-" also covers a variable that is set but empty.
   if (sep >= 0) return value ? value : ref.slice(sep + 2);
-  if (value === undefined) return { error: `environment variable ${name} is not set (use \${${name}:-} to make it optional)` };
+  if (value === undefined)
+    return { error: `environment variable ${name} is not set (use \${${name}:-} to make it optional)` };
   return value;
 }
 

@@ -20,7 +20,10 @@ import(workerData.loader).then(({ loadConfigFile, ConfigError }) => {
 
 export function loadConfigFileIsolated(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   return new Promise<Config>((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, env: { ...env }, loader: new URL('./load.js', import.meta.url).href } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, env: { ...env }, loader: new URL('./load.js', import.meta.url).href },
+    });
     worker.once('message', (reply: Reply) => {
       void worker.terminate();
       if (reply.ok) resolve(reply.config);

@@ -51,12 +51,25 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: '',
+        message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      },
+    ]);
   }
   return parseConfig(text, file, env);
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, baseDir = path.dirname(path.resolve(file))): Config {
+export function parseConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir = path.dirname(path.resolve(file)),
+): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const at = (offset: number, p: readonly PathSegment[], message: string): ConfigProblem => {
@@ -78,12 +91,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     // A value whose reference failed is reported once, for the reference.
     if ([...refs.failed].some((f) => key === f || key.startsWith(`${f}.`) || key.startsWith(`${f}[`))) return;
     const emptied = message === 'required key is missing' ? refs.emptied.get(key) : undefined;
-    problems.push(at(offsetOf(doc, p, pointAtKey || emptied !== undefined), p, emptied ? `${message} (${emptied.ref} is empty)` : message));
+    problems.push(
+      at(
+        offsetOf(doc, p, pointAtKey || emptied !== undefined),
+        p,
+        emptied ? `${message} (${emptied.ref} is empty)` : message,
+      ),
+    );
   };
 
   const top = withBaseDir(baseDir, () => validate(topLevelSchema, raw, [], report, refs.typed));
   // A container image sets FORGEWATCH_STATE_DIR to its volume: the config's own folder is often read-only there.
-  if (top && (raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR) top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
+  if (top && (raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR)
+    top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
   // With a broken top level the checks are still validated, against the built-in defaults.
   const defaults = top?.defaults ?? topLevelSchema.shape.defaults.parse(undefined);
 
@@ -96,26 +116,42 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (!isPlainMap(entry)) return; // the top-level schema reported it
     const type = entry.type;
     const kind = typeof type === 'string' ? probeKinds[type] : undefined;
-    const parsed = kind && (withBaseDir(baseDir, () => validate(kind.schema, entry, ['checks', i], report, refs.typed)) as Record<string, unknown> | undefined);
+    const parsed =
+      kind &&
+      (withBaseDir(baseDir, () => validate(kind.schema, entry, ['checks', i], report, refs.typed)) as
+        Record<string, unknown> | undefined);
     if (!kind) {
       const known = Object.keys(probeKinds).join(', ');
-      report(['checks', i, 'type'], type === undefined ? `required key is missing (one of ${known})` : `unknown check type ${JSON.stringify(type)}, expected one of ${known}`);
+      report(
+        ['checks', i, 'type'],
+        type === undefined
+          ? `required key is missing (one of ${known})`
+          : `unknown check type ${JSON.stringify(type)}, expected one of ${known}`,
+      );
       validate(z.object({ name: checkName }), entry, ['checks', i], report, refs.typed);
     }
     // A check with mistakes still takes part in the name and dependency checks, so those are reported now too.
-    const name = parsed ? (parsed.name as string) : checkName.safeParse(entry.name).success ? (entry.name as string) : undefined;
+    const name = parsed
+      ? (parsed.name as string)
+      : checkName.safeParse(entry.name).success
+        ? (entry.name as string)
+        : undefined;
     const dependsOn = parsed ? (parsed.depends_on as string[] | undefined) : entry.depends_on;
-    if (name !== undefined && named.has(name)) report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
+    if (name !== undefined && named.has(name))
+      report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
     else if (name !== undefined) {
       named.add(name);
       graph.push({ index: i, name, dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [] });
     }
     if (!parsed) return;
-    if (parsed.interval !== undefined && parsed.schedule !== undefined) report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
+    if (parsed.interval !== undefined && parsed.schedule !== undefined)
+      report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
     fingerprints.set(name as string, JSON.stringify(entry));
     checks.push(resolveCommon(parsed, defaults));
   });
-  checkDependencies(graph, (checkIndex, depIndex, message) => report(['checks', checkIndex, 'depends_on', depIndex], message));
+  checkDependencies(graph, (checkIndex, depIndex, message) =>
+    report(['checks', checkIndex, 'depends_on', depIndex], message),
+  );
   if (problems.length > 0 || !top) throw new ConfigError(problems);
   return { ...top, source: file, checks, fingerprints };
 }
@@ -126,7 +162,8 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
 
 function deleteAt(root: unknown, p: readonly PathSegment[]): void {
   let node = root;
-  for (const seg of p.slice(0, -1)) node = isPlainMap(node) || Array.isArray(node) ? (node as Record<PathSegment, unknown>)[seg] : undefined;
+  for (const seg of p.slice(0, -1))
+    node = isPlainMap(node) || Array.isArray(node) ? (node as Record<PathSegment, unknown>)[seg] : undefined;
   if (isPlainMap(node)) delete node[p[p.length - 1] as string];
 }
 
@@ -152,7 +189,10 @@ interface DependencyNode {
 }
 
 /** Every depends_on names a configured check, and the graph has no cycle. */
-function checkDependencies(nodes: DependencyNode[], report: (checkIndex: number, depIndex: number, message: string) => void): void {
+function checkDependencies(
+  nodes: DependencyNode[],
+  report: (checkIndex: number, depIndex: number, message: string) => void,
+): void {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   for (const n of nodes) {
     n.dependsOn.forEach((dep, j) => {

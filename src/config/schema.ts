@@ -12,7 +12,11 @@ const listen = z.string().transform((v, ctx): ListenAddress => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    ctx.issues.push({ code: 'custom', input: v, message: `expected host:port such as 127.0.0.1:9464 or [::1]:9464, got ${JSON.stringify(v)}` });
+    ctx.issues.push({
+      code: 'custom',
+      input: v,
+      message: `expected host:port such as 127.0.0.1:9464 or [::1]:9464, got ${JSON.stringify(v)}`,
+    });
     return z.NEVER;
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
@@ -23,7 +27,10 @@ export const topLevelSchema = z.strictObject({
     .strictObject({
       listen: listen.prefault('127.0.0.1:9464'),
       // Empty means no token, so `token: "${FORGEWATCH_TOKEN:-}"` serves openly until the variable is set.
-      token: z.string().optional().transform((t) => (t === undefined || t.trim() === '' ? undefined : t)),
+      token: z
+        .string()
+        .optional()
+        .transform((t) => (t === undefined || t.trim() === '' ? undefined : t)),
       public_url: z.url().optional(),
     })
     .prefault({}),

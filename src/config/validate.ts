@@ -10,7 +10,13 @@ const MAP_SHAPE = 'a map of key: value pairs (one "key: value" per indented line
  * Validates `value` (found at `prefix`) and reports every issue. `typed` holds values that came from a
  * lone ${...} and were read as a number or boolean: where the schema wants text there, the text is used.
  */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix: PathSegment[], report: Report, typed: ReadonlyMap<string, string>): z.output<S> | undefined {
+export function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: PathSegment[],
+  report: Report,
+  typed: ReadonlyMap<string, string>,
+): z.output<S> | undefined {
   const retried = new Set<string>();
   for (;;) {
     const result = schema.safeParse(value, { reportInput: true });
@@ -20,7 +26,13 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix:
       const rel = issue.path as PathSegment[];
       const key = formatPath([...prefix, ...rel]);
       const text = typed.get(key);
-      if ((issue.code !== 'invalid_type' && issue.code !== 'invalid_union') || text === undefined || retried.has(key) || rel.length === 0) continue;
+      if (
+        (issue.code !== 'invalid_type' && issue.code !== 'invalid_union') ||
+        text === undefined ||
+        retried.has(key) ||
+        rel.length === 0
+      )
+        continue;
       setAt(value, rel, text);
       retried.add(key);
       again = true;
@@ -66,8 +78,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}${got}`;
     case 'invalid_union': {
-      const kinds = [...new Set(issue.errors.flat().flatMap((e) => (e.code === 'invalid_type' && e.path.length === 0 ? [e.expected] : [])))];
-      return kinds.length === issue.errors.length ? `expected ${kinds.map(expectedName).join(' or ')}${got}` : `invalid value${got}`;
+      const kinds = [
+        ...new Set(
+          issue.errors.flat().flatMap((e) => (e.code === 'invalid_type' && e.path.length === 0 ? [e.expected] : [])),
+        ),
+      ];
+      return kinds.length === issue.errors.length
+        ? `expected ${kinds.map(expectedName).join(' or ')}${got}`
+        : `invalid value${got}`;
     }
     case 'invalid_key': {
       // A schema may say itself what a valid key looks like (see labelMap); zod's own text says nothing.

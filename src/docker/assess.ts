@@ -44,7 +44,8 @@ function crashHint(line: string | undefined, name: string): string {
   if (line && /address already in use|EADDRINUSE|bind.*(?:failed|denied)/i.test(line)) {
     return `The application cannot bind its port: another process holds it (a leftover systemd unit or an old container). Find it with ss -tlnp or a forgewatch port check, stop and disable it. ${more}`;
   }
-  if (line && /permission denied|EACCES/i.test(line)) return `The application hits a permission error at start: check volume ownership and the user the image runs as. ${more}`;
+  if (line && /permission denied|EACCES/i.test(line))
+    return `The application hits a permission error at start: check volume ownership and the user the image runs as. ${more}`;
   return `The container exits at start and is restarted again and again: the quoted log line is the likely cause; fix it and redeploy. ${more}`;
 }
 
@@ -75,14 +76,24 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
   const exitCode = st.ExitCode ?? 0;
   const oom = st.OOMKilled === true;
   const healthLog = st.Health?.Log ?? [];
-  const health = (HEALTH_STATUSES as readonly string[]).includes(st.Health?.Status ?? '') ? (st.Health?.Status as string) : 'none';
+  const health = (HEALTH_STATUSES as readonly string[]).includes(st.Health?.Status ?? '')
+    ? (st.Health?.Status as string)
+    : 'none';
   const healthOutput = tail((healthLog.at(-1)?.Output ?? '').trim(), MAX_HEALTH_OUTPUT);
   const startedAt = st.StartedAt ?? '';
   const startedMs = Date.parse(startedAt);
   const upMs = Number.isFinite(startedMs) && startedMs > 0 ? opts.now - startedMs : 0;
   const { restarts, lastFailedExit } = restartsInWindow(
     opts.memo,
-    { id: info.Id, restartCount, startedAt, exitCode, ...(st.FinishedAt ? { finishedAt: st.FinishedAt } : {}), ...(info.Created ? { created: info.Created } : {}), now: opts.now },
+    {
+      id: info.Id,
+      restartCount,
+      startedAt,
+      exitCode,
+      ...(st.FinishedAt ? { finishedAt: st.FinishedAt } : {}),
+      ...(info.Created ? { created: info.Created } : {}),
+      now: opts.now,
+    },
     opts.windowMs,
   );
   const crashLoop = restarts > opts.maxRestarts;
@@ -117,7 +128,11 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     hint = `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`;
   } else if (crashLoop || restarting) {
     status = 'fail';
-    const counted = !crashLoop ? `RestartCount ${restartCount}` : restartCount >= restarts ? `RestartCount ${restarts} in ${window}` : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
+    const counted = !crashLoop
+      ? `RestartCount ${restartCount}`
+      : restartCount >= restarts
+        ? `RestartCount ${restarts} in ${window}`
+        : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
     reason = `restarting (${counted})${cause ? `, ${cause}` : ''}`;
     hint = byHand
       ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
@@ -132,9 +147,10 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
       hint = `The container exists but was never started: \`docker start ${name}\`, or check why \`docker compose up\` stopped before it.`;
     } else {
       reason = `not running (${state}, ${exitWords(exitCode)}${line ? `: ${line}` : ''})`;
-      hint = exitCode === 0
-        ? `The main process finished normally: was it stopped on purpose? Start it with \`docker start ${name}\`, and give it a restart policy (restart: unless-stopped).`
-        : crashHint(line, name);
+      hint =
+        exitCode === 0
+          ? `The main process finished normally: was it stopped on purpose? Start it with \`docker start ${name}\`, and give it a restart policy (restart: unless-stopped).`
+          : crashHint(line, name);
     }
   } else if (health === 'unhealthy' && opts.requireHealthy) {
     status = 'fail';
@@ -143,7 +159,8 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
   } else if (health === 'starting' && upMs > opts.windowMs) {
     status = 'warn';
     reason = `health check still starting after ${formatDuration(upMs)}`;
-    hint = 'The HEALTHCHECK has not passed since the container started: its start period may be too short, or the check never succeeds. Run it by hand with docker exec.';
+    hint =
+      'The HEALTHCHECK has not passed since the container started: its start period may be too short, or the check never succeeds. Run it by hand with docker exec.';
   } else {
     reason = `running${health !== 'none' ? ` (${health})` : ''}, up ${formatDuration(upMs)}, RestartCount ${restartCount}`;
   }
@@ -168,20 +185,39 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     logs: tail(logs.join('\n'), MAX_LOG_TEXT),
     ...(logError ? { logs_error: logError } : {}),
   };
-  return { name, status, reason, ...(hint ? { hint } : {}), details, observations: containerObservations(name, { running, restartCount, state, health, oom, startedMs }) };
+  return {
+    name,
+    status,
+    reason,
+    ...(hint ? { hint } : {}),
+    details,
+    observations: containerObservations(name, { running, restartCount, state, health, oom, startedMs }),
+  };
 }
 
 export function containerObservations(
   container: string,
   s: { running: boolean; restartCount: number; state: string; health: string; oom: boolean; startedMs: number },
 ): Observation[] {
-  const states = (CONTAINER_STATES as readonly string[]).includes(s.state) ? CONTAINER_STATES : [...CONTAINER_STATES, s.state];
+  const states = (CONTAINER_STATES as readonly string[]).includes(s.state)
+    ? CONTAINER_STATES
+    : [...CONTAINER_STATES, s.state];
   return [
     { metric: 'forgewatch_container_running', labels: { container }, value: s.running ? 1 : 0 },
     { metric: 'forgewatch_container_restarts', labels: { container }, value: s.restartCount },
-    ...states.map((state) => ({ metric: 'forgewatch_container_state', labels: { container, state }, value: s.state === state ? 1 : 0 })),
-    ...HEALTH_STATUSES.map((status) => ({ metric: 'forgewatch_container_health', labels: { container, status }, value: s.health === status ? 1 : 0 })),
+    ...states.map((state) => ({
+      metric: 'forgewatch_container_state',
+      labels: { container, state },
+      value: s.state === state ? 1 : 0,
+    })),
+    ...HEALTH_STATUSES.map((status) => ({
+      metric: 'forgewatch_container_health',
+      labels: { container, status },
+      value: s.health === status ? 1 : 0,
+    })),
     { metric: 'forgewatch_container_oom_killed', labels: { container }, value: s.oom ? 1 : 0 },
-    ...(Number.isFinite(s.startedMs) && s.startedMs > 0 ? [{ metric: 'forgewatch_container_started_timestamp_seconds', labels: { container }, value: s.startedMs / 1000 }] : []),
+    ...(Number.isFinite(s.startedMs) && s.startedMs > 0
+      ? [{ metric: 'forgewatch_container_started_timestamp_seconds', labels: { container }, value: s.startedMs / 1000 }]
+      : []),
   ];
 }

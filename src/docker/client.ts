@@ -15,7 +15,11 @@ const MAX_LOG_BYTES = 256 * 1024;
 const VERSION_TTL_MS = 60_000;
 
 export class DockerError extends Error {
-  constructor(readonly reason: string, readonly hint?: string, readonly statusCode?: number) {
+  constructor(
+    readonly reason: string,
+    readonly hint?: string,
+    readonly statusCode?: number,
+  ) {
     super(reason);
     this.name = 'DockerError';
   }
@@ -43,14 +47,26 @@ export function explainSocketError(err: unknown, socketPath: string): DockerErro
   const code = e?.code ?? e?.cause?.code ?? '';
   switch (code) {
     case 'ENOENT':
-      return new DockerError(`docker socket ${socketPath} not found`, 'No engine socket at that path: is Docker (or podman system service) running on this host? Point the check at the right socket with `socket:` or DOCKER_HOST=unix:///path/to/docker.sock.');
+      return new DockerError(
+        `docker socket ${socketPath} not found`,
+        'No engine socket at that path: is Docker (or podman system service) running on this host? Point the check at the right socket with `socket:` or DOCKER_HOST=unix:///path/to/docker.sock.',
+      );
     case 'EACCES':
     case 'EPERM':
-      return new DockerError(`permission denied on docker socket ${socketPath}`, 'forgewatch may not open the engine socket: add its user to the docker group (then restart it), or put a read-only socket proxy in front (e.g. one that allows only GET /containers and /version) and point `socket:` at it.');
+      return new DockerError(
+        `permission denied on docker socket ${socketPath}`,
+        'forgewatch may not open the engine socket: add its user to the docker group (then restart it), or put a read-only socket proxy in front (e.g. one that allows only GET /containers and /version) and point `socket:` at it.',
+      );
     case 'ECONNREFUSED':
-      return new DockerError(`docker socket ${socketPath} refuses connections`, 'The socket file exists but nothing accepts on it: the engine has stopped or crashed and left a stale socket. Restart it (systemctl restart docker) and check its logs (journalctl -u docker).');
+      return new DockerError(
+        `docker socket ${socketPath} refuses connections`,
+        'The socket file exists but nothing accepts on it: the engine has stopped or crashed and left a stale socket. Restart it (systemctl restart docker) and check its logs (journalctl -u docker).',
+      );
     case 'ENOTSOCK':
-      return new DockerError(`${socketPath} is not a socket`, 'The path exists but is not a unix socket: point `socket:` at the engine socket (usually /var/run/docker.sock).');
+      return new DockerError(
+        `${socketPath} is not a socket`,
+        'The path exists but is not a unix socket: point `socket:` at the engine socket (usually /var/run/docker.sock).',
+      );
     default:
       return new DockerError(
         `docker engine: ${code ? `${code}: ` : ''}${(e?.message ?? String(err)).split('\n')[0]} (${socketPath})`,
@@ -63,11 +79,15 @@ function versionPrefix(apiVersion: unknown): string {
   const m = typeof apiVersion === 'string' ? /^(\d+)\.(\d+)/.exec(apiVersion) : null;
   if (!m) return '';
   const engine = [Number(m[1]), Number(m[2])] as const;
-  const use = engine[0] < CLIENT_API[0] || (engine[0] === CLIENT_API[0] && engine[1] < CLIENT_API[1]) ? engine : CLIENT_API;
+  const use =
+    engine[0] < CLIENT_API[0] || (engine[0] === CLIENT_API[0] && engine[1] < CLIENT_API[1]) ? engine : CLIENT_API;
   return `/v${use[0]}.${use[1]}`;
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<{ data: Buffer; truncated: boolean }> {
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<{ data: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -91,7 +111,10 @@ export class DockerClient {
   private prefix?: string;
 
   /** `cache` (a check's memo) keeps the negotiated API version across runs, per socket. */
-  constructor(readonly socketPath: string, private readonly cache?: Map<string, unknown>) {
+  constructor(
+    readonly socketPath: string,
+    private readonly cache?: Map<string, unknown>,
+  ) {
     this.agent = new Agent({ connect: { socketPath }, headersTimeout: 0, bodyTimeout: 0 });
   }
 
@@ -99,7 +122,11 @@ export class DockerClient {
     return `docker.version:${this.socketPath}`;
   }
 
-  private async get(path: string, signal: AbortSignal, limit = MAX_JSON_BYTES): Promise<{ status: number; data: Buffer }> {
+  private async get(
+    path: string,
+    signal: AbortSignal,
+    limit = MAX_JSON_BYTES,
+  ): Promise<{ status: number; data: Buffer }> {
     let res;
     try {
       res = await request(`http://docker${path}`, { dispatcher: this.agent, signal });
@@ -118,7 +145,8 @@ export class DockerClient {
       throw explainSocketError(err, this.socketPath);
     }
     const { data, truncated } = read;
-    if (truncated && limit === MAX_JSON_BYTES) throw new DockerError(`docker engine answer to ${path.split('?')[0]} exceeds ${MAX_JSON_BYTES} bytes`);
+    if (truncated && limit === MAX_JSON_BYTES)
+      throw new DockerError(`docker engine answer to ${path.split('?')[0]} exceeds ${MAX_JSON_BYTES} bytes`);
     return { status: res.statusCode, data };
   }
 
@@ -128,11 +156,21 @@ export class DockerClient {
     try {
       json = JSON.parse(data.toString('utf8'));
     } catch {
-      throw new DockerError(`docker engine answered ${path.split('?')[0]} with status ${status} and a body that is not JSON`, 'Is the socket really a Docker Engine API (or a socket proxy that rewrites answers)?', status);
+      throw new DockerError(
+        `docker engine answered ${path.split('?')[0]} with status ${status} and a body that is not JSON`,
+        'Is the socket really a Docker Engine API (or a socket proxy that rewrites answers)?',
+        status,
+      );
     }
     if (status >= 400 && status !== 404) {
       const message = (json as { message?: unknown })?.message;
-      throw new DockerError(`docker engine error ${status}: ${typeof message === 'string' ? message : 'no message'}`, status === 403 ? 'A socket proxy refused the call: allow GET on /version and /containers.' : 'The engine failed to answer: check its logs (journalctl -u docker).', status);
+      throw new DockerError(
+        `docker engine error ${status}: ${typeof message === 'string' ? message : 'no message'}`,
+        status === 403
+          ? 'A socket proxy refused the call: allow GET on /version and /containers.'
+          : 'The engine failed to answer: check its logs (journalctl -u docker).',
+        status,
+      );
     }
     return { status, json };
   }
@@ -150,7 +188,10 @@ export class DockerClient {
 
   async list(filters: Record<string, string[]>, signal: AbortSignal): Promise<ContainerSummary[]> {
     const prefix = await this.negotiate(signal);
-    const query = new URLSearchParams({ all: '1', ...(Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {}) });
+    const query = new URLSearchParams({
+      all: '1',
+      ...(Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {}),
+    });
     const { json } = await this.getJson(`${prefix}/containers/json?${query}`, signal);
     if (!Array.isArray(json)) throw new DockerError('docker engine: container list is not an array');
     return json as ContainerSummary[];
@@ -161,17 +202,25 @@ export class DockerClient {
     const prefix = await this.negotiate(signal);
     const { status, json } = await this.getJson(`${prefix}/containers/${encodeURIComponent(idOrName)}/json`, signal);
     if (status === 404) return undefined;
-    if (!json || typeof json !== 'object' || typeof (json as { Id?: unknown }).Id !== 'string') throw new DockerError('docker engine: inspect answer has no container Id');
+    if (!json || typeof json !== 'object' || typeof (json as { Id?: unknown }).Id !== 'string')
+      throw new DockerError('docker engine: inspect answer has no container Id');
     return json as ContainerInspect;
   }
 
   /** The last `tail` log lines (stdout and stderr, with timestamps), demultiplexed unless the container has a TTY. */
   async logs(id: string, opts: { tail: number; tty: boolean }, signal: AbortSignal): Promise<string[]> {
     const prefix = await this.negotiate(signal);
-    const { status, data } = await this.get(`${prefix}/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&timestamps=1&tail=${opts.tail}`, signal, MAX_LOG_BYTES);
+    const { status, data } = await this.get(
+      `${prefix}/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&timestamps=1&tail=${opts.tail}`,
+      signal,
+      MAX_LOG_BYTES,
+    );
     if (status >= 400) throw new DockerError(`docker engine error ${status} reading logs`);
     const text = opts.tty ? data.toString('utf8') : demultiplex(data);
-    return text.split(/\r?\n/).filter((l) => l.length > 0).slice(-opts.tail);
+    return text
+      .split(/\r?\n/)
+      .filter((l) => l.length > 0)
+      .slice(-opts.tail);
   }
 
   /** Destroys rather than drains: a hung engine must not hold the probe past its deadline. */

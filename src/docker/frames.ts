@@ -45,7 +45,8 @@ export function clipLine(text: string): string {
   return text.length <= MAX_QUOTE ? text : `${text.slice(0, MAX_QUOTE - 1)}…`;
 }
 
-const MEANINGFUL = /error|exception|fatal|panic|traceback|failed|failure|denied|refused|cannot|can't|unable|not found|no such|killed|invalid|missing/i;
+const MEANINGFUL =
+  /error|exception|fatal|panic|traceback|failed|failure|denied|refused|cannot|can't|unable|not found|no such|killed|invalid|missing/i;
 
 /**
  * The line an alert should quote: the last one that names an error (a Python traceback ends with

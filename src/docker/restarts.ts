@@ -43,11 +43,24 @@ export interface RestartHistory {
 }
 
 /** Records this run's sample and returns how many restarts happened within the window. */
-export function restartsInWindow(memo: Map<string, unknown>, obs: RestartObservation, windowMs: number): RestartHistory {
+export function restartsInWindow(
+  memo: Map<string, unknown>,
+  obs: RestartObservation,
+  windowMs: number,
+): RestartHistory {
   const h = history(memo);
   const since = obs.now - windowMs;
   const kept = (h.get(obs.id) ?? []).filter((s) => s.at >= since);
-  const samples = [...kept, { at: obs.now, restartCount: obs.restartCount, startedAt: obs.startedAt, finishedAt: obs.finishedAt ?? '', exitCode: obs.exitCode }];
+  const samples = [
+    ...kept,
+    {
+      at: obs.now,
+      restartCount: obs.restartCount,
+      startedAt: obs.startedAt,
+      finishedAt: obs.finishedAt ?? '',
+      exitCode: obs.exitCode,
+    },
+  ];
   h.set(obs.id, samples.slice(-MAX_SAMPLES));
 
   // Restarts before the oldest sample kept: all of them when the container was created within the
@@ -59,7 +72,8 @@ export function restartsInWindow(memo: Map<string, unknown>, obs: RestartObserva
     return Number.isFinite(t) && t >= since;
   };
   let restarts = inWindow(obs.created) ? first.restartCount : 0;
-  if (restarts === 0 && first.restartCount > 0 && (inWindow(first.startedAt) || inWindow(first.finishedAt))) restarts = 1;
+  if (restarts === 0 && first.restartCount > 0 && (inWindow(first.startedAt) || inWindow(first.finishedAt)))
+    restarts = 1;
   for (let i = 1; i < samples.length; i++) {
     const prev = samples[i - 1] as Sample;
     const cur = samples[i] as Sample;

@@ -16,7 +16,11 @@ const RUN_RESULTS: readonly RunResult[] = ['ok', 'warn', 'fail'];
  * prom-client's default metrics that are gauges named like counters: `promtool check metrics` rejects
  * them, and each is the sum of its un-suffixed sibling (nodejs_active_handles etc.), which stays.
  */
-const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export class Metrics {
   /** prom-client's own metrics and the few service-wide ones; alert channels register theirs here too. */
@@ -30,39 +34,97 @@ export class Metrics {
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
 
-  constructor(private readonly monitor: Monitor, scheduler?: Scheduler) {
+  constructor(
+    private readonly monitor: Monitor,
+    scheduler?: Scheduler,
+  ) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     const views = () => this.monitor.views();
     const runs = this.runs;
-    this.family('forgewatch_check_up', 'Whether the last run of the check passed (1 for ok or warn, 0 for fail).', ['check', 'type'], function* () {
-      for (const v of views()) if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.status === 'fail' ? 0 : 1 };
-    });
-    this.family('forgewatch_check_status', 'Settled status of the check after thresholds: 1 on the current status.', ['check', 'type', 'status'], function* () {
-      for (const v of views()) for (const status of STATUSES) yield { values: [v.check.name, v.check.type, status], value: v.state.status === status ? 1 : 0 };
-    });
-    this.family('forgewatch_check_duration_seconds', 'Duration of the last run of the check.', ['check', 'type'], function* () {
-      for (const v of views()) if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.timings.total ?? 0 };
-    });
+    this.family(
+      'forgewatch_check_up',
+      'Whether the last run of the check passed (1 for ok or warn, 0 for fail).',
+      ['check', 'type'],
+      function* () {
+        for (const v of views())
+          if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.status === 'fail' ? 0 : 1 };
+      },
+    );
+    this.family(
+      'forgewatch_check_status',
+      'Settled status of the check after thresholds: 1 on the current status.',
+      ['check', 'type', 'status'],
+      function* () {
+        for (const v of views())
+          for (const status of STATUSES)
+            yield { values: [v.check.name, v.check.type, status], value: v.state.status === status ? 1 : 0 };
+      },
+    );
+    this.family(
+      'forgewatch_check_duration_seconds',
+      'Duration of the last run of the check.',
+      ['check', 'type'],
+      function* () {
+        for (const v of views())
+          if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.timings.total ?? 0 };
+      },
+    );
     // Every result of a check that ran is exported, zeros included, so rate() sees a first failure.
-    this.family('forgewatch_check_runs_total', 'Runs of each check by result.', ['check', 'type', 'result'], function* () {
-      for (const [check, { type, counts }] of runs) for (const result of RUN_RESULTS) yield { values: [check, type, result], value: counts[result] };
-    }, 'counter');
-    this.family('forgewatch_check_last_run_timestamp_seconds', 'Unix time the check last finished a run.', ['check'], function* () {
-      for (const v of views()) if (v.last) yield { values: [v.check.name], value: Date.parse(v.last.at) / 1000 };
-    });
+    this.family(
+      'forgewatch_check_runs_total',
+      'Runs of each check by result.',
+      ['check', 'type', 'result'],
+      function* () {
+        for (const [check, { type, counts }] of runs)
+          for (const result of RUN_RESULTS) yield { values: [check, type, result], value: counts[result] };
+      },
+      'counter',
+    );
+    this.family(
+      'forgewatch_check_last_run_timestamp_seconds',
+      'Unix time the check last finished a run.',
+      ['check'],
+      function* () {
+        for (const v of views()) if (v.last) yield { values: [v.check.name], value: Date.parse(v.last.at) / 1000 };
+      },
+    );
     const reg = [this.registry];
-    this.reloadOk = new Gauge({ name: 'forgewatch_config_last_reload_successful', help: 'Whether the last config reload succeeded.', registers: reg });
-    this.reloadAt = new Gauge({ name: 'forgewatch_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful config load.', registers: reg });
+    this.reloadOk = new Gauge({
+      name: 'forgewatch_config_last_reload_successful',
+      help: 'Whether the last config reload succeeded.',
+      registers: reg,
+    });
+    this.reloadAt = new Gauge({
+      name: 'forgewatch_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time of the last successful config load.',
+      registers: reg,
+    });
     this.reloadOk.set(1);
     this.reloadAt.set(Date.now() / 1000);
     if (scheduler) {
-      new Gauge({ name: 'forgewatch_checks_in_flight', help: 'Check runs under way.', registers: reg, collect() { this.set(monitor.limiter.inFlight); } });
-      new Gauge({ name: 'forgewatch_checks_queued', help: 'Check runs waiting for a slot (max_concurrency).', registers: reg, collect() { this.set(monitor.limiter.queued); } });
+      new Gauge({
+        name: 'forgewatch_checks_in_flight',
+        help: 'Check runs under way.',
+        registers: reg,
+        collect() {
+          this.set(monitor.limiter.inFlight);
+        },
+      });
+      new Gauge({
+        name: 'forgewatch_checks_queued',
+        help: 'Check runs waiting for a slot (max_concurrency).',
+        registers: reg,
+        collect() {
+          this.set(monitor.limiter.queued);
+        },
+      });
       // The scheduler keeps a plain count (the benchmark resets it): report its growth, so the counter never goes down.
       let seen = 0;
       new Counter({
-        name: 'forgewatch_scheduler_skipped_runs_total', help: 'Scheduled runs skipped because the previous run of the check was still under way.', registers: reg,
+        name: 'forgewatch_scheduler_skipped_runs_total',
+        help: 'Scheduled runs skipped because the previous run of the check was still under way.',
+        registers: reg,
         collect() {
           if (scheduler.skipped > seen) this.inc(scheduler.skipped - seen);
           seen = scheduler.skipped;
@@ -74,7 +136,8 @@ export class Metrics {
     monitor.onResult((rec) => {
       const counted = runs.get(rec.check.name);
       if (counted && counted.type === rec.check.type) counted.counts[rec.result.status]++;
-      else runs.set(rec.check.name, { type: rec.check.type, counts: { ok: 0, warn: 0, fail: 0, [rec.result.status]: 1 } });
+      else
+        runs.set(rec.check.name, { type: rec.check.type, counts: { ok: 0, warn: 0, fail: 0, [rec.result.status]: 1 } });
       const byMetric = new Map<string, Observation[]>();
       for (const o of rec.result.observations) {
         const list = byMetric.get(o.metric);
@@ -109,7 +172,13 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  private family(name: string, help: string, labelNames: readonly string[], samples: () => Iterable<Sample>, type: Family['type'] = 'gauge'): void {
+  private family(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    samples: () => Iterable<Sample>,
+    type: Family['type'] = 'gauge',
+  ): void {
     this.families.push({ name, help, type, labelNames, samples });
   }
 
@@ -117,7 +186,8 @@ export class Metrics {
     const latest = this.latest;
     this.family(spec.name, spec.help, ['check', ...spec.labelNames], function* () {
       for (const [check, byMetric] of latest) {
-        for (const o of byMetric.get(spec.name) ?? []) yield { values: [check, ...spec.labelNames.map((l) => o.labels?.[l] ?? '')], value: o.value };
+        for (const o of byMetric.get(spec.name) ?? [])
+          yield { values: [check, ...spec.labelNames.map((l) => o.labels?.[l] ?? '')], value: o.value };
       }
     });
   }
@@ -129,7 +199,8 @@ export function declaredMetrics(): MetricSpec[] {
   for (const kind of Object.values(probeKinds)) {
     for (const spec of kind.metrics) {
       const seen = byName.get(spec.name);
-      if (seen && seen.labelNames.join() !== spec.labelNames.join()) throw new Error(`metric ${spec.name} declared with different labels`);
+      if (seen && seen.labelNames.join() !== spec.labelNames.join())
+        throw new Error(`metric ${spec.name} declared with different labels`);
       byName.set(spec.name, spec);
     }
   }

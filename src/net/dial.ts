@@ -42,7 +42,11 @@ export interface DialErrorContext {
 export class DialError extends Error {
   readonly addresses: readonly string[];
   readonly received: Buffer | undefined;
-  constructor(readonly phase: DialPhase, override readonly cause: NodeJS.ErrnoException, context: DialErrorContext = {}) {
+  constructor(
+    readonly phase: DialPhase,
+    override readonly cause: NodeJS.ErrnoException,
+    context: DialErrorContext = {},
+  ) {
     super(cause.message);
     this.name = 'DialError';
     this.addresses = context.addresses ?? [];
@@ -63,8 +67,14 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
     );
   });
 }
@@ -82,7 +92,8 @@ async function addressesOf(opts: DialOptions, host: string): Promise<string[]> {
     throw new DialError('resolving', err as NodeJS.ErrnoException);
   }
   const unique = [...new Set(found.map((a) => a.address))];
-  if (unique.length === 0) throw new DialError('resolving', Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }));
+  if (unique.length === 0)
+    throw new DialError('resolving', Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }));
   return unique;
 }
 
@@ -103,7 +114,12 @@ export async function dial(opts: DialOptions): Promise<Dialed> {
   let last: DialError | undefined;
   for (const [i, address] of addresses.entries()) {
     try {
-      const socket = await waitFor(net.connect({ host: address, port: opts.port, noDelay: true }), 'connect', 'connecting', signal);
+      const socket = await waitFor(
+        net.connect({ host: address, port: opts.port, noDelay: true }),
+        'connect',
+        'connecting',
+        signal,
+      );
       return { socket, address, timings: { dns, connect: (performance.now() - t) / 1000 } };
     } catch (err) {
       if (!(err instanceof DialError)) throw err;
@@ -114,7 +130,13 @@ export async function dial(opts: DialOptions): Promise<Dialed> {
 }
 
 /** Resolves when `socket` emits `event`; rejects (and destroys it) on error, close or abort. */
-export function waitFor<S extends net.Socket>(socket: S, event: string, phase: DialPhase, signal: AbortSignal, underlying?: net.Socket): Promise<S> {
+export function waitFor<S extends net.Socket>(
+  socket: S,
+  event: string,
+  phase: DialPhase,
+  signal: AbortSignal,
+  underlying?: net.Socket,
+): Promise<S> {
   return new Promise<S>((resolve, reject) => {
     const cleanup = () => {
       signal.removeEventListener('abort', onAbort);
@@ -126,10 +148,21 @@ export function waitFor<S extends net.Socket>(socket: S, event: string, phase: D
       socket.destroy();
       underlying?.destroy();
     };
-    const onReady = () => { cleanup(); resolve(socket); };
-    const onError = (err: NodeJS.ErrnoException) => { cleanup(); destroy(); reject(new DialError(phase, err)); };
+    const onReady = () => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      cleanup();
+      destroy();
+      reject(new DialError(phase, err));
+    };
     const onClose = () => onError(Object.assign(new Error('the server closed the connection'), { code: 'ECONNRESET' }));
-    const onAbort = () => { cleanup(); destroy(); reject(signal.reason); };
+    const onAbort = () => {
+      cleanup();
+      destroy();
+      reject(signal.reason);
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once(event, onReady);

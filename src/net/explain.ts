@@ -41,9 +41,12 @@ export function explainTimeout(timeoutMs: number, phase: Phase, target: Target):
   const where = phase === 'connecting' ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}` : '';
   const hints: Record<Phase, string> = {
     resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
-    connecting: 'No answer to the connection attempt: the host is down, or a firewall drops the packets (compare with a check from inside the network).',
-    'tls handshake': 'The port accepted the connection but never completed a TLS handshake: is a TLS server really listening there, or is the process stuck?',
-    'first byte': 'The server accepted the connection but the application never answered: it is hung, overloaded, or blocked on its database. Check its logs and CPU.',
+    connecting:
+      'No answer to the connection attempt: the host is down, or a firewall drops the packets (compare with a check from inside the network).',
+    'tls handshake':
+      'The port accepted the connection but never completed a TLS handshake: is a TLS server really listening there, or is the process stuck?',
+    'first byte':
+      'The server accepted the connection but the application never answered: it is hung, overloaded, or blocked on its database. Check its logs and CPU.',
     body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
   };
   return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };
@@ -59,7 +62,11 @@ export function hostPort(host: string, port: number): string {
  */
 function peer(err: unknown, target: Target): { hp: string; local: boolean } {
   const host = bareHost(target.host);
-  const tried = target.address ? [bareHost(target.address)] : err instanceof DialError && err.addresses.length > 0 ? [...err.addresses] : [host];
+  const tried = target.address
+    ? [bareHost(target.address)]
+    : err instanceof DialError && err.addresses.length > 0
+      ? [...err.addresses]
+      : [host];
   const hp = tried.map((a) => hostPort(a, target.port)).join(', ');
   return { hp: tried.includes(host) ? hp : `${hp} (${host})`, local: [host, ...tried].some((a) => LOOPBACK.test(a)) };
 }
@@ -72,7 +79,12 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
   const { hp, local } = peer(err, target);
   const host = bareHost(target.host);
   if (at === 'tls handshake' || code.startsWith('ERR_SSL_')) {
-    return explainTlsFailure(e, { hp, port: target.port, ...(target.serverName ? { serverName: target.serverName } : {}), ...(err instanceof DialError && err.received ? { received: err.received } : {}) });
+    return explainTlsFailure(e, {
+      hp,
+      port: target.port,
+      ...(target.serverName ? { serverName: target.serverName } : {}),
+      ...(err instanceof DialError && err.received ? { received: err.received } : {}),
+    });
   }
   switch (code) {
     case 'ECONNREFUSED':
@@ -99,11 +111,17 @@ export function explainNetworkError(err: unknown, target: Target, phase: Phase):
       };
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return { reason: `connect ${code} ${hp}`, hint: 'No route to that address: the host is down or the network path (VPN, firewall, routing) is broken.' };
+      return {
+        reason: `connect ${code} ${hp}`,
+        hint: 'No route to that address: the host is down or the network path (VPN, firewall, routing) is broken.',
+      };
     case 'ETIMEDOUT':
       return explainTimeout(0, at, target);
     case 'UND_ERR_HEADERS_OVERFLOW':
-      return { reason: `response headers from ${hp} are too large (over 16 KiB)`, hint: 'The server sent oversized headers: usually a cookie or redirect loop piling up headers, or a misbehaving proxy.' };
+      return {
+        reason: `response headers from ${hp} are too large (over 16 KiB)`,
+        hint: 'The server sent oversized headers: usually a cookie or redirect loop piling up headers, or a misbehaving proxy.',
+      };
     default:
       break;
   }

@@ -24,7 +24,8 @@ function looksLikeTls(bytes: Buffer): boolean {
 
 function excerpt(bytes: Buffer): string {
   const line = bytes.toString('latin1').split(/\r?\n/)[0] ?? '';
-  if (line.length >= 3 && /^[\x20-\x7e]+$/.test(line)) return `it sent ${JSON.stringify(line.length > 40 ? `${line.slice(0, 40)}…` : line)}`;
+  if (line.length >= 3 && /^[\x20-\x7e]+$/.test(line))
+    return `it sent ${JSON.stringify(line.length > 40 ? `${line.slice(0, 40)}…` : line)}`;
   return `its first bytes: ${[...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`;
 }
 
@@ -49,10 +50,15 @@ const RULES: Rule[] = [
   {
     test: /unrecognized name/i,
     explain: (ctx) => ({
-      reason: failedOn(ctx, ctx.serverName ? `the server has no certificate for the name ${ctx.serverName} and refused the handshake (unrecognized_name alert)` : 'the server refused a handshake without a server name (unrecognized_name alert)'),
+      reason: failedOn(
+        ctx,
+        ctx.serverName
+          ? `the server has no certificate for the name ${ctx.serverName} and refused the handshake (unrecognized_name alert)`
+          : 'the server refused a handshake without a server name (unrecognized_name alert)',
+      ),
       hint: ctx.serverName
         ? `No server block serves ${ctx.serverName} with a certificate, and the default one refuses unknown names (nginx ssl_reject_handshake on): add the name to the server_name of a TLS server block (with a certificate covering it) and reload, or set server_name in the check to a name the server serves.`
-        : 'The check connects by IP address and so sends no server name (SNI), and the server refuses that (nginx ssl_reject_handshake on in its default server): set server_name in the check to the site\'s name.',
+        : "The check connects by IP address and so sends no server name (SNI), and the server refuses that (nginx ssl_reject_handshake on in its default server): set server_name in the check to the site's name.",
     }),
   },
   {
@@ -65,14 +71,20 @@ const RULES: Rule[] = [
   {
     test: /alert handshake failure|no shared cipher|no suitable signature algorithm|no cipher/i,
     explain: (ctx) => ({
-      reason: failedOn(ctx, 'the server refused the handshake (handshake_failure alert 40): no cipher or protocol in common, or it wants a client certificate'),
+      reason: failedOn(
+        ctx,
+        'the server refused the handshake (handshake_failure alert 40): no cipher or protocol in common, or it wants a client certificate',
+      ),
       hint: `The server and forgewatch could not agree on how to talk TLS: its ssl_ciphers or ssl_protocols are restricted to something modern clients no longer offer, or do not fit its certificate's key type, or it demands a client certificate (ssl_verify_client on). Compare with openssl s_client -connect HOST:${ctx.port}.`,
     }),
   },
   {
     test: /protocol version|unsupported protocol|no protocols available|version too low/i,
     explain: (ctx) => ({
-      reason: failedOn(ctx, 'no TLS version in common (protocol_version): the server only offers versions clients refuse'),
+      reason: failedOn(
+        ctx,
+        'no TLS version in common (protocol_version): the server only offers versions clients refuse',
+      ),
       hint: 'The server speaks only an old protocol (SSLv3, TLS 1.0 or 1.1) that current clients reject: enable TLS 1.2 and 1.3 (nginx ssl_protocols TLSv1.2 TLSv1.3) and reload.',
     }),
   },
@@ -94,10 +106,16 @@ export function mayNotSpeakTls(err: NodeJS.ErrnoException): boolean {
 
 function notTls(ctx: TlsFailureContext, received: Buffer | undefined): Explained {
   if (received && /^HTTP\/\d/.test(received.toString('latin1'))) {
-    return { reason: failedOn(ctx, 'the port answers plain HTTP, not TLS'), hint: 'A plain-HTTP server is listening on the TLS port: the HTTPS server block (listen 443 ssl) is missing or the check points at the wrong port.' };
+    return {
+      reason: failedOn(ctx, 'the port answers plain HTTP, not TLS'),
+      hint: 'A plain-HTTP server is listening on the TLS port: the HTTPS server block (listen 443 ssl) is missing or the check points at the wrong port.',
+    };
   }
   return {
-    reason: failedOn(ctx, `the port does not speak TLS (plain text or another protocol${received?.length ? `; ${excerpt(received)}` : ''})`),
+    reason: failedOn(
+      ctx,
+      `the port does not speak TLS (plain text or another protocol${received?.length ? `; ${excerpt(received)}` : ''})`,
+    ),
     hint: `Something other than a TLS server answers on this port (an SSH or mail server, a database, the wrong service): check the port in the check, and which process holds it (ss -tlnp | grep :${ctx.port}).`,
   };
 }
@@ -115,5 +133,8 @@ export function explainTlsFailure(err: NodeJS.ErrnoException, ctx: TlsFailureCon
       hint: `The server accepted the connection, then closed it before the TLS handshake finished: it may have no certificate for this name (SNI) and drop such handshakes, it may be restarting or overloaded, or a proxy in front of it cannot reach its TLS backend. Try openssl s_client -connect HOST:${ctx.port} -servername NAME.`,
     };
   }
-  return { reason: failedOn(ctx, text), hint: 'The TLS handshake did not complete: the server may have no certificate for this name (SNI) or supports no common protocol version.' };
+  return {
+    reason: failedOn(ctx, text),
+    hint: 'The TLS handshake did not complete: the server may have no certificate for this name (SNI) or supports no common protocol version.',
+  };
 }

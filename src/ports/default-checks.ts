@@ -6,8 +6,13 @@ const MAX_DEFAULT_PORT_CHECKS = 50;
 
 /** YAML list items (indented for `checks:`), one `port-<port>` check per listening port, skipping `exclude`. */
 export function listenerChecksYaml(exclude: readonly number[], procRoot = '/proc'): string {
-  const ports = distinctPorts(readListenersSync(procRoot)).filter((l) => !exclude.includes(l.port)).slice(0, MAX_DEFAULT_PORT_CHECKS);
+  const ports = distinctPorts(readListenersSync(procRoot))
+    .filter((l) => !exclude.includes(l.port))
+    .slice(0, MAX_DEFAULT_PORT_CHECKS);
   return ports
-    .map((l) => `  - name: port-${l.port}\n    type: port\n    host: ${JSON.stringify(reachableHost(l))}\n    port: ${l.port}\n    expect: listening\n`)
+    .map(
+      (l) =>
+        `  - name: port-${l.port}\n    type: port\n    host: ${JSON.stringify(reachableHost(l))}\n    port: ${l.port}\n    expect: listening\n`,
+    )
     .join('');
 }

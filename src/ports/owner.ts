@@ -29,10 +29,14 @@ const CONTAINER_ID = /(?:^|[-/:])([0-9a-f]{64})(?:\.scope)?$/;
 
 /** The systemd unit and container id a cgroup file places the process in. */
 export function parseCgroup(text: string): { unit: string | null; containerId: string | null } {
-  const paths = text.split('\n').map((l) => l.split(':').slice(2).join(':')).filter((p) => p && p !== '/');
+  const paths = text
+    .split('\n')
+    .map((l) => l.split(':').slice(2).join(':'))
+    .filter((p) => p && p !== '/');
   // Prefer the unified (v2) line or the name=systemd one: they carry the systemd layout.
   const lines = text.split('\n');
-  const preferred = lines.find((l) => l.startsWith('0::') && l.length > 4) ?? lines.find((l) => l.includes(':name=systemd:'));
+  const preferred =
+    lines.find((l) => l.startsWith('0::') && l.length > 4) ?? lines.find((l) => l.includes(':name=systemd:'));
   const main = preferred ? preferred.split(':').slice(2).join(':') : (paths[0] ?? '');
   let containerId: string | null = null;
   for (const p of [main, ...paths]) {
@@ -43,9 +47,10 @@ export function parseCgroup(text: string): { unit: string | null; containerId: s
     if (containerId) break;
   }
   const segs = main.split('/').filter(Boolean);
-  const unit = [...segs].reverse().find((s) => s.endsWith('.service'))
-    ?? [...segs].reverse().find((s) => s.endsWith('.scope') && !CONTAINER_ID.test(s))
-    ?? null;
+  const unit =
+    [...segs].reverse().find((s) => s.endsWith('.service')) ??
+    [...segs].reverse().find((s) => s.endsWith('.scope') && !CONTAINER_ID.test(s)) ??
+    null;
   return { unit, containerId };
 }
 
@@ -75,10 +80,14 @@ async function holds(procRoot: string, pid: string, target: string): Promise<boo
   }
   // Root without CAP_SYS_PTRACE may list another root process's fds but not read where they point.
   let denied = false;
-  const links = await Promise.all(fds.map((fd) => readlink(path.join(procRoot, pid, 'fd', fd)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EACCES' || err.code === 'EPERM') denied = true;
-    return '';
-  })));
+  const links = await Promise.all(
+    fds.map((fd) =>
+      readlink(path.join(procRoot, pid, 'fd', fd)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EACCES' || err.code === 'EPERM') denied = true;
+        return '';
+      }),
+    ),
+  );
   if (links.includes(target)) return true;
   return denied ? 'unreadable' : false;
 }
@@ -87,7 +96,9 @@ async function holds(procRoot: string, pid: string, target: string): Promise<boo
 export async function findSocketOwner(inode: number, procRoot = '/proc', signal?: AbortSignal): Promise<OwnerSearch> {
   if (!inode) return { unreadable: 0 };
   const target = `socket:[${inode}]`;
-  const pids = (await readdir(procRoot).catch(() => [] as string[])).filter((p) => /^\d+$/.test(p)).sort((a, b) => Number(a) - Number(b));
+  const pids = (await readdir(procRoot).catch(() => [] as string[]))
+    .filter((p) => /^\d+$/.test(p))
+    .sort((a, b) => Number(a) - Number(b));
   let unreadable = 0;
   for (let i = 0; i < pids.length; i += BATCH) {
     signal?.throwIfAborted();

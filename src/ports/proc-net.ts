@@ -27,13 +27,17 @@ export function decodeIPv4(hex: string): string {
 
 export function decodeIPv6(hex: string): string {
   const bytes = [0, 8, 16, 24].flatMap((i) => wordBytes(hex.slice(i, i + 8)));
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.slice(12).join('.')}`;
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join('.')}`;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
   // Compress the longest run of zero groups (RFC 5952).
   let best = { start: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > best.len && j - i > 1) best = { start: i, len: j - i };
@@ -63,12 +67,22 @@ export function parseProcNetTcp(text: string, family: 4 | 6): Listener[] {
 }
 
 function files(procRoot: string): Array<[string, 4 | 6]> {
-  return [[path.join(procRoot, 'net/tcp'), 4], [path.join(procRoot, 'net/tcp6'), 6]];
+  return [
+    [path.join(procRoot, 'net/tcp'), 4],
+    [path.join(procRoot, 'net/tcp6'), 6],
+  ];
 }
 
 /** Every TCP listener; a missing file (no IPv6, not Linux) contributes none. */
 export async function readListeners(procRoot = '/proc'): Promise<Listener[]> {
-  const lists = await Promise.all(files(procRoot).map(([file, family]) => readFile(file, 'utf8').then((t) => parseProcNetTcp(t, family), () => [])));
+  const lists = await Promise.all(
+    files(procRoot).map(([file, family]) =>
+      readFile(file, 'utf8').then(
+        (t) => parseProcNetTcp(t, family),
+        () => [],
+      ),
+    ),
+  );
   return lists.flat();
 }
 
@@ -115,7 +129,8 @@ export function reachableHost(l: Listener): string {
 
 /** One listener per port, preferring those reachable on loopback; sorted by port. */
 export function distinctPorts(listeners: readonly Listener[]): Listener[] {
-  const score = (l: Listener) => (isWildcard(l.address) ? 0 : isLoopback(l.address) ? 1 : 2) + (l.family === 6 ? 0.5 : 0);
+  const score = (l: Listener) =>
+    (isWildcard(l.address) ? 0 : isLoopback(l.address) ? 1 : 2) + (l.family === 6 ? 0.5 : 0);
   const byPort = new Map<number, Listener>();
   for (const l of listeners) {
     const seen = byPort.get(l.port);

@@ -7,7 +7,15 @@ import { finding, sortFindings, summarize, type Finding } from '../tls/findings.
 import { expandGlob, hasWildcard } from '../tls/glob.js';
 import { analyzeCertificate, chainJson, problemCodes, type AnalysisOptions } from '../tls/report.js';
 import { readAnchors, trustStore, type TrustStore } from '../tls/trust.js';
-import { failed, worstStatus, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
+import {
+  failed,
+  worstStatus,
+  type JsonObject,
+  type MetricSpec,
+  type Observation,
+  type Probe,
+  type Status,
+} from './types.js';
 
 export const certFileCheckSchema = checkSchema('cert_file', {
   path: filePath,
@@ -18,7 +26,11 @@ export const certFileCheckSchema = checkSchema('cert_file', {
 export type CertFileCheck = CheckOf<typeof certFileCheckSchema>;
 
 export const certFileMetrics: MetricSpec[] = [
-  { name: 'forgewatch_cert_file_not_after_timestamp_seconds', help: 'Unix time the leaf certificate in each matched file expires.', labelNames: ['path'] },
+  {
+    name: 'forgewatch_cert_file_not_after_timestamp_seconds',
+    help: 'Unix time the leaf certificate in each matched file expires.',
+    labelNames: ['path'],
+  },
 ];
 
 const MAX_FILES = 500;
@@ -37,12 +49,20 @@ async function inspectFile(file: string, opts: AnalysisOptions): Promise<FileRes
     certs = await readPemFile(file);
   } catch (err) {
     const f = finding('file_unreadable', 'fail', `cannot read ${file}: ${fileErrorText(err)}`);
-    return { status: 'fail', findings: [f], json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] } };
+    return {
+      status: 'fail',
+      findings: [f],
+      json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] },
+    };
   }
   const [leaf] = certs;
   if (!leaf) {
     const f = finding('file_unreadable', 'fail', `${file} holds no PEM certificate`);
-    return { status: 'fail', findings: [f], json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] } };
+    return {
+      status: 'fail',
+      findings: [f],
+      json: { path: file, status: 'fail', reason: f.reason, hint: f.hint, problems: [f.code] },
+    };
   }
   const cert = analyzeCertificate(leaf, certs, opts, 'file');
   const until = new Date(Date.parse(leaf.validTo)).toISOString().slice(0, 10);
@@ -52,7 +72,15 @@ async function inspectFile(file: string, opts: AnalysisOptions): Promise<FileRes
     findings: cert.findings,
     notAfter: Date.parse(leaf.validTo),
     daysLeft: cert.details.days_left as number,
-    json: { path: file, status: verdict.status, reason: verdict.reason, ...(verdict.hint ? { hint: verdict.hint } : {}), ...cert.details, chain: chainJson(certs, opts.store, 'file'), problems: problemCodes(cert.findings) },
+    json: {
+      path: file,
+      status: verdict.status,
+      reason: verdict.reason,
+      ...(verdict.hint ? { hint: verdict.hint } : {}),
+      ...cert.details,
+      chain: chainJson(certs, opts.store, 'file'),
+      problems: problemCodes(cert.findings),
+    },
   };
 }
 
@@ -67,20 +95,38 @@ export const probeCertFile: Probe<CertFileCheck> = async (check) => {
   }
   const files = await expandGlob(check.path, MAX_FILES);
   if (files.length === 0) {
-    const f = finding('file_unreadable', 'fail', `no file matches ${check.path}`, 'No certificate file matches the path: check the pattern, that the certificates were issued (certbot certificates), and that forgewatch may list the folders (live/ is readable by root only).');
+    const f = finding(
+      'file_unreadable',
+      'fail',
+      `no file matches ${check.path}`,
+      'No certificate file matches the path: check the pattern, that the certificates were issued (certbot certificates), and that forgewatch may list the folders (live/ is readable by root only).',
+    );
     return failed(f.reason, f.hint, started, { details: { path: check.path, files: [], problems: [f.code] } });
   }
   const opts: AnalysisOptions = { names: check.names ?? [], store, policy: check, now: Date.now() };
   const results = await Promise.all(files.map((file) => inspectFile(file, opts)));
   const status = worstStatus(results.map((r) => r.status));
-  const observations: Observation[] = results.flatMap((r) => (r.notAfter === undefined ? [] : [{ metric: 'forgewatch_cert_file_not_after_timestamp_seconds', labels: { path: r.json.path as string }, value: r.notAfter / 1000 }]));
+  const observations: Observation[] = results.flatMap((r) =>
+    r.notAfter === undefined
+      ? []
+      : [
+          {
+            metric: 'forgewatch_cert_file_not_after_timestamp_seconds',
+            labels: { path: r.json.path as string },
+            value: r.notAfter / 1000,
+          },
+        ],
+  );
   const allFindings = results.flatMap((r) => r.findings);
   const daysLeft = results.flatMap((r) => (r.daysLeft === undefined ? [] : [r.daysLeft]));
   let reason: string;
   let hint: string | undefined;
   if (status === 'ok') {
     const soonest = results.reduce((a, b) => ((b.notAfter ?? Infinity) < (a.notAfter ?? Infinity) ? b : a));
-    reason = files.length === 1 ? `${soonest.json.reason as string}` : `${files.length} files ok, the first to expire: ${soonest.json.path as string} in ${soonest.daysLeft ?? 0} days`;
+    reason =
+      files.length === 1
+        ? `${soonest.json.reason as string}`
+        : `${files.length} files ok, the first to expire: ${soonest.json.path as string} in ${soonest.daysLeft ?? 0} days`;
   } else {
     const worst = sortFindings(allFindings)[0] as Finding;
     const owner = results.find((r) => r.findings.includes(worst)) as FileResult;
@@ -94,7 +140,12 @@ export const probeCertFile: Probe<CertFileCheck> = async (check) => {
     reason,
     ...(hint ? { hint } : {}),
     timings: { total: (performance.now() - started) / 1000 },
-    details: { path: check.path, files: results.map((r) => r.json), ...(daysLeft.length > 0 ? { days_left: Math.min(...daysLeft) } : {}), problems: problemCodes(allFindings) },
+    details: {
+      path: check.path,
+      files: results.map((r) => r.json),
+      ...(daysLeft.length > 0 ? { days_left: Math.min(...daysLeft) } : {}),
+      problems: problemCodes(allFindings),
+    },
     observations,
   };
 };

@@ -20,31 +20,68 @@ export const containerCheckSchema = checkSchema('container', {
   require_healthy: z.boolean().default(true),
 }).superRefine((c, ctx) => {
   if (c.container === undefined && (c.labels === undefined || Object.keys(c.labels).length === 0)) {
-    ctx.addIssue({ code: 'custom', path: ['container'], message: 'set container (a name or id) or labels (a label selector such as { com.docker.compose.service: backend })' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['container'],
+      message:
+        'set container (a name or id) or labels (a label selector such as { com.docker.compose.service: backend })',
+    });
   }
   if (c.container !== undefined && c.labels !== undefined) {
     const check = labelMap.safeParse(c.labels);
-    if (!check.success) for (const issue of check.error.issues) ctx.addIssue({ code: 'custom', path: ['labels', ...issue.path.map(String)], message: issue.message });
+    if (!check.success)
+      for (const issue of check.error.issues)
+        ctx.addIssue({ code: 'custom', path: ['labels', ...issue.path.map(String)], message: issue.message });
   }
 });
 
 export type ContainerCheck = CheckOf<typeof containerCheckSchema>;
 
 export const containerMetrics: MetricSpec[] = [
-  { name: 'forgewatch_container_running', help: 'Whether the container is running (1) or not (0).', labelNames: ['container'] },
-  { name: 'forgewatch_container_restarts', help: 'The container RestartCount as reported by the engine.', labelNames: ['container'] },
-  { name: 'forgewatch_container_state', help: 'The container state: 1 on the current state.', labelNames: ['container', 'state'] },
-  { name: 'forgewatch_container_health', help: 'The container health status: 1 on the current status (none without a HEALTHCHECK).', labelNames: ['container', 'status'] },
-  { name: 'forgewatch_container_oom_killed', help: 'Whether the container was last killed for running out of memory.', labelNames: ['container'] },
-  { name: 'forgewatch_container_started_timestamp_seconds', help: 'Unix time the container last started.', labelNames: ['container'] },
+  {
+    name: 'forgewatch_container_running',
+    help: 'Whether the container is running (1) or not (0).',
+    labelNames: ['container'],
+  },
+  {
+    name: 'forgewatch_container_restarts',
+    help: 'The container RestartCount as reported by the engine.',
+    labelNames: ['container'],
+  },
+  {
+    name: 'forgewatch_container_state',
+    help: 'The container state: 1 on the current state.',
+    labelNames: ['container', 'state'],
+  },
+  {
+    name: 'forgewatch_container_health',
+    help: 'The container health status: 1 on the current status (none without a HEALTHCHECK).',
+    labelNames: ['container', 'status'],
+  },
+  {
+    name: 'forgewatch_container_oom_killed',
+    help: 'Whether the container was last killed for running out of memory.',
+    labelNames: ['container'],
+  },
+  {
+    name: 'forgewatch_container_started_timestamp_seconds',
+    help: 'Unix time the container last started.',
+    labelNames: ['container'],
+  },
 ];
 
 function selectorText(labels: Record<string, string>): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ');
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 }
 
 /** The containers to judge, and how many the selector matched (more than were inspected beyond MAX_CONTAINERS). */
-async function findContainers(client: DockerClient, check: ContainerCheck, signal: AbortSignal): Promise<{ infos: ContainerInspect[]; matched: number }> {
+async function findContainers(
+  client: DockerClient,
+  check: ContainerCheck,
+  signal: AbortSignal,
+): Promise<{ infos: ContainerInspect[]; matched: number }> {
   if (check.container !== undefined) {
     const one = await client.inspect(check.container, signal);
     return { infos: one ? [one] : [], matched: one ? 1 : 0 };
@@ -83,13 +120,32 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
         started,
         {
           details: { socket: socketPath, containers: [] },
-          observations: bySelector ? [] : containerObservations(wanted, { running: false, restartCount: 0, state: 'missing', health: 'none', oom: false, startedMs: NaN }),
+          observations: bySelector
+            ? []
+            : containerObservations(wanted, {
+                running: false,
+                restartCount: 0,
+                state: 'missing',
+                health: 'none',
+                oom: false,
+                startedMs: NaN,
+              }),
         },
       );
     }
     const verdicts: ContainerVerdict[] = [];
     for (const info of infos) {
-      verdicts.push(await assessContainer(info, { client, memo, signal, windowMs: check.window, maxRestarts: check.max_restarts, requireHealthy: check.require_healthy, now: Date.now() }));
+      verdicts.push(
+        await assessContainer(info, {
+          client,
+          memo,
+          signal,
+          windowMs: check.window,
+          maxRestarts: check.max_restarts,
+          requireHealthy: check.require_healthy,
+          now: Date.now(),
+        }),
+      );
     }
     forgetOthers(memo, new Set(infos.map((i) => i.Id)));
     return summarise(verdicts, bySelector, started, socketPath, matched);
@@ -101,22 +157,36 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
   }
 };
 
-function summarise(verdicts: ContainerVerdict[], bySelector: boolean, started: number, socketPath: string, matched: number): ProbeResult {
+function summarise(
+  verdicts: ContainerVerdict[],
+  bySelector: boolean,
+  started: number,
+  socketPath: string,
+  matched: number,
+): ProbeResult {
   const status = worstStatus(verdicts.map((v) => v.status));
   const worst = [...verdicts].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status])[0] as ContainerVerdict;
   const alsoBad = verdicts.filter((v) => v !== worst && v.status !== 'ok').length;
   let reason = worst.reason;
   if (bySelector) {
-    reason = status === 'ok' && verdicts.length > 1 ? `${verdicts.length} containers running` : `${worst.name}: ${worst.reason}`;
+    reason =
+      status === 'ok' && verdicts.length > 1
+        ? `${verdicts.length} containers running`
+        : `${worst.name}: ${worst.reason}`;
     if (alsoBad > 0) reason += ` (and ${alsoBad} more not ok)`;
-    if (matched > MAX_CONTAINERS) reason += ` (only the first ${MAX_CONTAINERS} of ${matched} matching containers were checked)`;
+    if (matched > MAX_CONTAINERS)
+      reason += ` (only the first ${MAX_CONTAINERS} of ${matched} matching containers were checked)`;
   }
   return {
     status,
     reason,
     ...(worst.hint && status !== 'ok' ? { hint: worst.hint } : {}),
     timings: { total: (performance.now() - started) / 1000 },
-    details: { socket: socketPath, containers: verdicts.map((v) => v.details), ...(matched > verdicts.length ? { matched } : {}) },
+    details: {
+      socket: socketPath,
+      containers: verdicts.map((v) => v.details),
+      ...(matched > verdicts.length ? { matched } : {}),
+    },
     observations: verdicts.flatMap((v) => v.observations),
   };
 }

@@ -8,39 +8,59 @@ import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { failed, type MetricSpec, type Observation, type Probe } from './types.js';
 
-
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
-const resolverAddress = z.string().refine((v) => {
-  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(v) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(v);
-  if (!m) return net.isIPv6(v);
-  return net.isIP(m[1] ?? '') !== 0 && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
-}, { message: 'expected a resolver IP address, optionally with a port: 127.0.0.53, 10.0.0.2:5353 or [::1]:53' });
+const resolverAddress = z.string().refine(
+  (v) => {
+    const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(v) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(v);
+    if (!m) return net.isIPv6(v);
+    return net.isIP(m[1] ?? '') !== 0 && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
+  },
+  { message: 'expected a resolver IP address, optionally with a port: 127.0.0.53, 10.0.0.2:5353 or [::1]:53' },
+);
 
 export const dnsCheckSchema = checkSchema('dns', {
   host: dnsName,
   record: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
-  expect: nonEmptyList(z.string().min(1), 'expect is an empty list: list the answers the name must resolve to, or leave expect out to accept any answer').optional(),
+  expect: nonEmptyList(
+    z.string().min(1),
+    'expect is an empty list: list the answers the name must resolve to, or leave expect out to accept any answer',
+  ).optional(),
   server: resolverAddress.optional(),
 }).superRefine((check, ctx) => {
   (check.expect ?? []).forEach((v, i) => {
-    const ok = check.record === 'A' ? net.isIPv4(v) : check.record === 'AAAA' ? net.isIPv6(v) : dnsName.safeParse(v).success;
-    if (!ok) ctx.addIssue({ code: 'custom', path: ['expect', i], message: `expected ${check.record === 'CNAME' ? 'a DNS name' : `an ${check.record === 'A' ? 'IPv4' : 'IPv6'} address`} for a ${check.record} record, got ${JSON.stringify(v)}` });
+    const ok =
+      check.record === 'A' ? net.isIPv4(v) : check.record === 'AAAA' ? net.isIPv6(v) : dnsName.safeParse(v).success;
+    if (!ok)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expect', i],
+        message: `expected ${check.record === 'CNAME' ? 'a DNS name' : `an ${check.record === 'A' ? 'IPv4' : 'IPv6'} address`} for a ${check.record} record, got ${JSON.stringify(v)}`,
+      });
   });
 });
 
 export type DnsCheck = CheckOf<typeof dnsCheckSchema>;
 
 export const dnsMetrics: MetricSpec[] = [
-  { name: 'forgewatch_dns_lookup_seconds', help: 'Duration of the last DNS lookup that got an answer (including NXDOMAIN).', labelNames: [] },
+  {
+    name: 'forgewatch_dns_lookup_seconds',
+    help: 'Duration of the last DNS lookup that got an answer (including NXDOMAIN).',
+    labelNames: [],
+  },
 ];
 
 function canonical(record: DnsCheck['record'], value: string): string {
   return record === 'CNAME' ? value.toLowerCase().replace(/\.$/, '') : normalizeIp(value);
 }
 
-async function lookup(resolver: Resolver, record: DnsCheck['record'], host: string): Promise<{ answers: string[]; ttls: number[] }> {
+async function lookup(
+  resolver: Resolver,
+  record: DnsCheck['record'],
+  host: string,
+): Promise<{ answers: string[]; ttls: number[] }> {
   if (record === 'CNAME') return { answers: await resolver.resolveCname(host), ttls: [] };
-  const records = record === 'A' ? await resolver.resolve4(host, { ttl: true }) : await resolver.resolve6(host, { ttl: true });
+  const records =
+    record === 'A' ? await resolver.resolve4(host, { ttl: true }) : await resolver.resolve6(host, { ttl: true });
   return { answers: records.map((r) => r.address), ttls: records.map((r) => r.ttl) };
 }
 
@@ -54,20 +74,48 @@ function explainDnsError(err: NodeJS.ErrnoException, check: DnsCheck, via: strin
   const name = check.host;
   switch (timedOut ? 'ETIMEOUT' : err.code) {
     case 'ENOTFOUND':
-      return { answered: true, reason: `${name}: NXDOMAIN (no such name) from ${via}`, hint: `The name does not exist in DNS: create the record at the DNS provider (or fix the typo in the name), then check it from outside (dig ${name} @1.1.1.1).` };
+      return {
+        answered: true,
+        reason: `${name}: NXDOMAIN (no such name) from ${via}`,
+        hint: `The name does not exist in DNS: create the record at the DNS provider (or fix the typo in the name), then check it from outside (dig ${name} @1.1.1.1).`,
+      };
     case 'ENODATA':
-      return { answered: true, reason: `${name} has no ${check.record} record (from ${via})`, hint: `The name exists but has no ${check.record} record: add it at the DNS provider, or check whether the service is published under another record type.` };
+      return {
+        answered: true,
+        reason: `${name} has no ${check.record} record (from ${via})`,
+        hint: `The name exists but has no ${check.record} record: add it at the DNS provider, or check whether the service is published under another record type.`,
+      };
     case 'ETIMEOUT':
     case 'ECANCELLED':
-      return { answered: false, reason: `timeout after ${formatDuration(check.timeout)} waiting for ${via} to resolve ${name}`, hint: 'The resolver did not answer: is it running (systemctl status systemd-resolved) and reachable (a firewall dropping UDP/TCP 53)?' };
+      return {
+        answered: false,
+        reason: `timeout after ${formatDuration(check.timeout)} waiting for ${via} to resolve ${name}`,
+        hint: 'The resolver did not answer: is it running (systemctl status systemd-resolved) and reachable (a firewall dropping UDP/TCP 53)?',
+      };
     case 'ESERVFAIL':
-      return { answered: true, reason: `${name}: SERVFAIL from ${via}`, hint: `The resolver could not get an answer from the authoritative servers: a broken delegation or a DNSSEC failure (dig +trace ${name}).` };
+      return {
+        answered: true,
+        reason: `${name}: SERVFAIL from ${via}`,
+        hint: `The resolver could not get an answer from the authoritative servers: a broken delegation or a DNSSEC failure (dig +trace ${name}).`,
+      };
     case 'EREFUSED':
-      return { answered: true, reason: `${via} refused to resolve ${name} (REFUSED)`, hint: 'The resolver does not answer this client or this name (recursion disabled or an ACL): use another resolver.' };
+      return {
+        answered: true,
+        reason: `${via} refused to resolve ${name} (REFUSED)`,
+        hint: 'The resolver does not answer this client or this name (recursion disabled or an ACL): use another resolver.',
+      };
     case 'ECONNREFUSED':
-      return { answered: false, reason: `cannot reach the resolver ${via}: connection refused`, hint: 'No DNS server listens at that address: start it or correct the server setting.' };
+      return {
+        answered: false,
+        reason: `cannot reach the resolver ${via}: connection refused`,
+        hint: 'No DNS server listens at that address: start it or correct the server setting.',
+      };
     default:
-      return { answered: false, reason: `${err.code ?? 'error'}: ${err.message} (resolving ${name} via ${via})`, hint: 'The DNS lookup failed unexpectedly: run dig against the same resolver to see the raw answer.' };
+      return {
+        answered: false,
+        reason: `${err.code ?? 'error'}: ${err.message} (resolving ${name} via ${via})`,
+        hint: 'The DNS lookup failed unexpectedly: run dig against the same resolver to see the raw answer.',
+      };
   }
 }
 
@@ -77,7 +125,12 @@ export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(check.timeout / 2.5)), tries: 2 });
   if (check.server) resolver.setServers([check.server]);
   const via = check.server ?? 'the system resolver';
-  const summary = { host: check.host, record: check.record, server: check.server ?? null, expected: check.expect ?? null };
+  const summary = {
+    host: check.host,
+    record: check.record,
+    server: check.server ?? null,
+    expected: check.expect ?? null,
+  };
   const onAbort = () => resolver.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
   let result: { answers: string[]; ttls: number[] };
@@ -88,7 +141,11 @@ export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
     const seconds = (performance.now() - started) / 1000;
     const f = explainDnsError(err as NodeJS.ErrnoException, check, via, signal.aborted);
     const observations: Observation[] = f.answered ? [{ metric: 'forgewatch_dns_lookup_seconds', value: seconds }] : [];
-    return failed(f.reason, f.hint, started, { timings: { dns: seconds }, details: { ...summary, answers: [], error: (err as NodeJS.ErrnoException).code ?? null }, observations });
+    return failed(f.reason, f.hint, started, {
+      timings: { dns: seconds },
+      details: { ...summary, answers: [], error: (err as NodeJS.ErrnoException).code ?? null },
+      observations,
+    });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

@@ -11,9 +11,9 @@ interface Response {
 }
 
 const STATUS_HINTS: Record<number, string> = {
-  502: 'The proxy (e.g. nginx) is up but its upstream is not answering: the backend container is down or restarting, or the proxy points at the wrong port. Check docker ps and the backend\'s local health URL.',
+  502: "The proxy (e.g. nginx) is up but its upstream is not answering: the backend container is down or restarting, or the proxy points at the wrong port. Check docker ps and the backend's local health URL.",
   503: 'The service is unavailable: the upstream is down, overloaded, or in maintenance. If a proxy answered, check the backend behind it.',
-  504: 'The proxy gave up waiting for the upstream: the backend is hung or too slow. Check its logs and the proxy\'s upstream timeouts.',
+  504: "The proxy gave up waiting for the upstream: the backend is hung or too slow. Check its logs and the proxy's upstream timeouts.",
   404: 'The path does not exist: check the health URL, and whether the proxy strips or adds a path prefix (location /api/ with proxy_pass http://backend/).',
   401: 'Authentication is required: add the needed header to the check.',
   403: 'Access is forbidden: an allow-list, WAF or auth rule blocks the checker.',
@@ -25,13 +25,22 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
   if (!expect.status.some(([from, to]) => res.status >= from && res.status <= to)) {
     const wanted = expect.status.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(' or ');
     const location = typeof res.headers.location === 'string' ? ` to ${redactUrl(res.headers.location)}` : '';
-    const redirectHint = res.status >= 300 && res.status < 400 ? `The server redirects${location}; set follow_redirects: true to follow it, or expect ${res.status} to assert the redirect itself.` : undefined;
-    const hint = STATUS_HINTS[res.status] ?? redirectHint ?? (res.status >= 500 ? 'The server reports an internal error: check the application logs.' : undefined);
+    const redirectHint =
+      res.status >= 300 && res.status < 400
+        ? `The server redirects${location}; set follow_redirects: true to follow it, or expect ${res.status} to assert the redirect itself.`
+        : undefined;
+    const hint =
+      STATUS_HINTS[res.status] ??
+      redirectHint ??
+      (res.status >= 500 ? 'The server reports an internal error: check the application logs.' : undefined);
     return { reason: `status ${res.status}, expected ${wanted}`, ...(hint ? { hint } : {}) };
   }
   const text = expect.body_contains !== undefined || expect.body_regex || expect.json ? res.body.toString('utf8') : '';
   if (expect.body_contains !== undefined && !text.includes(expect.body_contains)) {
-    return { reason: `body does not contain ${JSON.stringify(expect.body_contains)}${excerpt(text)}`, hint: 'The endpoint answered but not with the expected content: a default page, an error page from a proxy, or a changed health format.' };
+    return {
+      reason: `body does not contain ${JSON.stringify(expect.body_contains)}${excerpt(text)}`,
+      hint: 'The endpoint answered but not with the expected content: a default page, an error page from a proxy, or a changed health format.',
+    };
   }
   if (expect.body_regex && !expect.body_regex.test(text)) {
     return { reason: `body does not match /${expect.body_regex.source}/${excerpt(text)}` };
@@ -41,12 +50,17 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
     try {
       doc = JSON.parse(text);
     } catch {
-      return { reason: `body is not JSON${excerpt(text)}`, hint: 'Expected a JSON health document; got something else (an HTML error page from a proxy?).' };
+      return {
+        reason: `body is not JSON${excerpt(text)}`,
+        hint: 'Expected a JSON health document; got something else (an HTML error page from a proxy?).',
+      };
     }
     for (const [path, wanted] of Object.entries(expect.json)) {
       const actual = dig(doc, path);
       if (!sameValue(actual, wanted)) {
-        return { reason: `json ${path} is ${actual === undefined ? 'missing' : JSON.stringify(actual)}, expected ${JSON.stringify(wanted)}` };
+        return {
+          reason: `json ${path} is ${actual === undefined ? 'missing' : JSON.stringify(actual)}, expected ${JSON.stringify(wanted)}`,
+        };
       }
     }
   }
@@ -54,17 +68,23 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
     const raw = res.headers[name.toLowerCase()];
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
     if (value === undefined) return { reason: `header ${name} is missing, expected /${pattern.source}/` };
-    if (!pattern.test(value)) return { reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/` };
+    if (!pattern.test(value))
+      return { reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/` };
   }
   if (expect.max_response_time !== undefined && totalMs > expect.max_response_time) {
-    return { reason: `response took ${formatDuration(totalMs)}, more than ${formatDuration(expect.max_response_time)}`, hint: 'The service answers but slowly: look at its load, its database, and the phase timings (dns, connect, tls, ttfb) to see where the time goes.' };
+    return {
+      reason: `response took ${formatDuration(totalMs)}, more than ${formatDuration(expect.max_response_time)}`,
+      hint: 'The service answers but slowly: look at its load, its database, and the phase timings (dns, connect, tls, ttfb) to see where the time goes.',
+    };
   }
   return undefined;
 }
 
 function excerpt(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine ? ` (got: ${JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine)})` : ' (empty body)';
+  return oneLine
+    ? ` (got: ${JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine)})`
+    : ' (empty body)';
 }
 
 function dig(doc: unknown, path: string): unknown {
@@ -78,6 +98,7 @@ function dig(doc: unknown, path: string): unknown {
 
 function sameValue(actual: unknown, wanted: unknown): boolean {
   if (actual === wanted) return true;
-  if (typeof wanted === 'object' || typeof actual === 'object') return JSON.stringify(actual) === JSON.stringify(wanted);
+  if (typeof wanted === 'object' || typeof actual === 'object')
+    return JSON.stringify(actual) === JSON.stringify(wanted);
   return false;
 }

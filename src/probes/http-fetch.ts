@@ -88,7 +88,11 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
               return;
             }
           }
-          if (https) d.socket.on('error', (err: NodeJS.ErrnoException) => (alert ??= err.code?.startsWith('ERR_SSL_') ? err : undefined));
+          if (https)
+            d.socket.on(
+              'error',
+              (err: NodeJS.ErrnoException) => (alert ??= err.code?.startsWith('ERR_SSL_') ? err : undefined),
+            );
           state.phase = 'first byte';
           readyAt = performance.now();
           callback(null, d.socket);
@@ -98,7 +102,13 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
     },
   });
   try {
-    const res = await client.request({ path: url.pathname + url.search, method: req.method, headers: req.headers, body: req.body, signal });
+    const res = await client.request({
+      path: url.pathname + url.search,
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal,
+    });
     const headersAt = performance.now();
     add(state, 'ttfb', (headersAt - readyAt) / 1000);
     state.status = res.statusCode;
@@ -109,19 +119,33 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
       received += (chunk as Buffer).length;
       if (received > opts.maxBody) {
         res.body.destroy();
-        throw new ProbeFailure({ reason: `body exceeds ${formatSize(opts.maxBody)}`, hint: 'The response is larger than max_body: point the check at a lighter health endpoint or raise max_body.' }, served);
+        throw new ProbeFailure(
+          {
+            reason: `body exceeds ${formatSize(opts.maxBody)}`,
+            hint: 'The response is larger than max_body: point the check at a lighter health endpoint or raise max_body.',
+          },
+          served,
+        );
       }
       chunks.push(chunk as Buffer);
     }
     add(state, 'transfer', (performance.now() - headersAt) / 1000);
     // A graceful close: destroy() would build an error (and its stack) on every successful probe.
     client.close().catch(() => undefined);
-    return { url, status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), address: state.address ?? '', ...(served ? { tls: served } : {}) };
+    return {
+      url,
+      status: res.statusCode,
+      headers: res.headers,
+      body: Buffer.concat(chunks),
+      address: state.address ?? '',
+      ...(served ? { tls: served } : {}),
+    };
   } catch (err) {
     client.destroy().catch(() => undefined);
     if (tlsError) throw new ProbeFailure(tlsError, served);
     // The alert's error event may come just after undici gave up on the closed socket.
-    if (https && !alert && (err as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_SOCKET') await new Promise((r) => setImmediate(r));
+    if (https && !alert && (err as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_SOCKET')
+      await new Promise((r) => setImmediate(r));
     throw alert ?? err;
   }
 }

@@ -7,7 +7,14 @@ export const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** Headers that carry credentials: never sent on to another origin (as curl and fetch do). */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 /** Headers that describe the request body: gone with the body when a redirect turns the method into GET. */
-const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location', 'transfer-encoding']);
+const BODY_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'transfer-encoding',
+]);
 
 export interface HttpRequest {
   /** As configured or redirected to, credentials included (print it with redactUrl). */
@@ -53,32 +60,50 @@ function withUrlCredentials(url: URL, headers: Record<string, string>): Record<s
   return { ...headers, authorization: `Basic ${token}` };
 }
 
-export function firstRequest(check: { url: string; method: string; headers: Record<string, string>; body?: string | undefined }): HttpRequest {
+export function firstRequest(check: {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string | undefined;
+}): HttpRequest {
   const url = new URL(check.url);
   return { url, method: check.method, headers: withUrlCredentials(url, check.headers), body: check.body ?? null };
 }
 
 export class ProbeFailure extends Error {
-  constructor(readonly explained: Explained, readonly tls?: ServedAnalysis) {
+  constructor(
+    readonly explained: Explained,
+    readonly tls?: ServedAnalysis,
+  ) {
     super(explained.reason);
   }
 }
 
-const BAD_LOCATION_HINT = 'The server redirects to a URL that cannot be followed: fix the Location header the application or proxy builds (often a wrong base URL or scheme setting), or set follow_redirects: false and assert the redirect itself.';
+const BAD_LOCATION_HINT =
+  'The server redirects to a URL that cannot be followed: fix the Location header the application or proxy builds (often a wrong base URL or scheme setting), or set follow_redirects: false and assert the redirect itself.';
 
 /** The request a redirect leads to; throws a ProbeFailure for a Location that cannot be followed. */
 export function redirectRequest(current: HttpRequest, status: number, location: string): HttpRequest {
   if (!URL.canParse(location, current.url.href)) {
-    throw new ProbeFailure({ reason: `redirect to an invalid Location ${JSON.stringify(location)} from ${redactUrl(current.url)}`, hint: BAD_LOCATION_HINT });
+    throw new ProbeFailure({
+      reason: `redirect to an invalid Location ${JSON.stringify(location)} from ${redactUrl(current.url)}`,
+      hint: BAD_LOCATION_HINT,
+    });
   }
   const url = new URL(location, current.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ProbeFailure({ reason: `redirect to unsupported scheme ${url.protocol} (${redactUrl(url)}) from ${redactUrl(current.url)}`, hint: `forgewatch follows only http:// and https:// redirects. ${BAD_LOCATION_HINT}` });
+    throw new ProbeFailure({
+      reason: `redirect to unsupported scheme ${url.protocol} (${redactUrl(url)}) from ${redactUrl(current.url)}`,
+      hint: `forgewatch follows only http:// and https:// redirects. ${BAD_LOCATION_HINT}`,
+    });
   }
   let headers = url.origin === current.url.origin ? current.headers : without(current.headers, CREDENTIAL_HEADERS);
   let { method, body } = current;
   // RFC 9110 15.4: 303 turns anything but GET and HEAD into GET; 301 and 302 do so for POST (as browsers do).
-  if ((status === 303 && method !== 'GET' && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST')) {
+  if (
+    (status === 303 && method !== 'GET' && method !== 'HEAD') ||
+    ((status === 301 || status === 302) && method === 'POST')
+  ) {
     method = 'GET';
     body = null;
     headers = without(headers, BODY_HEADERS);

@@ -20,12 +20,21 @@ import { firstRequest, ProbeFailure, REDIRECT_CODES, redactUrl, redirectRequest 
 const MAX_REDIRECTS = 10;
 
 export const httpCheckSchema = checkSchema('http', {
-  url: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http:// or https:// URL' }),
-  method: z.string().regex(/^[A-Za-z]+$/).transform((m) => m.toUpperCase()).default('GET'),
+  url: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+    message: 'expected an http:// or https:// URL',
+  }),
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/)
+    .transform((m) => m.toUpperCase())
+    .default('GET'),
   headers: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).default({}),
   body: z.string().optional(),
   follow_redirects: z.boolean().default(true),
-  resolve: z.string().refine((v) => net.isIP(v) !== 0, { message: 'expected an IP address' }).optional(),
+  resolve: z
+    .string()
+    .refine((v) => net.isIP(v) !== 0, { message: 'expected an IP address' })
+    .optional(),
   tls: z
     .strictObject({
       ca_file: filePath.optional(),
@@ -51,21 +60,38 @@ export const httpCheckSchema = checkSchema('http', {
 export type HttpCheck = CheckOf<typeof httpCheckSchema>;
 
 export const httpMetrics: MetricSpec[] = [
-  { name: 'forgewatch_http_status_code', help: 'HTTP status code of the last response (after redirects).', labelNames: [] },
-  { name: 'forgewatch_http_phase_seconds', help: 'Duration of each phase of the last HTTP probe, summed over redirects.', labelNames: ['phase'] },
+  {
+    name: 'forgewatch_http_status_code',
+    help: 'HTTP status code of the last response (after redirects).',
+    labelNames: [],
+  },
+  {
+    name: 'forgewatch_http_phase_seconds',
+    help: 'Duration of each phase of the last HTTP probe, summed over redirects.',
+    labelNames: ['phase'],
+  },
   ...tlsCertMetrics,
 ];
 
 export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   const started = performance.now();
-  const state: RunState = { phase: 'resolving', timings: { dns: 0, connect: 0, tls: 0, ttfb: 0, transfer: 0 }, measured: new Set() };
+  const state: RunState = {
+    phase: 'resolving',
+    timings: { dns: 0, connect: 0, tls: 0, ttfb: 0, transfer: 0 },
+    measured: new Set(),
+  };
   const shownUrl = redactUrl(check.url);
   let anchors: readonly X509Certificate[] = [];
   if (check.tls.ca_file) {
     try {
       anchors = await readAnchors(check.tls.ca_file);
     } catch (err) {
-      return failed(`cannot read tls.ca_file ${check.tls.ca_file}: ${fileErrorText(err)}`, HINTS.file_unreadable, started, { details: { url: shownUrl } });
+      return failed(
+        `cannot read tls.ca_file ${check.tls.ca_file}: ${fileErrorText(err)}`,
+        HINTS.file_unreadable,
+        started,
+        { details: { url: shownUrl } },
+      );
     }
   }
   let req = firstRequest(check);
@@ -76,7 +102,15 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
     for (;;) {
       visited.push(req.url);
       const own = req.url.hostname === original.hostname;
-      hop = await fetchOnce(req, { tls: check.tls, maxBody: check.max_body, anchors, ownHost: own, ...(own && check.resolve ? { resolve: check.resolve } : {}), signal, state });
+      hop = await fetchOnce(req, {
+        tls: check.tls,
+        maxBody: check.max_body,
+        anchors,
+        ownHost: own,
+        ...(own && check.resolve ? { resolve: check.resolve } : {}),
+        signal,
+        state,
+      });
       const location = hop.headers.location;
       if (!check.follow_redirects || !REDIRECT_CODES.has(hop.status) || typeof location !== 'string') break;
       const next = redirectRequest(req, hop.status, location);
@@ -87,7 +121,11 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
           hint: 'The redirects go round in a circle. A common cause: the proxy redirects HTTP to HTTPS while the application, not told the original scheme, redirects back (set X-Forwarded-Proto and make the app trust the proxy).',
         });
       }
-      if (visited.length > MAX_REDIRECTS) throw new ProbeFailure({ reason: `more than ${MAX_REDIRECTS} redirects, last to ${redactUrl(next.url)}`, hint: 'Too many redirects in a row: check the redirect rules of the proxy and the application.' });
+      if (visited.length > MAX_REDIRECTS)
+        throw new ProbeFailure({
+          reason: `more than ${MAX_REDIRECTS} redirects, last to ${redactUrl(next.url)}`,
+          hint: 'Too many redirects in a row: check the redirect rules of the proxy and the application.',
+        });
       req = next;
     }
   } catch (err) {
@@ -124,7 +162,11 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
 function runObservations(state: RunState, phases: readonly TimedPhase[]): Observation[] {
   return [
     ...(state.status !== undefined ? [{ metric: 'forgewatch_http_status_code', value: state.status }] : []),
-    ...phases.map((phase) => ({ metric: 'forgewatch_http_phase_seconds', labels: { phase }, value: state.timings[phase] })),
+    ...phases.map((phase) => ({
+      metric: 'forgewatch_http_phase_seconds',
+      labels: { phase },
+      value: state.timings[phase],
+    })),
   ];
 }
 
@@ -144,12 +186,18 @@ interface FailedRun {
 function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult {
   const { url, state } = run;
   const serverName = url.protocol === 'https:' ? serverNameFor(url.hostname, check.tls.server_name) : undefined;
-  const target = { host: url.hostname, port: portOf(url), ...(state.address ? { address: state.address } : {}), ...(serverName ? { serverName } : {}) };
-  const explained = err instanceof ProbeFailure
-    ? err.explained
-    : run.signal.aborted && isTimeout(run.signal.reason)
-      ? explainTimeout(check.timeout, state.phase, target)
-      : explainNetworkError(err, target, state.phase);
+  const target = {
+    host: url.hostname,
+    port: portOf(url),
+    ...(state.address ? { address: state.address } : {}),
+    ...(serverName ? { serverName } : {}),
+  };
+  const explained =
+    err instanceof ProbeFailure
+      ? err.explained
+      : run.signal.aborted && isTimeout(run.signal.reason)
+        ? explainTimeout(check.timeout, state.phase, target)
+        : explainNetworkError(err, target, state.phase);
   const served = err instanceof ProbeFailure ? err.tls : undefined;
   const measured = PHASES.filter((p) => state.measured.has(p));
   const result = failed(explained.reason, explained.hint, run.started, {

@@ -16,7 +16,11 @@ export const portCheckSchema = checkSchema('port', {
   port,
   expect: z.enum(['listening', 'closed']).default('listening'),
   owner: z
-    .strictObject({ container: containerRef.optional(), process: z.string().min(1).optional(), unit: z.string().min(1).optional() })
+    .strictObject({
+      container: containerRef.optional(),
+      process: z.string().min(1).optional(),
+      unit: z.string().min(1).optional(),
+    })
     .refine((o) => Object.keys(o).length > 0, { message: 'name at least one of container, process or unit' })
     .optional(),
   bind: z.enum(['loopback', 'any']).default('any'),
@@ -27,9 +31,21 @@ export const portCheckSchema = checkSchema('port', {
 export type PortCheck = CheckOf<typeof portCheckSchema>;
 
 export const portMetrics: MetricSpec[] = [
-  { name: 'forgewatch_port_listening', help: 'Whether something accepts TCP connections on the port.', labelNames: ['port'] },
-  { name: 'forgewatch_port_owner_ok', help: 'Whether the listener is the expected container, process or unit (only with owner set).', labelNames: ['port'] },
-  { name: 'forgewatch_port_owner_info', help: 'Who holds the port: always 1, the labels carry the owner.', labelNames: ['port', 'process', 'unit', 'container'] },
+  {
+    name: 'forgewatch_port_listening',
+    help: 'Whether something accepts TCP connections on the port.',
+    labelNames: ['port'],
+  },
+  {
+    name: 'forgewatch_port_owner_ok',
+    help: 'Whether the listener is the expected container, process or unit (only with owner set).',
+    labelNames: ['port'],
+  },
+  {
+    name: 'forgewatch_port_owner_info',
+    help: 'Who holds the port: always 1, the labels carry the owner.',
+    labelNames: ['port', 'process', 'unit', 'container'],
+  },
 ];
 
 /** Helpers that hold a port on a container's behalf; the engine's port map says which container. */
@@ -40,7 +56,12 @@ export interface PortOwner extends ProcessInfo {
   container: string | null;
 }
 
-async function connects(host: string, portNo: number, timeoutMs: number, signal: AbortSignal): Promise<{ listening: boolean; address: string; error?: string }> {
+async function connects(
+  host: string,
+  portNo: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ listening: boolean; address: string; error?: string }> {
   const own = AbortSignal.timeout(timeoutMs);
   try {
     const d = await dial({ host, port: portNo, signal: AbortSignal.any([signal, own]) });
@@ -49,7 +70,11 @@ async function connects(host: string, portNo: number, timeoutMs: number, signal:
   } catch (err) {
     if (signal.aborted) throw err;
     if (err instanceof DialError && err.phase === 'resolving') throw err;
-    return { listening: false, address: host, error: own.aborted ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message) };
+    return {
+      listening: false,
+      address: host,
+      error: own.aborted ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
+    };
   }
 }
 
@@ -65,7 +90,13 @@ interface ContainerLookup {
 }
 
 /** Names the container behind an owner: from its cgroup, or from the engine's port map for a proxy. */
-async function containerOf(owner: ProcessInfo, listener: Listener, check: PortCheck, signal: AbortSignal, memo: Map<string, unknown>): Promise<ContainerLookup> {
+async function containerOf(
+  owner: ProcessInfo,
+  listener: Listener,
+  check: PortCheck,
+  signal: AbortSignal,
+  memo: Map<string, unknown>,
+): Promise<ContainerLookup> {
   if (!owner.containerId && !PROXIES.has(owner.process)) return { name: null };
   let client: DockerClient;
   try {
@@ -77,11 +108,23 @@ async function containerOf(owner: ProcessInfo, listener: Listener, check: PortCh
   try {
     if (owner.containerId) {
       const info = await client.inspect(owner.containerId, signal);
-      return info ? { name: containerName(info) } : { name: null, unresolved: `the engine at ${client.socketPath} knows no container ${owner.containerId.slice(0, 12)}` };
+      return info
+        ? { name: containerName(info) }
+        : {
+            name: null,
+            unresolved: `the engine at ${client.socketPath} knows no container ${owner.containerId.slice(0, 12)}`,
+          };
     }
     const list = await client.list({}, signal);
-    const hit = list.find((c) => c.Ports?.some((p) => p.PublicPort === listener.port && (!p.IP || isWildcard(p.IP) || p.IP === listener.address)));
-    return hit ? { name: containerName(hit) } : { name: null, unresolved: `no container publishes port ${listener.port} in the port map of the engine at ${client.socketPath}` };
+    const hit = list.find((c) =>
+      c.Ports?.some((p) => p.PublicPort === listener.port && (!p.IP || isWildcard(p.IP) || p.IP === listener.address)),
+    );
+    return hit
+      ? { name: containerName(hit) }
+      : {
+          name: null,
+          unresolved: `no container publishes port ${listener.port} in the port map of the engine at ${client.socketPath}`,
+        };
   } catch (err) {
     if (signal.aborted) throw err;
     return { name: null, unresolved: err instanceof DockerError ? err.reason : (err as Error).message };
@@ -91,7 +134,9 @@ async function containerOf(owner: ProcessInfo, listener: Listener, check: PortCh
 }
 
 function describeOwner(o: PortOwner): string {
-  const extra = [`pid ${o.pid}`, o.unit ? `unit ${o.unit}` : '', o.container ? `container ${o.container}` : ''].filter(Boolean).join(', ');
+  const extra = [`pid ${o.pid}`, o.unit ? `unit ${o.unit}` : '', o.container ? `container ${o.container}` : '']
+    .filter(Boolean)
+    .join(', ');
   return `${o.process} (${extra})`;
 }
 
@@ -101,15 +146,22 @@ function describeOwner(o: PortOwner): string {
  */
 function ownerMatches(o: PortOwner, want: NonNullable<PortCheck['owner']>): { container: boolean; rest: boolean } {
   return {
-    container: want.container === undefined || o.container === want.container || (o.containerId?.startsWith(want.container) ?? false),
+    container:
+      want.container === undefined ||
+      o.container === want.container ||
+      (o.containerId?.startsWith(want.container) ?? false),
     rest:
-      (want.process === undefined || o.process === want.process || o.argv.some((a) => !a.startsWith('-') && path.basename(a) === want.process)) &&
+      (want.process === undefined ||
+        o.process === want.process ||
+        o.argv.some((a) => !a.startsWith('-') && path.basename(a) === want.process)) &&
       (want.unit === undefined || o.unit === want.unit || o.unit === `${want.unit}.service`),
   };
 }
 
 function expectedText(want: NonNullable<PortCheck['owner']>): string {
-  return Object.entries(want).map(([k, v]) => `${k} ${v}`).join(' and ');
+  return Object.entries(want)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(' and ');
 }
 
 function stopHint(o: PortOwner): string {
@@ -126,7 +178,9 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   } catch (err) {
     if (signal.aborted) throw err;
     const explained = explainNetworkError(err, { host: check.host, port: check.port }, 'resolving');
-    return failed(explained.reason, explained.hint, started, { details: { host: check.host, port: check.port, listening: false, owner: null, bound: null } });
+    return failed(explained.reason, explained.hint, started, {
+      details: { host: check.host, port: check.port, listening: false, owner: null, bound: null },
+    });
   }
   const target = hostPort(conn.address, check.port);
   let owner: PortOwner | null = null;
@@ -138,8 +192,12 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
     const listeners = await readListeners(check.proc_root);
     bound = listenersFor(listeners, conn.address, check.port)[0];
     // Any wildcard socket on the port exposes it, even beside a loopback one (127.0.0.1:P and [::]:P).
-    wide = bound && isWildcard(bound.address) ? bound : listeners.find((l) => l.port === check.port && isWildcard(l.address));
-    if (!bound) note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace (a container without host networking)`;
+    wide =
+      bound && isWildcard(bound.address)
+        ? bound
+        : listeners.find((l) => l.port === check.port && isWildcard(l.address));
+    if (!bound)
+      note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace (a container without host networking)`;
     else {
       const found = await findSocketOwner(bound.inode, check.proc_root, signal);
       if (found.owner) {
@@ -151,9 +209,11 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
             ? `${owner.process} (pid ${owner.pid}) runs in container ${owner.containerId.slice(0, 12)}, but the engine could not name it (${unresolved})`
             : `${owner.process} (pid ${owner.pid}) holds the port for a container, but the engine could not say which (${unresolved})`;
         }
-      } else note = found.unreadable > 0
-        ? `owner unknown: ${found.unreadable} processes' file descriptors are unreadable (they belong to other users); run forgewatch as root or give it CAP_SYS_PTRACE to see who holds the port`
-        : 'owner unknown: no process holds the socket in this PID namespace';
+      } else
+        note =
+          found.unreadable > 0
+            ? `owner unknown: ${found.unreadable} processes' file descriptors are unreadable (they belong to other users); run forgewatch as root or give it CAP_SYS_PTRACE to see who holds the port`
+            : 'owner unknown: no process holds the socket in this PID namespace';
     }
   } else if (conn.listening) {
     note = `${conn.address} is not an address of this machine: the owner can only be found on the host itself`;
@@ -185,7 +245,9 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   } else if (check.owner && ownerOk === undefined) {
     status = 'warn';
     reason = `${target} is listening, but its owner could not be determined (expected ${expectedText(check.owner)})`;
-    hint = unresolved ? `${note}. Point \`socket:\` at the engine that runs the container (or let forgewatch reach it) so the owner can be checked.` : note;
+    hint = unresolved
+      ? `${note}. Point \`socket:\` at the engine that runs the container (or let forgewatch reach it) so the owner can be checked.`
+      : note;
   } else if (check.bind === 'loopback' && wide) {
     status = 'warn';
     reason = `${target} is bound to all interfaces (${hostPort(wide.address, wide.port)}), expected loopback only`;
@@ -195,19 +257,36 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   }
 
   const portLabel = String(check.port);
-  const observations: Observation[] = [{ metric: 'forgewatch_port_listening', labels: { port: portLabel }, value: conn.listening ? 1 : 0 }];
-  if (ownerOk !== undefined) observations.push({ metric: 'forgewatch_port_owner_ok', labels: { port: portLabel }, value: ownerOk ? 1 : 0 });
-  if (owner) observations.push({ metric: 'forgewatch_port_owner_info', labels: { port: portLabel, process: owner.process, unit: owner.unit ?? '', container: owner.container ?? '' }, value: 1 });
+  const observations: Observation[] = [
+    { metric: 'forgewatch_port_listening', labels: { port: portLabel }, value: conn.listening ? 1 : 0 },
+  ];
+  if (ownerOk !== undefined)
+    observations.push({ metric: 'forgewatch_port_owner_ok', labels: { port: portLabel }, value: ownerOk ? 1 : 0 });
+  if (owner)
+    observations.push({
+      metric: 'forgewatch_port_owner_info',
+      labels: { port: portLabel, process: owner.process, unit: owner.unit ?? '', container: owner.container ?? '' },
+      value: 1,
+    });
   const details: JsonObject = {
     host: check.host,
     port: check.port,
     address: conn.address,
     expect: check.expect,
     listening: conn.listening,
-    owner: owner ? { pid: owner.pid, process: owner.process, cmdline: owner.cmdline, unit: owner.unit, container: owner.container } : null,
+    owner: owner
+      ? { pid: owner.pid, process: owner.process, cmdline: owner.cmdline, unit: owner.unit, container: owner.container }
+      : null,
     bound: bound ? hostPort(bound.address, bound.port) : null,
     ...(note ? { owner_note: note } : {}),
     ...(ownerOk !== undefined ? { owner_ok: ownerOk } : {}),
   };
-  return { status, reason, ...(hint ? { hint } : {}), timings: { total: (performance.now() - started) / 1000 }, details, observations };
+  return {
+    status,
+    reason,
+    ...(hint ? { hint } : {}),
+    timings: { total: (performance.now() - started) / 1000 },
+    details,
+    observations,
+  };
 };

@@ -55,12 +55,24 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   const state = { phase: 'resolving' as Phase };
   let connection;
   try {
-    connection = await connectTls({ host, port: check.port, ...(serverName ? { servername: serverName } : {}), anchors, alpn: ['h2', 'http/1.1'], signal, onPhase: (p) => (state.phase = p) });
+    connection = await connectTls({
+      host,
+      port: check.port,
+      ...(serverName ? { servername: serverName } : {}),
+      anchors,
+      alpn: ['h2', 'http/1.1'],
+      signal,
+      onPhase: (p) => (state.phase = p),
+    });
   } catch (err) {
     const timedOut = signal.aborted && isTimeout(signal.reason);
-    const explained = timedOut ? explainTimeout(check.timeout, state.phase, target) : explainNetworkError(err, target, state.phase);
+    const explained = timedOut
+      ? explainTimeout(check.timeout, state.phase, target)
+      : explainNetworkError(err, target, state.phase);
     const code = connectionProblem(err, state.phase, timedOut);
-    return failed(explained.reason, explained.hint ?? HINTS[code], started, { details: { ...summary, phase: state.phase, problems: [code] } });
+    return failed(explained.reason, explained.hint ?? HINTS[code], started, {
+      details: { ...summary, phase: state.phase, problems: [code] },
+    });
   }
   let served;
   try {
@@ -70,7 +82,13 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
   }
 
   const file = check.cert_file ? await readExpected(check.cert_file) : undefined;
-  const analysis = analyzeServed(served, { names, store: trustStore(anchors), policy: check, now: Date.now(), ...(file ? { file } : {}) });
+  const analysis = analyzeServed(served, {
+    names,
+    store: trustStore(anchors),
+    policy: check,
+    now: Date.now(),
+    ...(file ? { file } : {}),
+  });
   const verdict = summarize(analysis.findings, analysis.okReason);
   return {
     ...verdict,

@@ -50,7 +50,12 @@ export function worstStatus(statuses: Iterable<Status>): Status {
 }
 
 /** Builds a failed result; probes use it for every early exit so the shape stays uniform. */
-export function failed(reason: string, hint: string | undefined, startedAt: number, extra: Partial<ProbeResult> = {}): ProbeResult {
+export function failed(
+  reason: string,
+  hint: string | undefined,
+  startedAt: number,
+  extra: Partial<ProbeResult> = {},
+): ProbeResult {
   return {
     status: 'fail',
     reason,

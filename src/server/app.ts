@@ -33,11 +33,14 @@ const CHECK_FILTERS = ['name', 'type', 'label'];
 /** A deploy pipeline's typo must fail loudly, not run some other set of checks and pass. */
 function checkQueryProblem(query: Request['query']): string | undefined {
   const unknown = Object.keys(query).filter((k) => !CHECK_FILTERS.includes(k));
-  if (unknown.length > 0) return `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}; /check takes name, type and label`;
-  if (query.type !== undefined && typeof query.type !== 'string') return 'give type once: one check type per call, e.g. ?type=http';
+  if (unknown.length > 0)
+    return `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}; /check takes name, type and label`;
+  if (query.type !== undefined && typeof query.type !== 'string')
+    return 'give type once: one check type per call, e.g. ?type=http';
   for (const key of ['name', 'label']) {
     const value = query[key];
-    if (value !== undefined && !(Array.isArray(value) ? value : [value]).every((v) => typeof v === 'string')) return `${key} must be plain text, e.g. ?${key === 'name' ? 'name=api' : 'label=team:web'}`;
+    if (value !== undefined && !(Array.isArray(value) ? value : [value]).every((v) => typeof v === 'string'))
+      return `${key} must be plain text, e.g. ?${key === 'name' ? 'name=api' : 'label=team:web'}`;
   }
   return undefined;
 }
@@ -51,13 +54,21 @@ export function createApp(deps: AppDeps): express.Express {
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const token = monitor.config.server.token;
     if (!token || sameSecret(bearerToken(req), token)) return next();
-    res.status(401).set('WWW-Authenticate', 'Bearer realm="forgewatch"').json({ error: 'missing or wrong bearer token' });
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer realm="forgewatch"')
+      .json({ error: 'missing or wrong bearer token' });
   };
 
   app.get('/healthz', (_req, res) => {
     const age = Date.now() - scheduler.lastTick;
     const healthy = age < STALE_TICK_MS;
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'stalled', scheduler_tick_age_ms: age, checks: monitor.checks.length, uptime_s: Math.round((Date.now() - deps.startedAt.getTime()) / 1000) });
+    res.status(healthy ? 200 : 503).json({
+      status: healthy ? 'ok' : 'stalled',
+      scheduler_tick_age_ms: age,
+      checks: monitor.checks.length,
+      uptime_s: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+    });
   });
 
   app.get('/metrics', async (_req, res, next) => {
@@ -77,7 +88,11 @@ export function createApp(deps: AppDeps): express.Express {
       }
       const selection = selectChecks(
         monitor.checks,
-        { names: queryList(req.query.name), ...(typeof req.query.type === 'string' ? { type: req.query.type } : {}), labels: queryList(req.query.label) },
+        {
+          names: queryList(req.query.name),
+          ...(typeof req.query.type === 'string' ? { type: req.query.type } : {}),
+          labels: queryList(req.query.label),
+        },
         Object.keys(probeKinds),
       );
       if (selection.error) {
@@ -103,7 +118,16 @@ export function createApp(deps: AppDeps): express.Express {
         running: v.running,
         labels: v.check.labels,
         depends_on: v.check.depends_on,
-        last: v.last ? { at: v.last.at, status: v.last.result.status, reason: v.last.result.reason, hint: v.last.result.hint ?? null, duration_ms: Math.round((v.last.result.timings.total ?? 0) * 1000), details: v.last.result.details } : null,
+        last: v.last
+          ? {
+              at: v.last.at,
+              status: v.last.result.status,
+              reason: v.last.result.reason,
+              hint: v.last.result.hint ?? null,
+              duration_ms: Math.round((v.last.result.timings.total ?? 0) * 1000),
+              details: v.last.result.details,
+            }
+          : null,
       })),
     });
   });

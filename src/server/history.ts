@@ -81,7 +81,10 @@ class Series {
   }
 
   private grow(capacity: number): void {
-    const copy = <A extends Float64Array | Float32Array | Uint8Array | Uint32Array>(old: A, next: A): A => (next.set(old), next);
+    const copy = <A extends Float64Array | Float32Array | Uint8Array | Uint32Array>(old: A, next: A): A => (
+      next.set(old),
+      next
+    );
     this.t = copy(this.t, new Float64Array(capacity));
     this.ms = copy(this.ms, new Float32Array(capacity));
     this.status = copy(this.status, new Uint8Array(capacity));
@@ -96,7 +99,9 @@ export class History {
 
   /** Records every finished run and forgets checks a reload removed or changed the type of. */
   attach(monitor: Monitor): this {
-    monitor.onResult((rec) => this.add(rec.check.name, Date.parse(rec.at), (rec.result.timings.total ?? 0) * 1000, rec.result.status));
+    monitor.onResult((rec) =>
+      this.add(rec.check.name, Date.parse(rec.at), (rec.result.timings.total ?? 0) * 1000, rec.result.status),
+    );
     const types = new Map(monitor.checks.map((c) => [c.name, c.type]));
     monitor.onConfig((config) => {
       const live = new Map(config.checks.map((c) => [c.name, c.type]));
@@ -129,7 +134,12 @@ export class History {
     series.dropBefore(this.now() - HISTORY_WINDOW_MS);
     const out: HistoryPoint[] = [];
     for (let i = 0; i < series.length; i++) {
-      out.push({ t: series.t[i] as number, durationMs: series.ms[i] as number, status: STATUSES[series.status[i] as number] ?? 'fail', runs: series.runs[i] as number });
+      out.push({
+        t: series.t[i] as number,
+        durationMs: series.ms[i] as number,
+        status: STATUSES[series.status[i] as number] ?? 'fail',
+        runs: series.runs[i] as number,
+      });
     }
     return out;
   }

@@ -20,7 +20,10 @@ export function statusPage(history: History): RouteInstaller {
     app.get('/', (req, res) => {
       const token = monitor.config.server.token;
       const full = !token || tokenGiven(req, token);
-      res.set('Cache-Control', 'no-store').type('html').send(renderPage(monitor.views(), history, { full, now: Date.now() }));
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(renderPage(monitor.views(), history, { full, now: Date.now() }));
     });
 
     app.get('/api/history', requireToken, (req, res) => {
@@ -36,7 +39,12 @@ export function statusPage(history: History): RouteInstaller {
       res.json({
         check: name,
         window_seconds: HISTORY_WINDOW_MS / 1000,
-        points: history.points(name).map((p) => ({ at: new Date(p.t).toISOString(), duration_ms: Math.round(p.durationMs * 10) / 10, status: p.status, runs: p.runs })),
+        points: history.points(name).map((p) => ({
+          at: new Date(p.t).toISOString(),
+          duration_ms: Math.round(p.durationMs * 10) / 10,
+          status: p.status,
+          runs: p.runs,
+        })),
       });
     });
   };
@@ -53,12 +61,25 @@ interface RenderOptions {
 }
 
 export function renderPage(views: CheckView[], history: History, opts: RenderOptions): string {
-  const sorted = [...views].sort((a, b) => (ORDER[a.state.status] ?? 9) - (ORDER[b.state.status] ?? 9) || a.check.name.localeCompare(b.check.name));
+  const sorted = [...views].sort(
+    (a, b) => (ORDER[a.state.status] ?? 9) - (ORDER[b.state.status] ?? 9) || a.check.name.localeCompare(b.check.name),
+  );
   const counts = { fail: 0, warn: 0, unknown: 0, ok: 0 };
   for (const v of views) counts[v.state.status]++;
-  const headline = counts.fail > 0 ? `${counts.fail} failing` : counts.warn > 0 ? `${counts.warn} warning` : views.length === 0 ? 'no checks' : counts.unknown > 0 ? 'starting' : 'all ok';
+  const headline =
+    counts.fail > 0
+      ? `${counts.fail} failing`
+      : counts.warn > 0
+        ? `${counts.warn} warning`
+        : views.length === 0
+          ? 'no checks'
+          : counts.unknown > 0
+            ? 'starting'
+            : 'all ok';
   const states = new Map(views.map((v) => [v.check.name, v.state.status]));
-  const rows = sorted.map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now, states) : briefRow(v))).join('\n');
+  const rows = sorted
+    .map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now, states) : briefRow(v)))
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -82,11 +103,18 @@ function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<
   const s = v.state.status;
   const last = v.last;
   const lastStatus = last?.result.status;
-  const pending = last && lastStatus !== s ? ` <span class="pending" title="the last run disagrees; the status moves after the check's threshold">last run: ${lastStatus}</span>` : '';
+  const pending =
+    last && lastStatus !== s
+      ? ` <span class="pending" title="the last run disagrees; the status moves after the check's threshold">last run: ${lastStatus}</span>`
+      : '';
   const facts = last ? detailFacts(v.check.type, last.result.details) : [];
   // A failing dependency is the likely cause, as in the alert that folds this check under it.
-  const dep = (d: string) => (states.get(d) === 'fail' && s !== 'ok' ? `<strong class="cause">${esc(d)} (failing)</strong>` : esc(d));
-  const deps = v.check.depends_on.length > 0 ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>` : '';
+  const dep = (d: string) =>
+    states.get(d) === 'fail' && s !== 'ok' ? `<strong class="cause">${esc(d)} (failing)</strong>` : esc(d);
+  const deps =
+    v.check.depends_on.length > 0
+      ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>`
+      : '';
   return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}">
 <div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span><span class="type">${esc(v.check.type)}</span>${pending}</div>
 <div class="body">
@@ -131,12 +159,17 @@ export function detailFacts(type: string, details: JsonObject): Fact[] {
     const restarts = typeof ctr.restart_count === 'number' ? ctr.restart_count : 0;
     const exit = typeof ctr.exit_code === 'number' && ctr.exit_code !== 0 ? `, exit ${ctr.exit_code}` : '';
     const oom = ctr.oom_killed === true ? ', OOM-killed' : '';
-    const health = typeof ctr.health === 'string' && ctr.health !== '' && ctr.health !== 'none' ? `, ${esc(ctr.health)}` : '';
-    facts.push({ html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`, ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}) });
+    const health =
+      typeof ctr.health === 'string' && ctr.health !== '' && ctr.health !== 'none' ? `, ${esc(ctr.health)}` : '';
+    facts.push({
+      html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`,
+      ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}),
+    });
   }
   // The port probe's reason already names the owner; add where it is bound and why an owner is unknown.
   if (type === 'port' && typeof details.bound === 'string') facts.push({ html: `bound to ${esc(details.bound)}` });
-  if (type === 'port' && typeof details.owner_note === 'string') facts.push({ html: esc(details.owner_note), tone: 'warn' });
+  if (type === 'port' && typeof details.owner_note === 'string')
+    facts.push({ html: esc(details.owner_note), tone: 'warn' });
   return facts;
 }
 
@@ -149,7 +182,10 @@ function certificateFacts(cert: JsonObject): Fact[] {
   const facts: Fact[] = [];
   if (typeof cert.days_left === 'number') {
     const days = Math.floor(cert.days_left);
-    facts.push({ html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`, ...expiryTone(days) });
+    facts.push({
+      html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`,
+      ...expiryTone(days),
+    });
   }
   const covered = strings(cert.names_covered);
   const missing = strings(cert.names_missing);
@@ -165,7 +201,8 @@ function certificateFacts(cert: JsonObject): Fact[] {
 function certificateFileFact(file: JsonObject): Fact {
   const full = typeof file.path === 'string' ? file.path : '?';
   const label = `<span title="${esc(full)}">${esc(full.split('/').slice(-2).join('/'))}</span>`;
-  if (typeof file.days_left !== 'number') return { html: esc(typeof file.reason === 'string' ? file.reason : `${full}: unreadable`), tone: 'bad' };
+  if (typeof file.days_left !== 'number')
+    return { html: esc(typeof file.reason === 'string' ? file.reason : `${full}: unreadable`), tone: 'bad' };
   const days = Math.floor(file.days_left);
   const missing = strings(file.names_missing);
   const html = `${label}: ${days < 0 ? `expired ${-days} days ago` : `${days} days left`}${missing.length > 0 ? `, does not cover ${missing.map(esc).join(', ')}` : ''}`;
@@ -185,8 +222,16 @@ function thin(points: HistoryPoint[], max: number): HistoryPoint[] {
   for (let i = 0; i < points.length; i += per) {
     const group = points.slice(i, i + per);
     const runs = group.reduce((n, p) => n + p.runs, 0);
-    const worst = group.reduce((w, p) => (STATUS_RANK[p.status] > STATUS_RANK[w] ? p.status : w), 'ok' as HistoryPoint['status']);
-    out.push({ t: group[0]?.t ?? 0, durationMs: group.reduce((sum, p) => sum + p.durationMs * p.runs, 0) / runs, status: worst, runs });
+    const worst = group.reduce(
+      (w, p) => (STATUS_RANK[p.status] > STATUS_RANK[w] ? p.status : w),
+      'ok' as HistoryPoint['status'],
+    );
+    out.push({
+      t: group[0]?.t ?? 0,
+      durationMs: group.reduce((sum, p) => sum + p.durationMs * p.runs, 0) / runs,
+      status: worst,
+      runs,
+    });
   }
   return out;
 }
@@ -194,7 +239,8 @@ function thin(points: HistoryPoint[], max: number): HistoryPoint[] {
 /** Response time over the kept history; failed runs are red dots (a lone first run is a dot too). */
 export function sparkline(all: HistoryPoint[]): string {
   const points = thin(all, SPARK_MAX_POINTS);
-  if (points.length === 0) return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" role="img" aria-label="no response times yet"></svg>`;
+  if (points.length === 0)
+    return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" role="img" aria-label="no response times yet"></svg>`;
   const values = points.map((p) => p.durationMs);
   const max = Math.max(...values);
   const min = Math.min(...values);
@@ -202,7 +248,13 @@ export function sparkline(all: HistoryPoint[]): string {
   // From zero, not from the minimum: 4 ms against 5 ms is a small step, not the full height.
   const y = (ms: number) => SPARK_H - 3 - (max > 0 ? ms / max : 0) * (SPARK_H - 6);
   const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.durationMs).toFixed(1)}`).join(' ');
-  const dots = points.map((p, i) => (p.status === 'ok' && points.length > 1 ? '' : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`)).join('');
+  const dots = points
+    .map((p, i) =>
+      p.status === 'ok' && points.length > 1
+        ? ''
+        : `<circle cx="${x(i).toFixed(1)}" cy="${y(p.durationMs).toFixed(1)}" r="2.2" class="${p.status}"/>`,
+    )
+    .join('');
   const lastMs = values[values.length - 1] ?? 0;
   const label = `response time: last ${formatDuration(lastMs)}, min ${formatDuration(min)}, max ${formatDuration(max)} over ${all.reduce((n, p) => n + p.runs, 0)} runs`;
   return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${esc(formatDuration(lastMs))}</span>`;
@@ -215,7 +267,10 @@ function elapsed(now: number, iso: string): string {
 }
 
 export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 const CSS = `

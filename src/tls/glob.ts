@@ -18,7 +18,10 @@ function segmentRegex(segment: string): RegExp {
       const close = segment.indexOf(']', i + 2);
       if (close < 0) source += '\\[';
       else {
-        const body = segment.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = segment
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         source += `[${body}]`;
         i = close;
       }
@@ -53,6 +56,13 @@ export async function expandGlob(pattern: string, limit = 500): Promise<string[]
     current = next.sort().slice(0, limit);
     if (current.length === 0) break;
   }
-  const exists = await Promise.all(current.map((p) => stat(p).then(() => true, () => false)));
+  const exists = await Promise.all(
+    current.map((p) =>
+      stat(p).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return current.filter((_, i) => exists[i]);
 }

@@ -70,7 +70,14 @@ const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
 
 async function dialTcp(opts: TlsConnectOptions) {
   try {
-    return await dial({ host: opts.host, port: opts.port, ...(opts.resolve ? { resolve: opts.resolve } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}), signal: opts.signal, ...(opts.onPhase ? { onPhase: opts.onPhase } : {}) });
+    return await dial({
+      host: opts.host,
+      port: opts.port,
+      ...(opts.resolve ? { resolve: opts.resolve } : {}),
+      ...(opts.lookup ? { lookup: opts.lookup } : {}),
+      signal: opts.signal,
+      ...(opts.onPhase ? { onPhase: opts.onPhase } : {}),
+    });
   } catch (err) {
     // A reset while connecting means the server accepted and dropped the connection: for a TLS
     // server that is a failed handshake, not a refusal (which answer comes first is a race).
@@ -114,11 +121,19 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
   } catch (err) {
     if (err instanceof DialError) {
       const received = mayNotSpeakTls(err.cause) ? await sniff(tcp.address, opts.port, opts.signal) : undefined;
-      throw new DialError('tls handshake', err.cause, { addresses: [tcp.address], ...(received?.length ? { received } : {}) });
+      throw new DialError('tls handshake', err.cause, {
+        addresses: [tcp.address],
+        ...(received?.length ? { received } : {}),
+      });
     }
     throw err;
   }
-  return { socket, address: tcp.address, timings: { dns: tcp.timings.dns, connect: tcp.timings.connect, tls: (performance.now() - started) / 1000 }, ocspStapled };
+  return {
+    socket,
+    address: tcp.address,
+    timings: { dns: tcp.timings.dns, connect: tcp.timings.connect, tls: (performance.now() - started) / 1000 },
+    ocspStapled,
+  };
 }
 
 const MAX_CHAIN = 10;
@@ -140,6 +155,8 @@ export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): Serv
     cipher: socket.getCipher()?.name ?? null,
     alpn: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
     ocspStapled,
-    opensslError: error ? String(error instanceof Error ? (error as NodeJS.ErrnoException).code ?? error.message : error) : null,
+    opensslError: error
+      ? String(error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : error)
+      : null,
   };
 }

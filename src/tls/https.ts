@@ -50,18 +50,30 @@ export async function dialHttps(url: URL, settings: HttpTlsSettings, opts: Https
   let analysis: ServedAnalysis;
   try {
     const names = (opts.ownHost ? settings.names : undefined) ?? [settings.server_name ?? host];
-    analysis = analyzeServed(inspectServed(connection.socket, connection.ocspStapled), { names, store: trustStore(opts.anchors), policy: settings, now: Date.now() });
+    analysis = analyzeServed(inspectServed(connection.socket, connection.ocspStapled), {
+      names,
+      store: trustStore(opts.anchors),
+      policy: settings,
+      now: Date.now(),
+    });
   } catch (err) {
     connection.socket.destroy();
     throw err;
   }
   const failing = analysis.findings.filter((f) => f.status === 'fail');
   const error = failing.length > 0 && !settings.insecure ? summarize(failing, '') : undefined;
-  return { ...connection, analysis, ...(error ? { error: { reason: error.reason, ...(error.hint ? { hint: error.hint } : {}) } } : {}) };
+  return {
+    ...connection,
+    analysis,
+    ...(error ? { error: { reason: error.reason, ...(error.hint ? { hint: error.hint } : {}) } } : {}),
+  };
 }
 
 /** The certificate's warnings (expiry windows, renewal overdue, weak key) for an otherwise passing check. */
-export function certificateWarning(analysis: ServedAnalysis, settings: HttpTlsSettings): { status: Status; reason: string; hint?: string } | undefined {
+export function certificateWarning(
+  analysis: ServedAnalysis,
+  settings: HttpTlsSettings,
+): { status: Status; reason: string; hint?: string } | undefined {
   if (settings.insecure) return undefined;
   const verdict = summarize(analysis.findings, '');
   return verdict.status === 'ok' ? undefined : verdict;

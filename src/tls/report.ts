@@ -2,22 +2,47 @@
 import type { X509Certificate } from 'node:crypto';
 import type { JsonObject, MetricSpec, Observation } from '../probes/types.js';
 import { describeCertificate, formatName, notAfterMs, notBeforeMs, sanList, sansOf } from './certificate.js';
-import { expiryFindings, finding, sortFindings, strengthFindings, type ExpiryPolicy, type Finding } from './findings.js';
+import {
+  expiryFindings,
+  finding,
+  sortFindings,
+  strengthFindings,
+  type ExpiryPolicy,
+  type Finding,
+} from './findings.js';
 import type { ServedTls } from './handshake.js';
 import { nameCovered } from './names.js';
 import { verifyChain, type TrustStore } from './trust.js';
 
 /** Gauges of a served certificate: declared by the tls probe and by http for https:// URLs. */
 export const tlsCertMetrics: MetricSpec[] = [
-  { name: 'forgewatch_tls_cert_not_after_timestamp_seconds', help: 'Unix time the served certificate expires: cert="leaf", or cert="chain_min" for the earliest in its chain.', labelNames: ['cert'] },
-  { name: 'forgewatch_tls_cert_not_before_timestamp_seconds', help: 'Unix time the served leaf certificate became valid.', labelNames: [] },
-  { name: 'forgewatch_tls_cert_info', help: 'The served leaf certificate (always 1).', labelNames: ['subject', 'issuer', 'serial', 'fingerprint_sha256'] },
-  { name: 'forgewatch_tls_name_covered', help: 'Whether the served certificate covers each expected name (1) or not (0).', labelNames: ['name'] },
+  {
+    name: 'forgewatch_tls_cert_not_after_timestamp_seconds',
+    help: 'Unix time the served certificate expires: cert="leaf", or cert="chain_min" for the earliest in its chain.',
+    labelNames: ['cert'],
+  },
+  {
+    name: 'forgewatch_tls_cert_not_before_timestamp_seconds',
+    help: 'Unix time the served leaf certificate became valid.',
+    labelNames: [],
+  },
+  {
+    name: 'forgewatch_tls_cert_info',
+    help: 'The served leaf certificate (always 1).',
+    labelNames: ['subject', 'issuer', 'serial', 'fingerprint_sha256'],
+  },
+  {
+    name: 'forgewatch_tls_name_covered',
+    help: 'Whether the served certificate covers each expected name (1) or not (0).',
+    labelNames: ['name'],
+  },
   { name: 'forgewatch_tls_version_info', help: 'TLS protocol version negotiated (always 1).', labelNames: ['version'] },
 ];
 
 export const servedMatchesFileMetric: MetricSpec = {
-  name: 'forgewatch_tls_served_matches_file', help: 'Whether the served leaf certificate is the one in cert_file (1) or not (0).', labelNames: [],
+  name: 'forgewatch_tls_served_matches_file',
+  help: 'Whether the served leaf certificate is the one in cert_file (1) or not (0).',
+  labelNames: [],
 };
 
 const DAY_MS = 86_400_000;
@@ -40,16 +65,32 @@ export interface AnalysisOptions {
 }
 
 /** Everything that can be judged from the certificates alone, wherever they came from. */
-export function analyzeCertificate(leaf: X509Certificate, supplied: readonly X509Certificate[], opts: AnalysisOptions, source: 'server' | 'file', truncatedAt?: number): CertAnalysis {
+export function analyzeCertificate(
+  leaf: X509Certificate,
+  supplied: readonly X509Certificate[],
+  opts: AnalysisOptions,
+  source: 'server' | 'file',
+  truncatedAt?: number,
+): CertAnalysis {
   const sans = sansOf(leaf);
   const covered = opts.names.filter((n) => nameCovered(n, sans));
   const missing = opts.names.filter((n) => !nameCovered(n, sans));
-  const verdict = verifyChain(leaf, supplied, opts.store, { source, ...(truncatedAt !== undefined ? { truncatedAt } : {}) });
+  const verdict = verifyChain(leaf, supplied, opts.store, {
+    source,
+    ...(truncatedAt !== undefined ? { truncatedAt } : {}),
+  });
   const findings: Finding[] = [];
   if (missing.length > 0) {
-    findings.push(finding('name_not_covered', 'fail', `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the SANs [${sanList(leaf).join(', ')}]`));
+    findings.push(
+      finding(
+        'name_not_covered',
+        'fail',
+        `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the SANs [${sanList(leaf).join(', ')}]`,
+      ),
+    );
   }
-  if (verdict.problem) findings.push(finding(verdict.problem.code, 'fail', verdict.problem.reason, verdict.problem.hint));
+  if (verdict.problem)
+    findings.push(finding(verdict.problem.code, 'fail', verdict.problem.reason, verdict.problem.hint));
   findings.push(...expiryFindings(leaf, verdict.path.slice(1), opts.policy, opts.now));
   findings.push(...strengthFindings(verdict.path, opts.store.fingerprints));
   const notAfter = notAfterMs(leaf);
@@ -75,7 +116,11 @@ export function problemCodes(findings: Finding[]): string[] {
 }
 
 /** Each certificate as listed, and whether it verifies to a trusted root. */
-export function chainJson(certs: readonly X509Certificate[], store: TrustStore, source: 'server' | 'file'): JsonObject[] {
+export function chainJson(
+  certs: readonly X509Certificate[],
+  store: TrustStore,
+  source: 'server' | 'file',
+): JsonObject[] {
   return certs.map((cert) => ({
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),
@@ -101,14 +146,27 @@ export interface ExpectedFile {
 }
 
 export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?: ExpectedFile }): ServedAnalysis {
-  const base = { protocol: served.protocol, cipher: served.cipher, alpn: served.alpn, ocsp_stapled: served.ocspStapled };
-  const observations: Observation[] = served.protocol ? [{ metric: 'forgewatch_tls_version_info', labels: { version: served.protocol }, value: 1 }] : [];
+  const base = {
+    protocol: served.protocol,
+    cipher: served.cipher,
+    alpn: served.alpn,
+    ocsp_stapled: served.ocspStapled,
+  };
+  const observations: Observation[] = served.protocol
+    ? [{ metric: 'forgewatch_tls_version_info', labels: { version: served.protocol }, value: 1 }]
+    : [];
   const leaf = served.chain[0];
   if (!leaf) {
     const none = finding('handshake_failed', 'fail', 'the server presented no certificate');
     return { findings: [none], details: { ...base, problems: problemCodes([none]) }, observations, okReason: '' };
   }
-  const cert = analyzeCertificate(leaf, served.chain, opts, 'server', served.truncated ? served.chain.length : undefined);
+  const cert = analyzeCertificate(
+    leaf,
+    served.chain,
+    opts,
+    'server',
+    served.truncated ? served.chain.length : undefined,
+  );
   const findings = [...cert.findings];
   if (cert.trusted && served.opensslError && !JUDGED_HERE.has(served.opensslError)) {
     findings.push(finding('untrusted', 'fail', `OpenSSL rejects the chain: ${served.opensslError}`));
@@ -123,21 +181,54 @@ export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?
     if (error) {
       findings.push(finding('file_unreadable', 'fail', `cannot read cert_file ${path}: ${error}`));
     } else if (fileLeaf && !matches) {
-      findings.push(finding('served_differs_from_file', 'fail', `the server serves serial ${leaf.serialNumber.toUpperCase()} (not_after ${new Date(notAfterMs(leaf)).toISOString()}) but ${path} holds serial ${fileLeaf.serialNumber.toUpperCase()} (not_after ${new Date(notAfterMs(fileLeaf)).toISOString()})`));
+      findings.push(
+        finding(
+          'served_differs_from_file',
+          'fail',
+          `the server serves serial ${leaf.serialNumber.toUpperCase()} (not_after ${new Date(notAfterMs(leaf)).toISOString()}) but ${path} holds serial ${fileLeaf.serialNumber.toUpperCase()} (not_after ${new Date(notAfterMs(fileLeaf)).toISOString()})`,
+        ),
+      );
     }
     if (!error) observations.push({ metric: servedMatchesFileMetric.name, value: matches ? 1 : 0 });
   }
   const info = describeCertificate(leaf);
   observations.push(
-    { metric: 'forgewatch_tls_cert_not_after_timestamp_seconds', labels: { cert: 'leaf' }, value: notAfterMs(leaf) / 1000 },
-    { metric: 'forgewatch_tls_cert_not_after_timestamp_seconds', labels: { cert: 'chain_min' }, value: cert.chainMinNotAfter / 1000 },
+    {
+      metric: 'forgewatch_tls_cert_not_after_timestamp_seconds',
+      labels: { cert: 'leaf' },
+      value: notAfterMs(leaf) / 1000,
+    },
+    {
+      metric: 'forgewatch_tls_cert_not_after_timestamp_seconds',
+      labels: { cert: 'chain_min' },
+      value: cert.chainMinNotAfter / 1000,
+    },
     { metric: 'forgewatch_tls_cert_not_before_timestamp_seconds', value: notBeforeMs(leaf) / 1000 },
-    { metric: 'forgewatch_tls_cert_info', labels: { subject: info.subject, issuer: info.issuer, serial: info.serial, fingerprint_sha256: info.fingerprint_sha256 }, value: 1 },
-    ...opts.names.map((name) => ({ metric: 'forgewatch_tls_name_covered', labels: { name }, value: nameCovered(name, sansOf(leaf)) ? 1 : 0 })),
+    {
+      metric: 'forgewatch_tls_cert_info',
+      labels: {
+        subject: info.subject,
+        issuer: info.issuer,
+        serial: info.serial,
+        fingerprint_sha256: info.fingerprint_sha256,
+      },
+      value: 1,
+    },
+    ...opts.names.map((name) => ({
+      metric: 'forgewatch_tls_name_covered',
+      labels: { name },
+      value: nameCovered(name, sansOf(leaf)) ? 1 : 0,
+    })),
   );
   return {
     findings,
-    details: { ...cert.details, chain: chainJson(served.chain, opts.store, 'server'), ...base, ...fileDetails, problems: problemCodes(findings) },
+    details: {
+      ...cert.details,
+      chain: chainJson(served.chain, opts.store, 'server'),
+      ...base,
+      ...fileDetails,
+      problems: problemCodes(findings),
+    },
     observations,
     okReason: `${cert.okReason}, ${served.protocol ?? 'TLS'}`,
   };

@@ -122,10 +122,15 @@ export interface VerifyOptions {
  * Builds the path from `leaf` upwards, preferring a trust anchor as soon as one signed the current
  * certificate (as OpenSSL's trusted-first does), else a certificate from `supplied`.
  */
-export function verifyChain(leaf: X509Certificate, supplied: readonly X509Certificate[], store: TrustStore, opts: VerifyOptions = {}): ChainVerdict {
+export function verifyChain(
+  leaf: X509Certificate,
+  supplied: readonly X509Certificate[],
+  store: TrustStore,
+  opts: VerifyOptions = {},
+): ChainVerdict {
   const path = [leaf];
   const pool = supplied.filter((c) => c.fingerprint256 !== leaf.fingerprint256);
-  for (let current = leaf; ; ) {
+  for (let current = leaf; ;) {
     if (store.fingerprints.has(current.fingerprint256)) return { trusted: true, path };
     const anchor = store.anchors.get(current.issuer)?.find((a) => issuedBy(current, a));
     if (anchor) return { trusted: true, path: [...path, anchor] };
@@ -137,7 +142,8 @@ export function verifyChain(leaf: X509Certificate, supplied: readonly X509Certif
     path.push(current);
   }
   const end = path[path.length - 1] as X509Certificate;
-  if (opts.truncatedAt !== undefined && !isSelfSigned(end)) return { trusted: false, path, problem: truncated(opts.truncatedAt, end) };
+  if (opts.truncatedAt !== undefined && !isSelfSigned(end))
+    return { trusted: false, path, problem: truncated(opts.truncatedAt, end) };
   return { trusted: false, path, problem: describeBreak(path, opts.source ?? 'server') };
 }
 
@@ -152,16 +158,28 @@ function truncated(count: number, last: X509Certificate): NonNullable<ChainVerdi
 function describeBreak(path: X509Certificate[], source: 'server' | 'file'): NonNullable<ChainVerdict['problem']> {
   const end = path[path.length - 1] as X509Certificate;
   if (path.length === 1 && isSelfSigned(end)) {
-    return { code: 'self_signed', reason: `the certificate ${formatName(end.subject)} is self-signed and not in the trusted roots` };
+    return {
+      code: 'self_signed',
+      reason: `the certificate ${formatName(end.subject)} is self-signed and not in the trusted roots`,
+    };
   }
   if (path.length === 1) {
     const sent = source === 'server' ? 'the certificates sent' : 'the certificates in the file';
-    return { code: 'incomplete_chain', reason: `incomplete chain: ${sent} do not include the leaf's issuer ${formatName(end.issuer)}` };
+    return {
+      code: 'incomplete_chain',
+      reason: `incomplete chain: ${sent} do not include the leaf's issuer ${formatName(end.issuer)}`,
+    };
   }
   if (isSelfSigned(end)) {
-    return { code: 'untrusted', reason: `the chain ends at the root ${formatName(end.subject)}, which is not a trusted root` };
+    return {
+      code: 'untrusted',
+      reason: `the chain ends at the root ${formatName(end.subject)}, which is not a trusted root`,
+    };
   }
-  return { code: 'untrusted', reason: `the chain ends at ${formatName(end.subject)}, issued by ${formatName(end.issuer)}, which is not a trusted root` };
+  return {
+    code: 'untrusted',
+    reason: `the chain ends at ${formatName(end.subject)}, issued by ${formatName(end.issuer)}, which is not a trusted root`,
+  };
 }
 
 /** The `ca` option for tls.createSecureContext: Node's roots, the system bundle, then the extra anchors. */

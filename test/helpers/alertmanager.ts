@@ -28,14 +28,29 @@ export async function startAlertmanager(): Promise<RunningAlertmanager> {
   writeFileSync(configFile, JSON.stringify({ route: { receiver: 'null' }, receivers: [{ name: 'null' }] }));
   const child: ChildProcess = spawn(
     'prometheus-alertmanager',
-    [`--config.file=${configFile}`, `--storage.path=${path.join(tmp.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${path.join(tmp.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)), 15_000, 100);
+    await waitFor(
+      async () =>
+        child.exitCode === null &&
+        (await fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )),
+      15_000,
+      100,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await tmp.cleanup();
@@ -43,7 +58,10 @@ export async function startAlertmanager(): Promise<RunningAlertmanager> {
   }
   return {
     url,
-    alerts: async () => (await (await fetch(`${url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`)).json()) as AmAlertView[],
+    alerts: async () =>
+      (await (
+        await fetch(`${url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`)
+      ).json()) as AmAlertView[],
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

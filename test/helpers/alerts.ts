@@ -65,7 +65,9 @@ export async function receiver(): Promise<Receiver> {
       r.received.push(rec);
       const a = r.respond ? r.respond(rec) : { status: r.answer };
       if (a.status >= 200 && a.status < 300) r.accepted.push(rec);
-      res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers }).end(a.body ?? (a.status < 300 ? 'ok' : 'unavailable'));
+      res
+        .writeHead(a.status, { 'content-type': 'text/plain', ...a.headers })
+        .end(a.body ?? (a.status < 300 ? 'ok' : 'unavailable'));
     });
   });
   box.self = Object.assign(started, { received: [], accepted: [], answer: 200 });
@@ -100,7 +102,11 @@ export function captureLogger(): CapturedLog {
 let counter = 0;
 
 /** A notification as the alerter makes them: one firing (or other kind) event per check. */
-export function notification(channel: string, checks: string[], opts: { kind?: AlertEvent['kind']; id?: string } = {}): Notification {
+export function notification(
+  channel: string,
+  checks: string[],
+  opts: { kind?: AlertEvent['kind']; id?: string } = {},
+): Notification {
   const now = new Date().toISOString();
   counter += 1;
   return {
@@ -108,13 +114,24 @@ export function notification(channel: string, checks: string[], opts: { kind?: A
     channel,
     created_at: now,
     events: checks.map((check) => ({
-      kind: opts.kind ?? 'firing', check, type: 'http', labels: {}, status: opts.kind === 'resolved' ? 'ok' : 'fail', previous: opts.kind === 'resolved' ? 'fail' : 'ok',
-      reason: 'status 502, expected 200', since: now, at: now, details: {}, dependents: [],
+      kind: opts.kind ?? 'firing',
+      check,
+      type: 'http',
+      labels: {},
+      status: opts.kind === 'resolved' ? 'ok' : 'fail',
+      previous: opts.kind === 'resolved' ? 'fail' : 'ok',
+      reason: 'status 502, expected 200',
+      since: now,
+      at: now,
+      details: {},
+      dependents: [],
     })),
   };
 }
 
 /** The `kind:check` of every event a webhook receiver accepted, in order. */
 export function acceptedEvents(r: Receiver): string[] {
-  return r.accepted.flatMap((x) => (x.json as { events: { kind: string; check: string }[] }).events.map((e) => `${e.kind}:${e.check}`));
+  return r.accepted.flatMap((x) =>
+    (x.json as { events: { kind: string; check: string }[] }).events.map((e) => `${e.kind}:${e.check}`),
+  );
 }

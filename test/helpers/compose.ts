@@ -39,7 +39,11 @@ export function interpolate(text: string, env: Record<string, string | undefined
 }
 
 /** Compose's `!override` (replace the list instead of merging it): the list itself is what the test reads. */
-const override: CollectionTag | ScalarTag = { tag: '!override', collection: 'seq', resolve: (seq) => seq } as CollectionTag;
+const override: CollectionTag | ScalarTag = {
+  tag: '!override',
+  collection: 'seq',
+  resolve: (seq) => seq,
+} as CollectionTag;
 
 export function readCompose(file: string, env: Record<string, string | undefined>): ComposeFile {
   return parse(interpolate(readFileSync(file, 'utf8'), env), { customTags: [override] }) as ComposeFile;
@@ -47,11 +51,14 @@ export function readCompose(file: string, env: Record<string, string | undefined
 
 /** setpriv arguments giving a process the service's user, groups and capabilities, as Docker runs it. */
 export function setprivArgs(service: ComposeService): string[] {
-  if (!service.cap_drop?.includes('ALL')) throw new Error('only services that drop every capability (cap_drop: [ALL]) are played here');
+  if (!service.cap_drop?.includes('ALL'))
+    throw new Error('only services that drop every capability (cap_drop: [ALL]) are played here');
   const [uid = '0', gid = uid] = (service.user ?? '0:0').split(':');
   // Docker gives root the bounding set; a non-root user loses its capabilities at the uid switch, as here.
   const caps = ['-all', ...(service.cap_add ?? []).map((c) => `+${c.toLowerCase().replace(/^cap_/, '')}`)].join(',');
   const groups = service.group_add?.length ? `--groups=${service.group_add.join(',')}` : '--clear-groups';
-  const noNewPrivs = (service.security_opt ?? []).some((o) => /^no-new-privileges([:=]true)?$/.test(o)) ? ['--no-new-privs'] : [];
+  const noNewPrivs = (service.security_opt ?? []).some((o) => /^no-new-privileges([:=]true)?$/.test(o))
+    ? ['--no-new-privs']
+    : [];
   return [`--reuid=${uid}`, `--regid=${gid}`, groups, `--inh-caps=${caps}`, `--bounding-set=${caps}`, ...noNewPrivs];
 }

@@ -5,7 +5,11 @@ import { monitorFor } from './checks.js';
 
 /** YAML for one container check on `socket`; `body` holds its own keys, one per line. */
 export function containerCheck(name: string, body: string, socket: string): string {
-  return `checks:\n  - name: ${name}\n    type: container\n    socket: ${socket}\n    timeout: 10s\n${body.trim().split('\n').map((l) => `    ${l}`).join('\n')}\n`;
+  return `checks:\n  - name: ${name}\n    type: container\n    socket: ${socket}\n    timeout: 10s\n${body
+    .trim()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n')}\n`;
 }
 
 /** Runs the config's first check; with `before`, runs it again after that (the check's memory kept between runs). */

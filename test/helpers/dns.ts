@@ -26,7 +26,10 @@ const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 
 function encodeName(name: string): Buffer {
   const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
-  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
 }
 
 function encodeIpv6(ip: string): Buffer {
@@ -94,9 +97,15 @@ export async function startDnsServer(zone: Record<string, DnsEntry>): Promise<Ru
     if (!entry) reply = respond(msg, question, RCODES.NXDOMAIN, []);
     else if (entry.rcode) reply = respond(msg, question, RCODES[entry.rcode], []);
     else {
-      const values = typeName === 'CNAME' ? (entry.CNAME ? [entry.CNAME] : []) : typeName ? (entry[typeName] ?? []) : [];
+      const values =
+        typeName === 'CNAME' ? (entry.CNAME ? [entry.CNAME] : []) : typeName ? (entry[typeName] ?? []) : [];
       const valid = values.filter((v) => typeName === 'CNAME' || net.isIP(v) === (typeName === 'A' ? 4 : 6));
-      reply = respond(msg, question, RCODES.NOERROR, typeName ? valid.map((v) => answer(question.type, rdata(typeName, v))) : []);
+      reply = respond(
+        msg,
+        question,
+        RCODES.NOERROR,
+        typeName ? valid.map((v) => answer(question.type, rdata(typeName, v))) : [],
+      );
     }
     socket.send(reply, peer.port, peer.address);
   });
@@ -105,5 +114,10 @@ export async function startDnsServer(zone: Record<string, DnsEntry>): Promise<Ru
     socket.bind(0, '127.0.0.1', () => resolve());
   });
   const { port } = socket.address();
-  return { port, address: `127.0.0.1:${port}`, queries, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    queries,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
 }

@@ -46,7 +46,13 @@ ${http}
 }
 
 /** A TLS server block answering 200 "ok" (and the server name) on 127.0.0.1:port. */
-export function tlsServerBlock(opts: { port: number; certFile: string; keyFile: string; serverName?: string; extra?: string }): string {
+export function tlsServerBlock(opts: {
+  port: number;
+  certFile: string;
+  keyFile: string;
+  serverName?: string;
+  extra?: string;
+}): string {
   return `  server {
     listen 127.0.0.1:${opts.port} ssl;
     server_name ${opts.serverName ?? '_'};
@@ -59,7 +65,9 @@ export function tlsServerBlock(opts: { port: number; certFile: string; keyFile: 
 
 function run(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(NGINX, args, { timeout: 10_000 }, (err, _stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }));
+    execFile(NGINX, args, { timeout: 10_000 }, (err, _stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+    );
   });
 }
 
@@ -82,7 +90,8 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
   const errorLog = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   // The pid file can appear before the listen sockets accept; a started worker means they do.
   await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`nginx exited at start (code ${child.exitCode}):\n${stderr}${errorLog()}`);
+    if (child.exitCode !== null)
+      throw new Error(`nginx exited at start (code ${child.exitCode}):\n${stderr}${errorLog()}`);
     return existsSync(pidFile) && /start worker process/.test(errorLog());
   });
 

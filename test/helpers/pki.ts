@@ -50,7 +50,12 @@ const EC: KeySpec = { kind: 'ec' };
 function keyAlgorithm(spec: KeySpec): KeyAlgorithm {
   return spec.kind === 'ec'
     ? { name: 'ECDSA', namedCurve: 'P-256' }
-    : { name: 'RSASSA-PKCS1-v1_5', modulusLength: spec.bits, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+    : {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: spec.bits,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
 }
 
 async function newKeys(spec: KeySpec): Promise<{ keys: CryptoKeyPair; algorithm: KeyAlgorithm }> {
@@ -95,7 +100,12 @@ function sanExtension(sans: string[]): x509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(sans.map(sanEntry));
 }
 
-async function selfSigned(subject: string, defaultDays: number, opts: CertOptions, extensions: (keys: CryptoKeyPair) => Promise<x509.Extension[]>): Promise<Issued> {
+async function selfSigned(
+  subject: string,
+  defaultDays: number,
+  opts: CertOptions,
+  extensions: (keys: CryptoKeyPair) => Promise<x509.Extension[]>,
+): Promise<Issued> {
   const { keys, algorithm } = await newKeys(opts.key ?? EC);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -106,7 +116,13 @@ async function selfSigned(subject: string, defaultDays: number, opts: CertOption
     signingAlgorithm: signingAlgorithm(algorithm, opts.hash ?? 'SHA-256'),
     extensions: await extensions(keys),
   });
-  return { cert: pem(cert), key: keyPem(keys.privateKey), subject, signingKey: keys.privateKey, keyAlgorithm: algorithm };
+  return {
+    cert: pem(cert),
+    key: keyPem(keys.privateKey),
+    subject,
+    signingKey: keys.privateKey,
+    keyAlgorithm: algorithm,
+  };
 }
 
 /** A self-signed root CA. */
@@ -118,7 +134,12 @@ export function createRootCa(name: string, opts: Omit<CertOptions, 'sans' | 'cn'
   ]);
 }
 
-async function issue(issuer: Issued, subject: string, extensions: x509.Extension[], opts: CertOptions): Promise<Issued> {
+async function issue(
+  issuer: Issued,
+  subject: string,
+  extensions: x509.Extension[],
+  opts: CertOptions,
+): Promise<Issued> {
   const { keys, algorithm } = await newKeys(opts.key ?? EC);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -131,32 +152,55 @@ async function issue(issuer: Issued, subject: string, extensions: x509.Extension
     signingAlgorithm: signingAlgorithm(issuer.keyAlgorithm, opts.hash ?? 'SHA-256'),
     extensions: [...extensions, await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
   });
-  return { cert: pem(cert), key: keyPem(keys.privateKey), subject, signingKey: keys.privateKey, keyAlgorithm: algorithm };
+  return {
+    cert: pem(cert),
+    key: keyPem(keys.privateKey),
+    subject,
+    signingKey: keys.privateKey,
+    keyAlgorithm: algorithm,
+  };
 }
 
 /** An intermediate CA signed by `issuer` (pathLength: how many CAs may follow it below; default 0). */
-export function createIntermediateCa(issuer: Issued, name: string, opts: Omit<CertOptions, 'sans' | 'cn'> & { pathLength?: number } = {}): Promise<Issued> {
-  return issue(issuer, `CN=${name}`, [
-    new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-  ], opts);
+export function createIntermediateCa(
+  issuer: Issued,
+  name: string,
+  opts: Omit<CertOptions, 'sans' | 'cn'> & { pathLength?: number } = {},
+): Promise<Issued> {
+  return issue(
+    issuer,
+    `CN=${name}`,
+    [
+      new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
+    opts,
+  );
 }
 
 /** A server certificate signed by `issuer`. */
 export function createLeaf(issuer: Issued, opts: CertOptions): Promise<Issued> {
   const sans = opts.sans ?? [];
-  return issue(issuer, `CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`, [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-    sanExtension(sans),
-  ], opts);
+  return issue(
+    issuer,
+    `CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`,
+    [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      sanExtension(sans),
+    ],
+    opts,
+  );
 }
 
 /** A self-signed server certificate (no CA behind it). */
 export function createSelfSignedLeaf(opts: CertOptions): Promise<Issued> {
   const sans = opts.sans ?? [];
-  return selfSigned(`CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`, 60, opts, async () => [new x509.BasicConstraintsExtension(false, undefined, true), sanExtension(sans)]);
+  return selfSigned(`CN=${opts.cn ?? sans[0] ?? 'Test Certificate'}`, 60, opts, async () => [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    sanExtension(sans),
+  ]);
 }
 
 /** Concatenated PEM, leaf first: what a server's fullchain.pem holds. */
@@ -169,7 +213,9 @@ export function chainPem(...certs: Issued[]): string {
  * and answering every request with 200 "ok". Weak keys and SHA-1 are allowed so tests can serve them.
  */
 export function serveHttps(certPem: string, keyPem: string): Promise<Started<https.Server>> {
-  return listen(https.createServer({ cert: certPem, key: keyPem, ciphers: 'DEFAULT:@SECLEVEL=0' }, (_req, res) => res.end('ok')));
+  return listen(
+    https.createServer({ cert: certPem, key: keyPem, ciphers: 'DEFAULT:@SECLEVEL=0' }, (_req, res) => res.end('ok')),
+  );
 }
 
 /** Writes PEM text to `dir/name` and returns the path. */

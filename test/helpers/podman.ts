@@ -68,8 +68,20 @@ export async function startPodman(): Promise<Podman> {
   const conf = path.join(dir, 'containers.conf');
   writeFileSync(conf, CONTAINERS_CONF);
   const env = { ...process.env, CONTAINERS_CONF: conf };
-  const globals = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--runtime', 'runc'];
-  const local = async (args: string[]) => (await run('podman', [...globals, ...args], { env, timeout: 30_000 })).stdout.trim();
+  const globals = [
+    '--root',
+    path.join(dir, 'root'),
+    '--runroot',
+    path.join(dir, 'run'),
+    '--tmpdir',
+    path.join(dir, 'tmp'),
+    '--storage-driver',
+    'vfs',
+    '--runtime',
+    'runc',
+  ];
+  const local = async (args: string[]) =>
+    (await run('podman', [...globals, ...args], { env, timeout: 30_000 })).stdout.trim();
 
   const rootfs = path.join(dir, 'rootfs');
   mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
@@ -79,26 +91,46 @@ export async function startPodman(): Promise<Podman> {
   await local(['import', '--change', 'CMD ["/bin/sh"]', path.join(dir, 'busybox.tar'), BUSYBOX_IMAGE]);
 
   const socket = path.join(dir, 'podman.sock');
-  const service: ChildProcess = spawn('perl', ['-e', REAPER, 'podman', ...globals, 'system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore' });
+  const service: ChildProcess = spawn(
+    'perl',
+    ['-e', REAPER, 'podman', ...globals, 'system', 'service', '--time=0', `unix://${socket}`],
+    { env, stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => {
     if (service.exitCode !== null) resolve();
     else service.once('exit', () => resolve());
   });
   await waitFor(() => existsSync(socket), 15_000);
   // Through the service, so every conmon is started below the reaper rather than by a short-lived CLI.
-  const cli = async (args: string[]) => (await run('podman', ['--remote', '--url', `unix://${socket}`, ...args], { env, timeout: 30_000 })).stdout.trim();
+  const cli = async (args: string[]) =>
+    (await run('podman', ['--remote', '--url', `unix://${socket}`, ...args], { env, timeout: 30_000 })).stdout.trim();
 
   return {
     dir,
     socket,
     cli,
     async runContainer(name, args, command) {
-      return cli(['run', '-d', '--name', name, '--network', 'host', '--ulimit', 'host', ...args, BUSYBOX_IMAGE, ...command]);
+      return cli([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--network',
+        'host',
+        '--ulimit',
+        'host',
+        ...args,
+        BUSYBOX_IMAGE,
+        ...command,
+      ]);
     },
     async close() {
       await cli(['rm', '--all', '--force', '-t', '0']).catch(() => undefined);
       if (service.exitCode === null) service.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 20_000)),
+      ]);
       if (!stopped) service.kill('SIGKILL');
       await removeForGood(dir);
     },

@@ -36,7 +36,11 @@ export interface PromSample {
 }
 
 /** Starts Prometheus scraping `targets` (host:port) every second as job `job`, with optional rule files. */
-export async function startPrometheus(opts: { job: string; targets: string[]; ruleFiles?: string[] }): Promise<RunningPrometheus> {
+export async function startPrometheus(opts: {
+  job: string;
+  targets: string[];
+  ruleFiles?: string[];
+}): Promise<RunningPrometheus> {
   const tmp = tempDir('forgewatch-prom-');
   const port = await freePort();
   const configFile = path.join(tmp.dir, 'prometheus.yml');
@@ -48,13 +52,32 @@ export async function startPrometheus(opts: { job: string; targets: string[]; ru
       scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
     }),
   );
-  const child: ChildProcess = spawn('prometheus', [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(tmp.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${path.join(tmp.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const api = async <T>(pathAndQuery: string) => (await (await fetch(`${url}${pathAndQuery}`)).json()) as { status: string; data: T; error?: string };
+  const api = async <T>(pathAndQuery: string) =>
+    (await (await fetch(`${url}${pathAndQuery}`)).json()) as { status: string; data: T; error?: string };
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)), 15_000, 100);
+    await waitFor(
+      async () =>
+        child.exitCode === null &&
+        (await fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )),
+      15_000,
+      100,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await tmp.cleanup();

@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/service.js';
 
-
 /** The built CLI; `npm test` builds before it runs the tests. */
 export const BUILT_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
 
@@ -35,7 +34,12 @@ export async function startForgewatch(yaml: string, opts: { dir?: string } = {})
   const configFile = path.join(dir, 'forgewatch.yaml');
   writeFileSync(configFile, yaml);
   const load = () => loadConfigFile(configFile);
-  const service = await startService({ config: load(), loadConfig: load, logger: pino({ level: 'silent' }), listen: { host: '127.0.0.1', port: 0 } });
+  const service = await startService({
+    config: load(),
+    loadConfig: load,
+    logger: pino({ level: 'silent' }),
+    listen: { host: '127.0.0.1', port: 0 },
+  });
   return {
     service,
     url: service.url,
@@ -56,12 +60,20 @@ export interface CliResult {
 }
 
 /** Runs the built CLI (dist/src/cli.js) with the given args. */
-export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BUILT_CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BUILT_CLI, ...args],
+      { cwd: opts.cwd, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

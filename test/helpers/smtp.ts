@@ -14,7 +14,15 @@ export async function localhostCert(): Promise<TestCert> {
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     algorithm: 'sha256',
     keySize: 2048,
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
   });
   return { key: pems.private, cert: pems.cert };
 }
@@ -61,10 +69,13 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
         secure: false,
         logger: false,
         closeTimeout: 200,
-        ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : { disabledCommands: ['STARTTLS'], allowInsecureAuth: true }),
+        ...(opts.tls
+          ? { key: opts.tls.key, cert: opts.tls.cert }
+          : { disabledCommands: ['STARTTLS'], allowInsecureAuth: true }),
         authOptional: !opts.auth,
         onAuth(auth, _session, cb) {
-          if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.password) return cb(null, { user: auth.username });
+          if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.password)
+            return cb(null, { user: auth.username });
           state.failedLogins += 1;
           cb(new Error('Invalid username or password'));
         },
@@ -76,7 +87,10 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
           state.dataCommands += 1;
           simpleParser(stream)
             .then((mail) => {
-              if (opts.rejectMessage) return cb(Object.assign(new Error('5.7.1 message refused by policy'), { responseCode: opts.rejectMessage }));
+              if (opts.rejectMessage)
+                return cb(
+                  Object.assign(new Error('5.7.1 message refused by policy'), { responseCode: opts.rejectMessage }),
+                );
               if (session.secure) state.tlsSessions += 1;
               state.messages.push(mail);
               state.envelopes.push(session.envelope.rcptTo.map((a) => a.address));
