@@ -1,6 +1,7 @@
 /** Checks an HTTP response against the `expect:` block; returns the first failure, or undefined. */
 import { formatDuration } from '../config/units.js';
 import type { Explained } from '../net/explain.js';
+import { MatchTimeout, testPattern } from '../util/regex-worker.js';
 import type { HttpCheck } from './http.js';
 import { redactUrl } from './http-redirect.js';
 
@@ -20,7 +21,33 @@ const STATUS_HINTS: Record<number, string> = {
   500: 'The application failed while answering: look at its logs for the exception.',
 };
 
-export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: number): Explained | undefined {
+/** Deeper JSON is refused unparsed: comparing it would exhaust the stack, and no health document nests so deep. */
+export const MAX_JSON_DEPTH = 1000;
+
+const SLOW_PATTERN_HINT =
+  'The pattern backtracks too much on this response (nested quantifiers such as (a+)+ or (.*)* take exponential time on text that almost matches): rewrite it without nested repetition, or use body_contains.';
+
+/**
+ * Runs the checks in order; patterns are matched off the main thread under `signal` (the run's deadline), so a
+ * hostile body cannot stall anything but its own check.
+ */
+export async function evaluateExpectations(
+  check: HttpCheck,
+  res: Response,
+  totalMs: number,
+  signal: AbortSignal,
+): Promise<Explained | undefined> {
+  const matches = async (pattern: RegExp, text: string, what: string): Promise<boolean | Explained> => {
+    try {
+      return await testPattern(pattern, text, signal);
+    } catch (err) {
+      if (!(err instanceof MatchTimeout)) throw err;
+      return {
+        reason: `${what} /${pattern.source}/ was still matching when the check's timeout ran out (${formatDuration(err.elapsedMs)})`,
+        hint: SLOW_PATTERN_HINT,
+      };
+    }
+  };
   const { expect } = check;
   if (!expect.status.some(([from, to]) => res.status >= from && res.status <= to)) {
     const wanted = expect.status.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(' or ');
@@ -42,10 +69,18 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
       hint: 'The endpoint answered but not with the expected content: a default page, an error page from a proxy, or a changed health format.',
     };
   }
-  if (expect.body_regex && !expect.body_regex.test(text)) {
-    return { reason: `body does not match /${expect.body_regex.source}/${excerpt(text)}` };
+  if (expect.body_regex) {
+    const matched = await matches(expect.body_regex, text, 'body_regex');
+    if (typeof matched === 'object') return matched;
+    if (!matched) return { reason: `body does not match /${expect.body_regex.source}/${excerpt(text)}` };
   }
   if (expect.json) {
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return {
+        reason: `body is JSON nested deeper than ${MAX_JSON_DEPTH} levels; not parsed`,
+        hint: 'A health document is a few levels deep: this endpoint answers with something else (a generated or hostile body). Check what it serves.',
+      };
+    }
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -68,8 +103,9 @@ export function evaluateExpectations(check: HttpCheck, res: Response, totalMs: n
     const raw = res.headers[name.toLowerCase()];
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
     if (value === undefined) return { reason: `header ${name} is missing, expected /${pattern.source}/` };
-    if (!pattern.test(value))
-      return { reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/` };
+    const matched = await matches(pattern, value, `header ${name}`);
+    if (typeof matched === 'object') return matched;
+    if (!matched) return { reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/` };
   }
   if (expect.max_response_time !== undefined && totalMs > expect.max_response_time) {
     return {
@@ -85,6 +121,24 @@ function excerpt(text: string): string {
   return oneLine
     ? ` (got: ${JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine)})`
     : ' (empty body)';
+}
+
+/** True when brackets outside strings nest deeper than `max`; a linear scan, before any parsing. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 function dig(doc: unknown, path: string): unknown {

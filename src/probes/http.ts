@@ -133,8 +133,9 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
   }
 
   const total = (performance.now() - started) / 1000;
-  const verdict = evaluateExpectations(check, hop, total * 1000);
-  const timings = { ...state.timings, total };
+  const verdict = await evaluateExpectations(check, hop, total * 1000, signal);
+  const checked = (performance.now() - started) / 1000;
+  const timings = { ...state.timings, total: checked };
   const certWarning = !verdict && hop.tls ? certificateWarning(hop.tls, check.tls) : undefined;
   const details: JsonObject = {
     url: shownUrl,
