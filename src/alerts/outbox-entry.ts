@@ -3,7 +3,7 @@
  * version, cut short or edited by hand must not crash the sender, poison the sequence counter or be sent half
  * understood. Such files are moved to outbox/bad/ and logged, never deleted.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
@@ -72,6 +72,17 @@ export function entryFileName(entry: Entry): string {
   return `${String(entry.seq).padStart(12, '0')}-${entry.notification.id}.json`;
 }
 
+/** An entry is a few KiB; anything this large is junk and is moved aside unread, so it cannot exhaust memory. */
+export const MAX_ENTRY_BYTES = 1024 * 1024;
+
+/** Why a file cannot be an entry without reading it (too large, not a regular file), or undefined. */
+function unreadable(full: string): string | undefined {
+  const stat = lstatSync(full);
+  if (!stat.isFile()) return 'not a regular file';
+  if (stat.size > MAX_ENTRY_BYTES) return `${stat.size} bytes, over the ${MAX_ENTRY_BYTES}-byte limit of an entry`;
+  return undefined;
+}
+
 /** Reads every outbox file; unusable ones go to `bad/`. Leftover temp files of an interrupted write are removed. */
 export function loadEntries(dir: string, logger: Logger): Pending[] {
   const out: Pending[] = [];
@@ -89,6 +100,11 @@ export function loadEntries(dir: string, logger: Logger): Pending[] {
     if (!file.endsWith('.json')) continue;
     let problem: string;
     try {
+      const refused = unreadable(full);
+      if (refused) {
+        moveToBad(dir, file, refused, logger);
+        continue;
+      }
       const parsed = entrySchema.safeParse(JSON.parse(readFileSync(full, 'utf8')));
       if (parsed.success && !ids.has(parsed.data.notification.id)) {
         ids.add(parsed.data.notification.id);

@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../checks/store.js';
+import { StateDirError, writeFileAtomic } from '../checks/store.js';
 import type { Logger } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { abortedMessage, DeliveryError, scrub } from './errors.js';
@@ -84,7 +84,12 @@ export class Outbox {
     private readonly logger: Logger,
     private readonly hooks: OutboxHooks,
   ) {
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      // A file named outbox, or no permission: the same start-up error (exit 2, with the fix) as state_dir's own.
+      throw new StateDirError(dir, err as NodeJS.ErrnoException);
+    }
     const latest = Date.now() + retry.max;
     for (const p of loadEntries(dir, logger)) {
       // A file may promise a wait longer than the retry cap now allows.
