@@ -2,16 +2,24 @@
 import { z } from 'zod';
 import { positiveDuration } from '../config/fields.js';
 
-// Secret values are never echoed back in config errors (those reach logs and POST /-/reload answers).
+/**
+ * Secret values are never echoed back in config errors (those reach logs and POST /-/reload answers). An absent
+ * one is reported as missing like any other key, so the loader can add that its ${VAR} came out empty.
+ */
+function secretError(expected: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? 'required key is missing' : `expected ${expected} (not shown: it is a secret)`;
+}
+
 export const secretText = z
   .custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', {
-    message: 'expected a text value (not shown: it is a secret)',
+    error: secretError('a text value'),
   })
   .transform(String);
 
 export const secretUrl = z.custom<string>(
   (v) => typeof v === 'string' && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
-  { message: 'expected an http:// or https:// URL (not shown: it is a secret)' },
+  { error: secretError('an http:// or https:// URL') },
 );
 
 export const channelName = z

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { alertmanagerChannel } from './alertmanager.js';
 import { emailChannel } from './email.js';
 import { slackChannel } from './slack.js';
+import { teamsChannel } from './teams.js';
 import type { Channel, ChannelKind } from './types.js';
 import { webhookChannel } from './webhook.js';
 
@@ -14,6 +15,7 @@ export const channelKinds = {
   slack: slackChannel,
   webhook: webhookChannel,
   alertmanager: alertmanagerChannel,
+  teams: teamsChannel,
 };
 
 export type ChannelType = keyof typeof channelKinds;
