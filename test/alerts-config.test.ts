@@ -46,7 +46,7 @@ describe('alerts config', () => {
       /^fw\.yaml:4:\d+ alerts\.channels\[0\]\.smtp\.secure: expected "tls" or "starttls" or "none", got "ssl"$/,
     );
     expect(problems(`${base}  channels:\n    - { name: p, type: pagerduty }\n`)).toMatch(
-      /^fw\.yaml:4:\d+ alerts\.channels\[0\]\.type: expected "email" or "slack" or "webhook" or "alertmanager", got "pagerduty"$/,
+      /^fw\.yaml:4:\d+ alerts\.channels\[0\]\.type: expected "email" or "slack" or "webhook" or "alertmanager" or "teams", got "pagerduty"$/,
     );
     const leaky = problems(
       `${base}  channels:\n    - { name: s, type: slack, webhook_url: "hooks.slack.com/services/T0/B0/tok3n" }\n    - { name: m, type: email, smtp: { host: h, password: [x9pw] }, from: a@b.c, to: [x@y.z] }\n`,
@@ -81,6 +81,39 @@ describe('alerts config', () => {
       max: 600_000,
       give_up_after: 3_600_000,
     });
+  });
+});
+
+describe('Teams channel config', () => {
+  it('reads a Teams channel with its secret webhook URL, and names the missing or broken field without showing it', () => {
+    const url = 'https://prod-01.westeurope.logic.azure.com/workflows/0a1b/triggers/manual/paths/invoke?sig=s3cr3tSig';
+    const config = parseConfig(
+      `${base}  channels:\n    - { name: ops-teams, type: teams, webhook_url: "\${TEAMS_WEBHOOK_URL}", timeout: 10s }\n`,
+      'fw.yaml',
+      { TEAMS_WEBHOOK_URL: url },
+    );
+    expect(config.alerts?.channels[0]).toEqual({ name: 'ops-teams', type: 'teams', webhook_url: url, timeout: 10_000 });
+    expect(
+      parseConfig(`${base}  channels:\n    - { name: t, type: teams, webhook_url: "${url}" }\n`, 'fw.yaml', {}).alerts
+        ?.channels[0]?.timeout,
+    ).toBe(30_000);
+
+    expect(problems(`${base}  channels:\n    - { name: ops-teams, type: teams }\n`)).toMatch(
+      /^fw\.yaml:4:\d+ alerts\.channels\[0\]\.webhook_url: required key is missing$/,
+    );
+    expect(
+      problems(
+        `${base}  channels:\n    - name: ops-teams\n      type: teams\n      webhook_url: \${TEAMS_WEBHOOK_URL:-}\n`,
+      ),
+    ).toMatch(/alerts\.channels\[0\]\.webhook_url: required key is missing \(\$\{TEAMS_WEBHOOK_URL:-\} is empty\)$/);
+    const broken = problems(
+      `${base}  channels:\n    - { name: ops-teams, type: teams, webhook_url: "logic.azure.com/invoke?sig=s3cr3tSig", hook: x }\n`,
+    );
+    expect(broken).toMatch(
+      /alerts\.channels\[0\]\.webhook_url: expected an http:\/\/ or https:\/\/ URL \(not shown: it is a secret\)/,
+    );
+    expect(broken).toMatch(/alerts\.channels\[0\]\.hook: /);
+    expect(broken).not.toContain('s3cr3tSig');
   });
 });
 

@@ -2,11 +2,23 @@
  * Prometheus Alertmanager (POST /api/v2/alerts). Firing alerts carry an endsAt a few resend periods ahead and
  * are posted again every `resend_every` while they fire; a recovery posts the same labels with endsAt = now.
  */
-import type { AlertmanagerChannelConfig } from './config.js';
-import { buildOrGiveUp, urlSecrets } from './errors.js';
-import { postJson } from './http-post.js';
+import { z } from 'zod';
+import { positiveDuration } from '../config/fields.js';
+import { channelName, timeout } from './channel-fields.js';
+import { urlSecrets } from './errors.js';
+import { JsonPostChannel, postJson } from './http-post.js';
 import { eventTitle } from './render.js';
-import type { AlertEvent, Channel, Notification } from './types.js';
+import type { AlertEvent, ChannelKind, Notification, PeriodicWork } from './types.js';
+
+export const alertmanagerChannelSchema = z.strictObject({
+  name: channelName,
+  type: z.literal('alertmanager'),
+  url: z.url(),
+  /** Firing alerts are posted again this often; Alertmanager resolves alerts it stops hearing about. */
+  resend_every: positiveDuration.prefault('1m'),
+  timeout,
+});
+export type AlertmanagerChannelConfig = z.output<typeof alertmanagerChannelSchema>;
 
 export const ALERT_NAME = 'ForgewatchCheckFailing';
 /** Like Prometheus: an alert not heard of for this many resend periods expires on its own. */
@@ -50,44 +62,36 @@ export function toAmAlert(
   };
 }
 
-export class AlertmanagerChannel implements Channel {
+export class AlertmanagerChannel extends JsonPostChannel {
   readonly type = 'alertmanager';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly secrets: readonly string[];
   readonly resendEveryMs: number;
-  private readonly endpoint: string;
+  /** Keeps firing alerts alive; not queued, since the next resend replaces a lost one. */
+  readonly periodic: PeriodicWork;
 
   constructor(config: AlertmanagerChannelConfig) {
-    this.name = config.name;
-    this.timeoutMs = config.timeout;
-    this.resendEveryMs = config.resend_every;
-    this.endpoint = new URL('api/v2/alerts', config.url.endsWith('/') ? config.url : `${config.url}/`).toString();
+    const endpoint = new URL('api/v2/alerts', config.url.endsWith('/') ? config.url : `${config.url}/`).toString();
     // A reverse proxy in front of Alertmanager may take a password or a token in the URL.
-    this.secrets = urlSecrets(config.url);
+    super(config, endpoint, 'Alertmanager', urlSecrets(config.url));
+    this.resendEveryMs = config.resend_every;
+    this.periodic = {
+      everyMs: config.resend_every,
+      what: 'resending firing alerts',
+      run: ({ firing, publicUrl, signal }) => this.resend(firing, publicUrl, signal),
+    };
   }
 
-  async send(n: Notification, signal: AbortSignal): Promise<void> {
-    return this.post(
-      buildOrGiveUp(this.what, () => n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url))),
-      signal,
-    );
+  protected payload(n: Notification): AmAlert[] {
+    return n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url));
   }
 
-  /** Keeps firing alerts alive; not queued, since the next resend replaces a lost one. */
-  resend(events: AlertEvent[], publicUrl: string | undefined, signal: AbortSignal): Promise<void> {
-    return this.post(
-      events.map((e) => toAmAlert(e, `resend-${e.check}-${e.since}`, this.resendEveryMs, publicUrl)),
-      signal,
-    );
-  }
-
-  private post(alerts: AmAlert[], signal: AbortSignal): Promise<void> {
-    if (alerts.length === 0) return Promise.resolve();
-    return postJson(this.endpoint, JSON.stringify(alerts), {}, signal, this.what);
-  }
-
-  private get what(): string {
-    return `Alertmanager of channel ${this.name}`;
+  private resend(events: AlertEvent[], publicUrl: string | undefined, signal: AbortSignal): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    const alerts = events.map((e) => toAmAlert(e, `resend-${e.check}-${e.since}`, this.resendEveryMs, publicUrl));
+    return postJson(this.url, JSON.stringify(alerts), {}, signal, this.what);
   }
 }
+
+export const alertmanagerChannel: ChannelKind<typeof alertmanagerChannelSchema> = {
+  schema: alertmanagerChannelSchema,
+  create: (config) => new AlertmanagerChannel(config),
+};

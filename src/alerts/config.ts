@@ -1,6 +1,7 @@
 /** The `alerts:` block: channels, routes, grouping, reminders, rate limit, silences and delivery retries. */
 import { z } from 'zod';
-import { duration, filePath, port, positiveDuration } from '../config/fields.js';
+import { duration, positiveDuration } from '../config/fields.js';
+import { channelSchema } from './channels.js';
 
 /** Keys are `check` (glob), `status` (warn|fail), `type`, or a check label; values may use `*` as a wildcard. */
 export const matcherSchema = z.record(
@@ -9,70 +10,7 @@ export const matcherSchema = z.record(
 );
 export type Matcher = z.output<typeof matcherSchema>;
 
-// Secret values are never echoed back in config errors (those reach logs and POST /-/reload answers).
-const secretText = z
-  .custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', {
-    message: 'expected a text value (not shown: it is a secret)',
-  })
-  .transform(String);
-const secretUrl = z.custom<string>(
-  (v) => typeof v === 'string' && URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
-  {
-    message: 'expected an http:// or https:// URL (not shown: it is a secret)',
-  },
-);
-
-const channelName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must match [A-Za-z0-9][A-Za-z0-9_.-]*' });
-const timeout = positiveDuration.prefault('30s');
-
-const emailChannel = z.strictObject({
-  name: channelName,
-  type: z.literal('email'),
-  smtp: z.strictObject({
-    host: z.string().min(1),
-    port: port.optional(),
-    secure: z.enum(['tls', 'starttls', 'none']).default('starttls'),
-    user: z.string().min(1).optional(),
-    password: secretText.optional(),
-    /** PEM file with the CA that signed the server's certificate, for private CAs. */
-    ca_file: filePath.optional(),
-  }),
-  from: z.string().min(3),
-  to: z.array(z.string().min(3)).min(1),
-  timeout,
-});
-
-const slackChannel = z.strictObject({ name: channelName, type: z.literal('slack'), webhook_url: secretUrl, timeout });
-
-const webhookChannel = z.strictObject({
-  name: channelName,
-  type: z.literal('webhook'),
-  url: secretUrl,
-  secret: secretText.optional(),
-  headers: z.record(z.string(), secretText).default({}),
-  timeout,
-});
-
-const alertmanagerChannel = z.strictObject({
-  name: channelName,
-  type: z.literal('alertmanager'),
-  url: z.url(),
-  /** Firing alerts are posted again this often; Alertmanager resolves alerts it stops hearing about. */
-  resend_every: positiveDuration.prefault('1m'),
-  timeout,
-});
-
-// The type is checked first so an unknown one is reported as such, not as a mismatch with every channel kind.
-export const channelSchema = z
-  .looseObject({ type: z.enum(['email', 'slack', 'webhook', 'alertmanager']) })
-  .pipe(z.discriminatedUnion('type', [emailChannel, slackChannel, webhookChannel, alertmanagerChannel]));
-export type ChannelConfig = z.output<typeof channelSchema>;
-export type EmailChannelConfig = z.output<typeof emailChannel>;
-export type SlackChannelConfig = z.output<typeof slackChannel>;
-export type WebhookChannelConfig = z.output<typeof webhookChannel>;
-export type AlertmanagerChannelConfig = z.output<typeof alertmanagerChannel>;
+export { channelSchema, type ChannelConfig } from './channels.js';
 
 const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time such as 2026-12-01T02:00:00Z' });
 

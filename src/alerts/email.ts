@@ -1,10 +1,30 @@
 /** Email through SMTP (nodemailer): a text and an HTML part; accepted means the server answered 250 to the message. */
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
-import type { EmailChannelConfig } from './config.js';
+import { z } from 'zod';
+import { filePath, port } from '../config/fields.js';
+import { channelName, secretText, timeout } from './channel-fields.js';
 import { abortedMessage, buildOrGiveUp, DeliveryError } from './errors.js';
 import { notificationHtml, notificationText, notificationTitle } from './render.js';
-import type { Channel, Notification, SendOutcome } from './types.js';
+import type { Channel, ChannelKind, Notification, SendOutcome } from './types.js';
+
+export const emailChannelSchema = z.strictObject({
+  name: channelName,
+  type: z.literal('email'),
+  smtp: z.strictObject({
+    host: z.string().min(1),
+    port: port.optional(),
+    secure: z.enum(['tls', 'starttls', 'none']).default('starttls'),
+    user: z.string().min(1).optional(),
+    password: secretText.optional(),
+    /** PEM file with the CA that signed the server's certificate, for private CAs. */
+    ca_file: filePath.optional(),
+  }),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  timeout,
+});
+export type EmailChannelConfig = z.output<typeof emailChannelSchema>;
 
 const DEFAULT_PORTS = { tls: 465, starttls: 587, none: 25 } as const;
 
@@ -71,6 +91,11 @@ export class EmailChannel implements Channel {
     }
   }
 }
+
+export const emailChannel: ChannelKind<typeof emailChannelSchema> = {
+  schema: emailChannelSchema,
+  create: (config) => new EmailChannel(config),
+};
 
 function smtpError(err: unknown, where: string): DeliveryError {
   const e = err as { code?: string; responseCode?: number; response?: string; message?: string };

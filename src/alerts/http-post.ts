@@ -1,6 +1,17 @@
-/** One JSON POST with a deadline and a capped response read; only a 2xx counts as accepted. */
+/**
+ * One JSON POST with a deadline and a capped response read; only a 2xx counts as accepted. Plus the base of
+ * channels whose delivery is exactly that: one POST of a payload built from the notification to a configured URL.
+ */
 import { request } from 'undici';
-import { abortedMessage, DeliveryError, parseRetryAfter, permanentHttpStatus } from './errors.js';
+import {
+  abortedMessage,
+  buildOrGiveUp,
+  DeliveryError,
+  parseRetryAfter,
+  permanentHttpStatus,
+  urlSecrets,
+} from './errors.js';
+import type { Channel, Notification } from './types.js';
 
 const MAX_ERROR_BODY = 512;
 
@@ -48,4 +59,39 @@ export async function postJson(
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     },
   );
+}
+
+/** Slack, Teams, the generic webhook and Alertmanager: what differs is the payload, the headers and the name. */
+export abstract class JsonPostChannel implements Channel {
+  abstract readonly type: string;
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly secrets: readonly string[];
+  /** Names the receiver in errors ("Slack webhook of channel ops"); never the URL, which may hold a token. */
+  protected readonly what: string;
+
+  /** `secrets` defaults to the parts of `url` that may carry a token. */
+  constructor(
+    config: { name: string; timeout: number },
+    protected readonly url: string,
+    receiver: string,
+    secrets: readonly string[] = urlSecrets(url),
+  ) {
+    this.name = config.name;
+    this.timeoutMs = config.timeout;
+    this.secrets = secrets;
+    this.what = `${receiver} of channel ${config.name}`;
+  }
+
+  protected abstract payload(n: Notification): unknown;
+
+  /** Extra request headers; `body` is the exact text sent, for signatures. */
+  protected headers(_n: Notification, _body: string): Record<string, string> {
+    return {};
+  }
+
+  async send(n: Notification, signal: AbortSignal): Promise<void> {
+    const body = buildOrGiveUp(this.what, () => JSON.stringify(this.payload(n)));
+    return postJson(this.url, body, this.headers(n, body), signal, this.what);
+  }
 }

@@ -9,15 +9,12 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { RouteInstaller } from '../server/app.js';
 import { Alerter } from './alerter.js';
-import { AlertmanagerChannel } from './alertmanager.js';
-import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig, type ChannelConfig } from './config.js';
-import { EmailChannel } from './email.js';
+import { makeChannel } from './channels.js';
+import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig } from './config.js';
 import { scrub } from './errors.js';
 import { Outbox, type DeliveryResult } from './outbox.js';
 import { silenceRoutes, Silences } from './silences.js';
-import { SlackChannel } from './slack.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
-import { WebhookChannel } from './webhook.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -30,19 +27,6 @@ export interface AlertingOptions {
   monitor: Monitor;
   registry: Registry;
   logger: Logger;
-}
-
-export function makeChannel(c: ChannelConfig): Channel {
-  switch (c.type) {
-    case 'email':
-      return new EmailChannel(c);
-    case 'slack':
-      return new SlackChannel(c);
-    case 'webhook':
-      return new WebhookChannel(c);
-    case 'alertmanager':
-      return new AlertmanagerChannel(c);
-  }
 }
 
 type SendResult = DeliveryResult | 'rate_limited';
@@ -125,22 +109,27 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   const silences = new Silences(stateDir);
   const alerter = new Alerter(alerts, monitor, silences, dispatch, stateDir, logger);
 
-  const resentAt = new Map<string, number>();
+  const periodicRanAt = new Map<string, number>();
   const resender = setInterval(() => {
     for (const ch of channels.values()) {
-      if (!(ch instanceof AlertmanagerChannel)) continue;
-      const last = resentAt.get(ch.name) ?? Date.now();
-      if (!resentAt.has(ch.name)) resentAt.set(ch.name, last);
-      if (Date.now() - last < ch.resendEveryMs) continue;
-      resentAt.set(ch.name, Date.now());
-      ch.resend(alerter.openFiring(ch.name), config.server.public_url, AbortSignal.timeout(ch.timeoutMs)).catch(
-        (err: Error) => {
+      if (!ch.periodic) continue;
+      const last = periodicRanAt.get(ch.name) ?? Date.now();
+      if (!periodicRanAt.has(ch.name)) periodicRanAt.set(ch.name, last);
+      if (Date.now() - last < ch.periodic.everyMs) continue;
+      periodicRanAt.set(ch.name, Date.now());
+      const { what } = ch.periodic;
+      ch.periodic
+        .run({
+          firing: alerter.openFiring(ch.name),
+          publicUrl: config.server.public_url,
+          signal: AbortSignal.timeout(ch.timeoutMs),
+        })
+        .catch((err: Error) => {
           logger.warn(
             { event: 'alert_resend_failed', channel: ch.name, error: scrub(err.message, ch.secrets) },
-            `resending firing alerts to ${ch.name} failed`,
+            `${what} to ${ch.name} failed`,
           );
-        },
-      );
+        });
     }
   }, 500);
   resender.unref();

@@ -1,10 +1,18 @@
 /** Slack incoming webhook: Block Kit blocks plus a plain `text` that notifications and old clients show. */
+import { z } from 'zod';
 import { formatDuration } from '../config/units.js';
-import type { SlackChannelConfig } from './config.js';
-import { buildOrGiveUp, urlSecrets } from './errors.js';
-import { postJson } from './http-post.js';
+import { channelName, secretUrl, timeout } from './channel-fields.js';
+import { JsonPostChannel } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';
-import type { AlertEvent, Channel, Notification } from './types.js';
+import type { AlertEvent, ChannelKind, Notification } from './types.js';
+
+export const slackChannelSchema = z.strictObject({
+  name: channelName,
+  type: z.literal('slack'),
+  webhook_url: secretUrl,
+  timeout,
+});
+export type SlackChannelConfig = z.output<typeof slackChannelSchema>;
 
 /** Slack rejects section text over 3000 characters and messages over 50 blocks. */
 const MAX_SECTION = 2900;
@@ -69,21 +77,19 @@ export function slackPayload(n: Notification): { text: string; blocks: Block[] }
   return { text: notificationTitle(n), blocks };
 }
 
-export class SlackChannel implements Channel {
+export class SlackChannel extends JsonPostChannel {
   readonly type = 'slack';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly secrets: readonly string[];
 
-  constructor(private readonly config: SlackChannelConfig) {
-    this.name = config.name;
-    this.timeoutMs = config.timeout;
-    this.secrets = urlSecrets(config.webhook_url);
+  constructor(config: SlackChannelConfig) {
+    super(config, config.webhook_url, 'Slack webhook');
   }
 
-  async send(n: Notification, signal: AbortSignal): Promise<void> {
-    const what = `Slack webhook of channel ${this.name}`;
-    const body = buildOrGiveUp(what, () => JSON.stringify(slackPayload(n)));
-    return postJson(this.config.webhook_url, body, {}, signal, what);
+  protected payload(n: Notification) {
+    return slackPayload(n);
   }
 }
+
+export const slackChannel: ChannelKind<typeof slackChannelSchema> = {
+  schema: slackChannelSchema,
+  create: (config) => new SlackChannel(config),
+};

@@ -1,4 +1,8 @@
-/** What the alerting layer hands to a channel, and the one interface every channel implements. */
+/**
+ * What the alerting layer hands to a channel, the one interface every channel implements, and what a channel
+ * kind registers (src/alerts/channels.ts) so the config and the service know it.
+ */
+import type { z } from 'zod';
 import type { CheckStatus } from '../checks/state.js';
 import type { JsonObject } from '../probes/types.js';
 
@@ -62,5 +66,29 @@ export interface Channel {
    * whether a later attempt can succeed. Must stop its work when `signal` aborts.
    */
   send(notification: Notification, signal: AbortSignal): Promise<SendOutcome | void>;
+  /** Work the channel does on its own between notifications, for receivers that forget what they are not told again. */
+  periodic?: PeriodicWork;
   close?(): void;
+}
+
+export interface PeriodicWork {
+  everyMs: number;
+  /** Names the work in the warning logged when a run fails: "resending firing alerts". */
+  what: string;
+  /** Not queued nor retried: the next run replaces a failed one. Must stop its work when `ctx.signal` aborts. */
+  run(ctx: PeriodicContext): Promise<void>;
+}
+
+export interface PeriodicContext {
+  /** The channel's open firing events: alerted on, not resolved, folded or silenced. */
+  firing: AlertEvent[];
+  publicUrl: string | undefined;
+  /** Aborts at the channel's timeout. */
+  signal: AbortSignal;
+}
+
+/** A channel kind: the schema of its config entry (with a literal `type`) and how to build the channel from it. */
+export interface ChannelKind<S extends z.ZodType> {
+  readonly schema: S;
+  create(config: z.output<S>): Channel;
 }

@@ -3,11 +3,22 @@
  * `X-Forgewatch-Signature: sha256=<hex HMAC-SHA256 of the raw body>` lets the receiver verify it.
  */
 import { createHmac } from 'node:crypto';
-import type { WebhookChannelConfig } from './config.js';
-import { buildOrGiveUp, urlSecrets } from './errors.js';
-import { postJson } from './http-post.js';
+import { z } from 'zod';
+import { channelName, secretText, secretUrl, timeout } from './channel-fields.js';
+import { urlSecrets } from './errors.js';
+import { JsonPostChannel } from './http-post.js';
 import { eventTitle, notificationText, notificationTitle } from './render.js';
-import type { Channel, Notification } from './types.js';
+import type { ChannelKind, Notification } from './types.js';
+
+export const webhookChannelSchema = z.strictObject({
+  name: channelName,
+  type: z.literal('webhook'),
+  url: secretUrl,
+  secret: secretText.optional(),
+  headers: z.record(z.string(), secretText).default({}),
+  timeout,
+});
+export type WebhookChannelConfig = z.output<typeof webhookChannelSchema>;
 
 export const SIGNATURE_HEADER = 'x-forgewatch-signature';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -30,27 +41,29 @@ export function signBody(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-export class WebhookChannel implements Channel {
+export class WebhookChannel extends JsonPostChannel {
   readonly type = 'webhook';
-  readonly name: string;
-  readonly timeoutMs: number;
-  readonly secrets: readonly string[];
 
   constructor(private readonly config: WebhookChannelConfig) {
-    this.name = config.name;
-    this.timeoutMs = config.timeout;
-    this.secrets = [
+    super(config, config.url, 'webhook', [
       ...urlSecrets(config.url),
       ...(config.secret ? [config.secret] : []),
       ...Object.values(config.headers),
-    ];
+    ]);
   }
 
-  async send(n: Notification, signal: AbortSignal): Promise<void> {
-    const what = `webhook of channel ${this.name}`;
-    const body = buildOrGiveUp(what, () => JSON.stringify(webhookPayload(n)));
+  protected payload(n: Notification) {
+    return webhookPayload(n);
+  }
+
+  protected override headers(n: Notification, body: string): Record<string, string> {
     const headers: Record<string, string> = { ...this.config.headers, [IDEMPOTENCY_HEADER]: n.id };
     if (this.config.secret) headers[SIGNATURE_HEADER] = signBody(body, this.config.secret);
-    return postJson(this.config.url, body, headers, signal, what);
+    return headers;
   }
 }
+
+export const webhookChannel: ChannelKind<typeof webhookChannelSchema> = {
+  schema: webhookChannelSchema,
+  create: (config) => new WebhookChannel(config),
+};
