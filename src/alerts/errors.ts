@@ -2,6 +2,7 @@
  * How a channel says why a notification was not accepted, so the outbox can tell "try again later" from
  * "this message will never be accepted", and keeps secrets out of the error text it logs and stores.
  */
+import { redact } from '../util/redact.js';
 
 export interface DeliveryErrorOptions {
   /** The receiver refused this message for good (a 4xx, an SMTP 5xx for the whole message, an unbuildable message). */
@@ -67,7 +68,8 @@ export function urlSecrets(url: string): string[] {
   const out = [url, u.href];
   for (const part of [u.username, u.password]) if (part) out.push(part, decoded(part));
   if (u.pathname.length > 1) {
-    out.push(u.pathname, decoded(u.pathname), u.pathname.slice(1));
+    // The path with its slash: "/hook" is a secret, the word "hook" (or "webhook") is not.
+    out.push(u.pathname, decoded(u.pathname));
     for (const seg of u.pathname.split('/'))
       if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg, decoded(seg));
   }
@@ -78,12 +80,9 @@ export function urlSecrets(url: string): string[] {
   return out;
 }
 
-/** Longest first, so a whole URL is replaced before the path inside it. */
+/** Secrets replaced whole (see util/redact.ts): a channel's name or a word never loses a part to them. */
 export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length))
-    if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out;
+  return redact(text, secrets);
 }
 
 /** The signal's reason tells a deadline (TimeoutError from util/deadline) from a shutdown. */

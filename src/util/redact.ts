@@ -1,0 +1,54 @@
+/**
+ * Replaces secret values (tokens, passwords, secret URLs, resolved ${...} references) in text forgewatch writes
+ * or shows. A value is replaced whole: a short one only where it stands as a word of its own, so a channel named
+ * "hook" whose URL path is "/hook" does not turn "webhook" into "web[redacted]"; a long one (12 characters or
+ * more) wherever it occurs, since no ordinary word contains it by chance.
+ */
+export const REDACTED = '[redacted]';
+
+/** Values shorter than this are not secrets worth the damage of replacing them everywhere (e.g. "1", "on"). */
+const MIN_SECRET = 4;
+const ANYWHERE = 12;
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class Redactor {
+  private readonly pattern: RegExp | undefined;
+  readonly values: readonly string[];
+
+  constructor(secrets: Iterable<string>) {
+    // Longest first, so a whole URL is replaced before the path inside it.
+    this.values = [...new Set([...secrets].filter((s) => s.length >= MIN_SECRET))].sort((a, b) => b.length - a.length);
+    const alternatives = this.values.map((s) =>
+      s.length >= ANYWHERE ? escapeRegExp(s) : `(?<![A-Za-z0-9])${escapeRegExp(s)}(?![A-Za-z0-9])`,
+    );
+    this.pattern = alternatives.length > 0 ? new RegExp(alternatives.join('|'), 'g') : undefined;
+  }
+
+  text(text: string): string {
+    return this.pattern ? text.replace(this.pattern, REDACTED) : text;
+  }
+
+  /** A copy of a JSON-like value with every string redacted (keys too: a header name can be a token). */
+  value<T>(v: T): T {
+    if (!this.pattern) return v;
+    return this.walk(v) as T;
+  }
+
+  private walk(v: unknown): unknown {
+    if (typeof v === 'string') return this.text(v);
+    if (Array.isArray(v)) return v.map((x) => this.walk(x));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[this.text(k)] = this.walk(x);
+      return out;
+    }
+    return v;
+  }
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  return new Redactor(secrets).text(text);
+}
