@@ -1,5 +1,5 @@
 /** Slack incoming webhook: Block Kit blocks plus a plain `text` that notifications and old clients show. */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { SlackChannelConfig } from './config.js';
 import { buildOrGiveUp, urlSecrets } from './errors.js';
 import { postJson } from './http-post.js';

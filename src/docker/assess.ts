@@ -1,5 +1,5 @@
 /** Judges one inspected container: state, restarts over the window, OOM, health; quotes its logs when it failed. */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { JsonObject, Observation, Status } from '../probes/types.js';
 import type { DockerClient } from './client.js';
 import { clipLine, meaningfulLine } from './frames.js';

@@ -1,6 +1,7 @@
 /** Opens one fresh TCP connection, timing each phase, abortable at any point. TLS goes on top in src/tls/handshake.ts. */
 import { lookup as systemLookup } from 'node:dns/promises';
 import net from 'node:net';
+import { bareHost } from '../util/address.js';
 
 export type DialPhase = 'resolving' | 'connecting' | 'tls handshake';
 
@@ -55,10 +56,6 @@ export class DialError extends Error {
   get code(): string | undefined {
     return this.cause.code;
   }
-}
-
-export function bareHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '');
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

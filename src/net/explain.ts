@@ -2,8 +2,9 @@
  * Turns network failures into the one-line reason and the plain-language hint a person reads at night.
  * The hints come from real deployments behind a TLS-terminating proxy with containers behind it.
  */
-import { formatDuration } from '../config/units.js';
-import { bareHost, DialError } from './dial.js';
+import { bareHost, hostPort } from '../util/address.js';
+import { formatDuration } from '../util/format.js';
+import { DialError } from './dial.js';
 import { explainTlsFailure } from './tls-errors.js';
 
 export type Phase = 'resolving' | 'connecting' | 'tls handshake' | 'first byte' | 'body';
@@ -50,10 +51,6 @@ export function explainTimeout(timeoutMs: number, phase: Phase, target: Target):
     body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
   };
   return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };
-}
-
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

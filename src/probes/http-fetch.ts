@@ -1,12 +1,13 @@
 /** One HTTP(S) request over one fresh connection, timing each phase and reading the body up to max_body. */
 import type { X509Certificate } from 'node:crypto';
 import { Client } from 'undici';
-import { formatSize } from '../config/units.js';
+import { formatSize } from '../util/format.js';
 import { dial, type Dialed } from '../net/dial.js';
 import type { Explained, Phase } from '../net/explain.js';
 import { dialHttps, type HttpsHop, type HttpTlsSettings } from '../tls/https.js';
 import type { ServedAnalysis } from '../tls/report.js';
-import { ProbeFailure, type HttpRequest } from './http-redirect.js';
+import { ProbeFailure } from './failure.js';
+import type { HttpRequest } from './http-redirect.js';
 
 export const PHASES = ['dns', 'connect', 'tls', 'ttfb', 'transfer'] as const;
 export type TimedPhase = (typeof PHASES)[number];

@@ -6,9 +6,10 @@ import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
 import { containerName, containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
-import { explainNetworkError, hostPort } from '../net/explain.js';
+import { explainNetworkError } from '../net/explain.js';
 import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
+import { hostPort } from '../util/address.js';
 import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
 
 export const portCheckSchema = checkSchema('port', {

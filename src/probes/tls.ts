@@ -2,7 +2,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { bareHost } from '../net/dial.js';
+import { bareHost } from '../util/address.js';
 import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
 import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';

@@ -1,6 +1,7 @@
 /** The certificate side of an https:// hop in an http check: same handshake and judgement as the tls check. */
 import type { X509Certificate } from 'node:crypto';
-import { bareHost, type DialPhase } from '../net/dial.js';
+import { type DialPhase } from '../net/dial.js';
+import { bareHost } from '../util/address.js';
 import type { Explained } from '../net/explain.js';
 import type { Status } from '../probes/types.js';
 import { certPolicyFields, type ExpiryWindow } from './config.js';
