@@ -1,7 +1,7 @@
 /** The config used when no file is given: useful on any machine without editing anything. */
 import { listenerChecksYaml } from '../ports/default-checks.js';
 import { hostPort } from '../util/address.js';
-import type { ListenAddress } from './schema.js';
+import type { ListenAddress } from '../util/listen.js';
 
 export function defaultConfigText(listen: ListenAddress): string {
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
