@@ -3,7 +3,8 @@ import { lookup as systemLookup } from 'node:dns/promises';
 import net from 'node:net';
 import { bareHost } from '../util/address.js';
 
-export type DialPhase = 'resolving' | 'connecting' | 'tls handshake';
+/** Where opening a connection stands (or stopped): the name, the TCP connect, the TLS handshake on top. */
+export type ConnectPhase = 'resolving' | 'connecting' | 'tls handshake';
 
 export interface DialTimings {
   dns: number;
@@ -22,7 +23,7 @@ export interface DialOptions {
   /** Resolver to use instead of the system's (getaddrinfo). */
   lookup?: LookupAll;
   signal: AbortSignal;
-  onPhase?: (phase: DialPhase) => void;
+  onPhase?: (phase: ConnectPhase) => void;
 }
 
 export interface Dialed {
@@ -44,7 +45,7 @@ export class DialError extends Error {
   readonly addresses: readonly string[];
   readonly received: Buffer | undefined;
   constructor(
-    readonly phase: DialPhase,
+    readonly phase: ConnectPhase,
     override readonly cause: NodeJS.ErrnoException,
     context: DialErrorContext = {},
   ) {
@@ -130,7 +131,7 @@ export async function dial(opts: DialOptions): Promise<Dialed> {
 export function waitFor<S extends net.Socket>(
   socket: S,
   event: string,
-  phase: DialPhase,
+  phase: ConnectPhase,
   signal: AbortSignal,
   underlying?: net.Socket,
 ): Promise<S> {
