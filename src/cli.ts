@@ -9,12 +9,12 @@ import { buildReport, formatTable, selectChecks, type CheckReport } from './chec
 import { defaultConfigText } from './config/default.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
-import type { ListenAddress } from './config/schema.js';
 import { loadConfigFileIsolated } from './config/load-isolated.js';
 import { parseDuration } from './config/units.js';
 import { createLogger } from './log.js';
 import { probeKinds } from './probes/index.js';
 import { ListenError, startService, type Service } from './service.js';
+import { LOOPBACK_HOST, parseListenAddress, type ListenAddress } from './util/listen.js';
 
 const USAGE = `forgewatch — health, TLS, container and port monitoring
 
@@ -32,7 +32,7 @@ exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
 
 const DEFAULT_FILE = 'forgewatch.yaml';
 const EMBEDDED = '(embedded default)';
-const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9464 };
+const DEFAULT_LISTEN: ListenAddress = { host: LOOPBACK_HOST, port: 9464 };
 
 class UsageError extends Error {}
 
@@ -42,11 +42,10 @@ function configPath(explicit: string | undefined): string | undefined {
   return existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined;
 }
 
-function parseListen(text: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!m || Number(m[3]) > 65535)
-    throw new UsageError(`--listen expects HOST:PORT with a port up to 65535, got ${JSON.stringify(text)}`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
+function parseListenFlag(text: string): ListenAddress {
+  const parsed = parseListenAddress(text);
+  if (!parsed.ok) throw new UsageError(`--listen: ${parsed.problem}`);
+  return parsed.address;
 }
 
 function embeddedDefault(listen: ListenAddress): Config {
@@ -117,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(explicit: string | undefined, listenFlag: string | undefined): Promise<number> {
   const logger = createLogger();
-  const listen = listenFlag ? parseListen(listenFlag) : undefined;
+  const listen = listenFlag ? parseListenFlag(listenFlag) : undefined;
   const file = configPath(explicit);
   // The embedded default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
   let self: ListenAddress = listen ?? DEFAULT_LISTEN;

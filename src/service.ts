@@ -12,6 +12,7 @@ import { Metrics } from './metrics/registry.js';
 import { createApp } from './server/app.js';
 import { History } from './server/history.js';
 import { statusPage } from './server/status-page.js';
+import { hostPort } from './util/address.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -143,13 +144,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   } catch (err) {
     await monitor.close();
     await alerting.close();
-    throw new ListenError(
-      listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`,
-      err as NodeJS.ErrnoException,
-    );
+    throw new ListenError(hostPort(listen.host, listen.port), err as NodeJS.ErrnoException);
   }
   const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `http://${hostPort(address.address, address.port)}`;
   const bound = opts.onListening?.({ host: listen.host, port: address.port });
   if (bound) monitor.apply(bound);
   scheduler.start();

@@ -10,7 +10,8 @@ import {
   type CheckState,
   type Transition,
 } from '../src/checks/state.js';
-import { StateDirError, StateStore, writeFileAtomic } from '../src/checks/store.js';
+import { StateDirError, StateStore } from '../src/checks/store.js';
+import { writeFileAtomic } from '../src/util/fs.js';
 import type { ProbeResult, Status } from '../src/probes/types.js';
 import { startForgewatch, tempDir, waitFor } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';

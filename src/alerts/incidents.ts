@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync } from 'node:fs';
 import { z } from 'zod';
-import { writeFileAtomic } from '../checks/store.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../log.js';
 import type { AlertEvent } from './types.js';
 

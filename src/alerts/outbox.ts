@@ -10,7 +10,8 @@
 import { mkdirSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { StateDirError, writeFileAtomic } from '../checks/store.js';
+import { StateDirError } from '../checks/store.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { abortedMessage, DeliveryError, scrub } from './errors.js';

@@ -2,7 +2,7 @@
  * Turns notifications into what a person reads at night: a title that says what is wrong, and a body with
  * the reason, the likely cause and fix, since when, the check's details and the checks folded into it.
  */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { JsonObject, JsonValue } from '../probes/types.js';
 import { detailFacts, esc } from '../server/status-page.js';
 import type { AlertEvent, Notification } from './types.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { writeFileAtomic } from '../checks/store.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { duration } from '../config/fields.js';
 import type { RouteInstaller } from '../server/app.js';
 import { matcherSchema, type SilenceConfig } from './config.js';

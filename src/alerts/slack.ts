@@ -1,6 +1,6 @@
 /** Slack incoming webhook: Block Kit blocks plus a plain `text` that notifications and old clients show. */
 import { z } from 'zod';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { channelName, secretUrl, timeout } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';

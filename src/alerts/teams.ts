@@ -3,7 +3,7 @@
  * message with one Adaptive Card, a title per event, its facts and details, and a status page button.
  */
 import { z } from 'zod';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { channelName, secretUrl, timeout } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';

@@ -1,6 +1,6 @@
 /** The `/check` JSON and the CLI's table: one shape for "what happened when these checks ran". */
 import type { CheckConfig } from '../config/load.js';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { JsonObject, Status } from '../probes/types.js';
 import type { RunRecord } from './monitor.js';
 

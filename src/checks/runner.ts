@@ -1,5 +1,5 @@
 /** Runs one probe under a concurrency limit and a hard deadline; a probe can never hold a slot past it. */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { CheckConfig } from '../config/load.js';
 import type { ProbeKind } from '../probes/index.js';
 import { failed, type ProbeResult } from '../probes/types.js';

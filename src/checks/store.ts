@@ -1,7 +1,7 @@
 /** Persists each check's settled status to state_dir so a restart neither re-alerts nor forgets a failure. */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/fs.js';
 import type { CheckState } from './state.js';
 
 export interface PersistedCheck {
@@ -13,24 +13,6 @@ export interface PersistedCheck {
 interface StateFile {
   version: 1;
   checks: Record<string, PersistedCheck>;
-}
-
-/** Writes a file durably: temp file, fsync, rename. A failed write leaves no temp file behind. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    const handle = await open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
 }
 
 /** state_dir cannot be created or written: the service cannot keep its promises across restarts. */

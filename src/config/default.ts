@@ -1,20 +1,21 @@
 /** The config used when no file is given: useful on any machine without editing anything. */
 import { listenerChecksYaml } from '../ports/default-checks.js';
-import type { ListenAddress } from './schema.js';
+import { hostPort } from '../util/address.js';
+import type { ListenAddress } from '../util/listen.js';
 
 export function defaultConfigText(listen: ListenAddress): string {
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
-  const hostPort = host.includes(':') ? `[${host}]:${listen.port}` : `${host}:${listen.port}`;
+  const selfAddress = hostPort(host, listen.port);
   return `# forgewatch embedded default (no config file found)
 server:
-  listen: "${hostPort}"
+  listen: "${selfAddress}"
 defaults:
   interval: 30s
   timeout: 10s
 checks:
   - name: forgewatch-self
     type: http
-    url: http://${hostPort}/healthz
+    url: http://${selfAddress}/healthz
     interval: 15s
     timeout: 5s
     expect:

@@ -1,19 +1,21 @@
 /** Reusable config field types. Each produces the plain-language error a user sees next to file:line:col. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import path from 'node:path';
 import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
-/** Set while a config file is validated so relative file paths resolve against that file's folder. */
-let baseDir = process.cwd();
+/**
+ * The folder relative file paths resolve against, for the validation running inside withBaseDir.
+ * zod passes no context of its own to a transform, and the probe schemas are built once; this is
+ * that context, scoped to one call (sync or async) rather than shared, so configs parsed at the
+ * same time never resolve against each other's folder.
+ */
+const configFolder = new AsyncLocalStorage<string>();
+
+/** Runs `fn` (a validation) with relative file paths resolving against `dir`. */
 export function withBaseDir<T>(dir: string, fn: () => T): T {
-  const previous = baseDir;
-  baseDir = dir;
-  try {
-    return fn();
-  } finally {
-    baseDir = previous;
-  }
+  return configFolder.run(dir, fn);
 }
 
 function quoted(v: unknown): string {
@@ -44,11 +46,11 @@ export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return bytes;
 });
 
-/** A file path; relative ones resolve against the config file's folder. */
+/** A file path; relative ones resolve against the config file's folder (the working directory outside withBaseDir). */
 export const filePath = z
   .string()
   .min(1)
-  .transform((p) => path.resolve(baseDir, p));
+  .transform((p) => path.resolve(configFolder.getStore() ?? process.cwd(), p));
 
 /** An HTTP status code or a range ("200-299"); stored as an inclusive [from, to]. */
 export const statusMatcher = z.union([z.string(), z.number()]).transform((v, ctx): [number, number] => {

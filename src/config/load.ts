@@ -100,26 +100,50 @@ export function parseConfig(
     );
   };
 
-  const top = withBaseDir(baseDir, () => validate(topLevelSchema, raw, [], report, refs.typed));
+  const { top, entries } = withBaseDir(baseDir, () => gatherConfig(raw, env, report, refs.typed));
+  for (const { path: p, message } of judgeChecks(entries)) report(p, message);
+  if (problems.length > 0 || !top) throw new ConfigError(problems);
+  const checks: CheckConfig[] = [];
+  const fingerprints = new Map<string, string>();
+  for (const { parsed, raw: entry } of entries) {
+    if (!parsed) continue;
+    fingerprints.set(parsed.name as string, JSON.stringify(entry));
+    checks.push(resolveCommon(parsed, top.defaults));
+  }
+  return { ...top, source: file, checks, fingerprints };
+}
+
+/** One entry of the checks list as read: what validation made of it, and the name and dependencies it claims. */
+interface CheckEntry {
+  index: number;
+  raw: Record<string, unknown>;
+  /** Undefined when the entry has mistakes (already reported). */
+  parsed: Record<string, unknown> | undefined;
+  /** A check with mistakes still takes part in the name and dependency checks, so those are reported now too. */
+  name: string | undefined;
+  dependsOn: string[];
+}
+
+/** Validates the top level and each check by its type; every schema problem goes to `report`. */
+function gatherConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv,
+  report: Report,
+  typed: ReadonlyMap<string, string>,
+): { top: TopLevel | undefined; entries: CheckEntry[] } {
+  const top = validate(topLevelSchema, raw, [], report, typed);
   // A container image sets FORGEWATCH_STATE_DIR to its volume: the config's own folder is often read-only there.
   if (top && (raw as { state_dir?: unknown }).state_dir === undefined && env.FORGEWATCH_STATE_DIR)
     top.state_dir = path.resolve(env.FORGEWATCH_STATE_DIR);
-  // With a broken top level the checks are still validated, against the built-in defaults.
-  const defaults = top?.defaults ?? topLevelSchema.shape.defaults.parse(undefined);
-
-  const checks: CheckConfig[] = [];
-  const fingerprints = new Map<string, string>();
-  const graph: DependencyNode[] = [];
-  const named = new Set<string>();
   const rawChecks = isPlainMap(raw) && Array.isArray(raw.checks) ? (raw.checks as unknown[]) : [];
+  const entries: CheckEntry[] = [];
   rawChecks.forEach((entry, i) => {
     if (!isPlainMap(entry)) return; // the top-level schema reported it
     const type = entry.type;
     const kind = typeof type === 'string' ? probeKinds[type] : undefined;
-    const parsed =
-      kind &&
-      (withBaseDir(baseDir, () => validate(kind.schema, entry, ['checks', i], report, refs.typed)) as
-        Record<string, unknown> | undefined);
+    const parsed = kind
+      ? (validate(kind.schema, entry, ['checks', i], report, typed) as Record<string, unknown> | undefined)
+      : undefined;
     if (!kind) {
       const known = Object.keys(probeKinds).join(', ');
       report(
@@ -128,32 +152,61 @@ export function parseConfig(
           ? `required key is missing (one of ${known})`
           : `unknown check type ${JSON.stringify(type)}, expected one of ${known}`,
       );
-      validate(z.object({ name: checkName }), entry, ['checks', i], report, refs.typed);
+      validate(z.object({ name: checkName }), entry, ['checks', i], report, typed);
     }
-    // A check with mistakes still takes part in the name and dependency checks, so those are reported now too.
     const name = parsed
       ? (parsed.name as string)
       : checkName.safeParse(entry.name).success
         ? (entry.name as string)
         : undefined;
     const dependsOn = parsed ? (parsed.depends_on as string[] | undefined) : entry.depends_on;
-    if (name !== undefined && named.has(name))
-      report(['checks', i, 'name'], `duplicate check name ${JSON.stringify(name)}`);
-    else if (name !== undefined) {
-      named.add(name);
-      graph.push({ index: i, name, dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [] });
-    }
-    if (!parsed) return;
-    if (parsed.interval !== undefined && parsed.schedule !== undefined)
-      report(['checks', i, 'schedule'], 'set either interval or schedule, not both');
-    fingerprints.set(name as string, JSON.stringify(entry));
-    checks.push(resolveCommon(parsed, defaults));
+    entries.push({
+      index: i,
+      raw: entry,
+      parsed,
+      name,
+      dependsOn: Array.isArray(dependsOn) ? dependsOn.map(String) : [],
+    });
   });
+  return { top, entries };
+}
+
+interface Problem {
+  path: PathSegment[];
+  message: string;
+}
+
+/** What is wrong with one check among the others, beyond its own schema: each row looks at one thing. */
+const CHECK_RULES: ReadonlyArray<(entry: CheckEntry, namedBefore: ReadonlySet<string>) => Problem | undefined> = [
+  (e, namedBefore) =>
+    e.name !== undefined && namedBefore.has(e.name)
+      ? { path: ['checks', e.index, 'name'], message: `duplicate check name ${JSON.stringify(e.name)}` }
+      : undefined,
+  (e) =>
+    e.parsed?.interval !== undefined && e.parsed.schedule !== undefined
+      ? { path: ['checks', e.index, 'schedule'], message: 'set either interval or schedule, not both' }
+      : undefined,
+];
+
+/** The problems between checks: the rules above per check, then the dependency graph of the named ones. */
+function judgeChecks(entries: readonly CheckEntry[]): Problem[] {
+  const problems: Problem[] = [];
+  const graph: DependencyNode[] = [];
+  const named = new Set<string>();
+  for (const entry of entries) {
+    for (const rule of CHECK_RULES) {
+      const problem = rule(entry, named);
+      if (problem) problems.push(problem);
+    }
+    if (entry.name !== undefined && !named.has(entry.name)) {
+      named.add(entry.name);
+      graph.push({ index: entry.index, name: entry.name, dependsOn: entry.dependsOn });
+    }
+  }
   checkDependencies(graph, (checkIndex, depIndex, message) =>
-    report(['checks', checkIndex, 'depends_on', depIndex], message),
+    problems.push({ path: ['checks', checkIndex, 'depends_on', depIndex], message }),
   );
-  if (problems.length > 0 || !top) throw new ConfigError(problems);
-  return { ...top, source: file, checks, fingerprints };
+  return problems;
 }
 
 function isPlainMap(v: unknown): v is Record<string, unknown> {

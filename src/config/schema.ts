@@ -1,25 +1,14 @@
 /** The top-level shape of forgewatch.yaml. Check entries are validated per type (see probes/index.ts). */
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { parseListenAddress, type ListenAddress } from '../util/listen.js';
 import { filePath, positiveDuration } from './fields.js';
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
 const listen = z.string().transform((v, ctx): ListenAddress => {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    ctx.issues.push({
-      code: 'custom',
-      input: v,
-      message: `expected host:port such as 127.0.0.1:9464 or [::1]:9464, got ${JSON.stringify(v)}`,
-    });
-    return z.NEVER;
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  const parsed = parseListenAddress(v);
+  if (parsed.ok) return parsed.address;
+  ctx.issues.push({ code: 'custom', input: v, message: parsed.problem });
+  return z.NEVER;
 });
 
 export const topLevelSchema = z.strictObject({

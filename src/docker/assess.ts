@@ -1,5 +1,5 @@
 /** Judges one inspected container: state, restarts over the window, OOM, health; quotes its logs when it failed. */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { JsonObject, Observation, Status } from '../probes/types.js';
 import type { DockerClient } from './client.js';
 import { clipLine, meaningfulLine } from './frames.js';
@@ -64,7 +64,38 @@ function portList(info: ContainerInspect): string[] {
   return out;
 }
 
-export async function assessContainer(info: ContainerInspect, opts: AssessOptions): Promise<ContainerVerdict> {
+/** What the inspection and the logs say about one container, before any judgement. */
+interface ContainerFacts {
+  name: string;
+  /** The state in Docker's words (podman's "stopped" reads "exited"). */
+  state: string;
+  running: boolean;
+  restarting: boolean;
+  restartCount: number;
+  exitCode: number;
+  oom: boolean;
+  health: string;
+  healthOutput: string;
+  failingStreak: number | undefined;
+  startedAt: string;
+  startedMs: number;
+  upMs: number;
+  /** Restarts seen within the window, and whether they exceed max_restarts. */
+  restarts: number;
+  crashLoop: boolean;
+  /** The window, as reasons word it ("10m"). */
+  window: string;
+  logs: string[];
+  logError: string | undefined;
+  /** The log line that most likely tells why it failed, clipped. */
+  line: string | undefined;
+  /** Restarted (StartedAt moved) without a failed exit: by hand, a deploy or a watchdog. */
+  byHand: boolean;
+  /** The failed exit and the quoted log line, as a restart reason words them. */
+  cause: string;
+}
+
+async function gatherContainerFacts(info: ContainerInspect, opts: AssessOptions): Promise<ContainerFacts> {
   const name = containerName(info);
   const st = info.State ?? {};
   const rawState = (st.Status ?? (st.Running ? 'running' : 'unknown')).toLowerCase();
@@ -97,7 +128,6 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     opts.windowMs,
   );
   const crashLoop = restarts > opts.maxRestarts;
-  const window = formatDuration(opts.windowMs);
 
   let logs: string[] = [];
   let logError: string | undefined;
@@ -117,54 +147,133 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
   const byHand = lastExit === undefined && restartCount < restarts;
   // Caught while running, a looping container reports exit 0: say the failed exit is still unknown.
   const exitText = lastExit !== undefined ? exitWords(lastExit) : crashLoop && !byHand ? 'exit code not seen yet' : '';
-  const cause = [exitText, line ?? ''].filter(Boolean).join(': ');
+  return {
+    name,
+    state,
+    running,
+    restarting,
+    restartCount,
+    exitCode,
+    oom,
+    health,
+    healthOutput,
+    failingStreak: st.Health?.FailingStreak,
+    startedAt,
+    startedMs,
+    upMs,
+    restarts,
+    crashLoop,
+    window: formatDuration(opts.windowMs),
+    logs,
+    logError,
+    line,
+    byHand,
+    cause: [exitText, line ?? ''].filter(Boolean).join(': '),
+  };
+}
 
-  let status: Status = 'ok';
-  let reason: string;
-  let hint: string | undefined;
-  if (oom) {
-    status = 'fail';
-    reason = `killed for running out of memory (OOMKilled, ${exitWords(exitCode)})${line ? `: ${line}` : ''}`;
-    hint = `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`;
-  } else if (crashLoop || restarting) {
-    status = 'fail';
-    const counted = !crashLoop
-      ? `RestartCount ${restartCount}`
-      : restartCount >= restarts
-        ? `RestartCount ${restarts} in ${window}`
-        : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
-    reason = `restarting (${counted})${cause ? `, ${cause}` : ''}`;
-    hint = byHand
-      ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
-      : crashHint(line, name);
-  } else if (!running) {
-    status = 'fail';
-    if (state === 'paused') {
-      reason = 'paused';
-      hint = `Someone paused the container: \`docker unpause ${name}\`.`;
-    } else if (state === 'created') {
-      reason = 'created but never started';
-      hint = `The container exists but was never started: \`docker start ${name}\`, or check why \`docker compose up\` stopped before it.`;
-    } else {
-      reason = `not running (${state}, ${exitWords(exitCode)}${line ? `: ${line}` : ''})`;
-      hint =
+interface Verdict {
+  status: Status;
+  reason: string;
+  hint?: string;
+}
+
+type Policy = Pick<AssessOptions, 'windowMs' | 'requireHealthy'>;
+
+interface ContainerRule {
+  when: (facts: ContainerFacts, policy: Policy) => boolean;
+  verdict: (facts: ContainerFacts) => Verdict;
+}
+
+/** The judgement, top to bottom: the first rule that applies gives the verdict. */
+const CONTAINER_RULES: readonly ContainerRule[] = [
+  {
+    when: (f) => f.oom,
+    verdict: ({ exitCode, line, name }) => ({
+      status: 'fail',
+      reason: `killed for running out of memory (OOMKilled, ${exitWords(exitCode)})${line ? `: ${line}` : ''}`,
+      hint: `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`,
+    }),
+  },
+  {
+    when: (f) => f.crashLoop || f.restarting,
+    verdict: ({ crashLoop, restartCount, restarts, window, cause, byHand, line, name }) => {
+      const counted = !crashLoop
+        ? `RestartCount ${restartCount}`
+        : restartCount >= restarts
+          ? `RestartCount ${restarts} in ${window}`
+          : `restarted ${restarts} time${restarts === 1 ? '' : 's'} in ${window}, RestartCount ${restartCount}`;
+      return {
+        status: 'fail',
+        reason: `restarting (${counted})${cause ? `, ${cause}` : ''}`,
+        hint: byHand
+          ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
+          : crashHint(line, name),
+      };
+    },
+  },
+  {
+    when: (f) => !f.running && f.state === 'paused',
+    verdict: ({ name }) => ({
+      status: 'fail',
+      reason: 'paused',
+      hint: `Someone paused the container: \`docker unpause ${name}\`.`,
+    }),
+  },
+  {
+    when: (f) => !f.running && f.state === 'created',
+    verdict: ({ name }) => ({
+      status: 'fail',
+      reason: 'created but never started',
+      hint: `The container exists but was never started: \`docker start ${name}\`, or check why \`docker compose up\` stopped before it.`,
+    }),
+  },
+  {
+    when: (f) => !f.running,
+    verdict: ({ state, exitCode, line, name }) => ({
+      status: 'fail',
+      reason: `not running (${state}, ${exitWords(exitCode)}${line ? `: ${line}` : ''})`,
+      hint:
         exitCode === 0
           ? `The main process finished normally: was it stopped on purpose? Start it with \`docker start ${name}\`, and give it a restart policy (restart: unless-stopped).`
-          : crashHint(line, name);
-    }
-  } else if (health === 'unhealthy' && opts.requireHealthy) {
-    status = 'fail';
-    reason = `unhealthy${st.Health?.FailingStreak ? ` (${st.Health.FailingStreak} failed checks in a row)` : ''}${healthOutput ? `: ${clipLine(healthOutput.split('\n').at(-1) ?? '')}` : ''}`;
-    hint = `The container runs but its HEALTHCHECK fails: the output says why (a database it cannot reach, an app that stopped answering). \`docker inspect --format '{{json .State.Health}}' ${name}\` shows the recent results.`;
-  } else if (health === 'starting' && upMs > opts.windowMs) {
-    status = 'warn';
-    reason = `health check still starting after ${formatDuration(upMs)}`;
-    hint =
-      'The HEALTHCHECK has not passed since the container started: its start period may be too short, or the check never succeeds. Run it by hand with docker exec.';
-  } else {
-    reason = `running${health !== 'none' ? ` (${health})` : ''}, up ${formatDuration(upMs)}, RestartCount ${restartCount}`;
-  }
+          : crashHint(line, name),
+    }),
+  },
+  {
+    when: (f, policy) => f.health === 'unhealthy' && policy.requireHealthy,
+    verdict: ({ failingStreak, healthOutput, name }) => ({
+      status: 'fail',
+      reason: `unhealthy${failingStreak ? ` (${failingStreak} failed checks in a row)` : ''}${healthOutput ? `: ${clipLine(healthOutput.split('\n').at(-1) ?? '')}` : ''}`,
+      hint: `The container runs but its HEALTHCHECK fails: the output says why (a database it cannot reach, an app that stopped answering). \`docker inspect --format '{{json .State.Health}}' ${name}\` shows the recent results.`,
+    }),
+  },
+  {
+    when: (f, policy) => f.health === 'starting' && f.upMs > policy.windowMs,
+    verdict: ({ upMs }) => ({
+      status: 'warn',
+      reason: `health check still starting after ${formatDuration(upMs)}`,
+      hint: 'The HEALTHCHECK has not passed since the container started: its start period may be too short, or the check never succeeds. Run it by hand with docker exec.',
+    }),
+  },
+  {
+    when: () => true,
+    verdict: ({ health, upMs, restartCount }) => ({
+      status: 'ok',
+      reason: `running${health !== 'none' ? ` (${health})` : ''}, up ${formatDuration(upMs)}, RestartCount ${restartCount}`,
+    }),
+  },
+];
 
+function judgeContainer(facts: ContainerFacts, policy: Policy): Verdict {
+  const rule = CONTAINER_RULES.find((r) => r.when(facts, policy)) as ContainerRule;
+  return rule.verdict(facts);
+}
+
+export async function assessContainer(info: ContainerInspect, opts: AssessOptions): Promise<ContainerVerdict> {
+  const facts = await gatherContainerFacts(info, opts);
+  const { status, reason, hint } = judgeContainer(facts, opts);
+  const { name, state, running, restarting, restartCount, exitCode, oom, health, healthOutput, startedMs } = facts;
+  const st = info.State ?? {};
   const details: JsonObject = {
     name,
     id: info.Id,
@@ -173,17 +282,17 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     running,
     restarting,
     restart_count: restartCount,
-    restarts_in_window: restarts,
+    restarts_in_window: facts.restarts,
     exit_code: exitCode,
     error: st.Error ?? '',
     oom_killed: oom,
     health,
     health_output: healthOutput,
-    started_at: startedAt || null,
+    started_at: facts.startedAt || null,
     finished_at: st.FinishedAt ?? null,
     ports: portList(info),
-    logs: tail(logs.join('\n'), MAX_LOG_TEXT),
-    ...(logError ? { logs_error: logError } : {}),
+    logs: tail(facts.logs.join('\n'), MAX_LOG_TEXT),
+    ...(facts.logError ? { logs_error: facts.logError } : {}),
   };
   return {
     name,

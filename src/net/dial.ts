@@ -1,8 +1,10 @@
 /** Opens one fresh TCP connection, timing each phase, abortable at any point. TLS goes on top in src/tls/handshake.ts. */
 import { lookup as systemLookup } from 'node:dns/promises';
 import net from 'node:net';
+import { bareHost } from '../util/address.js';
 
-export type DialPhase = 'resolving' | 'connecting' | 'tls handshake';
+/** Where opening a connection stands (or stopped): the name, the TCP connect, the TLS handshake on top. */
+export type ConnectPhase = 'resolving' | 'connecting' | 'tls handshake';
 
 export interface DialTimings {
   dns: number;
@@ -21,7 +23,7 @@ export interface DialOptions {
   /** Resolver to use instead of the system's (getaddrinfo). */
   lookup?: LookupAll;
   signal: AbortSignal;
-  onPhase?: (phase: DialPhase) => void;
+  onPhase?: (phase: ConnectPhase) => void;
 }
 
 export interface Dialed {
@@ -43,7 +45,7 @@ export class DialError extends Error {
   readonly addresses: readonly string[];
   readonly received: Buffer | undefined;
   constructor(
-    readonly phase: DialPhase,
+    readonly phase: ConnectPhase,
     override readonly cause: NodeJS.ErrnoException,
     context: DialErrorContext = {},
   ) {
@@ -55,10 +57,6 @@ export class DialError extends Error {
   get code(): string | undefined {
     return this.cause.code;
   }
-}
-
-export function bareHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '');
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -133,7 +131,7 @@ export async function dial(opts: DialOptions): Promise<Dialed> {
 export function waitFor<S extends net.Socket>(
   socket: S,
   event: string,
-  phase: DialPhase,
+  phase: ConnectPhase,
   signal: AbortSignal,
   underlying?: net.Socket,
 ): Promise<S> {

@@ -2,11 +2,13 @@
  * Turns network failures into the one-line reason and the plain-language hint a person reads at night.
  * The hints come from real deployments behind a TLS-terminating proxy with containers behind it.
  */
-import { formatDuration } from '../config/units.js';
-import { bareHost, DialError } from './dial.js';
+import { bareHost, hostPort } from '../util/address.js';
+import { formatDuration } from '../util/format.js';
+import { DialError, type ConnectPhase } from './dial.js';
 import { explainTlsFailure } from './tls-errors.js';
 
-export type Phase = 'resolving' | 'connecting' | 'tls handshake' | 'first byte' | 'body';
+/** Where a request stands (or stopped): opening its connection, then waiting for and reading the response. */
+export type RequestPhase = ConnectPhase | 'first byte' | 'body';
 
 export interface Explained {
   reason: string;
@@ -23,7 +25,7 @@ export interface Target {
   serverName?: string;
 }
 
-const PHASE_WORDS: Record<Phase, string> = {
+const PHASE_WORDS: Record<RequestPhase, string> = {
   resolving: 'resolving the host name',
   connecting: 'connecting',
   'tls handshake': 'in the TLS handshake',
@@ -37,9 +39,9 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || (err as NodeJS.ErrnoException).code === 'ETIMEDOUT');
 }
 
-export function explainTimeout(timeoutMs: number, phase: Phase, target: Target): Explained {
+export function explainTimeout(timeoutMs: number, phase: RequestPhase, target: Target): Explained {
   const where = phase === 'connecting' ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}` : '';
-  const hints: Record<Phase, string> = {
+  const hints: Record<RequestPhase, string> = {
     resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
     connecting:
       'No answer to the connection attempt: the host is down, or a firewall drops the packets (compare with a check from inside the network).',
@@ -50,10 +52,6 @@ export function explainTimeout(timeoutMs: number, phase: Phase, target: Target):
     body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
   };
   return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };
-}
-
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
@@ -72,7 +70,7 @@ function peer(err: unknown, target: Target): { hp: string; local: boolean } {
 }
 
 /** Explains a dial (DNS / TCP / TLS) or stream error; a DialError's own phase wins over `phase`. */
-export function explainNetworkError(err: unknown, target: Target, phase: Phase): Explained {
+export function explainNetworkError(err: unknown, target: Target, phase: RequestPhase): Explained {
   const e = (err instanceof DialError ? err.cause : err) as NodeJS.ErrnoException;
   const at = err instanceof DialError ? err.phase : phase;
   const code = e?.code ?? '';

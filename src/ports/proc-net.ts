@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { formatIPv6 } from '../util/address.js';
 
 export interface Listener {
   family: 4 | 6;
@@ -27,24 +28,8 @@ export function decodeIPv4(hex: string): string {
 
 export function decodeIPv6(hex: string): string {
   const bytes = [0, 8, 16, 24].flatMap((i) => wordBytes(hex.slice(i, i + 8)));
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
-    return `::ffff:${bytes.slice(12).join('.')}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = { start: -1, len: 0 };
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > best.len && j - i > 1) best = { start: i, len: j - i };
-    i = j;
-  }
-  if (best.start < 0) return groups.join(':');
-  return `${groups.slice(0, best.start).join(':')}::${groups.slice(best.start + best.len).join(':')}`;
+  const groups = [0, 2, 4, 6, 8, 10, 12, 14].map((i) => ((bytes[i] as number) << 8) | (bytes[i + 1] as number));
+  return formatIPv6(groups);
 }
 
 /** Parses the text of /proc/net/tcp or tcp6 into its listening sockets. */

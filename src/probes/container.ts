@@ -148,7 +148,7 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
       );
     }
     forgetOthers(memo, new Set(infos.map((i) => i.Id)));
-    return summarise(verdicts, bySelector, started, socketPath, matched);
+    return summarize(verdicts, bySelector, started, socketPath, matched);
   } catch (err) {
     if (signal.aborted || !(err instanceof DockerError)) throw err;
     return failed(err.reason, err.hint, started, { details: { socket: socketPath, containers: [] } });
@@ -157,7 +157,7 @@ export const probeContainer: Probe<ContainerCheck> = async (check, { signal, mem
   }
 };
 
-function summarise(
+function summarize(
   verdicts: ContainerVerdict[],
   bySelector: boolean,
   started: number,

@@ -3,7 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, type CheckOf } from '../config/fields.js';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { failed, type MetricSpec, type Observation, type Probe } from './types.js';

@@ -1,5 +1,5 @@
 /** Checks an HTTP response against the `expect:` block; returns the first failure, or undefined. */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import type { Explained } from '../net/explain.js';
 import { MatchTimeout, testPattern } from '../util/regex-worker.js';
 import type { HttpCheck } from './http.js';

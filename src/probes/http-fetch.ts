@@ -1,13 +1,18 @@
 /** One HTTP(S) request over one fresh connection, timing each phase and reading the body up to max_body. */
 import type { X509Certificate } from 'node:crypto';
 import { Client } from 'undici';
-import { formatSize } from '../config/units.js';
+import { formatSize } from '../util/format.js';
 import { dial, type Dialed } from '../net/dial.js';
-import type { Explained, Phase } from '../net/explain.js';
+import type { Explained, RequestPhase } from '../net/explain.js';
 import { dialHttps, type HttpsHop, type HttpTlsSettings } from '../tls/https.js';
 import type { ServedAnalysis } from '../tls/report.js';
-import { ProbeFailure, type HttpRequest } from './http-redirect.js';
+import { ProbeFailure } from './failure.js';
+import type { HttpRequest } from './http-redirect.js';
 
+/**
+ * What a request's time is split into for metrics and reasons (seconds each): DNS, TCP connect and TLS
+ * (the ConnectPhase steps, as measured), then time to first byte and the body transfer.
+ */
 export const PHASES = ['dns', 'connect', 'tls', 'ttfb', 'transfer'] as const;
 export type TimedPhase = (typeof PHASES)[number];
 
@@ -22,7 +27,7 @@ export interface Hop {
 
 /** What a run has seen so far, kept across hops so a failure can still report it. */
 export interface RunState {
-  phase: Phase;
+  phase: RequestPhase;
   /** Seconds per phase, summed over hops. */
   timings: Record<TimedPhase, number>;
   /** Phases that completed at least once: only these are reported after a failure. */
@@ -68,7 +73,7 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
     bodyTimeout: 0,
     pipelining: 1,
     connect: (_opts, callback) => {
-      const onPhase = (p: Phase) => (state.phase = p);
+      const onPhase = (p: RequestPhase) => (state.phase = p);
       const resolve = opts.resolve ? { resolve: opts.resolve } : {};
       (https
         ? dialHttps(url, opts.tls, { ...resolve, anchors: opts.anchors, ownHost: opts.ownHost, signal, onPhase })

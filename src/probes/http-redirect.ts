@@ -1,6 +1,5 @@
 /** What a request becomes hop by hop: credentials from the URL, and what a redirect keeps or drops. */
-import type { Explained } from '../net/explain.js';
-import type { ServedAnalysis } from '../tls/report.js';
+import { ProbeFailure } from './failure.js';
 
 export const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
@@ -68,15 +67,6 @@ export function firstRequest(check: {
 }): HttpRequest {
   const url = new URL(check.url);
   return { url, method: check.method, headers: withUrlCredentials(url, check.headers), body: check.body ?? null };
-}
-
-export class ProbeFailure extends Error {
-  constructor(
-    readonly explained: Explained,
-    readonly tls?: ServedAnalysis,
-  ) {
-    super(explained.reason);
-  }
 }
 
 const BAD_LOCATION_HINT =

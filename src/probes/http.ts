@@ -3,7 +3,7 @@ import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, duration, filePath, regex, size, statusMatcher, type CheckOf } from '../config/fields.js';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { explainNetworkError, explainTimeout, isTimeout } from '../net/explain.js';
 import { fileErrorText } from '../tls/certificate.js';
 import { checkWindows, sniName } from '../tls/config.js';
@@ -15,7 +15,8 @@ import { readAnchors } from '../tls/trust.js';
 import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type ProbeResult } from './types.js';
 import { evaluateExpectations } from './http-expect.js';
 import { fetchOnce, PHASES, portOf, type Hop, type RunState, type TimedPhase } from './http-fetch.js';
-import { firstRequest, ProbeFailure, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
+import { ProbeFailure } from './failure.js';
+import { firstRequest, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
 
 const MAX_REDIRECTS = 10;
 

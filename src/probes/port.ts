@@ -6,9 +6,10 @@ import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
 import { containerName, containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
-import { explainNetworkError, hostPort } from '../net/explain.js';
+import { explainNetworkError } from '../net/explain.js';
 import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
+import { hostPort } from '../util/address.js';
 import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
 
 export const portCheckSchema = checkSchema('port', {
@@ -170,18 +171,33 @@ function stopHint(o: PortOwner): string {
   return `stop that process (kill ${o.pid}) and whatever starts it`;
 }
 
-export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
-  const started = performance.now();
-  let conn: Awaited<ReturnType<typeof connects>>;
-  try {
-    conn = await connects(check.host, check.port, Math.min(CONNECT_TIMEOUT_MS, check.timeout / 2), signal);
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const explained = explainNetworkError(err, { host: check.host, port: check.port }, 'resolving');
-    return failed(explained.reason, explained.hint, started, {
-      details: { host: check.host, port: check.port, listening: false, owner: null, bound: null },
-    });
-  }
+type Connection = Awaited<ReturnType<typeof connects>>;
+
+/** What was found out about the port, before any judgement. */
+interface PortFacts {
+  conn: Connection;
+  /** The address dialled, with the port ("127.0.0.1:8000"), as reasons name it. */
+  target: string;
+  owner: PortOwner | null;
+  /** The listening socket that takes connections to the address dialled. */
+  bound: Listener | undefined;
+  /** A wildcard socket on the port, which exposes it to the network. */
+  wide: Listener | undefined;
+  /** Why the owner is unknown or uncertain, in words. */
+  note: string | undefined;
+  /** Why the engine could not name the owner's container. */
+  unresolved: string | undefined;
+  /** Whether the owner is the expected one; undefined when none is expected or it cannot be told. */
+  ownerOk: boolean | undefined;
+}
+
+/** Finds the listening socket behind a connection and who holds it (only possible on this machine). */
+async function gatherPortFacts(
+  check: PortCheck,
+  conn: Connection,
+  signal: AbortSignal,
+  memo: Map<string, unknown>,
+): Promise<PortFacts> {
   const target = hostPort(conn.address, check.port);
   let owner: PortOwner | null = null;
   let bound: Listener | undefined;
@@ -224,37 +240,109 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   // only a mismatch elsewhere (process, unit) is certain; otherwise the owner counts as unknown.
   let ownerOk = matches ? matches.container && matches.rest : undefined;
   if (ownerOk === false && matches?.rest && unresolved) ownerOk = undefined;
-  const what = check.owner?.container !== undefined ? 'the container' : 'the service';
-  let status: Status = 'ok';
-  let reason: string;
-  let hint: string | undefined;
-  if (check.expect === 'closed') {
-    if (conn.listening) {
-      status = 'fail';
-      reason = `${target} answers but should be closed${owner ? `: held by ${describeOwner(owner)}` : ''}`;
-      hint = `Something listens where nothing should answer. If a container publishes the port on all interfaces, publish it on 127.0.0.1 only (ports: "127.0.0.1:${check.port}:${check.port}"); otherwise ${owner ? stopHint(owner) : 'stop the listener'} or firewall the port.`;
-    } else reason = `${target} is closed, as expected`;
-  } else if (!conn.listening) {
-    status = 'fail';
-    reason = `nothing listens on ${target}: ${what} is down or could not bind${conn.error && conn.error !== 'ECONNREFUSED' ? ` (${conn.error})` : ''}`;
-    hint = `Start ${what}${check.owner?.container ? ` (docker ps -a; a container check on ${check.owner.container} shows why it stops)` : ''}. If it runs but logs "address already in use", another process holds the port elsewhere: ss -tlnp | grep :${check.port}.`;
-  } else if (check.owner && owner && ownerOk === false) {
-    status = 'fail';
-    reason = `${target} is held by ${describeOwner(owner)}, expected ${expectedText(check.owner)}`;
-    hint = `${reason} — ${stopHint(owner)}${check.owner.container ? `, then restart container ${check.owner.container} so it can bind the port` : ''}.`;
-  } else if (check.owner && ownerOk === undefined) {
-    status = 'warn';
-    reason = `${target} is listening, but its owner could not be determined (expected ${expectedText(check.owner)})`;
-    hint = unresolved
-      ? `${note}. Point \`socket:\` at the engine that runs the container (or let forgewatch reach it) so the owner can be checked.`
-      : note;
-  } else if (check.bind === 'loopback' && wide) {
-    status = 'warn';
-    reason = `${target} is bound to all interfaces (${hostPort(wide.address, wide.port)}), expected loopback only`;
-    hint = `The port is reachable from the network. Bind it to 127.0.0.1 (ports: "127.0.0.1:${check.port}:${check.port}" in compose, or --host 127.0.0.1), or firewall it.`;
-  } else {
-    reason = `${target} listening${owner ? `, held by ${describeOwner(owner)}` : ''}`;
+  return { conn, target, owner, bound, wide, note, unresolved, ownerOk };
+}
+
+interface PortVerdict {
+  status: Status;
+  reason: string;
+  hint?: string;
+}
+
+interface PortRule {
+  when: (facts: PortFacts, check: PortCheck) => boolean;
+  verdict: (facts: PortFacts, check: PortCheck) => PortVerdict;
+}
+
+const expectedOwner = (check: PortCheck): NonNullable<PortCheck['owner']> => check.owner ?? {};
+const serviceWord = (check: PortCheck): string =>
+  check.owner?.container !== undefined ? 'the container' : 'the service';
+
+/** The judgement, top to bottom: the first rule that applies gives the verdict. */
+const PORT_RULES: readonly PortRule[] = [
+  {
+    when: (f, check) => check.expect === 'closed' && f.conn.listening,
+    verdict: ({ target, owner }, check) => ({
+      status: 'fail',
+      reason: `${target} answers but should be closed${owner ? `: held by ${describeOwner(owner)}` : ''}`,
+      hint: `Something listens where nothing should answer. If a container publishes the port on all interfaces, publish it on 127.0.0.1 only (ports: "127.0.0.1:${check.port}:${check.port}"); otherwise ${owner ? stopHint(owner) : 'stop the listener'} or firewall the port.`,
+    }),
+  },
+  {
+    when: (_f, check) => check.expect === 'closed',
+    verdict: ({ target }) => ({ status: 'ok', reason: `${target} is closed, as expected` }),
+  },
+  {
+    when: (f) => !f.conn.listening,
+    verdict: ({ target, conn }, check) => ({
+      status: 'fail',
+      reason: `nothing listens on ${target}: ${serviceWord(check)} is down or could not bind${conn.error && conn.error !== 'ECONNREFUSED' ? ` (${conn.error})` : ''}`,
+      hint: `Start ${serviceWord(check)}${check.owner?.container ? ` (docker ps -a; a container check on ${check.owner.container} shows why it stops)` : ''}. If it runs but logs "address already in use", another process holds the port elsewhere: ss -tlnp | grep :${check.port}.`,
+    }),
+  },
+  {
+    when: (f, check) => check.owner !== undefined && f.owner !== null && f.ownerOk === false,
+    verdict: ({ target, owner }, check) => {
+      const holder = owner as PortOwner;
+      const reason = `${target} is held by ${describeOwner(holder)}, expected ${expectedText(expectedOwner(check))}`;
+      return {
+        status: 'fail',
+        reason,
+        hint: `${reason} — ${stopHint(holder)}${check.owner?.container ? `, then restart container ${check.owner.container} so it can bind the port` : ''}.`,
+      };
+    },
+  },
+  {
+    when: (f, check) => check.owner !== undefined && f.ownerOk === undefined,
+    verdict: ({ target, note, unresolved }, check) => ({
+      status: 'warn',
+      reason: `${target} is listening, but its owner could not be determined (expected ${expectedText(expectedOwner(check))})`,
+      ...(unresolved
+        ? {
+            hint: `${note}. Point \`socket:\` at the engine that runs the container (or let forgewatch reach it) so the owner can be checked.`,
+          }
+        : note
+          ? { hint: note }
+          : {}),
+    }),
+  },
+  {
+    when: (f, check) => check.bind === 'loopback' && f.wide !== undefined,
+    verdict: ({ target, wide }, check) => ({
+      status: 'warn',
+      reason: `${target} is bound to all interfaces (${hostPort((wide as Listener).address, (wide as Listener).port)}), expected loopback only`,
+      hint: `The port is reachable from the network. Bind it to 127.0.0.1 (ports: "127.0.0.1:${check.port}:${check.port}" in compose, or --host 127.0.0.1), or firewall it.`,
+    }),
+  },
+  {
+    when: () => true,
+    verdict: ({ target, owner }) => ({
+      status: 'ok',
+      reason: `${target} listening${owner ? `, held by ${describeOwner(owner)}` : ''}`,
+    }),
+  },
+];
+
+function judgePort(check: PortCheck, facts: PortFacts): PortVerdict {
+  const rule = PORT_RULES.find((r) => r.when(facts, check)) as PortRule;
+  return rule.verdict(facts, check);
+}
+
+export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
+  const started = performance.now();
+  let conn: Connection;
+  try {
+    conn = await connects(check.host, check.port, Math.min(CONNECT_TIMEOUT_MS, check.timeout / 2), signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const explained = explainNetworkError(err, { host: check.host, port: check.port }, 'resolving');
+    return failed(explained.reason, explained.hint, started, {
+      details: { host: check.host, port: check.port, listening: false, owner: null, bound: null },
+    });
   }
+  const facts = await gatherPortFacts(check, conn, signal, memo);
+  const { owner, bound, note, ownerOk } = facts;
+  const { status, reason, hint } = judgePort(check, facts);
 
   const portLabel = String(check.port);
   const observations: Observation[] = [

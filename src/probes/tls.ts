@@ -2,8 +2,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { bareHost } from '../net/dial.js';
-import { explainNetworkError, explainTimeout, isTimeout, type Phase } from '../net/explain.js';
+import { bareHost } from '../util/address.js';
+import { explainNetworkError, explainTimeout, isTimeout, type RequestPhase } from '../net/explain.js';
 import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';
 import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
@@ -52,7 +52,7 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
     }
   }
 
-  const state = { phase: 'resolving' as Phase };
+  const state = { phase: 'resolving' as RequestPhase };
   let connection;
   try {
     connection = await connectTls({

@@ -4,7 +4,7 @@
  */
 import type { Request } from 'express';
 import type { CheckView } from '../checks/monitor.js';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { STATUS_RANK, type JsonObject, type JsonValue } from '../probes/types.js';
 import type { RouteInstaller } from './app.js';
 import { bearerToken, sameSecret } from './auth.js';

@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
-import { bareHost } from '../net/dial.js';
+import { bareHost } from '../util/address.js';
 
 export type ExpiryWindow = { kind: 'duration'; ms: number } | { kind: 'share'; fraction: number };
 

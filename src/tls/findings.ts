@@ -1,6 +1,6 @@
 /** The closed set of certificate problems, each with the hint that names the fix, and how they rank. */
 import type { X509Certificate } from 'node:crypto';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../util/format.js';
 import { DialError } from '../net/dial.js';
 import { isTimeout } from '../net/explain.js';
 import type { Status } from '../probes/types.js';

@@ -6,7 +6,8 @@
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { bareHost, dial, DialError, waitFor, type DialPhase, type DialTimings, type LookupAll } from '../net/dial.js';
+import { bareHost } from '../util/address.js';
+import { dial, DialError, waitFor, type ConnectPhase, type DialTimings, type LookupAll } from '../net/dial.js';
 import { mayNotSpeakTls } from '../net/tls-errors.js';
 import { sniff } from './sniff.js';
 import { opensslCa, systemBundlePath } from './trust.js';
@@ -23,7 +24,7 @@ export interface TlsConnectOptions {
   anchors?: readonly X509Certificate[];
   alpn?: string[];
   signal: AbortSignal;
-  onPhase?: (phase: DialPhase) => void;
+  onPhase?: (phase: ConnectPhase) => void;
 }
 
 export interface TlsConnection {

@@ -1,6 +1,7 @@
 /** The certificate side of an https:// hop in an http check: same handshake and judgement as the tls check. */
 import type { X509Certificate } from 'node:crypto';
-import { bareHost, type DialPhase } from '../net/dial.js';
+import type { ConnectPhase } from '../net/dial.js';
+import { bareHost } from '../util/address.js';
 import type { Explained } from '../net/explain.js';
 import type { Status } from '../probes/types.js';
 import { certPolicyFields, type ExpiryWindow } from './config.js';
@@ -32,7 +33,7 @@ export interface HttpsDialOptions {
   /** Whether this hop goes to the check's own host (its `names` apply) or a redirect target. */
   ownHost: boolean;
   signal: AbortSignal;
-  onPhase: (phase: DialPhase) => void;
+  onPhase: (phase: ConnectPhase) => void;
 }
 
 export async function dialHttps(url: URL, settings: HttpTlsSettings, opts: HttpsDialOptions): Promise<HttpsHop> {

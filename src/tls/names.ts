@@ -1,6 +1,6 @@
 /** Which host names and IP addresses a certificate covers (RFC 6125 rules, as browsers apply them). */
 import net from 'node:net';
-import { bareHost } from '../net/dial.js';
+import { bareHost, formatIPv6 } from '../util/address.js';
 
 export interface SubjectAltNames {
   dns: string[];
@@ -74,20 +74,7 @@ export function normalizeIp(ip: string): string {
   if (!net.isIPv6(bare)) return bare;
   const groups = ipv6Groups(bare);
   if (!groups) return bare.toLowerCase();
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const [hi = 0, lo = 0] = groups.slice(6);
-    return `::ffff:${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  }
-  let best = { start: -1, length: 1 };
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > best.length) best = { start: i, length: j - i };
-    i = j > i ? j : i + 1;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best.start < 0) return hex.join(':');
-  return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
+  return formatIPv6(groups);
 }
 
 function canonicalName(name: string): string {

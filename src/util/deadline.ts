@@ -3,7 +3,7 @@
  * by done(). Node 20's AbortSignal.any() keeps every combined signal alive as long as its longest-
  * lived source, a leak of about 2 KB per call in a service that runs forever.
  */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from './format.js';
 
 export interface Deadline {
   signal: AbortSignal;
