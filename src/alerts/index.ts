@@ -7,14 +7,13 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import type { RouteInstaller } from '../server/app.js';
 import { Alerter } from './alerter.js';
 import { AlertmanagerChannel } from './alertmanager.js';
 import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig, type ChannelConfig } from './config.js';
 import { EmailChannel } from './email.js';
 import { scrub } from './errors.js';
 import { Outbox, type DeliveryResult } from './outbox.js';
-import { silenceRoutes, Silences } from './silences.js';
+import { Silences } from './silences.js';
 import { SlackChannel } from './slack.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
 import { WebhookChannel } from './webhook.js';
@@ -22,7 +21,10 @@ import { WebhookChannel } from './webhook.js';
 const HOUR_MS = 3_600_000;
 
 export interface Alerting {
-  routes: RouteInstaller;
+  /** For the silence API, which calls `silencesChanged` after adding one. */
+  silences: Silences;
+  /** Looks again at alerts held back, now that a silence was added. */
+  silencesChanged(): void;
   close(): Promise<void>;
 }
 
@@ -169,7 +171,8 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   monitor.onConfig(apply);
 
   return {
-    routes: silenceRoutes(silences, () => alerter.poke()),
+    silences,
+    silencesChanged: () => alerter.poke(),
     async close() {
       clearInterval(resender);
       await alerter.close();
