@@ -1,13 +1,14 @@
 /**
  * The alerting layer as the service sees it: built from `config.alerts`, fed only by the monitor's
- * transitions, with channels behind one durable outbox, rate-limited per channel, and its own metrics.
+ * transitions, the checks a reload leaves and a read-only view of check states, with channels behind one
+ * durable outbox, rate-limited per channel, and its own metrics.
  */
 import path from 'node:path';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { Alerter } from './alerter.js';
+import { Alerter, type CheckStates } from './alerter.js';
 import { AlertmanagerChannel } from './alertmanager.js';
 import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig, type ChannelConfig } from './config.js';
 import { EmailChannel } from './email.js';
@@ -125,7 +126,15 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   };
 
   const silences = new Silences(stateDir);
-  const alerter = new Alerter(alerts, monitor, silences, dispatch, stateDir, logger);
+  const checks: CheckStates = {
+    state: (name) => monitor.view(name)?.state,
+    lastResult(name) {
+      const last = monitor.view(name)?.last;
+      return last && { at: last.at, result: last.result };
+    },
+    dependsOn: (name) => monitor.view(name)?.check.depends_on ?? [],
+  };
+  const alerter = new Alerter(alerts, checks, silences, dispatch, stateDir, logger);
 
   const resentAt = new Map<string, number>();
   const resender = setInterval(() => {
@@ -162,6 +171,7 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       );
     }
     outbox.setChannels(channels);
+    alerter.onChecksChanged(next.checks.map((c) => c.name));
     alerter.poke();
   };
   apply(config);
