@@ -9,9 +9,17 @@
  * incidents (reminders after repeat_every, silences that ended) through that view.
  */
 import path from 'node:path';
-import { isRecovery, isRegression, type CheckStatus, type Transition } from '../checks/state.js';
+import { isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
-import type { ProbeResult } from '../probes/types.js';
+import {
+  alertEvent,
+  failingRoot,
+  failingStatus,
+  latestFailure,
+  recoveryFound,
+  type AlertedCheck,
+  type CheckStates,
+} from './check-states.js';
 import type { AlertsConfig } from './config.js';
 import {
   announcedFiring,
@@ -22,35 +30,15 @@ import {
   type IncidentState,
 } from './incident-lifecycle.js';
 import { IncidentFile, loadIncidents, notificationKey, type Incident, type KeyPart } from './incidents.js';
-import { matches, type MatchSubject } from './match.js';
+import { subjectOf } from './match.js';
+import { followUpChannels, liveChannels, route } from './routing.js';
 import type { Silences } from './silences.js';
 import type { AlertEvent, EventKind, FoldedDependent } from './types.js';
 
 /** `key` is the notification's idempotency key, the same whenever the same message is re-created. Never rejects. */
 export type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
 
-/** What the alerter may read about the checks: their settled states and dependencies, nothing of how they run. */
-export interface CheckStates {
-  /** The settled status of a configured check and since when; undefined for a check that is not configured. */
-  state(name: string): { status: CheckStatus; since: string } | undefined;
-  /** The check's latest result and the ISO time it finished. */
-  lastResult(name: string): { at: string; result: ProbeResult } | undefined;
-  dependsOn(name: string): readonly string[];
-}
-
-/** What an alert says about the check a transition is about. */
-export interface AlertedCheck {
-  name: string;
-  type: string;
-  labels: Record<string, string>;
-  description?: string | undefined;
-}
-
 const REVIEW_MS = 250;
-
-function failingStatus(status: string | undefined): boolean {
-  return status === 'fail' || status === 'warn';
-}
 
 export class Alerter {
   private readonly incidents = new Map<string, Incident>();
@@ -76,7 +64,7 @@ export class Alerter {
   onTransition(t: Transition, check: AlertedCheck): void {
     const inc = this.incidents.get(t.check);
     if (isRegression(t)) {
-      const event = this.eventFrom(check, t.result, 'firing', t.from, t.since, t.at);
+      const event = alertEvent(check, t.result, 'firing', t.from, t.since, t.at);
       if (!inc) {
         this.incidents.set(t.check, { check: t.check, state: OPENING_STATE, event, opened_at: t.since, channels: [] });
       } else {
@@ -88,12 +76,12 @@ export class Alerter {
     } else if (isRecovery(t)) {
       if (!inc) return;
       inc.resolved = {
-        ...this.eventFrom(check, t.result, 'resolved', t.from, inc.opened_at, t.at),
+        ...alertEvent(check, t.result, 'resolved', t.from, inc.opened_at, t.at),
         duration_ms: Date.parse(t.since) - Date.parse(inc.opened_at),
       };
       this.advance(inc, 'recovered');
     } else if (inc) {
-      inc.event = { ...this.eventFrom(check, t.result, 'firing', t.from, inc.opened_at, t.at) };
+      inc.event = { ...alertEvent(check, t.result, 'firing', t.from, inc.opened_at, t.at) };
     } else {
       return;
     }
@@ -116,7 +104,10 @@ export class Alerter {
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */
   openFiring(channel: string): AlertEvent[] {
     return [...this.incidents.values()]
-      .filter((i) => announcedFiring(i.state) && this.channelsOf(i).includes(channel) && !this.silenced(i.event))
+      .filter(
+        (i) =>
+          announcedFiring(i.state) && followUpChannels(this.config, i).includes(channel) && !this.silenced(i.event),
+      )
       .map((i) => ({ ...i.event, dependents: this.dependentsOf(i.check) }));
   }
 
@@ -176,70 +167,8 @@ export class Alerter {
       );
   }
 
-  private eventFrom(
-    check: AlertedCheck,
-    r: ProbeResult,
-    kind: AlertEvent['kind'],
-    previous: AlertEvent['previous'],
-    since: string,
-    at: string,
-  ): AlertEvent {
-    return {
-      kind,
-      check: check.name,
-      type: check.type,
-      labels: check.labels,
-      ...(check.description ? { description: check.description } : {}),
-      status: r.status,
-      previous,
-      reason: r.reason,
-      ...(r.hint ? { hint: r.hint } : {}),
-      since,
-      at,
-      details: r.details,
-      dependents: [],
-    };
-  }
-
-  private subject(e: AlertEvent): MatchSubject {
-    return { check: e.check, type: e.type, status: e.status, labels: e.labels };
-  }
-
   private silenced(e: AlertEvent): boolean {
-    return this.silences.active(this.subject(e)) !== undefined;
-  }
-
-  private route(e: AlertEvent): string[] {
-    const all = this.config.channels.map((c) => c.name);
-    const hit = this.config.routes.find((r) => matches(r.match, this.subject(e)));
-    return hit ? hit.channels : all;
-  }
-
-  /**
-   * Where follow-ups (reminders, recoveries) of an incident go: the channels its failure went to that still
-   * exist, or, when a reload removed or renamed all of them, wherever the routes send it now.
-   */
-  private channelsOf(inc: Incident): string[] {
-    const live = this.live(inc.channels);
-    return live.length > 0 ? live : this.route(inc.event);
-  }
-
-  private live(channels: string[]): string[] {
-    const known = new Set(this.config.channels.map((c) => c.name));
-    return channels.filter((c) => known.has(c));
-  }
-
-  private followUpChannels(inc: Incident): string[] {
-    const live = this.live(inc.channels);
-    if (live.length > 0) return live;
-    const channels = this.route(inc.event);
-    if (inc.channels.length > 0) {
-      this.logger.warn(
-        { event: 'alert_rerouted', check: inc.check, from: inc.channels, to: channels },
-        `the channels ${inc.check} was alerted on (${inc.channels.join(', ')}) are no longer configured; its follow-ups go to ${channels.join(', ') || 'no channel'}`,
-      );
-    }
-    return channels;
+    return this.silences.active(subjectOf(e)) !== undefined;
   }
 
   /** Ends an incident. Its folded dependents that still fail now stand on their own, as after a recovery. */
@@ -257,18 +186,6 @@ export class Alerter {
     return inc.sent;
   }
 
-  /** The deepest failing check this one depends on, directly or transitively. */
-  private failingRoot(name: string, seen = new Set<string>()): string | undefined {
-    for (const dep of this.checks.dependsOn(name)) {
-      if (seen.has(dep)) continue;
-      seen.add(dep);
-      const deeper = this.failingRoot(dep, seen);
-      if (deeper) return deeper;
-      if (failingStatus(this.checks.state(dep)?.status)) return dep;
-    }
-    return undefined;
-  }
-
   private dependentsOf(root: string): FoldedDependent[] {
     return [...this.incidents.values()]
       .filter((i) => i.state === 'folded' && i.folded_under === root)
@@ -278,7 +195,7 @@ export class Alerter {
   /** What a flush finds for an incident: held by a silence, behind a failing dependency (`root`), or free to go out. */
   private flushInput(inc: Incident): { input: IncidentInput; root?: string } {
     if (this.silenced(inc.event)) return { input: 'flush_silenced' };
-    const root = this.failingRoot(inc.check);
+    const root = failingRoot(this.checks, inc.check);
     return root ? { input: 'flush_dependent', root } : { input: 'flush_free' };
   }
 
@@ -299,7 +216,7 @@ export class Alerter {
     for (const inc of [...this.incidents.values()].filter((i) => i.state === 'resolving' || i.state === 'lapsing')) {
       const send = this.advance(inc, 'flush_free');
       if (send === 'resolved' && this.config.send_resolved && inc.resolved)
-        push(this.followUpChannels(inc), inc, inc.resolved);
+        push(followUpChannels(this.config, inc, this.logger), inc, inc.resolved);
     }
     // Every fold is decided before any message is built, so each root's message lists all its dependents.
     const sending: { inc: Incident; kind: EventKind }[] = [];
@@ -317,9 +234,11 @@ export class Alerter {
         since: inc.opened_at,
         dependents: this.dependentsOf(inc.check),
       };
-      const channels = kind === 'reminder' ? this.followUpChannels(inc) : this.route(event);
+      const channels =
+        kind === 'reminder' ? followUpChannels(this.config, inc, this.logger) : route(this.config, event);
       push(channels, inc, event);
-      inc.channels = kind === 'reminder' ? channels : [...new Set([...this.live(inc.channels), ...channels])];
+      inc.channels =
+        kind === 'reminder' ? channels : [...new Set([...liveChannels(this.config, inc.channels), ...channels])];
       inc.last_notified_at = now;
     }
     // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
@@ -341,8 +260,12 @@ export class Alerter {
       if (awaitsFlush(inc.state)) continue;
       const input = this.reviewInput(inc, now);
       if (!input) continue;
-      if (input === 'recovered') inc.resolved = this.recoveryWhileDown(inc);
-      if (input === 'remind') this.refreshForReminder(inc, now);
+      if (input === 'recovered') inc.resolved = recoveryFound(this.checks, inc);
+      if (input === 'remind') {
+        // A reminder tells the latest failure, and the next one is due repeat_every from now.
+        inc.event = latestFailure(this.checks, inc);
+        inc.last_notified_at = new Date(now).toISOString();
+      }
       this.advance(inc, input);
       changed = true;
     }
@@ -364,36 +287,6 @@ export class Alerter {
     )
       return 'remind';
     return undefined;
-  }
-
-  private recoveryWhileDown(inc: Incident): AlertEvent {
-    const state = this.checks.state(inc.check);
-    const last = this.checks.lastResult(inc.check);
-    const since = state?.since ?? new Date().toISOString();
-    return {
-      ...inc.event,
-      kind: 'resolved',
-      status: 'ok',
-      previous: inc.event.status,
-      reason: last?.result.reason ?? 'ok',
-      at: last?.at ?? since,
-      duration_ms: Date.parse(since) - Date.parse(inc.opened_at),
-      dependents: [],
-    };
-  }
-
-  /** A reminder tells the latest failure, and the next one is due repeat_every from now. */
-  private refreshForReminder(inc: Incident, now: number): void {
-    const last = this.checks.lastResult(inc.check)?.result;
-    if (last && last.status !== 'ok')
-      inc.event = {
-        ...inc.event,
-        status: last.status,
-        reason: last.reason,
-        ...(last.hint ? { hint: last.hint } : {}),
-        details: last.details,
-      };
-    inc.last_notified_at = new Date(now).toISOString();
   }
 
   private saveAndSchedule(): void {
