@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import { createApp } from './server/app.js';
 import { History } from './server/history.js';
+import { silenceRoutes } from './server/silences-routes.js';
 import { statusPage } from './server/status-page.js';
 import { hostPort } from './util/address.js';
 
@@ -134,7 +135,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     scheduler,
     reload,
     startedAt: new Date(),
-    routes: [statusPage(history), alerting.routes],
+    routes: [statusPage(history), silenceRoutes(alerting.silences, () => alerting.silencesChanged())],
   });
   const listen = opts.listen ?? config.server.listen;
   let server: Server | undefined;

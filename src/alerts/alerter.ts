@@ -2,39 +2,54 @@
  * Turns state transitions into grouped notifications. It never judges health itself: it keeps one incident per
  * alerted check, collects changes for `group_wait`, then decides folding (a failing check whose dependency is
  * failing goes into the root cause's message), silences, routing and reminders, and hands each channel its
- * events. Incidents live in state_dir so a restart neither forgets an open failure nor repeats it.
+ * events. Where an incident stands, and what each step sends, is up to incident-lifecycle.ts. Incidents live in
+ * state_dir so a restart neither forgets an open failure nor repeats it.
+ *
+ * Its inputs are transitions, removed checks and a read-only view of check states; a timer reviews held-back
+ * incidents (reminders after repeat_every, silences that ended) through that view.
  */
 import path from 'node:path';
-import type { CheckConfig } from '../config/load.js';
-import type { Monitor } from '../checks/monitor.js';
 import { isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
-import type { ProbeResult } from '../probes/types.js';
+import {
+  alertEvent,
+  failingRoot,
+  failingStatus,
+  latestFailure,
+  recoveryFound,
+  type AlertedCheck,
+  type CheckStates,
+} from './check-states.js';
 import type { AlertsConfig } from './config.js';
+import {
+  announcedFiring,
+  awaitsFlush,
+  OPENING_STATE,
+  step,
+  type IncidentInput,
+  type IncidentState,
+} from './incident-lifecycle.js';
 import { IncidentFile, loadIncidents, notificationKey, type Incident, type KeyPart } from './incidents.js';
-import { matches, type MatchSubject } from './match.js';
+import { subjectOf } from './match.js';
+import { followUpChannels, liveChannels, route } from './routing.js';
 import type { Silences } from './silences.js';
-import type { AlertEvent, FoldedDependent } from './types.js';
+import type { AlertEvent, EventKind, FoldedDependent } from './types.js';
 
 /** `key` is the notification's idempotency key, the same whenever the same message is re-created. Never rejects. */
 export type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
 
-const TICK_MS = 250;
-
-function failingStatus(status: string | undefined): boolean {
-  return status === 'fail' || status === 'warn';
-}
+const REVIEW_MS = 250;
 
 export class Alerter {
   private readonly incidents = new Map<string, Incident>();
   private readonly file: IncidentFile;
   private groupTimer: NodeJS.Timeout | undefined;
-  private readonly ticker: NodeJS.Timeout;
+  private readonly reviewer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     public config: AlertsConfig,
-    private readonly monitor: Monitor,
+    private readonly checks: CheckStates,
     private readonly silences: Silences,
     private readonly dispatch: Dispatch,
     stateDir: string,
@@ -42,39 +57,31 @@ export class Alerter {
   ) {
     this.file = new IncidentFile(path.join(stateDir, 'incidents.json'), logger);
     for (const inc of loadIncidents(this.file.file, logger)) this.incidents.set(inc.check, inc);
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
-    this.ticker.unref();
+    this.reviewer = setInterval(() => this.review(), REVIEW_MS);
+    this.reviewer.unref();
   }
 
-  onTransition(t: Transition, check: CheckConfig): void {
+  onTransition(t: Transition, check: AlertedCheck): void {
     const inc = this.incidents.get(t.check);
     if (isRegression(t)) {
-      const event = this.eventFrom(check, t.result, 'firing', t.from, t.since, t.at);
+      const event = alertEvent(check, t.result, 'firing', t.from, t.since, t.at);
       if (!inc) {
-        this.incidents.set(t.check, {
-          check: t.check,
-          event,
-          opened_at: t.since,
-          notified: false,
-          channels: [],
-          due: 'firing',
-        });
+        this.incidents.set(t.check, { check: t.check, state: OPENING_STATE, event, opened_at: t.since, channels: [] });
       } else {
-        const escalated = inc.event.status !== event.status;
+        const input = inc.event.status !== event.status ? 'escalated' : 'regressed';
         inc.event = { ...event, since: inc.opened_at };
-        inc.resolved = undefined;
-        if (!inc.notified || escalated) inc.due = 'firing';
-        else if (inc.due === 'resolved') inc.due = undefined;
+        delete inc.resolved;
+        this.advance(inc, input);
       }
     } else if (isRecovery(t)) {
       if (!inc) return;
       inc.resolved = {
-        ...this.eventFrom(check, t.result, 'resolved', t.from, inc.opened_at, t.at),
+        ...alertEvent(check, t.result, 'resolved', t.from, inc.opened_at, t.at),
         duration_ms: Date.parse(t.since) - Date.parse(inc.opened_at),
       };
-      inc.due = 'resolved';
+      this.advance(inc, 'recovered');
     } else if (inc) {
-      inc.event = { ...this.eventFrom(check, t.result, 'firing', t.from, inc.opened_at, t.at) };
+      inc.event = { ...alertEvent(check, t.result, 'firing', t.from, inc.opened_at, t.at) };
     } else {
       return;
     }
@@ -82,16 +89,24 @@ export class Alerter {
     this.schedule();
   }
 
+  /** The checks configured now: incidents of the others end without a message (a pending recovery still goes out). */
+  onChecksChanged(names: Iterable<string>): void {
+    const live = new Set(names);
+    let changed = false;
+    for (const inc of [...this.incidents.values()]) {
+      if (live.has(inc.check)) continue;
+      this.advance(inc, 'removed');
+      changed = true;
+    }
+    if (changed) this.saveAndSchedule();
+  }
+
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */
   openFiring(channel: string): AlertEvent[] {
     return [...this.incidents.values()]
       .filter(
         (i) =>
-          i.notified &&
-          !i.folded_under &&
-          !i.resolved &&
-          this.channelsOf(i).includes(channel) &&
-          !this.silenced(i.event),
+          announcedFiring(i.state) && followUpChannels(this.config, i).includes(channel) && !this.silenced(i.event),
       )
       .map((i) => ({ ...i.event, dependents: this.dependentsOf(i.check) }));
   }
@@ -102,13 +117,13 @@ export class Alerter {
    * this: a message re-created here then meets its still-pending copy and is recognised by its key.
    */
   start(): Promise<void> {
-    if ([...this.incidents.values()].some((i) => i.due)) this.queueFlush();
+    if ([...this.incidents.values()].some((i) => awaitsFlush(i.state))) this.queueFlush();
     return this.flushing;
   }
 
   /** Sends what is waiting now, without waiting for group_wait (shutdown). */
   async close(): Promise<void> {
-    clearInterval(this.ticker);
+    clearInterval(this.reviewer);
     if (this.groupTimer) {
       clearTimeout(this.groupTimer);
       this.groupTimer = undefined;
@@ -120,7 +135,20 @@ export class Alerter {
 
   /** Re-evaluates held incidents after a silence was added or a config reload. */
   poke(): void {
-    this.tick();
+    this.review();
+  }
+
+  /** Moves the incident on; returns the message the step sends, if any. */
+  private advance(inc: Incident, input: IncidentInput): EventKind | undefined {
+    const { to, send } = step(inc.state, input);
+    if (to === 'closed') this.closeIncident(inc);
+    else this.enter(inc, to);
+    return send;
+  }
+
+  private enter(inc: Incident, state: IncidentState): void {
+    inc.state = state;
+    if (state !== 'folded') delete inc.folded_under;
   }
 
   private schedule(): void {
@@ -139,70 +167,8 @@ export class Alerter {
       );
   }
 
-  private eventFrom(
-    check: CheckConfig,
-    r: ProbeResult,
-    kind: AlertEvent['kind'],
-    previous: AlertEvent['previous'],
-    since: string,
-    at: string,
-  ): AlertEvent {
-    return {
-      kind,
-      check: check.name,
-      type: check.type,
-      labels: check.labels,
-      ...(check.description ? { description: check.description } : {}),
-      status: r.status,
-      previous,
-      reason: r.reason,
-      ...(r.hint ? { hint: r.hint } : {}),
-      since,
-      at,
-      details: r.details,
-      dependents: [],
-    };
-  }
-
-  private subject(e: AlertEvent): MatchSubject {
-    return { check: e.check, type: e.type, status: e.status, labels: e.labels };
-  }
-
   private silenced(e: AlertEvent): boolean {
-    return this.silences.active(this.subject(e)) !== undefined;
-  }
-
-  private route(e: AlertEvent): string[] {
-    const all = this.config.channels.map((c) => c.name);
-    const hit = this.config.routes.find((r) => matches(r.match, this.subject(e)));
-    return hit ? hit.channels : all;
-  }
-
-  /**
-   * Where follow-ups (reminders, recoveries) of an incident go: the channels its failure went to that still
-   * exist, or, when a reload removed or renamed all of them, wherever the routes send it now.
-   */
-  private channelsOf(inc: Incident): string[] {
-    const live = this.live(inc.channels);
-    return live.length > 0 ? live : this.route(inc.event);
-  }
-
-  private live(channels: string[]): string[] {
-    const known = new Set(this.config.channels.map((c) => c.name));
-    return channels.filter((c) => known.has(c));
-  }
-
-  private followUpChannels(inc: Incident): string[] {
-    const live = this.live(inc.channels);
-    if (live.length > 0) return live;
-    const channels = this.route(inc.event);
-    if (inc.channels.length > 0) {
-      this.logger.warn(
-        { event: 'alert_rerouted', check: inc.check, from: inc.channels, to: channels },
-        `the channels ${inc.check} was alerted on (${inc.channels.join(', ')}) are no longer configured; its follow-ups go to ${channels.join(', ') || 'no channel'}`,
-      );
-    }
-    return channels;
+    return this.silences.active(subjectOf(e)) !== undefined;
   }
 
   /** Ends an incident. Its folded dependents that still fail now stand on their own, as after a recovery. */
@@ -210,10 +176,8 @@ export class Alerter {
     this.incidents.delete(inc.check);
     for (const d of this.incidents.values()) {
       // One that is ok again keeps its fold, so its own recovery stays as quiet as its failure was.
-      if (d.folded_under !== inc.check || !failingStatus(this.monitor.view(d.check)?.state.status)) continue;
-      d.folded_under = undefined;
-      d.notified = false;
-      d.due = 'firing';
+      if (d.folded_under !== inc.check || !failingStatus(this.checks.state(d.check)?.status)) continue;
+      this.advance(d, 'root_closed');
     }
   }
 
@@ -222,22 +186,17 @@ export class Alerter {
     return inc.sent;
   }
 
-  /** The deepest failing check this one depends on, directly or transitively. */
-  private failingRoot(name: string, seen = new Set<string>()): string | undefined {
-    for (const dep of this.monitor.view(name)?.check.depends_on ?? []) {
-      if (seen.has(dep)) continue;
-      seen.add(dep);
-      const deeper = this.failingRoot(dep, seen);
-      if (deeper) return deeper;
-      if (failingStatus(this.monitor.view(dep)?.state.status)) return dep;
-    }
-    return undefined;
-  }
-
   private dependentsOf(root: string): FoldedDependent[] {
     return [...this.incidents.values()]
-      .filter((i) => i.folded_under === root && !i.resolved)
+      .filter((i) => i.state === 'folded' && i.folded_under === root)
       .map((i) => ({ check: i.check, status: i.event.status, reason: i.event.reason, since: i.opened_at }));
+  }
+
+  /** What a flush finds for an incident: held by a silence, behind a failing dependency (`root`), or free to go out. */
+  private flushInput(inc: Incident): { input: IncidentInput; root?: string } {
+    if (this.silenced(inc.event)) return { input: 'flush_silenced' };
+    const root = failingRoot(this.checks, inc.check);
+    return root ? { input: 'flush_dependent', root } : { input: 'flush_free' };
   }
 
   private async flush(): Promise<void> {
@@ -253,29 +212,21 @@ export class Alerter {
       }
     };
 
-    for (const inc of [...this.incidents.values()].filter((i) => i.due === 'resolved')) {
-      this.closeIncident(inc);
-      if (inc.notified && !inc.folded_under && this.config.send_resolved && inc.resolved)
-        push(this.followUpChannels(inc), inc, inc.resolved);
+    // Recoveries first: a root cause that ends lets its still-failing dependents go out on their own in this flush.
+    for (const inc of [...this.incidents.values()].filter((i) => i.state === 'resolving' || i.state === 'lapsing')) {
+      const send = this.advance(inc, 'flush_free');
+      if (send === 'resolved' && this.config.send_resolved && inc.resolved)
+        push(followUpChannels(this.config, inc, this.logger), inc, inc.resolved);
     }
-    const firing = [...this.incidents.values()].filter((i) => i.due === 'firing');
-    for (const inc of firing) {
-      if (this.silenced(inc.event)) {
-        inc.due = undefined;
-        continue;
-      }
-      const root = this.failingRoot(inc.check);
-      if (root) {
-        inc.folded_under = root;
-        inc.notified = true;
-        inc.due = undefined;
-      }
+    // Every fold is decided before any message is built, so each root's message lists all its dependents.
+    const sending: { inc: Incident; kind: EventKind }[] = [];
+    for (const inc of [...this.incidents.values()].filter((i) => awaitsFlush(i.state))) {
+      const { input, root } = this.flushInput(inc);
+      const kind = this.advance(inc, input);
+      if (inc.state === 'folded') inc.folded_under = root;
+      if (kind) sending.push({ inc, kind });
     }
-    for (const inc of this.incidents.values()) {
-      const kind = inc.due;
-      if (kind !== 'firing' && kind !== 'reminder') continue;
-      inc.due = undefined;
-      if (kind === 'reminder' && (inc.folded_under || this.silenced(inc.event))) continue;
+    for (const { inc, kind } of sending) {
       const event: AlertEvent = {
         ...inc.event,
         kind,
@@ -283,10 +234,11 @@ export class Alerter {
         since: inc.opened_at,
         dependents: this.dependentsOf(inc.check),
       };
-      const channels = kind === 'reminder' ? this.followUpChannels(inc) : this.route(event);
+      const channels =
+        kind === 'reminder' ? followUpChannels(this.config, inc, this.logger) : route(this.config, event);
       push(channels, inc, event);
-      inc.notified = true;
-      inc.channels = kind === 'reminder' ? channels : [...new Set([...this.live(inc.channels), ...channels])];
+      inc.channels =
+        kind === 'reminder' ? channels : [...new Set([...liveChannels(this.config, inc.channels), ...channels])];
       inc.last_notified_at = now;
     }
     // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
@@ -300,64 +252,46 @@ export class Alerter {
     this.save();
   }
 
-  private tick(): void {
+  /** The timer's look at incidents no flush is waiting for: recoveries while down, ended silences, reminders. */
+  private review(): void {
     const now = Date.now();
     let changed = false;
     for (const inc of [...this.incidents.values()]) {
-      const view = this.monitor.view(inc.check);
-      // Removed by a reload: closed without a message (a pending recovery still goes out).
-      if (!view && inc.due !== 'resolved') {
-        this.closeIncident(inc);
-        changed = true;
-        continue;
-      }
-      if (inc.due || !view) continue;
-      const status = view.state.status;
-      if (!inc.notified) {
-        // Held back by a silence (or lost in a restart before it went out): send once it may go out.
-        if (status === 'ok') this.incidents.delete(inc.check);
-        else if (failingStatus(status) && !this.silenced(inc.event)) inc.due = 'firing';
-        else continue;
-        changed = true;
-      } else if (status === 'ok') {
-        // The recovery happened while forgewatch was down.
-        const at = view.last?.at ?? view.state.since;
-        inc.resolved = {
-          ...inc.event,
-          kind: 'resolved',
-          status: 'ok',
-          previous: inc.event.status,
-          reason: view.last?.result.reason ?? 'ok',
-          at,
-          duration_ms: Date.parse(view.state.since) - Date.parse(inc.opened_at),
-          dependents: [],
-        };
-        inc.due = 'resolved';
-        changed = true;
-      } else if (
-        failingStatus(status) &&
-        !inc.folded_under &&
-        this.config.repeat_every > 0 &&
-        now - Date.parse(inc.last_notified_at ?? inc.opened_at) >= this.config.repeat_every
-      ) {
-        const last = view.last?.result;
-        if (last && last.status !== 'ok')
-          inc.event = {
-            ...inc.event,
-            status: last.status,
-            reason: last.reason,
-            ...(last.hint ? { hint: last.hint } : {}),
-            details: last.details,
-          };
+      if (awaitsFlush(inc.state)) continue;
+      const input = this.reviewInput(inc, now);
+      if (!input) continue;
+      if (input === 'recovered') inc.resolved = recoveryFound(this.checks, inc);
+      if (input === 'remind') {
+        // A reminder tells the latest failure, and the next one is due repeat_every from now.
+        inc.event = latestFailure(this.checks, inc);
         inc.last_notified_at = new Date(now).toISOString();
-        inc.due = 'reminder';
-        changed = true;
       }
+      this.advance(inc, input);
+      changed = true;
     }
-    if (changed) {
-      this.save();
-      if ([...this.incidents.values()].some((i) => i.due)) this.schedule();
-    }
+    if (changed) this.saveAndSchedule();
+  }
+
+  private reviewInput(inc: Incident, now: number): IncidentInput | undefined {
+    const status = this.checks.state(inc.check)?.status;
+    // The recovery happened while forgewatch was down (or before it restarted).
+    if (status === 'ok') return 'recovered';
+    if (!failingStatus(status)) return undefined;
+    // Held back by a silence (or lost in a restart before it went out): sent once it may go out.
+    if (inc.state === 'silenced') return this.silenced(inc.event) ? undefined : 'unsilenced';
+    const remindAfter = this.config.repeat_every;
+    if (
+      inc.state === 'notified' &&
+      remindAfter > 0 &&
+      now - Date.parse(inc.last_notified_at ?? inc.opened_at) >= remindAfter
+    )
+      return 'remind';
+    return undefined;
+  }
+
+  private saveAndSchedule(): void {
+    this.save();
+    if ([...this.incidents.values()].some((i) => awaitsFlush(i.state))) this.schedule();
   }
 
   private save(): void {

@@ -1,5 +1,6 @@
 /**
  * Open incidents as kept in state_dir/incidents.json, and the idempotency key of a notification about them.
+ * Files written before incidents had a named state (flags `notified`, `due`) are read into the matching state.
  * The key is derived from what the message says (channel, checks, when their failure began, kind and how many
  * messages each incident had before), not drawn at random: when a crash lands between writing the outbox and
  * saving incidents.json, the restarted alerter re-creates the very same key and the outbox recognises it.
@@ -9,19 +10,21 @@ import { readFileSync, renameSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../log.js';
+import { INCIDENT_STATES, owedMessage, type IncidentState } from './incident-lifecycle.js';
 import type { AlertEvent } from './types.js';
 
 export interface Incident {
   check: string;
+  state: IncidentState;
   /** The latest failing side of the check (kind firing). */
   event: AlertEvent;
   opened_at: string;
-  /** A message went out for it (or it was folded into its root's). */
-  notified: boolean;
+  /** Where its messages went. */
   channels: string[];
+  /** The root cause it is folded under (state folded). */
   folded_under?: string;
   last_notified_at?: string;
-  due?: 'firing' | 'reminder' | 'resolved';
+  /** The recovery, once it recovered (states resolving and lapsing). */
   resolved?: AlertEvent;
   /** Messages queued about this incident so far; part of the next message's key. */
   sent?: number;
@@ -36,18 +39,55 @@ const eventShape = z.looseObject({
   since: z.string(),
   labels: z.record(z.string(), z.string()),
 });
-const incidentSchema = z.looseObject({
+const commonShape = {
   check: z.string().min(1),
   event: eventShape,
   opened_at: z.string(),
-  notified: z.boolean(),
   channels: z.array(z.string()),
   folded_under: z.string().optional(),
   last_notified_at: z.string().optional(),
-  due: z.enum(['firing', 'reminder', 'resolved']).optional(),
   resolved: eventShape.optional(),
   sent: z.number().int().nonnegative().optional(),
+};
+const incidentSchema = z.looseObject({ ...commonShape, state: z.enum(INCIDENT_STATES) });
+/** As written before incidents had a named state: flags saying what was sent and what was due. */
+const flagIncidentSchema = z.looseObject({
+  ...commonShape,
+  notified: z.boolean(),
+  due: z.enum(['firing', 'reminder', 'resolved']).optional(),
 });
+type FlagIncident = z.infer<typeof flagIncidentSchema>;
+
+/** The state an incident written with flags was in. */
+function stateFromFlags(old: FlagIncident): IncidentState {
+  const told = old.notified && old.folded_under === undefined;
+  switch (old.due) {
+    case 'firing':
+      return told ? 'escalating' : 'pending';
+    case 'reminder':
+      return 'reminding';
+    case 'resolved':
+      return told ? 'resolving' : 'lapsing';
+    default:
+      return !old.notified ? 'silenced' : told ? 'notified' : 'folded';
+  }
+}
+
+function readIncident(raw: unknown): { incident: Incident } | { error: string | undefined } {
+  const current = incidentSchema.safeParse(raw);
+  if (current.success) {
+    // `due` is only written for readers of the file.
+    const { due: _due, ...incident } = current.data;
+    return { incident: incident as unknown as Incident };
+  }
+  const old = flagIncidentSchema.safeParse(raw);
+  if (!old.success) return { error: current.error.issues[0]?.message };
+  const { notified: _notified, due: _due, ...rest } = old.data;
+  const incident = { ...(rest as unknown as Incident), state: stateFromFlags(old.data) };
+  // Only a folded incident keeps its root (the flags kept it after it was sent on its own, too).
+  if (incident.state !== 'folded') delete incident.folded_under;
+  return { incident };
+}
 const fileSchema = z.looseObject({ incidents: z.array(z.unknown()) });
 
 /** Reads incidents.json; a file that cannot be used is kept aside as incidents.json.corrupt and logged. */
@@ -84,14 +124,14 @@ export function loadIncidents(file: string, logger: Logger): Incident[] {
   }
   const out: Incident[] = [];
   for (const raw of parsed.data.incidents) {
-    const inc = incidentSchema.safeParse(raw);
-    if (inc.success) out.push(inc.data as unknown as Incident);
+    const read = readIncident(raw);
+    if ('incident' in read) out.push(read.incident);
     else
       logger.warn(
         {
           event: 'incident_unreadable',
           check: (raw as { check?: unknown } | null)?.check,
-          error: inc.error.issues[0]?.message,
+          error: read.error,
         },
         'an open alert incident in incidents.json is malformed; it is forgotten',
       );
@@ -108,7 +148,10 @@ export class IncidentFile {
   ) {}
 
   save(incidents: Iterable<Incident>): void {
-    const snapshot = JSON.stringify({ incidents: [...incidents] });
+    // `due` repeats what the state owes, for people (and tools) reading the file; loading goes by the state.
+    const snapshot = JSON.stringify({
+      incidents: [...incidents].map((i) => ({ ...i, due: owedMessage(i.state) })),
+    });
     this.saving = this.saving
       .then(() => writeFileAtomic(this.file, snapshot))
       .catch((err: Error) =>

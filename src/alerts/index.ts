@@ -1,25 +1,29 @@
 /**
  * The alerting layer as the service sees it: built from `config.alerts`, fed only by the monitor's
- * transitions, with channels behind one durable outbox, rate-limited per channel, and its own metrics.
+ * transitions, the checks a reload leaves and a read-only view of check states, with channels behind one
+ * durable outbox, rate-limited per channel, and its own metrics.
  */
 import path from 'node:path';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import type { RouteInstaller } from '../server/app.js';
 import { Alerter } from './alerter.js';
+import type { CheckStates } from './check-states.js';
 import { makeChannel } from './channels.js';
 import { DEFAULT_ALERTS, DEFAULT_GIVE_UP_MS, type AlertsConfig } from './config.js';
 import { scrub } from './errors.js';
 import { Outbox, type DeliveryResult } from './outbox.js';
-import { silenceRoutes, Silences } from './silences.js';
+import { Silences } from './silences.js';
 import type { AlertEvent, Channel, Notification } from './types.js';
 
 const HOUR_MS = 3_600_000;
 
 export interface Alerting {
-  routes: RouteInstaller;
+  /** For the silence API, which calls `silencesChanged` after adding one. */
+  silences: Silences;
+  /** Looks again at alerts held back, now that a silence was added. */
+  silencesChanged(): void;
   close(): Promise<void>;
 }
 
@@ -107,7 +111,15 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   };
 
   const silences = new Silences(stateDir);
-  const alerter = new Alerter(alerts, monitor, silences, dispatch, stateDir, logger);
+  const checks: CheckStates = {
+    state: (name) => monitor.view(name)?.state,
+    lastResult(name) {
+      const last = monitor.view(name)?.last;
+      return last && { at: last.at, result: last.result };
+    },
+    dependsOn: (name) => monitor.view(name)?.check.depends_on ?? [],
+  };
+  const alerter = new Alerter(alerts, checks, silences, dispatch, stateDir, logger);
 
   const periodicRanAt = new Map<string, number>();
   const resender = setInterval(() => {
@@ -149,6 +161,7 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
       );
     }
     outbox.setChannels(channels);
+    alerter.onChecksChanged(next.checks.map((c) => c.name));
     alerter.poke();
   };
   apply(config);
@@ -158,7 +171,8 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
   monitor.onConfig(apply);
 
   return {
-    routes: silenceRoutes(silences, () => alerter.poke()),
+    silences,
+    silencesChanged: () => alerter.poke(),
     async close() {
       clearInterval(resender);
       await alerter.close();

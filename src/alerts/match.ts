@@ -1,11 +1,16 @@
 /** Matchers shared by routes and silences: `check`, `status`, `type` or a label name, each a value or a `*` glob. */
 import type { Matcher } from './config.js';
+import type { AlertEvent } from './types.js';
 
 export interface MatchSubject {
   check: string;
   type: string;
   status: string;
   labels: Record<string, string>;
+}
+
+export function subjectOf(e: AlertEvent): MatchSubject {
+  return { check: e.check, type: e.type, status: e.status, labels: e.labels };
 }
 
 function glob(pattern: string): RegExp {

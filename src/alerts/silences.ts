@@ -5,11 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/fs.js';
 import { duration } from '../config/fields.js';
-import type { RouteInstaller } from '../server/app.js';
 import { matcherSchema, type SilenceConfig } from './config.js';
 import { matches, type MatchSubject } from './match.js';
 
@@ -105,32 +103,3 @@ export class Silences {
 }
 
 export class SilenceInputError extends Error {}
-
-/** GET /api/silences and POST /api/silences, both behind the bearer token. */
-export function silenceRoutes(silences: Silences, onChange: () => void): RouteInstaller {
-  return (app, { requireToken }) => {
-    app.get('/api/silences', requireToken, (_req, res) => {
-      res.json({ silences: silences.list() });
-    });
-    app.post(
-      '/api/silences',
-      requireToken,
-      express.json({ limit: '16kb', type: () => true }),
-      async (req: Request, res: Response, next: NextFunction) => {
-        try {
-          const silence = await silences.add(req.body);
-          onChange();
-          res.status(201).json(silence);
-        } catch (err) {
-          if (err instanceof SilenceInputError) res.status(400).json({ error: err.message });
-          else next(err);
-        }
-      },
-      (err: Error & { status?: number }, _req: Request, res: Response, next: NextFunction) => {
-        if (err.status !== undefined && err.status < 500)
-          res.status(err.status).json({ error: `request body must be a JSON object of at most 16kb: ${err.message}` });
-        else next(err);
-      },
-    );
-  };
-}

@@ -37,7 +37,7 @@ export interface CheckView {
 type Listener<T> = (value: T) => void;
 
 export class Monitor {
-  readonly limiter: Limiter;
+  private readonly limiter: Limiter;
   private readonly runtimes = new Map<string, Runtime>();
   private readonly shutdown = new AbortController();
   private readonly resultListeners: Listener<RunRecord>[] = [];
@@ -94,6 +94,11 @@ export class Monitor {
 
   views(): CheckView[] {
     return [...this.runtimes.keys()].map((n) => this.view(n) as CheckView);
+  }
+
+  /** Runs under way and runs waiting for a slot (max_concurrency). */
+  concurrency(): { inFlight: number; queued: number } {
+    return { inFlight: this.limiter.inFlight, queued: this.limiter.queued };
   }
 
   isRunning(name: string): boolean {

@@ -63,7 +63,7 @@ export class Scheduler {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Last time the event loop ran the heartbeat: /healthz reads it. */
   lastTick = Date.now();
-  skipped = 0;
+  private skippedCount = 0;
   /** Recent lateness samples (ms), a ring buffer for percentiles. */
   private readonly lateness = new Float64Array(LATENESS_SAMPLES);
   private latenessCount = 0;
@@ -106,16 +106,16 @@ export class Scheduler {
     return next ? next.getTime() + entry.jitter : undefined;
   }
 
+  /** Scheduled runs skipped since start because the check's previous run was still under way; never decreases. */
+  get skipped(): number {
+    return this.skippedCount;
+  }
+
   latencyPercentiles(): { p50: number; p99: number; samples: number } {
     const n = Math.min(this.latenessCount, LATENESS_SAMPLES);
     const sorted = Array.from(this.lateness.subarray(0, n)).sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))] ?? 0;
     return { p50: at(0.5), p99: at(0.99), samples: this.latenessCount };
-  }
-
-  resetLateness(): void {
-    this.latenessCount = 0;
-    this.skipped = 0;
   }
 
   private schedule(check: CheckConfig, firstRunSpread: number): void {
@@ -160,7 +160,7 @@ export class Scheduler {
   private fire(name: string, dueAt: number): void {
     this.lateness[this.latenessCount++ % LATENESS_SAMPLES] = Math.max(0, Date.now() - dueAt);
     if (this.monitor.isRunning(name)) {
-      this.skipped++;
+      this.skippedCount++;
       return;
     }
     this.monitor.run(name).catch(() => undefined);

@@ -108,7 +108,7 @@ export class Metrics {
         help: 'Check runs under way.',
         registers: reg,
         collect() {
-          this.set(monitor.limiter.inFlight);
+          this.set(monitor.concurrency().inFlight);
         },
       });
       new Gauge({
@@ -116,18 +116,19 @@ export class Metrics {
         help: 'Check runs waiting for a slot (max_concurrency).',
         registers: reg,
         collect() {
-          this.set(monitor.limiter.queued);
+          this.set(monitor.concurrency().queued);
         },
       });
-      // The scheduler keeps a plain count (the benchmark resets it): report its growth, so the counter never goes down.
+      // The scheduler's count only grows: each scrape adds what was skipped since the previous one.
       let seen = 0;
       new Counter({
         name: 'forgewatch_scheduler_skipped_runs_total',
         help: 'Scheduled runs skipped because the previous run of the check was still under way.',
         registers: reg,
         collect() {
-          if (scheduler.skipped > seen) this.inc(scheduler.skipped - seen);
-          seen = scheduler.skipped;
+          const skipped = scheduler.skipped;
+          if (skipped > seen) this.inc(skipped - seen);
+          seen = skipped;
         },
       });
     }
