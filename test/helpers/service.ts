@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/service.js';
 
@@ -27,8 +27,11 @@ export interface RunningForgewatch {
   close(): Promise<void>;
 }
 
-/** Writes `yaml` to a temp dir (state_dir defaults there) and starts the service on a free port. */
-export async function startForgewatch(yaml: string, opts: { dir?: string } = {}): Promise<RunningForgewatch> {
+/** Writes `yaml` to a temp dir (state_dir defaults there) and starts the service on a free port; silent unless given a logger. */
+export async function startForgewatch(
+  yaml: string,
+  opts: { dir?: string; logger?: Logger } = {},
+): Promise<RunningForgewatch> {
   const own = opts.dir ? undefined : tempDir();
   const dir = opts.dir ?? (own as { dir: string }).dir;
   const configFile = path.join(dir, 'forgewatch.yaml');
@@ -37,7 +40,7 @@ export async function startForgewatch(yaml: string, opts: { dir?: string } = {})
   const service = await startService({
     config: load(),
     loadConfig: load,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     listen: { host: '127.0.0.1', port: 0 },
   });
   return {
