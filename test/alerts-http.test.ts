@@ -34,6 +34,8 @@ interface HookPayload {
     reason: string;
     hint: string | null;
     since: string;
+    /** When the message was made. */
+    at: string;
     title: string;
     dependents: { check: string; reason: string }[];
   }[];
@@ -77,9 +79,12 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     for (const n of names) await settled(fw, n, 'ok');
     for (const n of names) target.set(`/${n}`, 502);
     await waitFor(() => hook.accepted.length >= 1 && slack.accepted.length >= 1);
-    await new Promise((r) => setTimeout(r, 900));
-    expect(hook.accepted).toHaveLength(1);
-    expect(slack.accepted).toHaveLength(1);
+    // A later message to both: had the five failures gone out in more than one message, those came before it.
+    target.set('/svc-a', 200);
+    await waitFor(() => hook.accepted.length >= 2 && slack.accepted.length >= 2, 5000);
+    expect(payloads(hook)[1]?.events.map((e) => `${e.kind}:${e.check}`)).toEqual(['resolved:svc-a']);
+    expect(hook.accepted).toHaveLength(2);
+    expect(slack.accepted).toHaveLength(2);
 
     const [msg] = hook.accepted;
     const body = payloads(hook)[0] as HookPayload;
@@ -149,8 +154,15 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     const later = payloads(hook).slice(1);
     const events = later.flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`));
     expect(events.sort()).toEqual(['firing:api-public', 'resolved:backend-container']);
-    await new Promise((r) => setTimeout(r, 600));
-    expect(payloads(hook)).toHaveLength(2);
+    // The next message is api-public's own recovery: nothing else came in between.
+    target.set('/api-public', 200);
+    await waitFor(() => payloads(hook).flatMap((p) => p.events).length >= 4, 5000);
+    expect(
+      payloads(hook)
+        .slice(1)
+        .flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`))
+        .sort(),
+    ).toEqual(['firing:api-public', 'resolved:api-public', 'resolved:backend-container']);
   });
 
   it('reminds while a check keeps failing and stops on recovery', async () => {
@@ -167,9 +179,17 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(new Set(reminders.map((p) => p.idempotency_key)).size).toBe(3);
     target.set('/db', 200);
     await settled(fw, 'db', 'ok');
-    const count = payloads(hook).length;
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(payloads(hook)).toHaveLength(count);
+    const recoveredAt = Date.parse(fw.service.monitor.view('db')?.state.since ?? '');
+    // Quiet for a while (no resolved message is sent), then a new failure: the first message made after the
+    // recovery is that failure, not a reminder. Each event carries the time its message was made.
+    await waitFor(() => Date.now() - recoveredAt > 1000, 5000);
+    target.set('/db', 500);
+    const madeAfter = () =>
+      payloads(hook)
+        .flatMap((p) => p.events)
+        .filter((e) => Date.parse(e.at) > recoveredAt);
+    await waitFor(() => madeAfter().length >= 1, 5000);
+    expect(madeAfter()[0]).toMatchObject({ kind: 'firing', check: 'db' });
   });
 
   it('sends one summary past max_per_hour, then stays quiet', async () => {
@@ -237,16 +257,23 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     target.set('/web', 502);
     await settled(fw, 'backend-db', 'fail');
     const runsBefore = fw.service.monitor.view('backend-db')?.last?.at;
-    await new Promise((r) => setTimeout(r, 500));
-    expect(hook.received).toHaveLength(0);
-    expect(fw.service.monitor.view('backend-db')?.last?.at).not.toBe(runsBefore);
+    // The silenced check keeps running.
+    await waitFor(() => fw.service.monitor.view('backend-db')?.last?.at !== runsBefore);
     const metrics = await (await fetch(`${fw.url}/metrics`)).text();
     expect(metrics).toMatch(/forgewatch_check_status\{check="backend-db",type="http",status="fail"\} 1/);
-    // The API silence on web expires: web, still failing, is announced then; backend-db stays silenced.
+    // The API silence on web expires: web, still failing, is announced then (the first message of all);
+    // backend-db stays silenced.
     const late = await waitFor(() => payloads(hook)[0], 5000);
     expect(late?.events.map((e) => e.check)).toEqual(['web']);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(payloads(hook)).toHaveLength(1);
+    expect(hook.received).toHaveLength(1);
+    // A later message, web's recovery: backend-db, still failing and silenced, was in none of them.
+    target.set('/web', 200);
+    await waitFor(() => payloads(hook).length >= 2, 5000);
+    expect(payloads(hook).flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`))).toEqual([
+      'firing:web',
+      'resolved:web',
+    ]);
+    expect(fw.service.monitor.view('backend-db')?.state.status).toBe('fail');
   });
 
   it('retries a receiver that hangs or floods its error answer, with a plain error and bounded reading', async () => {
@@ -359,7 +386,7 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
   });
 
   it('lets a folded dependent alert on its own when a reload removes its root check', async () => {
-    const { fw, hook } = await dependentThenRootFail('300ms');
+    const { fw, target, hook } = await dependentThenRootFail('300ms');
     const first = await waitFor(() => payloads(hook)[0]);
     expect(first.events.map((e) => [e.check, e.dependents.map((d) => d.check)])).toEqual([
       ['backend-container', ['api-public']],
@@ -373,13 +400,20 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(fw.service.monitor.view('backend-container')).toBeUndefined();
     const second = await waitFor(() => payloads(hook)[1], 5000);
     expect(second.events.map((e) => `${e.kind}:${e.check}`)).toEqual(['firing:api-public']);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(payloads(hook)).toHaveLength(2);
+    // Its recovery is the next message: nothing came in between.
+    target.set('/api-public', 200);
+    await waitFor(() => payloads(hook).length >= 3, 5000);
+    expect(payloads(hook).map((p) => p.events.map((e) => `${e.kind}:${e.check}`).join())).toEqual([
+      'firing:backend-container',
+      'firing:api-public',
+      'resolved:api-public',
+    ]);
   });
 
   it('applies changed channels and routes on reload', async () => {
-    const { fw, target, hook, slack } = await setup(['name: svc'], '  group_wait: 50ms\n');
+    const { fw, target, hook, slack } = await setup(['name: svc', 'name: other'], '  group_wait: 50ms\n');
     await settled(fw, 'svc', 'ok');
+    await settled(fw, 'other', 'ok');
     fw.writeConfig(
       readFileSync(fw.configFile, 'utf8').replace(
         '  group_wait: 50ms',
@@ -389,7 +423,10 @@ describe('Slack and webhook alerts to a real HTTP receiver', () => {
     expect(await fw.service.reload()).toBeUndefined();
     target.set('/svc', 502);
     await waitFor(() => slack.accepted.length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(hook.received).toHaveLength(0);
+    // A check no route matches goes to every channel: its message is the first the webhook gets.
+    target.set('/other', 502);
+    await waitFor(() => hook.accepted.length >= 1, 5000);
+    expect(payloads(hook).flatMap((p) => p.events.map((e) => `${e.kind}:${e.check}`))).toEqual(['firing:other']);
+    expect(hook.received).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogger, type CapturedLog } from './helpers/alerts.js';
 import { startForgewatch, waitFor, type RunningForgewatch } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';
 
@@ -126,9 +127,13 @@ describe('HTTP API', () => {
 
   it('shares one run between calls that arrive while it is under way', async () => {
     hits.delete('/slow');
+    // Counted after the API's own handler has seen the request (listeners run in order), so it has joined the run.
+    let arrived = 0;
+    const count = (req: http.IncomingMessage) => void (req.url?.includes('slow-one') && arrived++);
+    fw.service.server.on('request', count);
     const calls = [1, 2, 3].map(() => getJson(`${fw.url}/check?name=slow-one`));
-    await waitFor(() => slowRelease);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => slowRelease && arrived === 3);
+    fw.service.server.off('request', count);
     slowRelease?.();
     const results = await Promise.all(calls);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
@@ -215,6 +220,75 @@ describe('bearer token', () => {
       await fetch(`${fw.url}/api/status`, { headers: { authorization: 'Bearer t0ken-abc' } })
     ).text();
     expect(status).not.toContain('t0ken-abc');
+  });
+});
+
+describe('a token that is also a check’s credential', () => {
+  // Set in the environment and interpolated twice: as the API's token and in a check's Authorization header.
+  const TOKEN = 'leak-canary-7f3a9c1e5b';
+  const ENV = 'FORGEWATCH_TEST_LEAK_TOKEN';
+  let fw: RunningForgewatch;
+  let log: CapturedLog;
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const yaml = (extra = '') => `server:
+  token: \${${ENV}}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - name: private-api
+    type: http
+    url: ${target.url}/down
+    headers: { Authorization: "Bearer \${${ENV}}", X-Api-Key: "\${${ENV}}" }
+  - name: private-ok
+    type: http
+    url: ${target.url}/up
+    headers: { Authorization: "Bearer \${${ENV}}" }
+${extra}`;
+
+  beforeAll(async () => {
+    process.env[ENV] = TOKEN;
+    log = captureLogger();
+    fw = await startForgewatch(yaml(), { logger: log.logger });
+    await waitFor(() => fw.service.monitor.view('private-api')?.state.status === 'fail');
+  });
+  afterAll(async () => {
+    await fw.close();
+    delete process.env[ENV];
+  });
+
+  it('is in no answer, metric, page or log line, failing, passing or refused', async () => {
+    const answers: [string, RequestInit?][] = [
+      ['/api/status', { headers: auth }],
+      ['/check', { headers: auth }],
+      ['/check?name=private-api', { headers: auth }],
+      ['/check?name=missing', { headers: auth }],
+      ['/check?colour=red', { headers: auth }],
+      ['/check?name=private-api'],
+      ['/check?name=private-api', { headers: { authorization: `Bearer ${TOKEN}x` } }],
+      ['/api/silences', { headers: auth }],
+      ['/api/history?check=private-api', { headers: auth }],
+      ['/metrics'],
+      ['/healthz'],
+      ['/', { headers: auth }],
+      ['/nothing-here', { headers: auth }],
+    ];
+    const statuses: number[] = [];
+    for (const [p, init] of answers) {
+      const res = await fetch(`${fw.url}${p}`, init);
+      statuses.push(res.status);
+      expect(await res.text(), p).not.toContain(TOKEN);
+    }
+    // Each kind of answer was really produced: ok, failing, not found, bad request and refused.
+    expect(statuses).toEqual(expect.arrayContaining([200, 503, 404, 400, 401]));
+    // A rejected reload reports the config error, not the values around it.
+    fw.writeConfig(yaml(`  - { name: broken, type: http, url: "${target.url}/up", timeout: soon }\n`));
+    const reload = await fetch(`${fw.url}/-/reload`, { method: 'POST', headers: auth });
+    expect(reload.status).toBe(400);
+    const rejected = await reload.text();
+    expect(rejected).toMatch(/checks\[2\]\.timeout: expected a duration/);
+    expect(rejected).not.toContain(TOKEN);
+    fw.writeConfig(yaml());
+    expect(log.text()).toMatch(/private-api/);
+    expect(log.text()).not.toContain(TOKEN);
   });
 });
 

@@ -123,6 +123,41 @@ describe('cert_file', () => {
     expect(junk.reason).toMatch(/not-a-cert\.pem holds no PEM certificate/);
   });
 
+  it('counts the other files with problems after the worst one, and only those', async () => {
+    const expired = await createLeaf(intermediate, {
+      sans: ['old.test'],
+      notBefore: daysFromNow(-100),
+      notAfter: daysFromNow(-10),
+    });
+    const expiring = await createLeaf(intermediate, {
+      sans: ['soon.test'],
+      notBefore: daysFromNow(-85),
+      notAfter: daysFromNow(3),
+    });
+    const mixed = path.join(tmp.dir, 'mixed');
+    const write = (name: string, pem: string) => {
+      mkdirSync(path.join(mixed, name), { recursive: true });
+      writeFileSync(path.join(mixed, name, 'fullchain.pem'), pem);
+    };
+    write('a-good.test', chainPem(healthy, intermediate));
+    write('b-expired.test', chainPem(expired, intermediate));
+    write('c-leaf-only.test', healthy.cert);
+    write('d-junk.test', 'not a certificate');
+    write('e-expiring.test', chainPem(expiring, intermediate));
+    write('f-good.test', chainPem(healthy, intermediate));
+    const result = await certFileCheck(path.join(mixed, '*', 'fullchain.pem'));
+    expect(files(result).map((f) => f.status)).toEqual(['ok', 'fail', 'fail', 'fail', 'fail', 'ok']);
+    // An unreadable file ranks first; the three other failing files are counted, the two good ones are not.
+    const junk = path.join(mixed, 'd-junk.test', 'fullchain.pem');
+    expect(result.reason).toBe(`${junk}: ${junk} holds no PEM certificate (3 more files with problems)`);
+
+    const fewer = await certFileCheck(path.join(mixed, '[abcf]*', 'fullchain.pem'));
+    expect(files(fewer).map((f) => f.status)).toEqual(['ok', 'fail', 'fail', 'ok']);
+    expect(fewer.reason).toMatch(
+      /b-expired\.test\/fullchain\.pem: certificate expired .* \(1 more file with problems\)$/,
+    );
+  });
+
   it("exports each file's expiry as a timestamp", async () => {
     const fw = await startForgewatch(
       `checks:\n  - name: certbot-files\n    type: cert_file\n    path: ${path.join(live, '*', 'fullchain.pem')}\n    ca_file: ${caFile}\n    interval: 1h\n`,

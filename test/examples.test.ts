@@ -227,7 +227,14 @@ describe('examples/docker-compose.socket-proxy.yml', () => {
 
   it('takes the engine socket away from forgewatch and points it at the proxy, keeping the other mounts', () => {
     expect(merged.volumes).not.toContain('/var/run/docker.sock:/var/run/docker.sock:ro');
-    for (const v of forgewatch.volumes ?? []) if (!v.includes('docker.sock')) expect(merged.volumes).toContain(v);
+    const otherMounts = (forgewatch.volumes ?? []).filter((v) => !v.includes('docker.sock'));
+    // The config, the state volume and certbot's files: an empty list here would make the loop below prove nothing.
+    expect(otherMounts).toEqual([
+      './forgetrace.yaml:/etc/forgewatch/forgewatch.yaml:ro',
+      'forgewatch-state:/var/lib/forgewatch',
+      '/etc/letsencrypt:/etc/letsencrypt:ro',
+    ]);
+    for (const v of otherMounts) expect(merged.volumes).toContain(v);
     expect(merged.volumes).toContain(`docker-proxy-socket:${path.dirname(endpoint)}`);
     expect(proxy.volumes).toContain(`docker-proxy-socket:${path.dirname(endpoint)}`);
     expect(merged.environment?.DOCKER_HOST).toBe(`unix://${endpoint}`);

@@ -109,6 +109,18 @@ describe('http probe', () => {
     expect(result.reason).toBe('json db.connected is true, expected false');
   });
 
+  it('compares an expected object or list as a whole, and names the path and both values when they differ', async () => {
+    const whole = await runCheck(check('/health', 'expect: { json: { db: { connected: true }, items: [{ id: 7 }] } }'));
+    expect(whole.result.status, whole.result.reason).toBe('ok');
+    const differs = await runCheck(check('/health', 'expect: { json: { status: ok, db: { connected: false } } }'));
+    expect(differs.result.status).toBe('fail');
+    expect(differs.result.reason).toBe('json db is {"connected":true}, expected {"connected":false}');
+    const longer = await runCheck(check('/health', 'expect: { json: { items: [{ id: 7 }, { id: 8 }] } }'));
+    expect(longer.result.reason).toBe('json items is [{"id":7}], expected [{"id":7},{"id":8}]');
+    const missing = await runCheck(check('/health', 'expect: { json: { db.pool: { size: 5 } } }'));
+    expect(missing.result.reason).toBe('json db.pool is missing, expected {"size":5}');
+  });
+
   it('enforces the timeout and names the phase it was in', async () => {
     const { result } = await runCheck(check('/slow', 'timeout: 300ms'));
     expect(result.status).toBe('fail');
@@ -152,6 +164,10 @@ describe('http probe', () => {
     expect(result.reason).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
     expect(result.hint).toMatch(/container/);
     expect(result.hint).toMatch(/systemd/);
+    // The fix: start the service (is its container up?), or find what else holds the port.
+    expect(result.hint).toContain(`Nothing is listening on 127.0.0.1:${port}.`);
+    expect(result.hint).toContain('Is the container up and not restarting (docker ps)?');
+    expect(result.hint).toContain(`(ss -tlnp | grep :${port})`);
   });
 
   it('reports a DNS failure for a name under .invalid', async () => {
@@ -195,13 +211,15 @@ describe('http probe', () => {
       'huge headers',
       (s: net.Socket) => s.write(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`),
       /response headers from 127\.0\.0\.1:\d+ are too large/,
+      /oversized headers: usually a cookie or redirect loop/,
     ],
     [
       'garbage instead of HTTP',
       (s: net.Socket) => s.write('SSH-2.0-OpenSSH_9.2\r\n'),
       /127\.0\.0\.1:\d+ did not answer HTTP/,
+      /Something other than an HTTP server answers on this port .*: check the URL scheme and port\./,
     ],
-  ])('fails with a reason, never a crash, on %s', async (_label, speak, reason) => {
+  ])('fails with a reason and a hint naming the cause, never a crash, on %s', async (_label, speak, reason, hint) => {
     const hostile = await listen(
       net.createServer((s) => {
         s.on('error', () => undefined);
@@ -212,7 +230,7 @@ describe('http probe', () => {
       const { result } = await runCheck(`name: t\ntype: http\nurl: ${hostile.url}/\ntimeout: 2s`);
       expect(result.status).toBe('fail');
       expect(result.reason).toMatch(reason);
-      expect(result.hint).toBeTruthy();
+      expect(result.hint).toMatch(hint);
     } finally {
       await hostile.close();
     }

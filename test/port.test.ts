@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { defaultConfigText } from '../src/config/default.js';
+import { listenerChecksYaml } from '../src/ports/default-checks.js';
 import { decodeIPv6, parseProcNetTcp } from '../src/ports/proc-net.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
@@ -409,7 +410,8 @@ describe('owner details from a prepared /proc tree', () => {
 
 describe('embedded default config', () => {
   it('adds one port check per listening port, once across addresses', async () => {
-    const port = await freePort();
+    // The default keeps the lowest ports: the test's port must be low, or a busy machine would crowd it out.
+    const port = await lowestFreePort();
     await listen(net.createServer(), '127.0.0.1', port).then((s) => servers.push(s));
     await listen(net.createServer(), '::1', port).then((s) => servers.push(s));
     const config = parseConfig(defaultConfigText({ host: '127.0.0.1', port: 9464 }), '(embedded default)');
@@ -417,5 +419,55 @@ describe('embedded default config', () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ type: 'port', port, expect: 'listening' });
     expect(config.checks.filter((c) => c.type === 'port').length).toBeLessThanOrEqual(50);
+  });
+});
+
+/** The lowest unprivileged port free on both 127.0.0.1 and ::1 (below the ephemeral range other tests draw from). */
+async function lowestFreePort(): Promise<number> {
+  for (let port = 1024; port < 65536; port++) {
+    const taken = await Promise.all(
+      ['127.0.0.1', '::1'].map(
+        (host) =>
+          new Promise<boolean>((resolve) => {
+            const probe = net.createServer();
+            probe.once('error', () => resolve(true));
+            probe.listen(port, host, () => probe.close(() => resolve(false)));
+          }),
+      ),
+    );
+    if (!taken.includes(true)) return port;
+  }
+  throw new Error('no free port');
+}
+
+describe('the default port checks on a machine with hundreds of listeners', () => {
+  it('keeps the 50 lowest distinct listening ports, without the excluded one or ports that only connect', () => {
+    const scratch = tempDir('forgewatch-default-ports-');
+    try {
+      mkdirSync(path.join(scratch.dir, 'net'));
+      const row = (i: number, local: string, state: string) =>
+        `  ${i}: ${local} 00000000:0000 ${state} 00000000:00000000 00:00000000 00000000     0        0 ${1000 + i} 1 0000000000000000 100 0 0 10 0`;
+      const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+      const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+      // 300 listeners from port 40300 down to 40001, in no particular order; every tenth also on ::1.
+      const ports = Array.from({ length: 300 }, (_, i) => 40001 + ((i * 7) % 300));
+      const v4 = ports.map((p, i) => row(i, `0100007F:${hex(p)}`, '0A'));
+      // An established connection from a low port is no listener.
+      v4.push(row(300, `0100007F:${hex(1500)}`, '01'));
+      const v6 = ports
+        .filter((p) => p % 10 === 0)
+        .map((p, i) => row(i, `00000000000000000000000001000000:${hex(p)}`, '0A'));
+      writeFileSync(path.join(scratch.dir, 'net', 'tcp'), `${header}\n${v4.join('\n')}\n`);
+      writeFileSync(path.join(scratch.dir, 'net', 'tcp6'), `${header}\n${v6.join('\n')}\n`);
+      const yaml = listenerChecksYaml([40002], scratch.dir);
+      const checks = parseConfig(`checks:\n${yaml}`, 'default.yaml').checks;
+      expect(checks.map((c) => c.name)).toEqual([
+        'port-40001',
+        ...Array.from({ length: 49 }, (_, i) => `port-${40003 + i}`),
+      ]);
+      expect(checks[0]).toMatchObject({ type: 'port', port: 40001, expect: 'listening' });
+    } finally {
+      void scratch.cleanup();
+    }
   });
 });

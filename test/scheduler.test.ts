@@ -139,9 +139,11 @@ describe('scheduler', () => {
     const scheduler = new Scheduler(monitor, { firstRunSpreadMs: 200 });
     const startedAt = Date.now();
     scheduler.start();
+    // Planning 30 checks takes time itself: each is planned within the spread of the moment it was planned.
+    const plannedBy = Date.now();
     const names = monitor.checks.map((c) => c.name);
     // First runs are planned within the short start-up spread...
-    for (const name of names) expect((scheduler.nextRunAt(name) ?? Infinity) - startedAt).toBeLessThan(200);
+    for (const name of names) expect((scheduler.nextRunAt(name) ?? Infinity) - plannedBy).toBeLessThan(200);
     await waitFor(() => [...starts.keys()].filter((p) => p.startsWith('/p')).length >= 30, 10_000);
     // ...and once a check has run, its later runs sit at its own phase, spread over the whole minute.
     const phases = names.map((name) => {
@@ -153,6 +155,36 @@ describe('scheduler', () => {
     scheduler.stop();
     await monitor.close();
     expect(Math.max(...phases) - Math.min(...phases)).toBeGreaterThan(40_000);
+  });
+
+  it('runs once after the event loop stalled for many intervals, skipping the missed slots instead of a burst', async () => {
+    reset();
+    const interval = 150;
+    const monitor = monitorFor(
+      `checks:\n  - name: steady\n    type: http\n    url: ${target.url}/steady\n    interval: ${interval}ms\n`,
+    );
+    const scheduler = new Scheduler(monitor, { firstRunSpreadMs: 10 });
+    const runs = () => starts.get('/steady') ?? [];
+    scheduler.start();
+    try {
+      await waitFor(() => runs().length >= 2, 5000);
+      const runsBefore = runs().length;
+      const firesBefore = scheduler.latencyPercentiles().samples;
+      // Blocks this thread (timers, sockets, everything) for ten intervals, as a long GC pause or a stuck sync call would.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, interval * 10);
+      const stallEnd = Date.now();
+      // The run for the stalled slot, then two on the check's own phase.
+      await waitFor(() => runs().length >= runsBefore + 3, 5000, 5);
+      const fires = scheduler.latencyPercentiles().samples - firesBefore;
+      const elapsed = Date.now() - stallEnd;
+      // Slots are an interval apart and each fires after the one before: besides the stalled slot, no more fires
+      // than slots in the time that passed. Catching up would have fired the ten missed slots back to back.
+      expect(fires).toBeGreaterThanOrEqual(3);
+      expect(fires).toBeLessThanOrEqual(Math.floor(elapsed / interval) + 2);
+    } finally {
+      scheduler.stop();
+      await monitor.close();
+    }
   });
 
   it('gives cron checks a stable jitter, so one cron line does not fire them all in one millisecond', async () => {

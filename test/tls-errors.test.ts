@@ -191,7 +191,9 @@ describe('alerts from the server, in plain words', () => {
     expect(result.reason).toBe(
       `TLS handshake failed on 127.0.0.1:${port}: tlsv1 alert internal error (ssl alert number 80)`,
     );
-    expect(result.hint).toBeTruthy();
+    expect(result.hint).toBe(
+      'The TLS handshake did not complete: the server may have no certificate for this name (SNI) or supports no common protocol version.',
+    );
   });
 });
 
@@ -210,11 +212,57 @@ describe('a server that hangs up', () => {
         `TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`,
       );
       expect(result.hint).toMatch(/before the TLS handshake finished/);
+      expect(result.hint).toContain(`openssl s_client -connect HOST:${port} -servername NAME`);
     }
     const viaHttp = await httpsCheck(port);
     expect(viaHttp.reason).toBe(
       `TLS handshake failed on 127.0.0.1:${port}: connection closed during the TLS handshake`,
     );
     expect(viaHttp.hint).not.toMatch(/mid-request/);
+  });
+});
+
+describe('a certificate problem, with the fix in the hint', () => {
+  /** The same server through a tls check and an https:// http check: both must name the problem and its fix. */
+  async function both(port: number, serverName: string): Promise<ProbeResult[]> {
+    const viaTls = await runCheck(
+      `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${port}\nserver_name: ${serverName}\nca_file: ${caFile}\ntimeout: 3s`,
+    );
+    const viaHttp = await runCheck(
+      `name: site\ntype: http\nurl: https://127.0.0.1:${port}/\ntimeout: 3s\ntls: { ca_file: ${caFile}, server_name: ${serverName} }`,
+    );
+    return [viaTls.result, viaHttp.result];
+  }
+
+  it('names the host missing from the SANs, and says to reissue with every name and reload', async () => {
+    const port = await serveTls({});
+    for (const result of await both(port, 'www.forgetrace.test')) {
+      expect(result.status).toBe('fail');
+      expect(result.reason).toBe('www.forgetrace.test is not in the SANs [forgetrace.test]');
+      expect(result.hint).toMatch(
+        /^Reissue the certificate with every name the server answers for \(certbot --expand /,
+      );
+      expect(result.hint).toMatch(/then reload the server\.$/);
+    }
+  });
+
+  it('names the missing intermediate, and says to serve fullchain.pem and reload', async () => {
+    const port = await serveTls({}, leaf.cert);
+    for (const result of await both(port, 'forgetrace.test')) {
+      expect(result.status).toBe('fail');
+      expect(result.reason).toBe(
+        "incomplete chain: the certificates sent do not include the leaf's issuer CN=Errors Test Intermediate",
+      );
+      expect(result.hint).toMatch(/^The intermediate certificate is missing: /);
+      expect(result.hint).toContain('point the server at fullchain.pem instead of cert.pem (nginx ssl_certificate)');
+    }
+  });
+
+  it('says nothing listens when the TLS port refuses, naming the port to look at', async () => {
+    const port = await freePort();
+    const result = await tlsCheck(port);
+    expect(result.reason).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(result.hint).toContain(`Nothing is listening on 127.0.0.1:${port}.`);
+    expect(result.hint).toContain(`ss -tlnp | grep :${port}`);
   });
 });
