@@ -3,13 +3,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
+import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
 import { containerName, containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError, hostPort } from '../net/explain.js';
 import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
-import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
+import {
+  failed,
+  type JsonObject,
+  type MetricNames,
+  type MetricSpec,
+  type Observation,
+  type Probe,
+  type ProbeMemo,
+  type Status,
+} from './types.js';
 
 export const portCheckSchema = checkSchema('port', {
   host: z.string().min(1).default('127.0.0.1'),
@@ -30,7 +39,7 @@ export const portCheckSchema = checkSchema('port', {
 
 export type PortCheck = CheckOf<typeof portCheckSchema>;
 
-export const portMetrics: MetricSpec[] = [
+export const portMetrics = [
   {
     name: 'forgewatch_port_listening',
     help: 'Whether something accepts TCP connections on the port.',
@@ -46,7 +55,9 @@ export const portMetrics: MetricSpec[] = [
     help: 'Who holds the port: always 1, the labels carry the owner.',
     labelNames: ['port', 'process', 'unit', 'container'],
   },
-];
+] as const satisfies readonly MetricSpec[];
+
+type PortMetricName = MetricNames<typeof portMetrics>;
 
 /** Helpers that hold a port on a container's behalf; the engine's port map says which container. */
 const PROXIES = new Set(['docker-proxy', 'conmon', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta']);
@@ -95,7 +106,7 @@ async function containerOf(
   listener: Listener,
   check: PortCheck,
   signal: AbortSignal,
-  memo: Map<string, unknown>,
+  memo: ProbeMemo<EngineMemo>,
 ): Promise<ContainerLookup> {
   if (!owner.containerId && !PROXIES.has(owner.process)) return { name: null };
   let client: DockerClient;
@@ -170,7 +181,7 @@ function stopHint(o: PortOwner): string {
   return `stop that process (kill ${o.pid}) and whatever starts it`;
 }
 
-export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
+export const probePort: Probe<PortCheck, PortMetricName, EngineMemo> = async (check, { signal, memo }) => {
   const started = performance.now();
   let conn: Awaited<ReturnType<typeof connects>>;
   try {
@@ -257,7 +268,7 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   }
 
   const portLabel = String(check.port);
-  const observations: Observation[] = [
+  const observations: Observation<PortMetricName>[] = [
     { metric: 'forgewatch_port_listening', labels: { port: portLabel }, value: conn.listening ? 1 : 0 },
   ];
   if (ownerOk !== undefined)
