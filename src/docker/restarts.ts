@@ -16,6 +16,7 @@ const MEMO_KEY = 'container.restarts';
 
 /** What the restart history keeps in a check's memo: samples per container id. */
 export type RestartMemo = { [MEMO_KEY]: Map<string, Sample[]> };
+
 /** Enough samples for any window at any interval while keeping the memo bounded. */
 const MAX_SAMPLES = 512;
 

@@ -51,7 +51,7 @@ export interface ProbeMemo<Shape extends object> {
 /** The memory shape of a probe kind that keeps nothing between runs. */
 export type NoMemo = Record<never, never>;
 
-export interface ProbeContext<Memo extends object = Record<string, unknown>> {
+export interface ProbeContext<Memo extends object = NoMemo> {
   /** Aborts when the run's timeout elapses or the service shuts down. */
   signal: AbortSignal;
   /** Per-check memory that outlives one run (e.g. restart counts over a window); reset when the check's config changes. */

@@ -149,7 +149,7 @@ export interface ExpectedFile {
   error?: string;
 }
 
-export function analyzeServed(served: ServedTls, opts: AnalysisOptions): ServedAnalysis;
+export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?: undefined }): ServedAnalysis;
 export function analyzeServed(
   served: ServedTls,
   opts: AnalysisOptions & { file?: ExpectedFile },
