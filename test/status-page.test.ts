@@ -213,6 +213,8 @@ checks:
       expect(certFacts).toContain('not covered: forgewatch.test');
       expect(certFacts).toContain('covers www.forgewatch.test');
       expect(await cert.locator('.facts .bad').first().innerText()).toContain('not covered');
+      // Ten days left is inside the default warn_before (21d) but not fail_before (7d).
+      expect(await cert.locator('.facts li[data-tone="warn"]').innerText()).toBe('certificate: 10 days left');
       // A cert_file check: each file's days left, and the names it misses.
       const files = await page.locator('li.check[data-check="certbot-files"] .facts li').allInnerTexts();
       expect(files.sort()).toEqual([
@@ -221,6 +223,10 @@ checks:
       ]);
       expect(await page.locator('li.check[data-check="certbot-files"] .facts .bad').innerText()).toContain(
         'does not cover',
+      );
+      // The full path on hover.
+      expect(await page.locator('li.check[data-check="certbot-files"] .facts .bad').getAttribute('title')).toBe(
+        path.join(dir, 'live', 'www.forgewatch.test', 'fullchain.pem'),
       );
       const port = page.locator('li.check[data-check="app-port"]');
       expect(await port.locator('.facts').innerText()).toContain(`bound to 127.0.0.1:${healthy.port}`);

@@ -3,14 +3,10 @@
  * the reason, the likely cause and fix, since when, the check's details and the checks folded into it.
  */
 import { formatDuration } from '../util/format.js';
-import type { JsonObject, JsonValue } from '../probes/types.js';
-import { detailFacts, esc } from '../server/status-page.js';
+import { factsFor } from '../probes/index.js';
+import type { JsonObject } from '../probes/types.js';
+import { escapeHtml } from '../util/html.js';
 import type { AlertEvent, Notification } from './types.js';
-
-const LOG_LINES = 10;
-const MAX_DETAILS_JSON = 1500;
-/** TLS fields already said in words above. */
-const TLS_SHOWN = { days_left: 1, names_covered: 1, names_missing: 1, sans: 1, problems: 1 };
 
 function tag(e: AlertEvent): string {
   if (e.kind === 'resolved') return '[RECOVERED]';
@@ -46,53 +42,12 @@ function ago(fromIso: string, toIso: string): string {
   return formatDuration(Math.max(0, Date.parse(toIso) - Date.parse(fromIso)));
 }
 
-function obj(v: JsonValue | undefined): JsonObject | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-}
-
-function strings(v: JsonValue | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-function unescapeHtml(html: string): string {
-  return html.replace(
-    /&(amp|lt|gt|quot|#39);/g,
-    (_m, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name] as string,
-  );
-}
-
-/** Detail lines as plain text: the facts the status page shows, plus SANs, problems and the last log lines. */
+/**
+ * Detail lines as plain text: every fact the check's kind states about its details, the ones the status page
+ * shows first, then those only an alert has room for (SANs, problem codes, the last log lines, raw fields).
+ */
 export function detailLines(type: string, details: JsonObject): string[] {
-  const lines = detailFacts(type, details).map((f) => unescapeHtml(f.html));
-  const tls = type === 'tls' ? details : obj(details.tls);
-  if (tls) {
-    const sans = strings(tls.sans);
-    if (sans.length > 0) lines.push(`SANs: ${sans.join(', ')}`);
-    const problems = strings(tls.problems);
-    if (problems.length > 0) lines.push(`TLS problems: ${problems.join(', ')}`);
-  }
-  for (const c of Array.isArray(details.containers) ? details.containers : []) {
-    const ctr = obj(c);
-    if (!ctr) continue;
-    const name = String(ctr.name ?? ctr.id ?? 'container');
-    const facts = [`restart count ${typeof ctr.restart_count === 'number' ? ctr.restart_count : 0}`];
-    if (typeof ctr.exit_code === 'number') facts.push(`exit code ${ctr.exit_code}`);
-    facts.push(ctr.oom_killed === true ? 'OOM killed' : 'not OOM killed');
-    if (typeof ctr.error === 'string' && ctr.error) facts.push(`error: ${ctr.error}`);
-    lines.push(`${name}: ${facts.join(', ')}`);
-    const logs = typeof ctr.logs === 'string' ? ctr.logs.trimEnd().split('\n').slice(-LOG_LINES) : [];
-    if (logs.length > 0 && logs[0] !== '') lines.push(`last log lines of ${name}:`, ...logs.map((l) => `  | ${l}`));
-  }
-  // Other fields: scalars as "key: value", anything nested as capped JSON.
-  for (const [key, value] of Object.entries(details)) {
-    if (key === 'tls' || key === 'containers' || (type === 'tls' && key in TLS_SHOWN) || value === null) continue;
-    if (typeof value !== 'object') lines.push(`${key}: ${String(value)}`);
-    else if (type !== 'tls' && type !== 'port') {
-      const json = JSON.stringify(value);
-      lines.push(`${key}: ${json.length > MAX_DETAILS_JSON ? `${json.slice(0, MAX_DETAILS_JSON)}…` : json}`);
-    }
-  }
-  return lines;
+  return factsFor(type, details).flatMap((f) => f.text.split('\n'));
 }
 
 function dependentLine(e: AlertEvent, d: AlertEvent['dependents'][number]): string {
@@ -145,36 +100,43 @@ const COLOURS = { fail: '#cf222e', warn: '#9a6700', ok: '#1a7f37' } as const;
 export function eventHtml(e: AlertEvent, publicUrl?: string): string {
   const colour = e.kind === 'resolved' ? COLOURS.ok : e.status === 'warn' ? COLOURS.warn : COLOURS.fail;
   const rows: [string, string][] = [
-    ['Check', `${esc(e.check)} (${esc(e.type)})${e.description ? ` — ${esc(e.description)}` : ''}`],
+    [
+      'Check',
+      `${escapeHtml(e.check)} (${escapeHtml(e.type)})${e.description ? ` — ${escapeHtml(e.description)}` : ''}`,
+    ],
   ];
   if (e.kind === 'resolved') {
     rows.push(
-      ['Status', `ok again at ${esc(e.at)}; failing since ${esc(e.since)} (${formatDuration(e.duration_ms ?? 0)})`],
-      ['Now', esc(e.reason)],
+      [
+        'Status',
+        `ok again at ${escapeHtml(e.at)}; failing since ${escapeHtml(e.since)} (${formatDuration(e.duration_ms ?? 0)})`,
+      ],
+      ['Now', escapeHtml(e.reason)],
     );
   } else {
     rows.push(
-      ['Status', `${esc(e.status)} since ${esc(e.since)} (${ago(e.since, e.at)} ago)`],
-      ['Reason', esc(e.reason)],
+      ['Status', `${escapeHtml(e.status)} since ${escapeHtml(e.since)} (${ago(e.since, e.at)} ago)`],
+      ['Reason', escapeHtml(e.reason)],
     );
-    if (e.hint) rows.push(['Hint', esc(e.hint)]);
+    if (e.hint) rows.push(['Hint', escapeHtml(e.hint)]);
   }
   const table = rows
     .map(([k, v]) => `<tr><th align="left" style="padding-right:12px">${k}</th><td>${v}</td></tr>`)
     .join('');
   const deps =
     e.dependents.length > 0
-      ? `<p><b>Also failing, folded into this alert:</b></p><ul>${e.dependents.map((d) => `<li>${esc(dependentLine(e, d))}</li>`).join('')}</ul>`
+      ? `<p><b>Also failing, folded into this alert:</b></p><ul>${e.dependents.map((d) => `<li>${escapeHtml(dependentLine(e, d))}</li>`).join('')}</ul>`
       : '';
   const facts = e.kind === 'resolved' ? [] : detailLines(e.type, e.details);
-  const factHtml = facts.length > 0 ? `<pre style="background:#f6f8fa;padding:8px">${esc(facts.join('\n'))}</pre>` : '';
-  const link = publicUrl ? `<p><a href="${esc(publicUrl)}">Status page</a></p>` : '';
-  return `<h2 style="color:${colour}">${esc(eventTitle(e))}</h2><table>${table}</table>${deps}${factHtml}${link}`;
+  const factHtml =
+    facts.length > 0 ? `<pre style="background:#f6f8fa;padding:8px">${escapeHtml(facts.join('\n'))}</pre>` : '';
+  const link = publicUrl ? `<p><a href="${escapeHtml(publicUrl)}">Status page</a></p>` : '';
+  return `<h2 style="color:${colour}">${escapeHtml(eventTitle(e))}</h2><table>${table}</table>${deps}${factHtml}${link}`;
 }
 
 export function notificationHtml(n: Notification): string {
   const head = n.rate_limited
-    ? `<p><b>Alert limit reached:</b> further alerts are held back until ${esc(n.rate_limited.quiet_until)}.</p>`
+    ? `<p><b>Alert limit reached:</b> further alerts are held back until ${escapeHtml(n.rate_limited.quiet_until)}.</p>`
     : '';
   return `<!doctype html><html><body style="font-family:sans-serif">${head}${n.events.map((e) => eventHtml(e, n.public_url)).join('<hr>')}</body></html>`;
 }

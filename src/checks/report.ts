@@ -1,6 +1,7 @@
 /** The `/check` JSON and the CLI's table: one shape for "what happened when these checks ran". */
 import type { CheckConfig } from '../config/load.js';
 import { formatDuration } from '../util/format.js';
+import { summaryFacts } from '../probes/index.js';
 import type { JsonObject, Status } from '../probes/types.js';
 import type { RunRecord } from './monitor.js';
 
@@ -85,6 +86,10 @@ export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTy
   return { selected };
 }
 
+/**
+ * One row per check; under it the check's facts (certificate days left, restarts...), with their tone in the
+ * STATUS column (blank when neutral) and their text in the REASON column.
+ */
 export function formatTable(report: CheckReport): string {
   const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.reason, formatDuration(c.duration_ms)]);
   const header = ['NAME', 'STATUS', 'REASON', 'DURATION'];
@@ -101,11 +106,15 @@ export function formatTable(report: CheckReport): string {
             : c.padEnd(widths[i] ?? 0),
       )
       .join('  ');
+  const factLines = (c: CheckReportEntry) =>
+    summaryFacts(c.type, c.details).map((f) =>
+      line(['', f.tone === 'neutral' ? '' : f.tone, f.text.replaceAll('\n', ' ')]).trimEnd(),
+    );
   const hints = report.checks.filter((c) => c.status !== 'ok' && c.hint).map((c) => `  ${c.name}: ${c.hint}`);
   const failing = report.checks.filter((c) => c.status === 'fail').length;
   return [
     line(header),
-    ...rows.map(line),
+    ...report.checks.flatMap((c, i) => [line(rows[i] ?? []), ...factLines(c)]),
     '',
     `${report.checks.length - failing} passed, ${failing} failed`,
     ...(hints.length ? ['', 'hints:', ...hints] : []),

@@ -1,9 +1,10 @@
 /** Judges one inspected container: state, restarts over the window, OOM, health; quotes its logs when it failed. */
 import { formatDuration } from '../util/format.js';
-import type { JsonObject, Observation, Status } from '../probes/types.js';
+import type { ContainerMetricName } from '../probes/container.js';
+import type { JsonObject, Observation, ProbeMemo, Status } from '../probes/types.js';
 import type { DockerClient } from './client.js';
 import { clipLine, meaningfulLine } from './frames.js';
-import { restartsInWindow } from './restarts.js';
+import { restartsInWindow, type RestartMemo } from './restarts.js';
 import { containerName, type ContainerInspect } from './types.js';
 
 export const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'] as const;
@@ -14,7 +15,7 @@ const MAX_HEALTH_OUTPUT = 1024;
 
 export interface AssessOptions {
   client: DockerClient;
-  memo: Map<string, unknown>;
+  memo: ProbeMemo<RestartMemo>;
   signal: AbortSignal;
   windowMs: number;
   maxRestarts: number;
@@ -28,7 +29,7 @@ export interface ContainerVerdict {
   reason: string;
   hint?: string;
   details: JsonObject;
-  observations: Observation[];
+  observations: Observation<ContainerMetricName>[];
 }
 
 function tail(text: string, max: number): string {
@@ -307,7 +308,7 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
 export function containerObservations(
   container: string,
   s: { running: boolean; restartCount: number; state: string; health: string; oom: boolean; startedMs: number },
-): Observation[] {
+): Observation<ContainerMetricName>[] {
   const states = (CONTAINER_STATES as readonly string[]).includes(s.state)
     ? CONTAINER_STATES
     : [...CONTAINER_STATES, s.state];
@@ -315,18 +316,24 @@ export function containerObservations(
     { metric: 'forgewatch_container_running', labels: { container }, value: s.running ? 1 : 0 },
     { metric: 'forgewatch_container_restarts', labels: { container }, value: s.restartCount },
     ...states.map((state) => ({
-      metric: 'forgewatch_container_state',
+      metric: 'forgewatch_container_state' as const,
       labels: { container, state },
       value: s.state === state ? 1 : 0,
     })),
     ...HEALTH_STATUSES.map((status) => ({
-      metric: 'forgewatch_container_health',
+      metric: 'forgewatch_container_health' as const,
       labels: { container, status },
       value: s.health === status ? 1 : 0,
     })),
     { metric: 'forgewatch_container_oom_killed', labels: { container }, value: s.oom ? 1 : 0 },
     ...(Number.isFinite(s.startedMs) && s.startedMs > 0
-      ? [{ metric: 'forgewatch_container_started_timestamp_seconds', labels: { container }, value: s.startedMs / 1000 }]
+      ? [
+          {
+            metric: 'forgewatch_container_started_timestamp_seconds' as const,
+            labels: { container },
+            value: s.startedMs / 1000,
+          },
+        ]
       : []),
   ];
 }

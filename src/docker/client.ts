@@ -3,6 +3,7 @@
  * Every failure becomes a DockerError carrying the reason and hint a check result shows.
  */
 import { Agent, request } from 'undici';
+import type { ProbeMemo } from '../probes/types.js';
 import { demultiplex } from './frames.js';
 import type { ContainerInspect, ContainerSummary } from './types.js';
 
@@ -106,6 +107,9 @@ interface NegotiatedVersion {
   at: number;
 }
 
+/** What a client keeps in a check's memo: the API version it negotiated, per socket. */
+export type EngineMemo = { [key: `docker.version:${string}`]: NegotiatedVersion };
+
 export class DockerClient {
   private readonly agent: Agent;
   private prefix?: string;
@@ -113,12 +117,12 @@ export class DockerClient {
   /** `cache` (a check's memo) keeps the negotiated API version across runs, per socket. */
   constructor(
     readonly socketPath: string,
-    private readonly cache?: Map<string, unknown>,
+    private readonly cache?: ProbeMemo<EngineMemo>,
   ) {
     this.agent = new Agent({ connect: { socketPath }, headersTimeout: 0, bodyTimeout: 0 });
   }
 
-  private get cacheKey(): string {
+  private get cacheKey(): `docker.version:${string}` {
     return `docker.version:${this.socketPath}`;
   }
 
@@ -178,7 +182,7 @@ export class DockerClient {
   /** GET /version; every later call uses the lower of the engine's and this client's API version. */
   async negotiate(signal: AbortSignal): Promise<string> {
     if (this.prefix !== undefined) return this.prefix;
-    const cached = this.cache?.get(this.cacheKey) as NegotiatedVersion | undefined;
+    const cached = this.cache?.get(this.cacheKey);
     if (cached && Date.now() - cached.at < VERSION_TTL_MS) return (this.prefix = cached.prefix);
     const { json } = await this.getJson('/version', signal);
     this.prefix = versionPrefix((json as { ApiVersion?: unknown })?.ApiVersion);

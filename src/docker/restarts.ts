@@ -2,6 +2,7 @@
  * Restart history across runs, kept in the check's memo: a crash loop is RestartCount growing, or
  * StartedAt moving (a `docker restart` does not bump RestartCount), more than allowed within the window.
  */
+import type { ProbeMemo } from '../probes/types.js';
 
 interface Sample {
   at: number;
@@ -12,11 +13,15 @@ interface Sample {
 }
 
 const MEMO_KEY = 'container.restarts';
+
+/** What the restart history keeps in a check's memo: samples per container id. */
+export type RestartMemo = { [MEMO_KEY]: Map<string, Sample[]> };
+
 /** Enough samples for any window at any interval while keeping the memo bounded. */
 const MAX_SAMPLES = 512;
 
-function history(memo: Map<string, unknown>): Map<string, Sample[]> {
-  let h = memo.get(MEMO_KEY) as Map<string, Sample[]> | undefined;
+function history(memo: ProbeMemo<RestartMemo>): Map<string, Sample[]> {
+  let h = memo.get(MEMO_KEY);
   if (!h) {
     h = new Map();
     memo.set(MEMO_KEY, h);
@@ -44,7 +49,7 @@ export interface RestartHistory {
 
 /** Records this run's sample and returns how many restarts happened within the window. */
 export function restartsInWindow(
-  memo: Map<string, unknown>,
+  memo: ProbeMemo<RestartMemo>,
   obs: RestartObservation,
   windowMs: number,
 ): RestartHistory {
@@ -85,7 +90,7 @@ export function restartsInWindow(
 }
 
 /** Forgets containers not seen in this run (removed, or recreated under a new id). */
-export function forgetOthers(memo: Map<string, unknown>, seen: ReadonlySet<string>): void {
+export function forgetOthers(memo: ProbeMemo<RestartMemo>, seen: ReadonlySet<string>): void {
   const h = history(memo);
   for (const id of [...h.keys()]) if (!seen.has(id)) h.delete(id);
 }

@@ -7,10 +7,14 @@ import { finding, sortFindings, summarize, type Finding } from '../tls/findings.
 import { expandGlob, hasWildcard } from '../tls/glob.js';
 import { analyzeCertificate, chainJson, problemCodes, type AnalysisOptions } from '../tls/report.js';
 import { readAnchors, trustStore, type TrustStore } from '../tls/trust.js';
+import { daysLeftText, expiryTone, fieldFacts, jsonObject, jsonStrings } from './facts.js';
 import {
   failed,
   worstStatus,
+  type Fact,
+  type FactsOf,
   type JsonObject,
+  type MetricNames,
   type MetricSpec,
   type Observation,
   type Probe,
@@ -25,13 +29,15 @@ export const certFileCheckSchema = checkSchema('cert_file', {
 
 export type CertFileCheck = CheckOf<typeof certFileCheckSchema>;
 
-export const certFileMetrics: MetricSpec[] = [
+export const certFileMetrics = [
   {
     name: 'forgewatch_cert_file_not_after_timestamp_seconds',
     help: 'Unix time the leaf certificate in each matched file expires.',
     labelNames: ['path'],
   },
-];
+] as const satisfies readonly MetricSpec[];
+
+type CertFileMetricName = MetricNames<typeof certFileMetrics>;
 
 const MAX_FILES = 500;
 
@@ -84,7 +90,7 @@ async function inspectFile(file: string, opts: AnalysisOptions): Promise<FileRes
   };
 }
 
-export const probeCertFile: Probe<CertFileCheck> = async (check) => {
+export const probeCertFile: Probe<CertFileCheck, CertFileMetricName> = async (check) => {
   const started = performance.now();
   let store: TrustStore;
   try {
@@ -106,12 +112,12 @@ export const probeCertFile: Probe<CertFileCheck> = async (check) => {
   const opts: AnalysisOptions = { names: check.names ?? [], store, policy: check, now: Date.now() };
   const results = await Promise.all(files.map((file) => inspectFile(file, opts)));
   const status = worstStatus(results.map((r) => r.status));
-  const observations: Observation[] = results.flatMap((r) =>
+  const observations: Observation<CertFileMetricName>[] = results.flatMap((r) =>
     r.notAfter === undefined
       ? []
       : [
           {
-            metric: 'forgewatch_cert_file_not_after_timestamp_seconds',
+            metric: 'forgewatch_cert_file_not_after_timestamp_seconds' as const,
             labels: { path: r.json.path as string },
             value: r.notAfter / 1000,
           },
@@ -149,3 +155,30 @@ export const probeCertFile: Probe<CertFileCheck> = async (check) => {
     observations,
   };
 };
+
+/**
+ * One fact per certificate file: days left and the names it misses, named by its last two path segments
+ * (certbot's live/<name>/fullchain.pem differ in the folder; the label keeps the full path).
+ */
+function certificateFileFact(file: JsonObject): Fact {
+  const full = typeof file.path === 'string' ? file.path : '?';
+  if (typeof file.days_left !== 'number')
+    return { label: full, text: typeof file.reason === 'string' ? file.reason : `${full}: unreadable`, tone: 'fail' };
+  const days = Math.floor(file.days_left);
+  const missing = jsonStrings(file.names_missing);
+  const uncovered = missing.length > 0 ? `, does not cover ${missing.join(', ')}` : '';
+  return {
+    label: full,
+    text: `${full.split('/').slice(-2).join('/')}: ${daysLeftText(days)}${uncovered}`,
+    tone: missing.length > 0 ? 'fail' : expiryTone(days),
+  };
+}
+
+/** Each matched file's expiry and missing names; in alerts also the details as they are. */
+export const certFileFacts: FactsOf = (details) => [
+  ...(Array.isArray(details.files) ? details.files : []).flatMap((f) => {
+    const file = jsonObject(f);
+    return file ? [certificateFileFact(file)] : [];
+  }),
+  ...fieldFacts(details, { nested: true }),
+];

@@ -2,10 +2,22 @@
 import { z } from 'zod';
 import { checkSchema, filePath, labelMap, positiveDuration, type CheckOf } from '../config/fields.js';
 import { assessContainer, containerObservations, type ContainerVerdict } from '../docker/assess.js';
-import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
-import { forgetOthers } from '../docker/restarts.js';
+import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
+import { forgetOthers, type RestartMemo } from '../docker/restarts.js';
 import { containerRef, type ContainerInspect } from '../docker/types.js';
-import { failed, STATUS_RANK, worstStatus, type MetricSpec, type Probe, type ProbeResult } from './types.js';
+import { fieldFacts, jsonObject } from './facts.js';
+import {
+  failed,
+  STATUS_RANK,
+  worstStatus,
+  type Fact,
+  type FactsOf,
+  type JsonObject,
+  type MetricNames,
+  type MetricSpec,
+  type Probe,
+  type ProbeResult,
+} from './types.js';
 
 /** A label selector may match many containers; beyond this the check reports the first ones only. */
 const MAX_CONTAINERS = 50;
@@ -37,7 +49,7 @@ export const containerCheckSchema = checkSchema('container', {
 
 export type ContainerCheck = CheckOf<typeof containerCheckSchema>;
 
-export const containerMetrics: MetricSpec[] = [
+export const containerMetrics = [
   {
     name: 'forgewatch_container_running',
     help: 'Whether the container is running (1) or not (0).',
@@ -68,7 +80,12 @@ export const containerMetrics: MetricSpec[] = [
     help: 'Unix time the container last started.',
     labelNames: ['container'],
   },
-];
+] as const satisfies readonly MetricSpec[];
+
+export type ContainerMetricName = MetricNames<typeof containerMetrics>;
+
+/** Across runs: the engine's API version and each container's restart samples. */
+type ContainerMemo = EngineMemo & RestartMemo;
 
 function selectorText(labels: Record<string, string>): string {
   return Object.entries(labels)
@@ -96,7 +113,10 @@ async function findContainers(
   return { infos: found, matched: listed.length };
 }
 
-export const probeContainer: Probe<ContainerCheck> = async (check, { signal, memo }) => {
+export const probeContainer: Probe<ContainerCheck, ContainerMetricName, ContainerMemo> = async (
+  check,
+  { signal, memo },
+) => {
   const started = performance.now();
   let socketPath: string;
   try {
@@ -163,7 +183,7 @@ function summarize(
   started: number,
   socketPath: string,
   matched: number,
-): ProbeResult {
+): ProbeResult<ContainerMetricName> {
   const status = worstStatus(verdicts.map((v) => v.status));
   const worst = [...verdicts].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status])[0] as ContainerVerdict;
   const alsoBad = verdicts.filter((v) => v !== worst && v.status !== 'ok').length;
@@ -190,3 +210,53 @@ function summarize(
     observations: verdicts.flatMap((v) => v.observations),
   };
 }
+
+/** The last log lines an alert quotes per container. */
+const ALERT_LOG_LINES = 10;
+
+/** One line a person scans first: state, restarts, and the exit code, OOM kill or health when they matter. */
+function containerSummary(ctr: JsonObject, name: string): Fact {
+  const restarts = typeof ctr.restart_count === 'number' ? ctr.restart_count : 0;
+  const exit = typeof ctr.exit_code === 'number' && ctr.exit_code !== 0 ? `, exit ${ctr.exit_code}` : '';
+  const oom = ctr.oom_killed === true ? ', OOM-killed' : '';
+  const health = typeof ctr.health === 'string' && ctr.health !== '' && ctr.health !== 'none' ? `, ${ctr.health}` : '';
+  const state = String(ctr.state ?? '?');
+  return {
+    label: `container ${name}`,
+    text: `${name}: ${state}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`,
+    tone: restarts > 0 || oom || exit ? 'fail' : state === 'running' ? 'ok' : 'neutral',
+  };
+}
+
+/** For alerts: the restart count, exit code, OOM kill and engine error spelt out, then the last log lines. */
+function containerAlertFacts(ctr: JsonObject, name: string): Fact[] {
+  const said = [`restart count ${typeof ctr.restart_count === 'number' ? ctr.restart_count : 0}`];
+  if (typeof ctr.exit_code === 'number') said.push(`exit code ${ctr.exit_code}`);
+  said.push(ctr.oom_killed === true ? 'OOM killed' : 'not OOM killed');
+  if (typeof ctr.error === 'string' && ctr.error) said.push(`error: ${ctr.error}`);
+  const facts: Fact[] = [
+    { label: `container ${name}`, text: `${name}: ${said.join(', ')}`, tone: 'neutral', alertOnly: true },
+  ];
+  const logs = typeof ctr.logs === 'string' ? ctr.logs.trimEnd().split('\n').slice(-ALERT_LOG_LINES) : [];
+  if (logs.length > 0 && logs[0] !== '')
+    facts.push({
+      label: `logs of ${name}`,
+      text: [`last log lines of ${name}:`, ...logs.map((l) => `  | ${l}`)].join('\n'),
+      tone: 'neutral',
+      alertOnly: true,
+    });
+  return facts;
+}
+
+/** Every container's summary first, then (alerts only) each one in full with its logs, and the other fields. */
+export const containerFacts: FactsOf = (details) => {
+  const containers = (Array.isArray(details.containers) ? details.containers : []).flatMap((c) => {
+    const ctr = jsonObject(c);
+    return ctr ? [{ ctr, name: String(ctr.name ?? ctr.id ?? 'container') }] : [];
+  });
+  return [
+    ...containers.map(({ ctr, name }) => containerSummary(ctr, name)),
+    ...containers.flatMap(({ ctr, name }) => containerAlertFacts(ctr, name)),
+    ...fieldFacts(details, { skip: ['containers'], nested: true }),
+  ];
+};

@@ -6,7 +6,8 @@ import { checkSchema, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../util/format.js';
 import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
-import { failed, type MetricSpec, type Observation, type Probe } from './types.js';
+import { fieldFacts } from './facts.js';
+import { failed, type FactsOf, type MetricNames, type MetricSpec, type Observation, type Probe } from './types.js';
 
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
 const resolverAddress = z.string().refine(
@@ -41,13 +42,15 @@ export const dnsCheckSchema = checkSchema('dns', {
 
 export type DnsCheck = CheckOf<typeof dnsCheckSchema>;
 
-export const dnsMetrics: MetricSpec[] = [
+export const dnsMetrics = [
   {
     name: 'forgewatch_dns_lookup_seconds',
     help: 'Duration of the last DNS lookup that got an answer (including NXDOMAIN).',
     labelNames: [],
   },
-];
+] as const satisfies readonly MetricSpec[];
+
+type DnsMetricName = MetricNames<typeof dnsMetrics>;
 
 function canonical(record: DnsCheck['record'], value: string): string {
   return record === 'CNAME' ? value.toLowerCase().replace(/\.$/, '') : normalizeIp(value);
@@ -119,7 +122,7 @@ function explainDnsError(err: NodeJS.ErrnoException, check: DnsCheck, via: strin
   }
 }
 
-export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
+export const probeDns: Probe<DnsCheck, DnsMetricName> = async (check, { signal }) => {
   const started = performance.now();
   // Two tries so one lost UDP packet is not an outage; both fit within the check's timeout.
   const resolver = new Resolver({ timeout: Math.max(50, Math.floor(check.timeout / 2.5)), tries: 2 });
@@ -140,7 +143,9 @@ export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
   } catch (err) {
     const seconds = (performance.now() - started) / 1000;
     const f = explainDnsError(err as NodeJS.ErrnoException, check, via, signal.aborted);
-    const observations: Observation[] = f.answered ? [{ metric: 'forgewatch_dns_lookup_seconds', value: seconds }] : [];
+    const observations: Observation<DnsMetricName>[] = f.answered
+      ? [{ metric: 'forgewatch_dns_lookup_seconds', value: seconds }]
+      : [];
     return failed(f.reason, f.hint, started, {
       timings: { dns: seconds },
       details: { ...summary, answers: [], error: (err as NodeJS.ErrnoException).code ?? null },
@@ -151,7 +156,7 @@ export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
   }
   const seconds = (performance.now() - started) / 1000;
   const details = { ...summary, answers: result.answers, ...(result.ttls.length > 0 ? { ttls: result.ttls } : {}) };
-  const observations: Observation[] = [{ metric: 'forgewatch_dns_lookup_seconds', value: seconds }];
+  const observations: Observation<DnsMetricName>[] = [{ metric: 'forgewatch_dns_lookup_seconds', value: seconds }];
   const got = [...new Set(result.answers.map((a) => canonical(check.record, a)))].sort();
   const want = [...new Set((check.expect ?? []).map((a) => canonical(check.record, a)))].sort();
   if (check.expect && got.join() !== want.join()) {
@@ -170,3 +175,6 @@ export const probeDns: Probe<DnsCheck> = async (check, { signal }) => {
     observations,
   };
 };
+
+/** The reason already says what resolved to what: the details are listed as they are, for alerts only. */
+export const dnsFacts: FactsOf = (details) => fieldFacts(details, { nested: true });

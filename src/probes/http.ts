@@ -12,7 +12,17 @@ import { serverNameFor } from '../tls/handshake.js';
 import { certificateWarning, httpTlsPolicyFields } from '../tls/https.js';
 import { tlsCertMetrics } from '../tls/report.js';
 import { readAnchors } from '../tls/trust.js';
-import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type ProbeResult } from './types.js';
+import { certificateFacts, fieldFacts, jsonObject } from './facts.js';
+import {
+  failed,
+  type FactsOf,
+  type JsonObject,
+  type MetricNames,
+  type MetricSpec,
+  type Observation,
+  type Probe,
+  type ProbeResult,
+} from './types.js';
 import { evaluateExpectations } from './http-expect.js';
 import { fetchOnce, PHASES, portOf, type Hop, type RunState, type TimedPhase } from './http-fetch.js';
 import { ProbeFailure } from './failure.js';
@@ -60,7 +70,7 @@ export const httpCheckSchema = checkSchema('http', {
 
 export type HttpCheck = CheckOf<typeof httpCheckSchema>;
 
-export const httpMetrics: MetricSpec[] = [
+export const httpMetrics = [
   {
     name: 'forgewatch_http_status_code',
     help: 'HTTP status code of the last response (after redirects).',
@@ -72,9 +82,11 @@ export const httpMetrics: MetricSpec[] = [
     labelNames: ['phase'],
   },
   ...tlsCertMetrics,
-];
+] as const satisfies readonly MetricSpec[];
 
-export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
+type HttpMetricName = MetricNames<typeof httpMetrics>;
+
+export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signal }) => {
   const started = performance.now();
   const state: RunState = {
     phase: 'resolving',
@@ -157,15 +169,15 @@ export const probeHttp: Probe<HttpCheck> = async (check, { signal }) => {
     timings,
     details,
     observations: [...runObservations(state, PHASES), ...(hop.tls?.observations ?? [])],
-  } satisfies ProbeResult;
+  } satisfies ProbeResult<HttpMetricName>;
 };
 
 /** Status code (when one came) and phase durations: every phase after a success, the measured ones after a failure. */
-function runObservations(state: RunState, phases: readonly TimedPhase[]): Observation[] {
+function runObservations(state: RunState, phases: readonly TimedPhase[]): Observation<HttpMetricName>[] {
   return [
-    ...(state.status !== undefined ? [{ metric: 'forgewatch_http_status_code', value: state.status }] : []),
+    ...(state.status !== undefined ? [{ metric: 'forgewatch_http_status_code' as const, value: state.status }] : []),
     ...phases.map((phase) => ({
-      metric: 'forgewatch_http_phase_seconds',
+      metric: 'forgewatch_http_phase_seconds' as const,
       labels: { phase },
       value: state.timings[phase],
     })),
@@ -185,7 +197,7 @@ interface FailedRun {
   redirects: number;
 }
 
-function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult {
+function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult<HttpMetricName> {
   const { url, state } = run;
   const serverName = url.protocol === 'https:' ? serverNameFor(url.hostname, check.tls.server_name) : undefined;
   const target = {
@@ -217,3 +229,9 @@ function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult 
   result.details.timings_ms = inMs(result.timings);
   return result;
 }
+
+/** For https:// URLs the served certificate's facts; in alerts also every other field of the details. */
+export const httpFacts: FactsOf = (details) => {
+  const tls = jsonObject(details.tls);
+  return [...(tls ? certificateFacts(tls) : []), ...fieldFacts(details, { skip: ['tls'], nested: true })];
+};

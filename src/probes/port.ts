@@ -3,14 +3,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { DockerClient, DockerError, resolveSocket } from '../docker/client.js';
+import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
 import { containerName, containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError } from '../net/explain.js';
 import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
-import { failed, type JsonObject, type MetricSpec, type Observation, type Probe, type Status } from './types.js';
+import {
+  failed,
+  type JsonObject,
+  type MetricNames,
+  type MetricSpec,
+  type Observation,
+  type Probe,
+  type ProbeMemo,
+  type Status,
+} from './types.js';
 
 export const portCheckSchema = checkSchema('port', {
   host: z.string().min(1).default('127.0.0.1'),
@@ -31,7 +40,7 @@ export const portCheckSchema = checkSchema('port', {
 
 export type PortCheck = CheckOf<typeof portCheckSchema>;
 
-export const portMetrics: MetricSpec[] = [
+export const portMetrics = [
   {
     name: 'forgewatch_port_listening',
     help: 'Whether something accepts TCP connections on the port.',
@@ -47,7 +56,9 @@ export const portMetrics: MetricSpec[] = [
     help: 'Who holds the port: always 1, the labels carry the owner.',
     labelNames: ['port', 'process', 'unit', 'container'],
   },
-];
+] as const satisfies readonly MetricSpec[];
+
+type PortMetricName = MetricNames<typeof portMetrics>;
 
 /** Helpers that hold a port on a container's behalf; the engine's port map says which container. */
 const PROXIES = new Set(['docker-proxy', 'conmon', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta']);
@@ -96,7 +107,7 @@ async function containerOf(
   listener: Listener,
   check: PortCheck,
   signal: AbortSignal,
-  memo: Map<string, unknown>,
+  memo: ProbeMemo<EngineMemo>,
 ): Promise<ContainerLookup> {
   if (!owner.containerId && !PROXIES.has(owner.process)) return { name: null };
   let client: DockerClient;
@@ -196,7 +207,7 @@ async function gatherPortFacts(
   check: PortCheck,
   conn: Connection,
   signal: AbortSignal,
-  memo: Map<string, unknown>,
+  memo: ProbeMemo<EngineMemo>,
 ): Promise<PortFacts> {
   const target = hostPort(conn.address, check.port);
   let owner: PortOwner | null = null;
@@ -328,7 +339,7 @@ function judgePort(check: PortCheck, facts: PortFacts): PortVerdict {
   return rule.verdict(facts, check);
 }
 
-export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
+export const probePort: Probe<PortCheck, PortMetricName, EngineMemo> = async (check, { signal, memo }) => {
   const started = performance.now();
   let conn: Connection;
   try {
@@ -345,7 +356,7 @@ export const probePort: Probe<PortCheck> = async (check, { signal, memo }) => {
   const { status, reason, hint } = judgePort(check, facts);
 
   const portLabel = String(check.port);
-  const observations: Observation[] = [
+  const observations: Observation<PortMetricName>[] = [
     { metric: 'forgewatch_port_listening', labels: { port: portLabel }, value: conn.listening ? 1 : 0 },
   ];
   if (ownerOk !== undefined)

@@ -10,7 +10,8 @@ import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js
 import { connectTls, inspectServed, serverNameFor } from '../tls/handshake.js';
 import { analyzeServed, servedMatchesFileMetric, tlsCertMetrics, type ExpectedFile } from '../tls/report.js';
 import { readAnchors, trustStore } from '../tls/trust.js';
-import { failed, type MetricSpec, type Probe } from './types.js';
+import { certificateFacts, fieldFacts } from './facts.js';
+import { failed, type FactsOf, type MetricNames, type MetricSpec, type Probe } from './types.js';
 
 export const tlsCheckSchema = checkSchema('tls', {
   host: z.string().min(1),
@@ -23,7 +24,7 @@ export const tlsCheckSchema = checkSchema('tls', {
 
 export type TlsCheck = CheckOf<typeof tlsCheckSchema>;
 
-export const tlsMetrics: MetricSpec[] = [...tlsCertMetrics, servedMatchesFileMetric];
+export const tlsMetrics = [...tlsCertMetrics, servedMatchesFileMetric] as const satisfies readonly MetricSpec[];
 
 async function readExpected(file: string): Promise<ExpectedFile> {
   try {
@@ -34,7 +35,7 @@ async function readExpected(file: string): Promise<ExpectedFile> {
   }
 }
 
-export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
+export const probeTls: Probe<TlsCheck, MetricNames<typeof tlsMetrics>> = async (check, { signal }) => {
   const started = performance.now();
   const host = bareHost(check.host);
   const serverName = serverNameFor(host, check.server_name);
@@ -97,3 +98,12 @@ export const probeTls: Probe<TlsCheck> = async (check, { signal }) => {
     observations: analysis.observations,
   };
 };
+
+/** Certificate fields the facts say in words; the rest of the details are listed as they are in alerts. */
+const SAID_IN_WORDS = ['days_left', 'names_covered', 'names_missing', 'sans', 'problems'];
+
+/** Days left and the names covered or not; in alerts also the SANs, problem codes and connection fields. */
+export const tlsFacts: FactsOf = (details) => [
+  ...certificateFacts(details),
+  ...fieldFacts(details, { skip: SAID_IN_WORDS, nested: false }),
+];

@@ -5,7 +5,9 @@
 import type { Request } from 'express';
 import type { CheckView } from '../checks/monitor.js';
 import { formatDuration } from '../util/format.js';
-import { STATUS_RANK, type JsonObject, type JsonValue } from '../probes/types.js';
+import { summaryFacts } from '../probes/index.js';
+import { STATUS_RANK, type Fact, type FactTone } from '../probes/types.js';
+import { escapeHtml } from '../util/html.js';
 import type { RouteInstaller } from './app.js';
 import { bearerToken, sameSecret } from './auth.js';
 import { HISTORY_WINDOW_MS, type History, type HistoryPoint } from './history.js';
@@ -84,11 +86,11 @@ export function renderPage(views: CheckView[], history: History, opts: RenderOpt
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="${REFRESH_SECONDS}">
-<title>${esc(headline)} · forgewatch</title>
+<title>${escapeHtml(headline)} · forgewatch</title>
 <style>${CSS}</style></head>
-<body><header><h1>forgewatch</h1><p class="summary summary-${counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok'}">${esc(headline)}</p>
+<body><header><h1>forgewatch</h1><p class="summary summary-${counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok'}">${escapeHtml(headline)}</p>
 <p class="counts">${(['fail', 'warn', 'unknown', 'ok'] as const).map((s) => `<span class="pill ${s}">${counts[s]} ${s}</span>`).join(' ')}</p>
-<p class="meta">Updated ${esc(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
+<p class="meta">Updated ${escapeHtml(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
 <main><ul class="checks">
 ${rows || '<li class="empty">No checks configured.</li>'}
 </ul></main></body></html>`;
@@ -96,7 +98,7 @@ ${rows || '<li class="empty">No checks configured.</li>'}
 
 function briefRow(v: CheckView): string {
   const s = v.state.status;
-  return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}"><div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span></div></li>`;
+  return `<li class="check ${s}" data-check="${escapeHtml(v.check.name)}" data-status="${s}"><div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span></div></li>`;
 }
 
 function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<string, string>): string {
@@ -107,106 +109,33 @@ function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<
     last && lastStatus !== s
       ? ` <span class="pending" title="the last run disagrees; the status moves after the check's threshold">last run: ${lastStatus}</span>`
       : '';
-  const facts = last ? detailFacts(v.check.type, last.result.details) : [];
+  const facts = last ? summaryFacts(v.check.type, last.result.details) : [];
   // A failing dependency is the likely cause, as in the alert that folds this check under it.
   const dep = (d: string) =>
-    states.get(d) === 'fail' && s !== 'ok' ? `<strong class="cause">${esc(d)} (failing)</strong>` : esc(d);
+    states.get(d) === 'fail' && s !== 'ok'
+      ? `<strong class="cause">${escapeHtml(d)} (failing)</strong>`
+      : escapeHtml(d);
   const deps =
     v.check.depends_on.length > 0
       ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>`
       : '';
-  return `<li class="check ${s}" data-check="${esc(v.check.name)}" data-status="${s}">
-<div class="head"><span class="badge ${s}">${s}</span><span class="name">${esc(v.check.name)}</span><span class="type">${esc(v.check.type)}</span>${pending}</div>
+  return `<li class="check ${s}" data-check="${escapeHtml(v.check.name)}" data-status="${s}">
+<div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span><span class="type">${escapeHtml(v.check.type)}</span>${pending}</div>
 <div class="body">
-<p class="reason">${last ? esc(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
-${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${esc(last.result.hint)}</p>` : ''}
-${facts.length > 0 ? `<ul class="facts">${facts.map((f) => `<li class="${f.tone ?? ''}">${f.html}</li>`).join('')}</ul>` : ''}
-<p class="when"><span title="${esc(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${esc(last.at)}">last run ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
+<p class="reason">${last ? escapeHtml(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
+${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${escapeHtml(last.result.hint)}</p>` : ''}
+${facts.length > 0 ? `<ul class="facts">${facts.map(factItem).join('')}</ul>` : ''}
+<p class="when"><span title="${escapeHtml(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${escapeHtml(last.at)}">last run ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
 </div>
 <div class="spark">${sparkline(points)}</div>
 </li>`;
 }
 
-interface Fact {
-  html: string;
-  tone?: 'bad' | 'warn';
-}
+/** The status page's class per tone; `bad` for fail, as the stylesheet names it. */
+const TONE_CLASS: Record<FactTone, string> = { fail: 'bad', warn: 'warn', ok: 'ok', neutral: '' };
 
-function obj(v: JsonValue | undefined): JsonObject | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-}
-
-function strings(v: JsonValue | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-/** The few detail fields a person scans for first: certificate days left and names, restarts, where a port is bound. */
-export function detailFacts(type: string, details: JsonObject): Fact[] {
-  const facts: Fact[] = [];
-  if (type === 'cert_file') {
-    // One certificate per matched file (certbot's live/<name>/fullchain.pem): each has its own expiry and names.
-    for (const f of Array.isArray(details.files) ? details.files : []) {
-      const file = obj(f);
-      if (file) facts.push(certificateFileFact(file));
-    }
-  } else {
-    const tls = type === 'tls' ? details : obj(details.tls);
-    if (tls) facts.push(...certificateFacts(tls));
-  }
-  for (const c of Array.isArray(details.containers) ? details.containers : []) {
-    const ctr = obj(c);
-    if (!ctr) continue;
-    const restarts = typeof ctr.restart_count === 'number' ? ctr.restart_count : 0;
-    const exit = typeof ctr.exit_code === 'number' && ctr.exit_code !== 0 ? `, exit ${ctr.exit_code}` : '';
-    const oom = ctr.oom_killed === true ? ', OOM-killed' : '';
-    const health =
-      typeof ctr.health === 'string' && ctr.health !== '' && ctr.health !== 'none' ? `, ${esc(ctr.health)}` : '';
-    facts.push({
-      html: `${esc(String(ctr.name ?? ctr.id ?? 'container'))}: ${esc(String(ctr.state ?? '?'))}, ${restarts} restart${restarts === 1 ? '' : 's'}${exit}${oom}${health}`,
-      ...(restarts > 0 || oom || exit ? { tone: 'bad' as const } : {}),
-    });
-  }
-  // The port probe's reason already names the owner; add where it is bound and why an owner is unknown.
-  if (type === 'port' && typeof details.bound === 'string') facts.push({ html: `bound to ${esc(details.bound)}` });
-  if (type === 'port' && typeof details.owner_note === 'string')
-    facts.push({ html: esc(details.owner_note), tone: 'warn' });
-  return facts;
-}
-
-function expiryTone(days: number): Pick<Fact, 'tone'> {
-  return days < 7 ? { tone: 'bad' } : days < 21 ? { tone: 'warn' } : {};
-}
-
-/** Days left and the names covered or not, of a served certificate. */
-function certificateFacts(cert: JsonObject): Fact[] {
-  const facts: Fact[] = [];
-  if (typeof cert.days_left === 'number') {
-    const days = Math.floor(cert.days_left);
-    facts.push({
-      html: days < 0 ? `certificate expired ${-days} days ago` : `certificate: ${days} days left`,
-      ...expiryTone(days),
-    });
-  }
-  const covered = strings(cert.names_covered);
-  const missing = strings(cert.names_missing);
-  if (covered.length > 0) facts.push({ html: `covers ${covered.map(esc).join(', ')}` });
-  if (missing.length > 0) facts.push({ html: `not covered: ${missing.map(esc).join(', ')}`, tone: 'bad' });
-  return facts;
-}
-
-/**
- * One line per certificate file: days left and the names it misses. Named by its last two path segments
- * (certbot's live/<name>/fullchain.pem differ in the folder), in full on hover.
- */
-function certificateFileFact(file: JsonObject): Fact {
-  const full = typeof file.path === 'string' ? file.path : '?';
-  const label = `<span title="${esc(full)}">${esc(full.split('/').slice(-2).join('/'))}</span>`;
-  if (typeof file.days_left !== 'number')
-    return { html: esc(typeof file.reason === 'string' ? file.reason : `${full}: unreadable`), tone: 'bad' };
-  const days = Math.floor(file.days_left);
-  const missing = strings(file.names_missing);
-  const html = `${label}: ${days < 0 ? `expired ${-days} days ago` : `${days} days left`}${missing.length > 0 ? `, does not cover ${missing.map(esc).join(', ')}` : ''}`;
-  return { html, ...(missing.length > 0 ? { tone: 'bad' as const } : expiryTone(days)) };
+function factItem(f: Fact): string {
+  return `<li class="${TONE_CLASS[f.tone]}" data-tone="${f.tone}" title="${escapeHtml(f.label)}">${escapeHtml(f.text)}</li>`;
 }
 
 const SPARK_W = 160;
@@ -257,20 +186,13 @@ export function sparkline(all: HistoryPoint[]): string {
     .join('');
   const lastMs = values[values.length - 1] ?? 0;
   const label = `response time: last ${formatDuration(lastMs)}, min ${formatDuration(min)}, max ${formatDuration(max)} over ${all.reduce((n, p) => n + p.runs, 0)} runs`;
-  return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${esc(label)}"><title>${esc(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${esc(formatDuration(lastMs))}</span>`;
+  return `<svg class="sparkline" width="${SPARK_W}" height="${SPARK_H}" viewBox="0 0 ${SPARK_W} ${SPARK_H}" role="img" aria-label="${escapeHtml(label)}"><title>${escapeHtml(label)}</title><polyline points="${line}"/>${dots}</svg><span class="ms">${escapeHtml(formatDuration(lastMs))}</span>`;
 }
 
 function elapsed(now: number, iso: string): string {
   const ms = now - Date.parse(iso);
   if (!Number.isFinite(ms)) return '?';
   return ms < 1000 ? 'under 1s' : formatDuration(Math.round(ms / 1000) * 1000);
-}
-
-export function esc(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 }
 
 const CSS = `

@@ -1,6 +1,6 @@
 /** Turns a served (or stored) certificate chain into findings, the details JSON and metric samples. */
 import type { X509Certificate } from 'node:crypto';
-import type { JsonObject, MetricSpec, Observation } from '../probes/types.js';
+import type { JsonObject, MetricNames, MetricSpec, Observation } from '../probes/types.js';
 import { describeCertificate, formatName, notAfterMs, notBeforeMs, sanList, sansOf } from './certificate.js';
 import {
   expiryFindings,
@@ -15,7 +15,7 @@ import { nameCovered } from './names.js';
 import { verifyChain, type TrustStore } from './trust.js';
 
 /** Gauges of a served certificate: declared by the tls probe and by http for https:// URLs. */
-export const tlsCertMetrics: MetricSpec[] = [
+export const tlsCertMetrics = [
   {
     name: 'forgewatch_tls_cert_not_after_timestamp_seconds',
     help: 'Unix time the served certificate expires: cert="leaf", or cert="chain_min" for the earliest in its chain.',
@@ -37,13 +37,17 @@ export const tlsCertMetrics: MetricSpec[] = [
     labelNames: ['name'],
   },
   { name: 'forgewatch_tls_version_info', help: 'TLS protocol version negotiated (always 1).', labelNames: ['version'] },
-];
+] as const satisfies readonly MetricSpec[];
 
-export const servedMatchesFileMetric: MetricSpec = {
+export const servedMatchesFileMetric = {
   name: 'forgewatch_tls_served_matches_file',
   help: 'Whether the served leaf certificate is the one in cert_file (1) or not (0).',
   labelNames: [],
-};
+} as const satisfies MetricSpec;
+
+/** The gauges of a served certificate; compared with a cert_file, also whether the two match. */
+export type TlsCertMetricName = MetricNames<typeof tlsCertMetrics>;
+export type ServedMetricName = TlsCertMetricName | typeof servedMatchesFileMetric.name;
 
 const DAY_MS = 86_400_000;
 
@@ -132,10 +136,10 @@ export function chainJson(
 /** Time and name problems OpenSSL may report that forgewatch already judged itself. */
 const JUDGED_HERE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
-export interface ServedAnalysis {
+export interface ServedAnalysis<Name extends string = TlsCertMetricName> {
   findings: Finding[];
   details: JsonObject;
-  observations: Observation[];
+  observations: Observation<Name>[];
   okReason: string;
 }
 
@@ -145,14 +149,22 @@ export interface ExpectedFile {
   error?: string;
 }
 
-export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?: ExpectedFile }): ServedAnalysis {
+export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?: undefined }): ServedAnalysis;
+export function analyzeServed(
+  served: ServedTls,
+  opts: AnalysisOptions & { file?: ExpectedFile },
+): ServedAnalysis<ServedMetricName>;
+export function analyzeServed(
+  served: ServedTls,
+  opts: AnalysisOptions & { file?: ExpectedFile },
+): ServedAnalysis<ServedMetricName> {
   const base = {
     protocol: served.protocol,
     cipher: served.cipher,
     alpn: served.alpn,
     ocsp_stapled: served.ocspStapled,
   };
-  const observations: Observation[] = served.protocol
+  const observations: Observation<ServedMetricName>[] = served.protocol
     ? [{ metric: 'forgewatch_tls_version_info', labels: { version: served.protocol }, value: 1 }]
     : [];
   const leaf = served.chain[0];
@@ -215,7 +227,7 @@ export function analyzeServed(served: ServedTls, opts: AnalysisOptions & { file?
       value: 1,
     },
     ...opts.names.map((name) => ({
-      metric: 'forgewatch_tls_name_covered',
+      metric: 'forgewatch_tls_name_covered' as const,
       labels: { name },
       value: nameCovered(name, sansOf(leaf)) ? 1 : 0,
     })),
