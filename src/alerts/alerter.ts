@@ -36,7 +36,7 @@ import type { Silences } from './silences.js';
 import type { AlertEvent, EventKind, FoldedDependent } from './types.js';
 
 /** `key` is the notification's idempotency key, the same whenever the same message is re-created. Never rejects. */
-export type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
+type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
 
 const REVIEW_MS = 250;
 

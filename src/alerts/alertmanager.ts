@@ -10,7 +10,7 @@ import { JsonPostChannel, postJson } from './http-post.js';
 import { eventTitle } from './render.js';
 import type { AlertEvent, ChannelKind, Notification, PeriodicWork } from './types.js';
 
-export const alertmanagerChannelSchema = z.strictObject({
+const alertmanagerChannelSchema = z.strictObject({
   name: channelName,
   type: z.literal('alertmanager'),
   url: z.url(),
@@ -20,11 +20,11 @@ export const alertmanagerChannelSchema = z.strictObject({
 });
 export type AlertmanagerChannelConfig = z.output<typeof alertmanagerChannelSchema>;
 
-export const ALERT_NAME = 'ForgewatchCheckFailing';
+const ALERT_NAME = 'ForgewatchCheckFailing';
 /** Like Prometheus: an alert not heard of for this many resend periods expires on its own. */
 const RESEND_PERIODS_UNTIL_EXPIRY = 4;
 
-export interface AmAlert {
+interface AmAlert {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   startsAt: string;
@@ -33,11 +33,11 @@ export interface AmAlert {
 }
 
 /** Only stable identity goes in labels, so a warn -> fail change updates one alert instead of opening another. */
-export function alertLabels(e: AlertEvent): Record<string, string> {
+function alertLabels(e: AlertEvent): Record<string, string> {
   return { ...e.labels, alertname: ALERT_NAME, check: e.check, type: e.type };
 }
 
-export function toAmAlert(
+function toAmAlert(
   e: AlertEvent,
   idempotencyKey: string,
   resendEveryMs: number,
@@ -62,7 +62,7 @@ export function toAmAlert(
   };
 }
 
-export class AlertmanagerChannel extends JsonPostChannel {
+class AlertmanagerChannel extends JsonPostChannel {
   readonly type = 'alertmanager';
   readonly resendEveryMs: number;
   /** Keeps firing alerts alive; not queued, since the next resend replaces a lost one. */

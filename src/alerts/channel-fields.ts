@@ -28,3 +28,8 @@ export const channelName = z
 
 /** Per delivery attempt. */
 export const timeout = positiveDuration.prefault('30s');
+
+/** The whole entry of a channel that posts to one secret webhook URL (Slack, Teams). */
+export function webhookUrlChannelSchema<T extends string>(type: T) {
+  return z.strictObject({ name: channelName, type: z.literal(type), webhook_url: secretUrl, timeout });
+}

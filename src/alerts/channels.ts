@@ -10,7 +10,7 @@ import { teamsChannel } from './teams.js';
 import type { Channel, ChannelKind } from './types.js';
 import { webhookChannel } from './webhook.js';
 
-export const channelKinds = {
+const channelKinds = {
   email: emailChannel,
   slack: slackChannel,
   webhook: webhookChannel,
@@ -18,7 +18,7 @@ export const channelKinds = {
   teams: teamsChannel,
 };
 
-export type ChannelType = keyof typeof channelKinds;
+type ChannelType = keyof typeof channelKinds;
 export type ChannelConfig = { [T in ChannelType]: z.output<(typeof channelKinds)[T]['schema']> }[ChannelType];
 
 const channelTypes = Object.keys(channelKinds) as [ChannelType, ...ChannelType[]];

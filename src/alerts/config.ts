@@ -14,7 +14,7 @@ export { channelSchema, type ChannelConfig } from './channels.js';
 
 const isoTime = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time such as 2026-12-01T02:00:00Z' });
 
-export const silenceSchema = z
+const silenceSchema = z
   .strictObject({ match: matcherSchema, from: isoTime.optional(), until: isoTime, reason: z.string().default('') })
   .refine((s) => !s.from || Date.parse(s.from) < Date.parse(s.until), {
     message: 'until must be later than from',

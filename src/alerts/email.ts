@@ -8,7 +8,7 @@ import { abortedMessage, buildOrGiveUp, DeliveryError } from './errors.js';
 import { notificationHtml, notificationText, notificationTitle } from './render.js';
 import type { Channel, ChannelKind, Notification, SendOutcome } from './types.js';
 
-export const emailChannelSchema = z.strictObject({
+const emailChannelSchema = z.strictObject({
   name: channelName,
   type: z.literal('email'),
   smtp: z.strictObject({

@@ -56,7 +56,7 @@ export const INCIDENT_INPUTS = [
 ] as const;
 export type IncidentInput = (typeof INCIDENT_INPUTS)[number];
 
-export interface Step {
+interface Step {
   to: IncidentState | 'closed';
   /** The message this step sends about the incident. */
   send?: EventKind;

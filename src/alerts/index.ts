@@ -19,7 +19,7 @@ import type { AlertEvent, Channel, Notification } from './types.js';
 
 const HOUR_MS = 3_600_000;
 
-export interface Alerting {
+interface Alerting {
   /** For the silence API, which calls `silencesChanged` after adding one. */
   silences: Silences;
   /** Looks again at alerts held back, now that a silence was added. */

@@ -73,7 +73,7 @@ export function entryFileName(entry: Entry): string {
 }
 
 /** An entry is a few KiB; anything this large is junk and is moved aside unread, so it cannot exhaust memory. */
-export const MAX_ENTRY_BYTES = 1024 * 1024;
+const MAX_ENTRY_BYTES = 1024 * 1024;
 
 /** Why a file cannot be an entry without reading it (too large, not a regular file), or undefined. */
 function unreadable(full: string): string | undefined {

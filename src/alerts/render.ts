@@ -54,7 +54,7 @@ function dependentLine(e: AlertEvent, d: AlertEvent['dependents'][number]): stri
   return `${d.check}: ${d.reason} — probably because ${e.check} is ${e.status === 'warn' ? 'degraded' : 'failing'}`;
 }
 
-export function eventText(e: AlertEvent, publicUrl?: string): string {
+function eventText(e: AlertEvent, publicUrl?: string): string {
   const out = [eventTitle(e), ''];
   out.push(`Check:  ${e.check} (${e.type})${e.description ? ` — ${e.description}` : ''}`);
   if (e.kind === 'resolved') {
@@ -97,7 +97,7 @@ export function notificationText(n: Notification): string {
 
 const COLOURS = { fail: '#cf222e', warn: '#9a6700', ok: '#1a7f37' } as const;
 
-export function eventHtml(e: AlertEvent, publicUrl?: string): string {
+function eventHtml(e: AlertEvent, publicUrl?: string): string {
   const colour = e.kind === 'resolved' ? COLOURS.ok : e.status === 'warn' ? COLOURS.warn : COLOURS.fail;
   const rows: [string, string][] = [
     [

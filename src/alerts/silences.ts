@@ -11,7 +11,7 @@ import { duration } from '../config/fields.js';
 import { matcherSchema, type SilenceConfig } from './config.js';
 import { matches, type MatchSubject } from './match.js';
 
-export interface Silence {
+interface Silence {
   id: string;
   source: 'config' | 'api';
   match: Record<string, string>;

@@ -1,17 +1,12 @@
 /** Slack incoming webhook: Block Kit blocks plus a plain `text` that notifications and old clients show. */
 import { z } from 'zod';
 import { formatDuration } from '../util/format.js';
-import { channelName, secretUrl, timeout } from './channel-fields.js';
+import { webhookUrlChannelSchema } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';
 import type { AlertEvent, ChannelKind, Notification } from './types.js';
 
-export const slackChannelSchema = z.strictObject({
-  name: channelName,
-  type: z.literal('slack'),
-  webhook_url: secretUrl,
-  timeout,
-});
+const slackChannelSchema = webhookUrlChannelSchema('slack');
 export type SlackChannelConfig = z.output<typeof slackChannelSchema>;
 
 /** Slack rejects section text over 3000 characters and messages over 50 blocks. */
@@ -59,7 +54,7 @@ function eventBlocks(e: AlertEvent): Block[] {
   return blocks;
 }
 
-export function slackPayload(n: Notification): { text: string; blocks: Block[] } {
+function slackPayload(n: Notification): { text: string; blocks: Block[] } {
   const blocks: Block[] = [];
   if (n.rate_limited)
     blocks.push({

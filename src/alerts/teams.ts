@@ -4,17 +4,12 @@
  */
 import { z } from 'zod';
 import { formatDuration } from '../util/format.js';
-import { channelName, secretUrl, timeout } from './channel-fields.js';
+import { webhookUrlChannelSchema } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
 import { detailLines, eventTitle, notificationTitle } from './render.js';
 import type { AlertEvent, ChannelKind, Notification } from './types.js';
 
-export const teamsChannelSchema = z.strictObject({
-  name: channelName,
-  type: z.literal('teams'),
-  webhook_url: secretUrl,
-  timeout,
-});
+const teamsChannelSchema = webhookUrlChannelSchema('teams');
 export type TeamsChannelConfig = z.output<typeof teamsChannelSchema>;
 
 /** Teams refuses messages over about 28 KB: the card body stays under this, leaving room for the envelope. */
@@ -24,7 +19,7 @@ const MAX_EVENTS = 10;
 const MAX_TEXT = 2000;
 const MAX_DETAIL_LINES = 30;
 
-export type CardElement = Record<string, unknown>;
+type CardElement = Record<string, unknown>;
 
 export interface TeamsMessage {
   type: 'message';
@@ -141,7 +136,7 @@ export function teamsPayload(n: Notification): TeamsMessage {
   };
 }
 
-export class TeamsChannel extends JsonPostChannel {
+class TeamsChannel extends JsonPostChannel {
   readonly type = 'teams';
 
   constructor(config: TeamsChannelConfig) {

@@ -10,7 +10,7 @@ import { JsonPostChannel } from './http-post.js';
 import { eventTitle, notificationText, notificationTitle } from './render.js';
 import type { ChannelKind, Notification } from './types.js';
 
-export const webhookChannelSchema = z.strictObject({
+const webhookChannelSchema = z.strictObject({
   name: channelName,
   type: z.literal('webhook'),
   url: secretUrl,
@@ -20,10 +20,10 @@ export const webhookChannelSchema = z.strictObject({
 });
 export type WebhookChannelConfig = z.output<typeof webhookChannelSchema>;
 
-export const SIGNATURE_HEADER = 'x-forgewatch-signature';
-export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const SIGNATURE_HEADER = 'x-forgewatch-signature';
+const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-export function webhookPayload(n: Notification) {
+function webhookPayload(n: Notification) {
   return {
     version: 1,
     idempotency_key: n.id,
@@ -37,7 +37,7 @@ export function webhookPayload(n: Notification) {
   };
 }
 
-export function signBody(body: string, secret: string): string {
+function signBody(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 

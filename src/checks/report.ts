@@ -5,7 +5,7 @@ import { summaryFacts } from '../probes/index.js';
 import type { JsonObject, Status } from '../probes/types.js';
 import type { RunRecord } from './monitor.js';
 
-export interface CheckReportEntry {
+interface CheckReportEntry {
   name: string;
   type: string;
   status: Status;
@@ -34,7 +34,7 @@ export function buildReport(records: RunRecord[], at = new Date()): CheckReport 
   return { ok: checks.every((c) => c.status !== 'fail'), checked_at: at.toISOString(), checks };
 }
 
-export interface CheckFilter {
+interface CheckFilter {
   names?: string[];
   type?: string;
   /** "key:value" pairs (or a bare key); a check must carry all of them. */
@@ -42,7 +42,7 @@ export interface CheckFilter {
 }
 
 /** Which checks a `/check` call or `forgewatch check` runs; a filter that selects nothing is an error, never an empty pass. */
-export type Selection =
+type Selection =
   | { selected: CheckConfig[]; error?: undefined }
   | { selected?: undefined; error: { kind: 'usage' | 'not_found'; message: string } };
 

@@ -27,7 +27,7 @@ export interface Transition {
   at: string;
 }
 
-export interface Thresholds {
+interface Thresholds {
   failure_threshold: number;
   success_threshold: number;
 }

@@ -84,7 +84,7 @@ export const regex = z.string().transform((v, ctx) => {
 
 export const port = z.number().int().min(1).max(65535);
 
-export const cronExpression = z.string().superRefine((v, ctx) => {
+const cronExpression = z.string().superRefine((v, ctx) => {
   if (!isValidCron(v)) {
     ctx.addIssue({
       code: 'custom',
@@ -111,7 +111,7 @@ export const labelMap = z.record(
 );
 
 /** Fields every check has, whatever its type; the type's own fields sit beside them. */
-export const commonCheckFields = {
+const commonCheckFields = {
   name: checkName,
   interval: positiveDuration.optional(),
   schedule: cronExpression.optional(),

@@ -7,7 +7,7 @@ import type { ProbeMemo } from '../probes/types.js';
 import { demultiplex } from './frames.js';
 import type { ContainerInspect, ContainerSummary } from './types.js';
 
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
+const DEFAULT_SOCKET = '/var/run/docker.sock';
 /** The newest API version this client speaks; older engines are met at their own version. */
 const CLIENT_API = [1, 43] as const;
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
@@ -42,7 +42,7 @@ export function resolveSocket(configured: string | undefined, env: NodeJS.Proces
   );
 }
 
-export function explainSocketError(err: unknown, socketPath: string): DockerError {
+function explainSocketError(err: unknown, socketPath: string): DockerError {
   if (err instanceof DockerError) return err;
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = e?.code ?? e?.cause?.code ?? '';

@@ -6,7 +6,7 @@
 const HEADER = 8;
 
 /** True when the buffer starts like a multiplexed frame, so a TTY stream is never misread as frames. */
-export function looksMultiplexed(buf: Buffer): boolean {
+function looksMultiplexed(buf: Buffer): boolean {
   return buf.length >= HEADER && (buf[0] as number) <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
 }
 
@@ -33,7 +33,7 @@ export function demultiplex(buf: Buffer): string {
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})\s/;
 
 /** Strips the leading RFC 3339 timestamp `timestamps=1` adds to each line. */
-export function stripTimestamp(line: string): string {
+function stripTimestamp(line: string): string {
   return line.replace(TIMESTAMP, '');
 }
 

@@ -29,7 +29,7 @@ function history(memo: ProbeMemo<RestartMemo>): Map<string, Sample[]> {
   return h;
 }
 
-export interface RestartObservation {
+interface RestartObservation {
   id: string;
   restartCount: number;
   startedAt: string;
@@ -41,7 +41,7 @@ export interface RestartObservation {
   now: number;
 }
 
-export interface RestartHistory {
+interface RestartHistory {
   restarts: number;
   /** The latest non-zero exit code seen within the window: a looping container caught while running reports 0. */
   lastFailedExit?: number;

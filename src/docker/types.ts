@@ -17,7 +17,7 @@ export const containerRef = z
     return ref;
   });
 
-export interface PortSummary {
+interface PortSummary {
   IP?: string;
   PrivatePort?: number;
   PublicPort?: number;
@@ -34,14 +34,14 @@ export interface ContainerSummary {
   Ports?: PortSummary[] | null;
 }
 
-export interface HealthLogEntry {
+interface HealthLogEntry {
   Start?: string;
   End?: string;
   ExitCode?: number;
   Output?: string;
 }
 
-export interface PortBinding {
+interface PortBinding {
   HostIp?: string;
   HostPort?: string;
 }

@@ -195,7 +195,7 @@ export class Metrics {
 }
 
 /** Every gauge some probe kind declares; one name declared twice must mean the same series. */
-export function declaredMetrics(): MetricSpec[] {
+function declaredMetrics(): MetricSpec[] {
   const byName = new Map<string, MetricSpec>();
   for (const kind of Object.values(probeKinds)) {
     for (const spec of kind.metrics) {

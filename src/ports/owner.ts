@@ -17,7 +17,7 @@ export interface ProcessInfo {
   containerId: string | null;
 }
 
-export interface OwnerSearch {
+interface OwnerSearch {
   owner?: ProcessInfo;
   /** Processes whose fd table could not be read (other users' processes without root). */
   unreadable: number;
@@ -28,7 +28,7 @@ const BATCH = 32;
 const CONTAINER_ID = /(?:^|[-/:])([0-9a-f]{64})(?:\.scope)?$/;
 
 /** The systemd unit and container id a cgroup file places the process in. */
-export function parseCgroup(text: string): { unit: string | null; containerId: string | null } {
+function parseCgroup(text: string): { unit: string | null; containerId: string | null } {
   const paths = text
     .split('\n')
     .map((l) => l.split(':').slice(2).join(':'))
@@ -54,7 +54,7 @@ export function parseCgroup(text: string): { unit: string | null; containerId: s
   return { unit, containerId };
 }
 
-export async function describeProcess(pid: number, procRoot = '/proc'): Promise<ProcessInfo> {
+async function describeProcess(pid: number, procRoot = '/proc'): Promise<ProcessInfo> {
   const dir = path.join(procRoot, String(pid));
   const read = (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '');
   const [comm, cmdline, cgroup] = await Promise.all([read('comm'), read('cmdline'), read('cgroup')]);

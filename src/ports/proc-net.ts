@@ -22,7 +22,7 @@ function wordBytes(hex8: string): number[] {
   return [6, 4, 2, 0].map((i) => parseInt(hex8.slice(i, i + 2), 16));
 }
 
-export function decodeIPv4(hex: string): string {
+function decodeIPv4(hex: string): string {
   return wordBytes(hex).join('.');
 }
 

@@ -1,7 +1,8 @@
 /** Container probe: state, crash loops with their cause, OOM kills and health, through the Docker Engine API. */
 import { z } from 'zod';
 import { checkSchema, filePath, labelMap, positiveDuration, type CheckOf } from '../config/fields.js';
-import { assessContainer, containerObservations, type ContainerVerdict } from '../docker/assess.js';
+import { assessContainer, type ContainerVerdict } from '../docker/assess.js';
+import { containerObservations } from '../docker/observations.js';
 import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
 import { forgetOthers, type RestartMemo } from '../docker/restarts.js';
 import { containerRef, type ContainerInspect } from '../docker/types.js';

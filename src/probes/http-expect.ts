@@ -22,7 +22,7 @@ const STATUS_HINTS: Record<number, string> = {
 };
 
 /** Deeper JSON is refused unparsed: comparing it would exhaust the stack, and no health document nests so deep. */
-export const MAX_JSON_DEPTH = 1000;
+const MAX_JSON_DEPTH = 1000;
 
 const SLOW_PATTERN_HINT =
   'The pattern backtracks too much on this response (nested quantifiers such as (a+)+ or (.*)* take exponential time on text that almost matches): rewrite it without nested repetition, or use body_contains.';
@@ -124,7 +124,7 @@ function excerpt(text: string): string {
 }
 
 /** True when brackets outside strings nest deeper than `max`; a linear scan, before any parsing. */
-export function jsonDepthExceeds(text: string, max: number): boolean {
+function jsonDepthExceeds(text: string, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -1,15 +1,15 @@
 /** Port probe: is it listening (or closed), who really holds it, and is it bound wider than it should be. */
 import os from 'node:os';
-import path from 'node:path';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
-import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
-import { containerName, containerRef } from '../docker/types.js';
+import type { EngineMemo } from '../docker/client.js';
+import { containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError } from '../net/explain.js';
-import { findSocketOwner, type ProcessInfo } from '../ports/owner.js';
+import { findSocketOwner } from '../ports/owner.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
+import { containerOf, describeOwner, expectedText, ownerMatches, stopHint, type PortOwner } from './port-owner.js';
 import {
   failed,
   type JsonObject,
@@ -60,13 +60,7 @@ export const portMetrics = [
 
 type PortMetricName = MetricNames<typeof portMetrics>;
 
-/** Helpers that hold a port on a container's behalf; the engine's port map says which container. */
-const PROXIES = new Set(['docker-proxy', 'conmon', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta']);
 const CONNECT_TIMEOUT_MS = 3000;
-
-export interface PortOwner extends ProcessInfo {
-  container: string | null;
-}
 
 async function connects(
   host: string,
@@ -93,93 +87,6 @@ async function connects(
 function isLocalAddress(address: string): boolean {
   if (isLoopback(address) || isWildcard(address)) return true;
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === address));
-}
-
-interface ContainerLookup {
-  name: string | null;
-  /** Why the owner runs for a container the engine could not name (unreachable, unknown id, no port mapping). */
-  unresolved?: string;
-}
-
-/** Names the container behind an owner: from its cgroup, or from the engine's port map for a proxy. */
-async function containerOf(
-  owner: ProcessInfo,
-  listener: Listener,
-  check: PortCheck,
-  signal: AbortSignal,
-  memo: ProbeMemo<EngineMemo>,
-): Promise<ContainerLookup> {
-  if (!owner.containerId && !PROXIES.has(owner.process)) return { name: null };
-  let client: DockerClient;
-  try {
-    client = new DockerClient(resolveSocket(check.socket), memo);
-  } catch (err) {
-    if (err instanceof DockerError) return { name: null, unresolved: err.reason };
-    throw err;
-  }
-  try {
-    if (owner.containerId) {
-      const info = await client.inspect(owner.containerId, signal);
-      return info
-        ? { name: containerName(info) }
-        : {
-            name: null,
-            unresolved: `the engine at ${client.socketPath} knows no container ${owner.containerId.slice(0, 12)}`,
-          };
-    }
-    const list = await client.list({}, signal);
-    const hit = list.find((c) =>
-      c.Ports?.some((p) => p.PublicPort === listener.port && (!p.IP || isWildcard(p.IP) || p.IP === listener.address)),
-    );
-    return hit
-      ? { name: containerName(hit) }
-      : {
-          name: null,
-          unresolved: `no container publishes port ${listener.port} in the port map of the engine at ${client.socketPath}`,
-        };
-  } catch (err) {
-    if (signal.aborted) throw err;
-    return { name: null, unresolved: err instanceof DockerError ? err.reason : (err as Error).message };
-  } finally {
-    await client.close();
-  }
-}
-
-function describeOwner(o: PortOwner): string {
-  const extra = [`pid ${o.pid}`, o.unit ? `unit ${o.unit}` : '', o.container ? `container ${o.container}` : '']
-    .filter(Boolean)
-    .join(', ');
-  return `${o.process} (${extra})`;
-}
-
-/**
- * Whether each expected key matches. A process matches by comm or by the file name of any argument
- * that is not an option, so `uvicorn` matches `python3 -m uvicorn app:main` but not `--log=/var/log/uvicorn`.
- */
-function ownerMatches(o: PortOwner, want: NonNullable<PortCheck['owner']>): { container: boolean; rest: boolean } {
-  return {
-    container:
-      want.container === undefined ||
-      o.container === want.container ||
-      (o.containerId?.startsWith(want.container) ?? false),
-    rest:
-      (want.process === undefined ||
-        o.process === want.process ||
-        o.argv.some((a) => !a.startsWith('-') && path.basename(a) === want.process)) &&
-      (want.unit === undefined || o.unit === want.unit || o.unit === `${want.unit}.service`),
-  };
-}
-
-function expectedText(want: NonNullable<PortCheck['owner']>): string {
-  return Object.entries(want)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(' and ');
-}
-
-function stopHint(o: PortOwner): string {
-  if (o.container) return `stop or re-publish container ${o.container} (docker stop ${o.container})`;
-  if (o.unit?.endsWith('.service')) return `stop and disable that unit (systemctl disable --now ${o.unit})`;
-  return `stop that process (kill ${o.pid}) and whatever starts it`;
 }
 
 type Connection = Awaited<ReturnType<typeof connects>>;
@@ -228,7 +135,7 @@ async function gatherPortFacts(
     else {
       const found = await findSocketOwner(bound.inode, check.proc_root, signal);
       if (found.owner) {
-        const lookup = await containerOf(found.owner, bound, check, signal, memo);
+        const lookup = await containerOf(found.owner, bound, check.socket, signal, memo);
         owner = { ...found.owner, container: lookup.name ?? found.owner.containerId?.slice(0, 12) ?? null };
         if (lookup.unresolved) {
           unresolved = lookup.unresolved;

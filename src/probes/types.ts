@@ -49,7 +49,7 @@ export interface ProbeMemo<Shape extends object> {
 }
 
 /** The memory shape of a probe kind that keeps nothing between runs. */
-export type NoMemo = Record<never, never>;
+type NoMemo = Record<never, never>;
 
 export interface ProbeContext<Memo extends object = NoMemo> {
   /** Aborts when the run's timeout elapses or the service shuts down. */

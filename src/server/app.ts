@@ -23,7 +23,7 @@ export interface AppDeps {
 
 export type RouteInstaller = (app: express.Express, deps: AppDeps & { requireToken: express.RequestHandler }) => void;
 
-export function queryList(value: unknown): string[] {
+function queryList(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
 }

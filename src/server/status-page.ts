@@ -13,7 +13,7 @@ import { bearerToken, sameSecret } from './auth.js';
 import { HISTORY_WINDOW_MS, type History, type HistoryPoint } from './history.js';
 
 /** How often the page reloads itself. */
-export const REFRESH_SECONDS = 15;
+const REFRESH_SECONDS = 15;
 
 const ORDER: Record<string, number> = { fail: 0, warn: 1, unknown: 2, ok: 3 };
 

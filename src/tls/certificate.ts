@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { allSans, parseSubjectAltNames, type SubjectAltNames } from './names.js';
 
-export interface CertificateInfo {
+interface CertificateInfo {
   subject: string;
   issuer: string;
   serial: string;
@@ -141,7 +141,7 @@ export function pemBlocks(text: string): string[] {
 }
 
 /** Every certificate in a PEM text, in file order. */
-export function parsePemBundle(text: string): X509Certificate[] {
+function parsePemBundle(text: string): X509Certificate[] {
   return pemBlocks(text).map((block) => new X509Certificate(block));
 }
 

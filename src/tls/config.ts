@@ -7,7 +7,7 @@ import { bareHost } from '../util/address.js';
 export type ExpiryWindow = { kind: 'duration'; ms: number } | { kind: 'share'; fraction: number };
 
 /** "21d" (time before not_after) or "33%" (a share of the certificate's lifetime). */
-export const expiryWindow = z.union([z.string(), z.number()]).transform((v, ctx): ExpiryWindow => {
+const expiryWindow = z.union([z.string(), z.number()]).transform((v, ctx): ExpiryWindow => {
   const text = String(v).trim();
   const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
   if (percent) {
@@ -32,7 +32,7 @@ const DNS_NAME =
 export const dnsName = z.string().regex(DNS_NAME, { message: 'expected a DNS name such as api.example.org' });
 
 /** A host name (wildcards not allowed: these are names the certificate must cover) or an IP address. */
-export const certName = z.string().refine((v) => net.isIP(bareHost(v)) !== 0 || DNS_NAME.test(v), {
+const certName = z.string().refine((v) => net.isIP(bareHost(v)) !== 0 || DNS_NAME.test(v), {
   message: 'expected a host name such as www.example.org or an IP address',
 });
 

@@ -15,7 +15,7 @@ import {
 } from './certificate.js';
 import type { ExpiryWindow } from './config.js';
 
-export type ProblemCode =
+type ProblemCode =
   | 'expired'
   | 'not_yet_valid'
   | 'name_not_covered'

@@ -46,12 +46,12 @@ export const servedMatchesFileMetric = {
 } as const satisfies MetricSpec;
 
 /** The gauges of a served certificate; compared with a cert_file, also whether the two match. */
-export type TlsCertMetricName = MetricNames<typeof tlsCertMetrics>;
-export type ServedMetricName = TlsCertMetricName | typeof servedMatchesFileMetric.name;
+type TlsCertMetricName = MetricNames<typeof tlsCertMetrics>;
+type ServedMetricName = TlsCertMetricName | typeof servedMatchesFileMetric.name;
 
 const DAY_MS = 86_400_000;
 
-export interface CertAnalysis {
+interface CertAnalysis {
   findings: Finding[];
   /** days_left, names_covered, names_missing, sans, leaf. */
   details: JsonObject;

@@ -13,9 +13,9 @@ export interface TrustStore {
   fingerprints: Set<string>;
 }
 
-export type ChainProblemCode = 'self_signed' | 'untrusted' | 'incomplete_chain';
+type ChainProblemCode = 'self_signed' | 'untrusted' | 'incomplete_chain';
 
-export interface ChainVerdict {
+interface ChainVerdict {
   trusted: boolean;
   /** Leaf first, then each issuer found, ending with the trust anchor when there is one. */
   path: X509Certificate[];

@@ -5,7 +5,7 @@
  */
 import { formatDuration } from './format.js';
 
-export interface Deadline {
+interface Deadline {
   signal: AbortSignal;
   /** True once the deadline (not the parent) aborted the signal. */
   readonly timedOut: boolean;

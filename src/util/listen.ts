@@ -12,7 +12,7 @@ export interface ListenAddress {
 
 export const LOOPBACK_HOST = '127.0.0.1';
 
-export type ParsedListen = { ok: true; address: ListenAddress } | { ok: false; problem: string };
+type ParsedListen = { ok: true; address: ListenAddress } | { ok: false; problem: string };
 
 /** HOST:PORT, [IPv6]:PORT, :PORT or PORT (the last two on 127.0.0.1). Port 0 picks a free port. */
 const LISTEN = /^(?:(?:\[([^\]]*)\]|([^:[\]\s]*)):)?(\d+)$/;

@@ -4,7 +4,7 @@
  * "hook" whose URL path is "/hook" does not turn "webhook" into "web[redacted]"; a long one (12 characters or
  * more) wherever it occurs, since no ordinary word contains it by chance.
  */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Values shorter than this are not secrets worth the damage of replacing them everywhere (e.g. "1", "on"). */
 const MIN_SECRET = 4;
