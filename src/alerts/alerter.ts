@@ -18,7 +18,9 @@ import {
   latestFailure,
   recoveryFound,
   type AlertedCheck,
+  savedFailureEvent,
   type CheckStates,
+  type SavedFailure,
 } from './check-states.js';
 import type { AlertsConfig } from './config.js';
 import {
@@ -99,6 +101,32 @@ export class Alerter {
       changed = true;
     }
     if (changed) this.saveAndSchedule();
+  }
+
+  /**
+   * Start-up: a check saved as failing with no incident lost its alert to a crash between the two writes (state.json
+   * landed, incidents.json did not) or to a damaged incidents.json. It opens one now, as its transition would have:
+   * same start time, so a message that did reach the outbox is re-created with the same key and recognised.
+   */
+  reconcile(failing: readonly SavedFailure[]): void {
+    let opened = 0;
+    for (const f of failing) {
+      if (this.incidents.has(f.check.name) || !failingStatus(f.status)) continue;
+      const event = savedFailureEvent(f);
+      this.incidents.set(f.check.name, {
+        check: f.check.name,
+        state: OPENING_STATE,
+        event,
+        opened_at: f.since,
+        channels: [],
+      });
+      this.logger.warn(
+        { event: 'incident_reconciled', check: f.check.name, since: f.since },
+        `${f.check.name} was failing when forgewatch stopped but no alert about it was recorded; alerting now`,
+      );
+      opened += 1;
+    }
+    if (opened > 0) this.saveAndSchedule();
   }
 
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */
@@ -273,9 +301,14 @@ export class Alerter {
   }
 
   private reviewInput(inc: Incident, now: number): IncidentInput | undefined {
-    const status = this.checks.state(inc.check)?.status;
-    // The recovery happened while forgewatch was down (or before it restarted).
-    if (status === 'ok') return 'recovered';
+    const state = this.checks.state(inc.check);
+    const status = state?.status;
+    // The recovery happened while forgewatch was down (or before it restarted). An ok older than the incident is
+    // a state.json written before the failure (a crash between the two writes): wait for the first run instead.
+    if (status === 'ok') {
+      const stale = Date.parse(state?.since ?? '') < Date.parse(inc.opened_at) && !this.checks.lastResult(inc.check);
+      return stale ? undefined : 'recovered';
+    }
     if (!failingStatus(status)) return undefined;
     // Held back by a silence (or lost in a restart before it went out): sent once it may go out.
     if (inc.state === 'silenced') return this.silenced(inc.event) ? undefined : 'unsilenced';

@@ -28,6 +28,26 @@ export function failingStatus(status: string | undefined): boolean {
   return status === 'fail' || status === 'warn';
 }
 
+/** A check state.json kept as failing, as start-up found it. */
+export interface SavedFailure {
+  check: AlertedCheck;
+  status: 'warn' | 'fail';
+  since: string;
+  reason: string;
+}
+
+/** The event a saved failure makes, as its transition would have made it (no details: no run has seen them). */
+export function savedFailureEvent(f: SavedFailure): AlertEvent {
+  const result: ProbeResult = {
+    status: f.status,
+    reason: f.reason,
+    timings: { total: 0 },
+    details: {},
+    observations: [],
+  };
+  return alertEvent(f.check, result, 'firing', 'ok', f.since, f.since);
+}
+
 /** The event a transition's result makes for a check. */
 export function alertEvent(
   check: AlertedCheck,

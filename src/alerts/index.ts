@@ -165,6 +165,20 @@ export function createAlerting({ monitor, registry, logger }: AlertingOptions): 
     alerter.poke();
   };
   apply(config);
+  alerter.reconcile(
+    monitor.views().flatMap((v) =>
+      (v.state.status === 'fail' || v.state.status === 'warn') && !v.last
+        ? [
+            {
+              check: v.check,
+              status: v.state.status,
+              since: v.state.since,
+              reason: v.savedReason ?? `${v.state.status} when forgewatch stopped`,
+            },
+          ]
+        : [],
+    ),
+  );
   void alerter.start().finally(() => outbox.release());
 
   monitor.onTransition(({ transition, check }) => alerter.onTransition(transition, check));

@@ -25,12 +25,16 @@ interface Runtime {
   memo: Map<string, unknown>;
   inflight?: Promise<RunRecord>;
   last?: RunRecord;
+  /** The reason saved with the state before a restart, until the first run here. */
+  savedReason?: string;
 }
 
 export interface CheckView {
   check: CheckConfig;
   state: CheckState;
   last?: RunRecord;
+  /** Before the first run since start-up: the reason state.json kept for the saved state. */
+  savedReason?: string;
   running: boolean;
 }
 
@@ -65,6 +69,7 @@ export class Monitor {
         fingerprint: config.fingerprints.get(check.name) ?? '',
         state,
         memo: new Map(),
+        ...(saved?.reason !== undefined ? { savedReason: saved.reason } : {}),
       });
     }
   }
@@ -88,7 +93,12 @@ export class Monitor {
   view(name: string): CheckView | undefined {
     const r = this.runtimes.get(name);
     return (
-      r && { check: r.check, state: r.state, ...(r.last ? { last: r.last } : {}), running: r.inflight !== undefined }
+      r && {
+        check: r.check,
+        state: r.state,
+        ...(r.last ? { last: r.last } : r.savedReason !== undefined ? { savedReason: r.savedReason } : {}),
+        running: r.inflight !== undefined,
+      }
     );
   }
 
@@ -167,7 +177,15 @@ export class Monitor {
       Object.fromEntries(
         [...this.runtimes].map(([name, rt]) => [
           name,
-          { status: rt.state.status, since: rt.state.since, ...(rt.last ? { reason: rt.last.result.reason } : {}) },
+          {
+            status: rt.state.status,
+            since: rt.state.since,
+            ...(rt.last
+              ? { reason: rt.last.result.reason }
+              : rt.savedReason !== undefined
+                ? { reason: rt.savedReason }
+                : {}),
+          },
         ]),
       ),
     );

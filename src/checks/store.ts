@@ -1,6 +1,7 @@
 /** Persists each check's settled status to state_dir so a restart neither re-alerts nor forgets a failure. */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../util/fs.js';
 import type { CheckState } from './state.js';
 
@@ -9,6 +10,13 @@ export interface PersistedCheck {
   since: string;
   reason?: string;
 }
+
+const persistedCheckSchema = z.object({
+  status: z.enum(['ok', 'warn', 'fail', 'unknown']),
+  since: z.iso.datetime({ offset: true }),
+  reason: z.string().max(10_000).optional(),
+});
+const stateFileSchema = z.object({ version: z.literal(1), checks: z.record(z.string(), z.unknown()) });
 
 interface StateFile {
   version: 1;
@@ -64,13 +72,25 @@ export class StateStore {
     this.file = path.join(dir, 'state.json');
   }
 
+  /**
+   * The saved states; an entry that is not a known status with a valid time is left out (that check starts
+   * unknown), so a damaged or edited file can never make up a transition from a status that does not exist.
+   */
   load(): Record<string, PersistedCheck> {
+    let raw: unknown;
     try {
-      const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as StateFile;
-      return parsed.version === 1 && parsed.checks ? parsed.checks : {};
+      raw = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch {
       return {};
     }
+    const file = stateFileSchema.safeParse(raw);
+    if (!file.success) return {};
+    const out: Record<string, PersistedCheck> = {};
+    for (const [name, entry] of Object.entries(file.data.checks)) {
+      const check = persistedCheckSchema.safeParse(entry);
+      if (check.success) out[name] = check.data;
+    }
+    return out;
   }
 
   /**

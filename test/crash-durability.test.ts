@@ -1,0 +1,210 @@
+/**
+ * A kill -9 moments after a transition: state.json and incidents.json are written separately, so any one of them
+ * may have landed. Whatever did, every FAIL and every RECOVERED must still arrive, each under one idempotency key.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { captureLogger, flipTarget, receiver } from './helpers/alerts.js';
+import { freePort } from './helpers/servers.js';
+import { BUILT_CLI, startForgewatch, tempDir, waitFor } from './helpers/service.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+interface Served {
+  proc: ChildProcess;
+  url: string;
+  /** Resolves when a `transition` log line to `to` appears. */
+  transitionTo(to: string): Promise<void>;
+  log(): string;
+}
+
+async function serve(configFile: string): Promise<Served> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    }
+  });
+  const waiters: { to: string; resolve: () => void }[] = [];
+  let buffered = '';
+  let all = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    all += d.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('"event":"transition"')) continue;
+      const { to } = JSON.parse(line) as { to: string };
+      for (const w of waiters.splice(0)) if (w.to === to) w.resolve();
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    () =>
+      fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    15_000,
+  );
+  return {
+    proc,
+    url,
+    log: () => all,
+    transitionTo: (to) => new Promise((resolve) => waiters.push({ to, resolve })),
+  };
+}
+
+async function statusOf(url: string): Promise<string | undefined> {
+  const body = (await (await fetch(`${url}/api/status`)).json()) as { checks: { name: string; state: string }[] };
+  return body.checks.find((c) => c.name === 'svc')?.state;
+}
+
+interface Payload {
+  idempotency_key: string;
+  events: { kind: string; check: string }[];
+}
+
+const KILL_DELAYS_MS = [0, 1, 2, 4, 8, 16];
+
+describe('a kill -9 right after a transition', () => {
+  it('loses no FAIL and no RECOVERED, and never sends one under two keys', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    const hook = await receiver();
+    cleanups.push(
+      () => target.close(),
+      () => hook.close(),
+    );
+    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    writeFileSync(
+      configFile,
+      `state_dir: ${path.join(tmp.dir, 'state')}
+defaults: { interval: 100ms, failure_threshold: 1 }
+checks:
+  - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in" }
+  group_wait: 20ms
+  retry: { initial: 100ms, max: 200ms }
+`,
+    );
+    const keysOf = (kind: string) =>
+      new Set(
+        hook.accepted
+          .map((r) => r.json as Payload)
+          .filter((p) => p.events.some((e) => e.kind === kind && e.check === 'svc'))
+          .map((p) => p.idempotency_key),
+      );
+
+    let fails = 0;
+    let recoveries = 0;
+    let served = await serve(configFile);
+    await waitFor(async () => (await statusOf(served.url)) === 'ok');
+    for (const delay of [...KILL_DELAYS_MS, ...KILL_DELAYS_MS, ...KILL_DELAYS_MS]) {
+      for (const [status, to] of [
+        [502, 'fail'],
+        [200, 'ok'],
+      ] as const) {
+        const seen = served.transitionTo(to);
+        target.set('/svc', status);
+        await seen;
+        await new Promise((r) => setTimeout(r, delay));
+        served.proc.kill('SIGKILL');
+        await once(served.proc, 'exit');
+        if (to === 'fail') fails += 1;
+        else recoveries += 1;
+
+        served = await serve(configFile);
+        // The message this transition owes arrives after the restart, whichever file the kill left behind.
+        await waitFor(() => keysOf('firing').size >= fails && keysOf('resolved').size >= recoveries, 15_000);
+        await waitFor(async () => (await statusOf(served.url)) === to);
+      }
+    }
+    // A last transition, seen through to its message, shows nothing else was still on its way.
+    target.set('/svc', 502);
+    await waitFor(() => keysOf('firing').size >= fails + 1, 15_000);
+
+    expect(keysOf('firing').size).toBe(fails + 1);
+    expect(keysOf('resolved').size).toBe(recoveries);
+    served.proc.kill('SIGTERM');
+    await once(served.proc, 'exit');
+  }, 240_000);
+});
+
+describe('state files found at start-up', () => {
+  it('alerts again for a check saved as failing when incidents.json is damaged, with the saved reason', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    const hook = await receiver();
+    cleanups.push(
+      () => target.close(),
+      () => hook.close(),
+    );
+    target.set('/svc', 502);
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const stateDir = path.join(tmp.dir, '.forgewatch');
+    mkdirSync(stateDir);
+    writeFileSync(
+      path.join(stateDir, 'state.json'),
+      JSON.stringify({ version: 1, checks: { svc: { status: 'fail', since, reason: 'status 502, expected 200' } } }),
+    );
+    writeFileSync(path.join(stateDir, 'incidents.json'), '{"incidents": [ this is not json');
+    const log = captureLogger();
+    const fw = await startForgewatch(
+      `checks:
+  - { name: svc, type: http, url: "${target.url}/svc", interval: 1h }
+alerts:
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/in" }
+  group_wait: 20ms
+`,
+      { dir: tmp.dir, logger: log.logger },
+    );
+    cleanups.push(() => fw.close());
+    await waitFor(() => hook.accepted.length === 1);
+    const sent = hook.accepted[0]?.json as Payload & { events: { reason: string; since: string }[] };
+    expect(sent.events).toMatchObject([{ kind: 'firing', check: 'svc', reason: 'status 502, expected 200', since }]);
+    expect(log.events('incident_reconciled')).toMatchObject([{ check: 'svc', since }]);
+  });
+
+  it('ignores a saved state that is not a known status, starting the check as unknown', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const target = await flipTarget();
+    cleanups.push(() => target.close());
+    mkdirSync(path.join(tmp.dir, '.forgewatch'));
+    writeFileSync(
+      path.join(tmp.dir, '.forgewatch', 'state.json'),
+      JSON.stringify({
+        version: 1,
+        checks: { svc: { status: 'exploded', since: 'yesterday' }, other: { status: 'ok', since: 'not a time' } },
+      }),
+    );
+    const log = captureLogger();
+    const fw = await startForgewatch(
+      `checks:
+  - { name: svc, type: http, url: "${target.url}/svc", interval: 1h }
+`,
+      { dir: tmp.dir, logger: log.logger },
+    );
+    cleanups.push(() => fw.close());
+    expect(fw.service.monitor.view('svc')?.state.status).toBe('unknown');
+    await waitFor(() => log.events('transition').length === 1);
+    expect(log.events('transition')[0]).toMatchObject({ check: 'svc', from: 'unknown', to: 'ok' });
+  });
+});
