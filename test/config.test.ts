@@ -222,12 +222,12 @@ describe('${...} references', () => {
     expect(
       parseConfig(yaml, 'f.yaml', { FW_TOK: '123456', FW_MC: '8', FW_FT: '3', FW_FR: 'true' }, '/tmp').server.token,
     ).toBe('123456');
-    // Quoted, it is text: a number field says so.
+    // Quoted, it is text: a number field says so, naming the reference rather than showing its value.
     expect(problemsOf('max_concurrency: "${FW_MC}"\n', { FW_MC: '8' })).toEqual([
-      'forgewatch.yaml:1:18 max_concurrency: expected a number, got "8"',
+      'forgewatch.yaml:1:18 max_concurrency: expected a number, got ${FW_MC} (value not shown)',
     ]);
     expect(problemsOf('max_concurrency: ${FW_MC}\n', { FW_MC: 'lots' })).toEqual([
-      'forgewatch.yaml:1:18 max_concurrency: expected a number, got "lots"',
+      'forgewatch.yaml:1:18 max_concurrency: expected a number, got ${FW_MC} (value not shown)',
     ]);
   });
 

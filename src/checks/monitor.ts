@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type { CheckConfig, Config } from '../config/load.js';
 import { probeKinds } from '../probes/index.js';
 import type { ProbeResult } from '../probes/types.js';
+import { Redactor } from '../util/redact.js';
 import { Limiter, runProbe } from './runner.js';
 import { advance, initialState, type CheckState, type Transition } from './state.js';
 import type { StateStore } from './store.js';
@@ -48,6 +49,7 @@ export class Monitor {
   private readonly transitionListeners: Listener<{ transition: Transition; check: CheckConfig }>[] = [];
   private readonly configListeners: Listener<Config>[] = [];
   config: Config;
+  private redactor: Redactor;
 
   constructor(
     config: Config,
@@ -55,6 +57,7 @@ export class Monitor {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.config = config;
+    this.redactor = new Redactor(config.secrets ?? []);
     this.limiter = new Limiter(config.max_concurrency);
     // Every run in flight listens for shutdown; thousands at once are expected, not a leak.
     setMaxListeners(0, this.shutdown.signal);
@@ -127,7 +130,8 @@ export class Monitor {
     const { check } = rt;
     const kind = probeKinds[check.type];
     if (!kind) throw new Error(`unknown check type ${check.type}`);
-    const result = await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal);
+    // Redacted here, once: everything downstream (state, logs, API, status page, alerts, outbox) sees only this.
+    const result = this.redactor.value(await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal));
     // A reload may have replaced or removed the check while it ran: record only against the live one. A run cut
     // short by shutdown says nothing about the target: recorded, it would alert and persist a failure on every restart.
     if (this.runtimes.get(check.name) !== rt || this.shutdown.signal.aborted)
@@ -165,6 +169,7 @@ export class Monitor {
     this.runtimes.clear();
     for (const [k, v] of next) this.runtimes.set(k, v);
     this.config = config;
+    this.redactor = new Redactor(config.secrets ?? []);
     this.limiter.limit = config.max_concurrency;
     void this.persist();
     for (const fn of this.configListeners) fn(config);

@@ -14,9 +14,12 @@ import(workerData.loader).then(({ loadConfigFile, ConfigError }) => {
   try {
     parentPort.postMessage({ ok: true, config: loadConfigFile(workerData.file, workerData.env) });
   } catch (err) {
-    parentPort.postMessage(err instanceof ConfigError ? { ok: false, problems: err.problems } : { ok: false, error: String(err && err.stack || err) });
+    parentPort.postMessage(err instanceof ConfigError ? { ok: false, problems: err.problems } : { ok: false, error: String(err && err.message || err) });
   }
 });`;
+
+/** A config (with its ${file:} references) reads in milliseconds; a hung file system must not hang a reload. */
+const LOAD_TIMEOUT_MS = 10_000;
 
 export function loadConfigFileIsolated(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   return new Promise<Config>((resolve, reject) => {
@@ -24,12 +27,21 @@ export function loadConfigFileIsolated(file: string, env: NodeJS.ProcessEnv = pr
       eval: true,
       workerData: { file, env: { ...env }, loader: new URL('./load.js', import.meta.url).href },
     });
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      const message = `reading the config took over ${LOAD_TIMEOUT_MS / 1000}s (a \${file:} reference on a hung file system?)`;
+      reject(new ConfigError([{ file, line: 1, col: 1, path: '', message }]));
+    }, LOAD_TIMEOUT_MS);
     worker.once('message', (reply: Reply) => {
+      clearTimeout(timer);
       void worker.terminate();
       if (reply.ok) resolve(reply.config);
       else if ('problems' in reply) reject(new ConfigError(reply.problems));
       else reject(new Error(reply.error));
     });
-    worker.once('error', reject);
+    worker.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }

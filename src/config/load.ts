@@ -11,6 +11,8 @@ import type { ResolvedCommon } from './fields.js';
 import { checkName, withBaseDir } from './fields.js';
 import { formatPath, interpolate, type PathSegment } from './interpolate.js';
 import { topLevelSchema, type TopLevel } from './schema.js';
+import { Redactor } from '../util/redact.js';
+import { configSecrets } from './secrets.js';
 import { validate, type Report } from './validate.js';
 
 export type CheckConfig = ResolvedCommon & { readonly [key: string]: unknown };
@@ -21,7 +23,12 @@ export interface Config extends Omit<TopLevel, 'checks'> {
   checks: CheckConfig[];
   /** A stable text per check; a changed one means the check's run memory is reset on reload. */
   fingerprints: Map<string, string>;
+  /** Secret values to redact from everything forgewatch writes or shows (see secrets.ts). */
+  secrets?: readonly string[];
 }
+
+/** Aliases (*name) a config may expand; a few are normal (shared defaults), thousands are an attack. */
+const MAX_ALIAS_COUNT = 100;
 
 export interface ConfigProblem {
   file: string;
@@ -84,18 +91,28 @@ export function parseConfig(
   const refs = interpolate(doc, env, baseDir);
   for (const p of refs.problems) problems.push(at(p.node.range?.[0] ?? 0, p.path, p.message));
 
-  const raw: unknown = doc.toJS() ?? {};
+  const referencedSecrets = new Redactor(refs.secrets);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // The yaml library refuses documents whose aliases expand exponentially ("billion laughs").
+    throw new ConfigError([
+      at(0, [], `YAML aliases expand too far (${(err as Error).message.split('\n')[0]}): refused`),
+    ]);
+  }
   for (const { path: p } of refs.emptied.values()) deleteAt(raw, p);
   const report: Report = (p, message, pointAtKey = false) => {
     const key = formatPath(p);
     // A value whose reference failed is reported once, for the reference.
     if ([...refs.failed].some((f) => key === f || key.startsWith(`${f}.`) || key.startsWith(`${f}[`))) return;
     const emptied = message === 'required key is missing' ? refs.emptied.get(key) : undefined;
+    const shown = hideReferenced(message, refs.sources.get(key), referencedSecrets);
     problems.push(
       at(
         offsetOf(doc, p, pointAtKey || emptied !== undefined),
         p,
-        emptied ? `${message} (${emptied.ref} is empty)` : message,
+        emptied ? `${shown} (${emptied.ref} is empty)` : shown,
       ),
     );
   };
@@ -110,7 +127,22 @@ export function parseConfig(
     fingerprints.set(parsed.name as string, JSON.stringify(entry));
     checks.push(resolveCommon(parsed, top.defaults));
   }
-  return { ...top, source: file, checks, fingerprints };
+  const secrets = configSecrets({ referenced: refs.secrets, token: top.server.token, checks, alerts: top.alerts });
+  return { ...top, source: file, checks, fingerprints, secrets };
+}
+
+/**
+ * A config error never shows a value that came from a reference (it may be a file's or a variable's content, such
+ * as a password put in the wrong key): it names the reference as written instead, and secrets are redacted anyway.
+ */
+function hideReferenced(message: string, source: { written: string; value: string } | undefined, secrets: Redactor) {
+  let out = message;
+  if (source) {
+    const named = `${source.written} (value not shown)`;
+    out = out.split(JSON.stringify(source.value)).join(named);
+    if (source.value.length >= 4) out = out.split(source.value).join(named);
+  }
+  return secrets.text(out);
 }
 
 /** One entry of the checks list as read: what validation made of it, and the name and dependencies it claims. */

@@ -6,6 +6,8 @@ import type { HttpCheck } from './http.js';
 import { redactUrl } from './http-redirect.js';
 
 interface Response {
+  /** Where the response came from: the check's URL, or where its redirects led. */
+  url: URL;
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
@@ -49,6 +51,10 @@ export async function evaluateExpectations(
     }
   };
   const { expect } = check;
+  // A redirect to another origin may lead to a service the check does not own (an internal one, say): its
+  // answer is named but never quoted, so a target cannot get another service's body into reasons and alerts.
+  const foreign = res.url.origin !== new URL(check.url).origin ? redactUrl(res.url) : undefined;
+  const excerpt = (text: string) => (foreign ? ` (from ${foreign}, not quoted)` : quote(text));
   if (!expect.status.some(([from, to]) => res.status >= from && res.status <= to)) {
     const wanted = expect.status.map(([from, to]) => (from === to ? String(from) : `${from}-${to}`)).join(' or ');
     const location = typeof res.headers.location === 'string' ? ` to ${redactUrl(res.headers.location)}` : '';
@@ -60,7 +66,8 @@ export async function evaluateExpectations(
       STATUS_HINTS[res.status] ??
       redirectHint ??
       (res.status >= 500 ? 'The server reports an internal error: check the application logs.' : undefined);
-    return { reason: `status ${res.status}, expected ${wanted}`, ...(hint ? { hint } : {}) };
+    const status = foreign ? `redirected to ${foreign}, which answered ${res.status}` : `status ${res.status}`;
+    return { reason: `${status}, expected ${wanted}`, ...(hint ? { hint } : {}) };
   }
   const text = expect.body_contains !== undefined || expect.body_regex || expect.json ? res.body.toString('utf8') : '';
   if (expect.body_contains !== undefined && !text.includes(expect.body_contains)) {
@@ -116,7 +123,7 @@ export async function evaluateExpectations(
   return undefined;
 }
 
-function excerpt(text: string): string {
+function quote(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine
     ? ` (got: ${JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine)})`
