@@ -18,11 +18,11 @@ import { Metrics } from '../src/metrics/registry.js';
 
 const quick = process.argv.includes('--quick');
 
-function configFor(count: number, port: number, interval: string, concurrency: number): string {
+function configFor(count: number, port: number, interval: string, concurrency: number, expect = ''): string {
   const checks: string[] = [];
   for (let i = 0; i < count; i++)
     checks.push(
-      `  - { name: c${i}, type: http, url: "http://127.0.0.1:${port}/health?i=${i}", interval: ${interval}, expect: { status: [200] } }`,
+      `  - { name: c${i}, type: http, url: "http://127.0.0.1:${port}/health?i=${i}", interval: ${interval}, expect: { status: [200]${expect} } }`,
     );
   return `max_concurrency: ${concurrency}\ndefaults: { timeout: 10s }\nchecks:\n${checks.join('\n')}\n`;
 }
@@ -49,8 +49,8 @@ function row(label: string, values: Record<string, string | number>): void {
   );
 }
 
-async function burst(count: number, port: number, concurrency: number): Promise<void> {
-  const monitor = new Monitor(parseConfig(configFor(count, port, '1h', concurrency), 'bench.yaml'));
+async function burst(count: number, port: number, concurrency: number, expect = ''): Promise<void> {
+  const monitor = new Monitor(parseConfig(configFor(count, port, '1h', concurrency, expect), 'bench.yaml'));
   const metrics = new Metrics(monitor);
   const names = monitor.checks.map((c) => c.name);
   await Promise.all(names.slice(0, Math.min(200, count)).map((n) => monitor.run(n))); // warm-up
@@ -63,7 +63,7 @@ async function burst(count: number, port: number, concurrency: number): Promise<
   const m0 = performance.now();
   const text = await metrics.render();
   const renderMs = performance.now() - m0;
-  row(`burst ${count} checks (max_concurrency ${concurrency})`, {
+  row(`burst ${count} checks (max_concurrency ${concurrency})${expect ? ' + body_regex' : ''}`, {
     'probes/s': Math.round(count / seconds),
     'cpu_us/probe': Math.round(cpu / count),
     failed,
@@ -141,6 +141,8 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   baseline: (port) => bareClient(5000, port, 64),
   'burst-1k': (port) => burst(1000, port, 64),
   'burst-10k': (port) => burst(10_000, port, 64),
+  // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
+  'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', quick ? 11 : 21),
   'scheduled-10k': (port) => scheduled(10_000, port, '60s', quick ? 30 : 65),
 };
