@@ -63,11 +63,53 @@ export async function containerOf(
   }
 }
 
+/** Interpreters whose name alone says little: the script or module they run says which service it is. */
+const INTERPRETER = /^(?:python[\d.]*|pypy[\d.]*|node|nodejs|ruby[\d.]*|perl[\d.]*|php[\d.]*|sh|bash|dash)$/;
+/** Interpreter options whose value is the next argument, so it is not taken for the script. */
+const TAKES_VALUE = new Set([
+  '-W',
+  '-X',
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '-C',
+  '--conditions',
+  '-I',
+]);
+/** Options after which the program is inline code, not a file: nothing short to name. */
+const INLINE_CODE = new Set(['-c', '-e', '-E', '--eval', '-p', '--print']);
+const MAX_SCRIPT = 40;
+
+/** `legacy_backend.py`, `-m uvicorn` or `server.js` for an interpreter; undefined for anything else. */
+export function scriptOf(o: Pick<ProcessInfo, 'process' | 'argv'>): string | undefined {
+  if (!INTERPRETER.test(o.process)) return undefined;
+  const args = o.argv.slice(1);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') return clipScript(args[i + 1]);
+    if (arg === '-m') return args[i + 1] === undefined ? undefined : `-m ${clipScript(args[i + 1])}`;
+    if (/^-m[\w.]+$/.test(arg)) return `-m ${clipScript(arg.slice(2))}`;
+    if (INLINE_CODE.has(arg)) return undefined;
+    if (TAKES_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return clipScript(arg);
+  }
+  return undefined;
+}
+
+function clipScript(arg: string | undefined): string | undefined {
+  if (!arg) return undefined;
+  const name = path.basename(arg);
+  return name.length <= MAX_SCRIPT ? name : `${name.slice(0, MAX_SCRIPT - 1)}…`;
+}
+
 export function describeOwner(o: PortOwner): string {
   const extra = [`pid ${o.pid}`, o.unit ? `unit ${o.unit}` : '', o.container ? `container ${o.container}` : '']
     .filter(Boolean)
     .join(', ');
-  return `${o.process} (${extra})`;
+  const script = scriptOf(o);
+  return `${o.process}${script ? ` ${script}` : ''} (${extra})`;
 }
 
 /**
