@@ -279,6 +279,57 @@ describe('root without CAP_SYS_PTRACE', () => {
       `127.0.0.1:${port} is listening, but its owner could not be determined (expected process gunicorn)`,
     );
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
+    // It is root already: only the missing capability is advised.
+    expect(String(result.details.owner_note)).toMatch(/give it CAP_SYS_PTRACE \(root without it/);
+    expect(String(result.details.owner_note)).not.toMatch(/run forgewatch as root/);
+  });
+});
+
+describe('root with every capability that still cannot read the owner', () => {
+  it('says a user namespace stopped it, without telling root to become root', async () => {
+    const { port } = await childListener('gunicorn-host', '127.0.0.1');
+    // uid 0 with every capability, but in a user namespace of its own (as a rootless container's root):
+    // the listener belongs to the host's root, outside it. setpriv's --reuid=0 is a no-op here.
+    const result = await runProbeUnderSetpriv(
+      ['--reuid=0', 'unshare', '--user', '--map-root-user'],
+      'port',
+      'probePort',
+      {
+        host: '127.0.0.1',
+        port,
+        expect: 'listening',
+        owner: { process: 'gunicorn-host' },
+        bind: 'any',
+        proc_root: '/proc',
+        timeout: 5000,
+      },
+    );
+    expect(result.status).toBe('warn');
+    const note = String(result.details.owner_note);
+    expect(note).toMatch(
+      /^owner unknown: \d+ processes' file descriptors are unreadable although forgewatch runs as uid 0 with CAP_SYS_PTRACE: it runs in a user namespace/,
+    );
+    expect(note).toMatch(/Run forgewatch on the host/);
+    expect(result.hint).toBe(note);
+    expect(note).not.toMatch(/run forgewatch as root|give it CAP_SYS_PTRACE/);
+  });
+
+  it('says the holder is hidden in another PID namespace when the socket is still listed', async () => {
+    const port = await serve('127.0.0.1');
+    const root = path.join(scratch.dir, 'proc-hidden-holder');
+    mkdirSync(path.join(root, 'net'), { recursive: true });
+    mkdirSync(path.join(root, '77/fd'), { recursive: true });
+    symlinkSync('/dev/null', path.join(root, '77/fd/0'));
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    writeFileSync(
+      path.join(root, 'net/tcp'),
+      `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:${hexPort} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5150 1 0000000000000000 100 0 0 10 0\n`,
+    );
+    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: nginx }`);
+    expect(rec.result.status).toBe('warn');
+    expect(rec.result.details.owner_note).toBe(
+      `owner unknown: no process visible in ${root} holds socket inode 5150: its holder runs in another PID namespace (forgewatch in a container without pid: host; with the host's /proc mounted elsewhere, point proc_root at it), or the kernel holds it (nfsd, a socket in flight between processes)`,
+    );
   });
 });
 

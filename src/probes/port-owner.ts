@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DockerClient, DockerError, resolveSocket, type EngineMemo } from '../docker/client.js';
 import { containerName } from '../docker/types.js';
 import type { ProcessInfo } from '../ports/owner.js';
+import type { OwnPrivileges } from '../ports/privileges.js';
 import { isWildcard, type Listener } from '../ports/proc-net.js';
 import type { PortCheck } from './port.js';
 import type { ProbeMemo } from './types.js';
@@ -143,4 +144,35 @@ export function stopHint(o: PortOwner): string {
   if (o.container) return `stop or re-publish container ${o.container} (docker stop ${o.container})`;
   if (o.unit?.endsWith('.service')) return `stop and disable that unit (systemctl disable --now ${o.unit})`;
   return `stop that process (kill ${o.pid}) and whatever starts it`;
+}
+
+/**
+ * Why no owner was found for a listening socket, in words that fit forgewatch's own privileges: it
+ * never advises root or CAP_SYS_PTRACE to a process that already has them.
+ */
+export function unknownOwnerNote(
+  found: { unreadable: number; stillListed: boolean },
+  socket: { inode: number; procRoot: string },
+  own: OwnPrivileges,
+): string {
+  if (found.unreadable > 0) {
+    const unreadable = `owner unknown: ${found.unreadable} processes' file descriptors are unreadable`;
+    const missing = [
+      own.uid !== 0 && !own.dacReadSearch ? 'run forgewatch as root' : '',
+      own.ptrace
+        ? ''
+        : own.uid === 0
+          ? 'give it CAP_SYS_PTRACE (root without it, as in a container)'
+          : 'CAP_SYS_PTRACE',
+    ].filter(Boolean);
+    if (missing.length > 0)
+      return `${unreadable} (they belong to other users); ${missing.join(' or give it ')} to see who holds the port`;
+    const as = `${own.uid === 0 ? 'uid 0 ' : ''}with CAP_SYS_PTRACE`;
+    return own.userNamespace
+      ? `${unreadable} although forgewatch runs as ${as}: it runs in a user namespace (a rootless or userns-remapped container), whose capabilities do not reach processes outside it. Run forgewatch on the host (a system service) or in a rootful container with pid: host`
+      : `${unreadable} although forgewatch runs as ${as}: a security module (AppArmor or SELinux) denies reading them. Look for the denial in the kernel log (dmesg | grep -i denied) and run forgewatch unconfined or allow it ptrace read access`;
+  }
+  if (!found.stillListed)
+    return `owner unknown: the socket closed while forgewatch looked for its process (it is gone from ${socket.procRoot}/net/tcp): the process exited or restarted between reading the socket table and its file descriptors; the next run sees who holds the port now`;
+  return `owner unknown: no process visible in ${socket.procRoot} holds socket inode ${socket.inode}: its holder runs in another PID namespace (forgewatch in a container without pid: host; with the host's /proc mounted elsewhere, point proc_root at it), or the kernel holds it (nfsd, a socket in flight between processes)`;
 }
