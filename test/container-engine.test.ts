@@ -121,6 +121,92 @@ describe('container check when the engine is unreachable or odd', () => {
     }
   });
 
+  it('counts each exit code and the OOM kills of a crash loop from a recorded events answer, and survives a hung one', async () => {
+    const id = 'e'.repeat(64);
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    // Caught running between two crashes: exit code 0 in the inspect answer, as Docker reports it.
+    const inspect = {
+      Id: id,
+      Name: '/forgetrace-backend',
+      Created: iso(now - 9 * 60_000),
+      RestartCount: 43,
+      State: { Status: 'running', Running: true, ExitCode: 0, StartedAt: iso(now - 1000), FinishedAt: iso(now - 1100) },
+    };
+    // Docker's events for the window: 41 deaths with 3, then two OOM kills (an `oom`, then a `die` with 137).
+    const die = (code: number, at: number) => ({
+      status: 'die',
+      id,
+      Type: 'container',
+      Action: 'die',
+      Actor: { ID: id, Attributes: { exitCode: String(code), name: 'forgetrace-backend' } },
+      time: Math.floor(at / 1000),
+    });
+    const oom = (at: number) => ({ ...die(0, at), status: 'oom', Action: 'oom', Actor: { ID: id, Attributes: {} } });
+    const recorded = [
+      ...Array.from({ length: 41 }, (_, i) => die(3, now - 500_000 + i * 10_000)),
+      oom(now - 60_000),
+      die(137, now - 60_000),
+      oom(now - 2000),
+      die(137, now - 2000),
+    ];
+    const socket = path.join(scratch.dir, 'events.sock');
+    const seen: URL[] = [];
+    let hang = false;
+    const engine = await fakeEngine(socket, (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://engine');
+      if (url.pathname === '/version') return res.end(JSON.stringify({ ApiVersion: '1.45' }));
+      if (url.pathname === '/v1.43/containers/forgetrace-backend/json') return res.end(JSON.stringify(inspect));
+      if (url.pathname === `/v1.43/containers/${id}/logs`)
+        return res.end('2026-11-25T03:17:52Z ModuleNotFoundError: No module named aiosqlite\n');
+      if (url.pathname === '/v1.43/events') {
+        seen.push(url);
+        if (hang) return; // never answers
+        return res.end(recorded.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      }
+      res.statusCode = 404;
+      res.end(JSON.stringify({ message: 'not recorded' }));
+    });
+    try {
+      const yaml = containerCheck('backend', 'container: forgetrace-backend', socket);
+      const rec = await runContainerCheck(yaml);
+      expect(rec.result.status).toBe('fail');
+      expect(rec.result.reason).toBe(
+        'restarting (RestartCount 43 in 10m), exited 137 (2 times, the last), 3 (41 times), killed for running out of memory (OOM) 2 times: ModuleNotFoundError: No module named aiosqlite',
+      );
+      expect(rec.result.hint).toMatch(/exceeding its memory limit/);
+      expect(containers(rec.result.details)[0]).toMatchObject({
+        exit_codes_in_window: { '3': 41, '137': 2 },
+        oom_kills_in_window: 2,
+      });
+      // The window's events only, for this container, up to now (so the engine closes the answer).
+      const asked = seen[0] as URL;
+      expect(JSON.parse(asked.searchParams.get('filters') ?? '')).toEqual({
+        container: [id],
+        type: ['container'],
+        event: ['die', 'died', 'oom'],
+      });
+      const since = Number(asked.searchParams.get('since'));
+      const until = Number(asked.searchParams.get('until'));
+      expect(until - since).toBeGreaterThanOrEqual(599);
+      expect(until - since).toBeLessThanOrEqual(601);
+      expect(asked.searchParams.get('until')).toMatch(/^\d+\.\d{9}$/);
+
+      // An events call that never answers costs a slice of the run, not the check: today's wording.
+      hang = true;
+      const started = Date.now();
+      const blind = await runContainerCheck(yaml.replace('timeout: 10s', 'timeout: 2s'));
+      expect(blind.result.status).toBe('fail');
+      expect(blind.result.reason).toBe(
+        'restarting (RestartCount 43 in 10m), exit code not seen yet: ModuleNotFoundError: No module named aiosqlite',
+      );
+      expect(containers(blind.result.details)[0]).not.toHaveProperty('exit_codes_in_window');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      engine.close();
+    }
+  });
+
   it('turns engine errors and answers that are not JSON into failed checks', async () => {
     const socket = path.join(scratch.dir, 'broken.sock');
     const engine = await fakeEngine(socket, (req, res) => {

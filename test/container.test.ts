@@ -89,13 +89,35 @@ describe('container check against podman', () => {
     }
     if (!rec) throw new Error('the check never ran');
     expect(rec.result.reason).toMatch(
-      /^restarting \(RestartCount \d+ in 10m\), exited 1: ModuleNotFoundError: No module named aiosqlite$/,
+      /^restarting \(RestartCount \d+ in 10m\), exited 1 every time: ModuleNotFoundError: No module named aiosqlite$/,
     );
     expect(rec.result.hint).toMatch(/missing from the image/);
     const [c] = containers(rec.result.details);
     expect(c?.restart_count).toBeGreaterThan(1);
     expect(String(c?.logs)).toContain('ModuleNotFoundError: No module named aiosqlite');
     expect(String(c?.logs)).toContain('starting worker');
+  });
+
+  it('names the exit code of every death in a fast crash loop from the engine events', async () => {
+    await podman.runContainer(
+      'fw-legacy',
+      ['--restart=always'],
+      ['/bin/sh', '-c', 'echo "ModuleNotFoundError: No module named \'legacy_backend\'" >&2; exit 3'],
+    );
+    await waitFor(async () => (await restartCount('fw-legacy')) >= 5, 20_000, 100);
+    // One-shot runs with no history, as `forgewatch check` is: most catch it between two crashes.
+    const rec = await runContainerCheck(containerCheck('legacy', 'container: fw-legacy'));
+    expect(rec.result.status).toBe('fail');
+    expect(rec.result.reason).toMatch(
+      /^restarting \(RestartCount \d+ in 10m\), exited 3 every time: ModuleNotFoundError: No module named 'legacy_backend'$/,
+    );
+    const [c] = containers(rec.result.details);
+    const deaths = (c?.exit_codes_in_window as JsonObject)['3'] as number;
+    // Each restart follows a death; one more death may have come since, or the next restart may be under way.
+    expect(deaths).toBeGreaterThanOrEqual(5);
+    expect(Math.abs(deaths - Number(c?.restart_count))).toBeLessThanOrEqual(2);
+    expect(c?.oom_kills_in_window).toBe(0);
+    expect(rec.result.hint).toMatch(/missing from the image/);
   });
 
   it('catches on its first run a restart within the window of a container created before it', async () => {
@@ -122,9 +144,8 @@ describe('container check against podman', () => {
       100,
     );
     expect(strict.result.status).toBe('fail');
-    expect(strict.result.reason).toBe(
-      'restarting (RestartCount 1 in 3s), exit code not seen yet: worker: cannot connect to redis',
-    );
+    // Caught running (exit code 0), the check still names the exit: the engine's `die` event recorded it.
+    expect(strict.result.reason).toBe('restarting (RestartCount 1 in 3s), exited 1: worker: cannot connect to redis');
     expect(containers(strict.result.details)[0]).toMatchObject({
       restart_count: 1,
       restarts_in_window: 1,

@@ -16,6 +16,8 @@ import { freePort, listen, type Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
 
 let scratch: ReturnType<typeof tempDir>;
+/** The script this test process runs (the test runner's worker), as a port owner's reason names it. */
+const selfScript = path.basename(process.argv[1] as string);
 const children: ChildProcess[] = [];
 const servers: Started<net.Server>[] = [];
 
@@ -111,7 +113,9 @@ describe('port check with real sockets', () => {
     const open = await serve('127.0.0.1');
     const rec = await portCheck(`port: ${open}\nexpect: closed`);
     expect(rec.result.status).toBe('fail');
-    expect(rec.result.reason).toBe(`127.0.0.1:${open} answers but should be closed: held by node (pid ${process.pid})`);
+    expect(rec.result.reason).toBe(
+      `127.0.0.1:${open} answers but should be closed: held by node ${selfScript} (pid ${process.pid})`,
+    );
   });
 
   it('finds the owner of a listener in another process by pid and name, and names the wrong owner', async () => {
@@ -182,7 +186,7 @@ describe('port check with real sockets', () => {
     const rec = await portCheck(`host: "::1"\nport: ${port}\nowner: { process: node }`);
     expect(rec.result.status).toBe('ok');
     expect(rec.result.details).toMatchObject({ bound: `[::1]:${port}`, owner: { pid: process.pid } });
-    expect(rec.result.reason).toBe(`[::1]:${port} listening, held by node (pid ${process.pid})`);
+    expect(rec.result.reason).toBe(`[::1]:${port} listening, held by node ${selfScript} (pid ${process.pid})`);
   });
 
   it('says the owner is unreadable instead of guessing when it runs unprivileged', async () => {
@@ -205,6 +209,57 @@ describe('port check with real sockets', () => {
   });
 });
 
+/** Starts a program that prints the port it listens on first; resolves with its pid and that port. */
+async function listenerProcess(command: string, args: string[]): Promise<{ pid: number; port: number }> {
+  const child = spawn(command, args, { cwd: scratch.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /port (\d+)/.exec(out) ?? /^(\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${command} exited ${code}`)));
+  });
+  return { pid: child.pid as number, port };
+}
+
+describe('the owner named by its script or module', () => {
+  it('names the script a python3 or node process runs, and the module of python3 -m', async () => {
+    const script = path.join(scratch.dir, 'legacy_backend.py');
+    writeFileSync(
+      script,
+      'import socket, time\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen()\nprint(s.getsockname()[1], flush=True)\ntime.sleep(600)\n',
+    );
+    const py = await listenerProcess('/usr/bin/python3', ['-u', script]);
+    const byScript = await portCheck(`port: ${py.port}`);
+    expect(byScript.result.reason).toBe(
+      `127.0.0.1:${py.port} listening, held by python3 legacy_backend.py (pid ${py.pid})`,
+    );
+
+    // http.server prints "Serving HTTP on 127.0.0.1 port N (...)".
+    const mod = await listenerProcess('/usr/bin/python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '0']);
+    const byModule = await portCheck(`port: ${mod.port}\nowner: { process: python3 }`);
+    expect(byModule.result.status).toBe('ok');
+    expect(byModule.result.reason).toBe(
+      `127.0.0.1:${mod.port} listening, held by python3 -m http.server (pid ${mod.pid})`,
+    );
+
+    // A long file name is cut: the reason goes into alert subjects.
+    const long = path.join(scratch.dir, `${'frontend_server_'.repeat(4)}main.js`);
+    writeFileSync(
+      long,
+      "const s = require('net').createServer((c) => c.destroy()).listen(0, '127.0.0.1', () => console.log(s.address().port));\n",
+    );
+    const node = await listenerProcess(process.execPath, ['--max-old-space-size=64', long]);
+    const cut = await portCheck(`port: ${node.port}\nexpect: closed`);
+    expect(cut.result.reason).toBe(
+      `127.0.0.1:${node.port} answers but should be closed: held by node ${'frontend_server_'.repeat(2)}fronten… (pid ${node.pid})`,
+    );
+  });
+});
+
 describe('root without CAP_SYS_PTRACE', () => {
   it('says the owner is unreadable when it may list the fds of a process but not read them', async () => {
     const { port } = await childListener('gunicorn', '127.0.0.1');
@@ -224,6 +279,57 @@ describe('root without CAP_SYS_PTRACE', () => {
       `127.0.0.1:${port} is listening, but its owner could not be determined (expected process gunicorn)`,
     );
     expect(String(result.details.owner_note)).toMatch(/file descriptors are unreadable/);
+    // It is root already: only the missing capability is advised.
+    expect(String(result.details.owner_note)).toMatch(/give it CAP_SYS_PTRACE \(root without it/);
+    expect(String(result.details.owner_note)).not.toMatch(/run forgewatch as root/);
+  });
+});
+
+describe('root with every capability that still cannot read the owner', () => {
+  it('says a user namespace stopped it, without telling root to become root', async () => {
+    const { port } = await childListener('gunicorn-host', '127.0.0.1');
+    // uid 0 with every capability, but in a user namespace of its own (as a rootless container's root):
+    // the listener belongs to the host's root, outside it. setpriv's --reuid=0 is a no-op here.
+    const result = await runProbeUnderSetpriv(
+      ['--reuid=0', 'unshare', '--user', '--map-root-user'],
+      'port',
+      'probePort',
+      {
+        host: '127.0.0.1',
+        port,
+        expect: 'listening',
+        owner: { process: 'gunicorn-host' },
+        bind: 'any',
+        proc_root: '/proc',
+        timeout: 5000,
+      },
+    );
+    expect(result.status).toBe('warn');
+    const note = String(result.details.owner_note);
+    expect(note).toMatch(
+      /^owner unknown: \d+ processes' file descriptors are unreadable although forgewatch runs as uid 0 with CAP_SYS_PTRACE: it runs in a user namespace/,
+    );
+    expect(note).toMatch(/Run forgewatch on the host/);
+    expect(result.hint).toBe(note);
+    expect(note).not.toMatch(/run forgewatch as root|give it CAP_SYS_PTRACE/);
+  });
+
+  it('says the holder is hidden in another PID namespace when the socket is still listed', async () => {
+    const port = await serve('127.0.0.1');
+    const root = path.join(scratch.dir, 'proc-hidden-holder');
+    mkdirSync(path.join(root, 'net'), { recursive: true });
+    mkdirSync(path.join(root, '77/fd'), { recursive: true });
+    symlinkSync('/dev/null', path.join(root, '77/fd/0'));
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    writeFileSync(
+      path.join(root, 'net/tcp'),
+      `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:${hexPort} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5150 1 0000000000000000 100 0 0 10 0\n`,
+    );
+    const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: nginx }`);
+    expect(rec.result.status).toBe('warn');
+    expect(rec.result.details.owner_note).toBe(
+      `owner unknown: no process visible in ${root} holds socket inode 5150: its holder runs in another PID namespace (forgewatch in a container without pid: host; with the host's /proc mounted elsewhere, point proc_root at it), or the kernel holds it (nfsd, a socket in flight between processes)`,
+    );
   });
 });
 
@@ -399,7 +505,7 @@ describe('owner details from a prepared /proc tree', () => {
     });
     const asModule = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: uvicorn }`);
     expect(asModule.result.status).toBe('ok');
-    expect(asModule.result.reason).toBe(`127.0.0.1:${port} listening, held by python3 (pid 812)`);
+    expect(asModule.result.reason).toBe(`127.0.0.1:${port} listening, held by python3 -m uvicorn (pid 812)`);
     // Exact names only: not a part of an argument, not the file an option points at.
     for (const other of ['app', 'log.ini', 'uvicor']) {
       const rec = await portCheck(`port: ${port}\nproc_root: ${root}\nowner: { process: ${other} }`);

@@ -3,6 +3,8 @@ import { formatDuration } from '../util/format.js';
 import type { ContainerMetricName } from '../probes/container.js';
 import type { JsonObject, Observation, ProbeMemo, Status } from '../probes/types.js';
 import type { DockerClient } from './client.js';
+import { describeExits, readExitTally, type ExitTally } from './exits.js';
+import { crashHint, exitWords, oomHint } from './hints.js';
 import { clipLine, meaningfulLine } from './frames.js';
 import { restartsInWindow, type RestartMemo } from './restarts.js';
 import { containerObservations, HEALTH_STATUSES } from './observations.js';
@@ -20,6 +22,8 @@ export interface AssessOptions {
   maxRestarts: number;
   requireHealthy: boolean;
   now: number;
+  /** How long the engine's events may take to answer: a slow answer must not cost the whole run. */
+  eventsTimeoutMs: number;
 }
 
 export interface ContainerVerdict {
@@ -33,26 +37,6 @@ export interface ContainerVerdict {
 
 function tail(text: string, max: number): string {
   return text.length <= max ? text : `…${text.slice(text.length - max)}`;
-}
-
-/** A hint that names the usual cause when the log line is recognisable. */
-function crashHint(line: string | undefined, name: string): string {
-  const more = `\`docker logs --tail 50 ${name}\` shows the context.`;
-  if (line && /ModuleNotFoundError|No module named|ImportError|Cannot find module|ERR_MODULE_NOT_FOUND/.test(line)) {
-    return `The application cannot import a dependency: the package is missing from the image (or the wrong driver is configured). Add it to the requirements, rebuild the image (docker compose build --no-cache) and redeploy. ${more}`;
-  }
-  if (line && /address already in use|EADDRINUSE|bind.*(?:failed|denied)/i.test(line)) {
-    return `The application cannot bind its port: another process holds it (a leftover systemd unit or an old container). Find it with ss -tlnp or a forgewatch port check, stop and disable it. ${more}`;
-  }
-  if (line && /permission denied|EACCES/i.test(line))
-    return `The application hits a permission error at start: check volume ownership and the user the image runs as. ${more}`;
-  return `The container exits at start and is restarted again and again: the quoted log line is the likely cause; fix it and redeploy. ${more}`;
-}
-
-function exitWords(code: number | undefined): string {
-  if (code === 137) return 'exited 137 (killed: SIGKILL or out of memory)';
-  if (code === 143) return 'exited 143 (stopped by SIGTERM)';
-  return `exited ${code ?? '?'}`;
 }
 
 function portList(info: ContainerInspect): string[] {
@@ -93,6 +77,8 @@ interface ContainerFacts {
   byHand: boolean;
   /** The failed exit and the quoted log line, as a restart reason words them. */
   cause: string;
+  /** The deaths the engine recorded within the window, for a crash loop (undefined when not asked or no answer). */
+  exits: ExitTally | undefined;
 }
 
 async function gatherContainerFacts(info: ContainerInspect, opts: AssessOptions): Promise<ContainerFacts> {
@@ -145,8 +131,25 @@ async function gatherContainerFacts(info: ContainerInspect, opts: AssessOptions)
   const lastExit = exitCode !== 0 ? exitCode : lastFailedExit;
   // A `docker restart` moves StartedAt without bumping RestartCount: then say restarted, not RestartCount.
   const byHand = lastExit === undefined && restartCount < restarts;
-  // Caught while running, a looping container reports exit 0: say the failed exit is still unknown.
-  const exitText = lastExit !== undefined ? exitWords(lastExit) : crashLoop && !byHand ? 'exit code not seen yet' : '';
+  // Caught while running, a looping container reports exit 0: the engine's events say how it died.
+  const exits =
+    (crashLoop || restarting) && !byHand
+      ? await readExitTally(
+          opts.client,
+          info.Id,
+          { sinceMs: opts.now - opts.windowMs, untilMs: opts.now },
+          opts.eventsTimeoutMs,
+          opts.signal,
+        )
+      : undefined;
+  const exitText =
+    exits && exits.deaths + exits.oomKills > 0
+      ? describeExits(exits, exitWords)
+      : lastExit !== undefined
+        ? exitWords(lastExit)
+        : crashLoop && !byHand
+          ? 'exit code not seen yet'
+          : '';
   return {
     name,
     state,
@@ -169,6 +172,7 @@ async function gatherContainerFacts(info: ContainerInspect, opts: AssessOptions)
     line,
     byHand,
     cause: [exitText, line ?? ''].filter(Boolean).join(': '),
+    exits,
   };
 }
 
@@ -192,12 +196,12 @@ const CONTAINER_RULES: readonly ContainerRule[] = [
     verdict: ({ exitCode, line, name }) => ({
       status: 'fail',
       reason: `killed for running out of memory (OOMKilled, ${exitWords(exitCode)})${line ? `: ${line}` : ''}`,
-      hint: `The kernel killed the container for exceeding its memory limit: raise the limit (deploy.resources.limits.memory or --memory) or find what grows (a leak, an unbounded cache, a large query). \`docker stats ${name}\` shows usage.`,
+      hint: oomHint(name),
     }),
   },
   {
     when: (f) => f.crashLoop || f.restarting,
-    verdict: ({ crashLoop, restartCount, restarts, window, cause, byHand, line, name }) => {
+    verdict: ({ crashLoop, restartCount, restarts, window, cause, byHand, line, name, exits }) => {
       const counted = !crashLoop
         ? `RestartCount ${restartCount}`
         : restartCount >= restarts
@@ -208,7 +212,9 @@ const CONTAINER_RULES: readonly ContainerRule[] = [
         reason: `restarting (${counted})${cause ? `, ${cause}` : ''}`,
         hint: byHand
           ? `The container was restarted within ${window} (StartedAt moved) without a failed exit: by hand (docker restart), by a deploy, or by a watchdog. If that was planned it clears after the window; raise max_restarts to tolerate it.`
-          : crashHint(line, name),
+          : exits && exits.oomKills > 0
+            ? oomHint(name)
+            : crashHint(line, name),
       };
     },
   },
@@ -283,6 +289,12 @@ export async function assessContainer(info: ContainerInspect, opts: AssessOption
     restarting,
     restart_count: restartCount,
     restarts_in_window: facts.restarts,
+    ...(facts.exits
+      ? {
+          exit_codes_in_window: Object.fromEntries([...facts.exits.codes].map(([code, n]) => [String(code), n])),
+          oom_kills_in_window: facts.exits.oomKills,
+        }
+      : {}),
     exit_code: exitCode,
     error: st.Error ?? '',
     oom_killed: oom,

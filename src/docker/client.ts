@@ -12,6 +12,9 @@ const DEFAULT_SOCKET = '/var/run/docker.sock';
 const CLIENT_API = [1, 43] as const;
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
 const MAX_LOG_BYTES = 256 * 1024;
+/** A crash loop's events for a window: at ~400 bytes an event, room for about 1,300 deaths. */
+const MAX_EVENT_BYTES = 512 * 1024;
+const MAX_EVENTS = 2000;
 /** How long a negotiated API version is reused: engines are rarely upgraded, but they are sometimes. */
 const VERSION_TTL_MS = 60_000;
 
@@ -85,6 +88,12 @@ function versionPrefix(apiVersion: unknown): string {
   return `/v${use[0]}.${use[1]}`;
 }
 
+/** Docker's `seconds.nanoseconds` timestamp: the fraction is read as nanoseconds, so it has nine digits. */
+function engineTimestamp(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  return `${seconds}.${String(Math.round((ms - seconds * 1000) * 1e6)).padStart(9, '0')}`;
+}
+
 async function readCapped(
   body: AsyncIterable<Buffer> & { destroy(): void },
   limit: number,
@@ -105,6 +114,16 @@ async function readCapped(
 interface NegotiatedVersion {
   prefix: string;
   at: number;
+  /** podman's compat API needs other event parameters than Docker (see events()). */
+  podman?: boolean;
+}
+
+/** One line of GET /events, the fields forgewatch reads. */
+export interface EngineEvent {
+  Action?: string;
+  status?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> | null } | null;
+  time?: number;
 }
 
 /** What a client keeps in a check's memo: the API version it negotiated, per socket. */
@@ -113,6 +132,7 @@ export type EngineMemo = { [key: `docker.version:${string}`]: NegotiatedVersion 
 export class DockerClient {
   private readonly agent: Agent;
   private prefix?: string;
+  private podman = false;
 
   /** `cache` (a check's memo) keeps the negotiated API version across runs, per socket. */
   constructor(
@@ -130,7 +150,7 @@ export class DockerClient {
     path: string,
     signal: AbortSignal,
     limit = MAX_JSON_BYTES,
-  ): Promise<{ status: number; data: Buffer }> {
+  ): Promise<{ status: number; data: Buffer; truncated: boolean }> {
     let res;
     try {
       res = await request(`http://docker${path}`, { dispatcher: this.agent, signal });
@@ -151,7 +171,7 @@ export class DockerClient {
     const { data, truncated } = read;
     if (truncated && limit === MAX_JSON_BYTES)
       throw new DockerError(`docker engine answer to ${path.split('?')[0]} exceeds ${MAX_JSON_BYTES} bytes`);
-    return { status: res.statusCode, data };
+    return { status: res.statusCode, data, truncated };
   }
 
   private async getJson(path: string, signal: AbortSignal): Promise<{ status: number; json: unknown }> {
@@ -183,10 +203,21 @@ export class DockerClient {
   async negotiate(signal: AbortSignal): Promise<string> {
     if (this.prefix !== undefined) return this.prefix;
     const cached = this.cache?.get(this.cacheKey);
-    if (cached && Date.now() - cached.at < VERSION_TTL_MS) return (this.prefix = cached.prefix);
+    if (cached && Date.now() - cached.at < VERSION_TTL_MS) {
+      this.podman = cached.podman === true;
+      return (this.prefix = cached.prefix);
+    }
     const { json } = await this.getJson('/version', signal);
-    this.prefix = versionPrefix((json as { ApiVersion?: unknown })?.ApiVersion);
-    this.cache?.set(this.cacheKey, { prefix: this.prefix, at: Date.now() } satisfies NegotiatedVersion);
+    const version = json as { ApiVersion?: unknown; Components?: unknown };
+    this.prefix = versionPrefix(version?.ApiVersion);
+    this.podman =
+      Array.isArray(version?.Components) &&
+      version.Components.some((c) => /podman/i.test(String((c as { Name?: unknown })?.Name)));
+    this.cache?.set(this.cacheKey, {
+      prefix: this.prefix,
+      at: Date.now(),
+      podman: this.podman,
+    } satisfies NegotiatedVersion);
     return this.prefix;
   }
 
@@ -225,6 +256,43 @@ export class DockerClient {
       .split(/\r?\n/)
       .filter((l) => l.length > 0)
       .slice(-opts.tail);
+  }
+
+  /**
+   * The container's `die` and `oom` events between two times, oldest first, at most the newest MAX_EVENTS.
+   * Docker answers events up to `until` and closes; podman (4.x) closes at once when `until` has
+   * passed and streams until a future one, but answers what it has with `stream=false`. podman's
+   * filter knows the death as `died` (it reports it as `die`); Docker ignores names it does not emit.
+   */
+  async events(
+    id: string,
+    window: { sinceMs: number; untilMs: number },
+    signal: AbortSignal,
+  ): Promise<{ events: EngineEvent[]; truncated: boolean }> {
+    const prefix = await this.negotiate(signal);
+    const query = new URLSearchParams({
+      since: String(Math.floor(window.sinceMs / 1000)),
+      until: this.podman ? String(Math.ceil(window.untilMs / 1000) + 1) : engineTimestamp(window.untilMs),
+      ...(this.podman ? { stream: 'false' } : {}),
+      filters: JSON.stringify({ container: [id], type: ['container'], event: ['die', 'died', 'oom'] }),
+    });
+    const { status, data, truncated } = await this.get(`${prefix}/events?${query}`, signal, MAX_EVENT_BYTES);
+    if (status >= 400) throw new DockerError(`docker engine error ${status} reading events`);
+    const lines = data.toString('utf8').split('\n');
+    // A cut answer ends in a partial line: drop it rather than misread it.
+    if (truncated) lines.pop();
+    const events: EngineEvent[] = [];
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        const parsed: unknown = JSON.parse(line);
+        if (parsed && typeof parsed === 'object') events.push(parsed as EngineEvent);
+      } catch {
+        // One unreadable line does not spoil the others.
+      }
+    }
+    // The newest count most (the latest exit code): keep those.
+    return { events: events.slice(-MAX_EVENTS), truncated: truncated || events.length > MAX_EVENTS };
   }
 
   /** Destroys rather than drains: a hung engine must not hold the probe past its deadline. */

@@ -22,6 +22,8 @@ import {
 
 /** A label selector may match many containers; beyond this the check reports the first ones only. */
 const MAX_CONTAINERS = 50;
+/** The engine's events only refine a crash loop's reason: they get a slice of the run's time, never all of it. */
+const EVENTS_TIMEOUT_MS = 2000;
 
 export const containerCheckSchema = checkSchema('container', {
   container: containerRef.optional(),
@@ -165,6 +167,7 @@ export const probeContainer: Probe<ContainerCheck, ContainerMetricName, Containe
           maxRestarts: check.max_restarts,
           requireHealthy: check.require_healthy,
           now: Date.now(),
+          eventsTimeoutMs: Math.min(EVENTS_TIMEOUT_MS, check.timeout / 4),
         }),
       );
     }

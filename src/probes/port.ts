@@ -7,9 +7,18 @@ import { containerRef } from '../docker/types.js';
 import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError } from '../net/explain.js';
 import { findSocketOwner } from '../ports/owner.js';
+import { ownPrivileges } from '../ports/privileges.js';
 import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
-import { containerOf, describeOwner, expectedText, ownerMatches, stopHint, type PortOwner } from './port-owner.js';
+import {
+  containerOf,
+  describeOwner,
+  expectedText,
+  ownerMatches,
+  stopHint,
+  unknownOwnerNote,
+  type PortOwner,
+} from './port-owner.js';
 import {
   failed,
   type JsonObject,
@@ -131,7 +140,7 @@ async function gatherPortFacts(
         ? bound
         : listeners.find((l) => l.port === check.port && isWildcard(l.address));
     if (!bound)
-      note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace (a container without host networking)`;
+      note = `no listening socket for ${target} in ${check.proc_root}/net/tcp: it lives in another network namespace, and the connection is forwarded there (a container without host networking, published by NAT: docker ps --filter publish=${check.port} names it)`;
     else {
       const found = await findSocketOwner(bound.inode, check.proc_root, signal);
       if (found.owner) {
@@ -143,11 +152,15 @@ async function gatherPortFacts(
             ? `${owner.process} (pid ${owner.pid}) runs in container ${owner.containerId.slice(0, 12)}, but the engine could not name it (${unresolved})`
             : `${owner.process} (pid ${owner.pid}) holds the port for a container, but the engine could not say which (${unresolved})`;
         }
-      } else
-        note =
-          found.unreadable > 0
-            ? `owner unknown: ${found.unreadable} processes' file descriptors are unreadable (they belong to other users); run forgewatch as root or give it CAP_SYS_PTRACE to see who holds the port`
-            : 'owner unknown: no process holds the socket in this PID namespace';
+      } else {
+        // Still in the table means still listening: then the holder is hidden, not gone.
+        const stillListed = (await readListeners(check.proc_root)).some((l) => l.inode === bound?.inode);
+        note = unknownOwnerNote(
+          { unreadable: found.unreadable, stillListed },
+          { inode: bound.inode, procRoot: check.proc_root },
+          await ownPrivileges(),
+        );
+      }
     }
   } else if (conn.listening) {
     note = `${conn.address} is not an address of this machine: the owner can only be found on the host itself`;
