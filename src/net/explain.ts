@@ -7,8 +7,11 @@ import { formatDuration } from '../util/format.js';
 import { DialError, type ConnectPhase } from './dial.js';
 import { explainTlsFailure } from './tls-errors.js';
 
-/** Where a request stands (or stopped): opening its connection, then waiting for and reading the response. */
-export type RequestPhase = ConnectPhase | 'first byte' | 'body';
+/**
+ * Where a request stands (or stopped): opening its connection, then waiting for the response, receiving its
+ * status line and headers (some bytes came, not all), and reading its body.
+ */
+export type RequestPhase = ConnectPhase | 'first byte' | 'headers' | 'body';
 
 export interface Explained {
   reason: string;
@@ -30,6 +33,7 @@ const PHASE_WORDS: Record<RequestPhase, string> = {
   connecting: 'connecting',
   'tls handshake': 'in the TLS handshake',
   'first byte': 'waiting for the first byte',
+  headers: 'receiving the response headers',
   body: 'reading the body',
 };
 
@@ -39,8 +43,19 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || (err as NodeJS.ErrnoException).code === 'ETIMEDOUT');
 }
 
-export function explainTimeout(timeoutMs: number, phase: RequestPhase, target: Target): Explained {
-  const where = phase === 'connecting' ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}` : '';
+/** `bytesArrived`: how much of the response came before the deadline, when stopped receiving its headers. */
+export function explainTimeout(
+  timeoutMs: number,
+  phase: RequestPhase,
+  target: Target,
+  bytesArrived?: number,
+): Explained {
+  const where =
+    phase === 'connecting'
+      ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}`
+      : phase === 'headers' && bytesArrived !== undefined
+        ? ` (${bytesArrived} ${bytesArrived === 1 ? 'byte' : 'bytes'} arrived)`
+        : '';
   const hints: Record<RequestPhase, string> = {
     resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
     connecting:
@@ -49,6 +64,8 @@ export function explainTimeout(timeoutMs: number, phase: RequestPhase, target: T
       'The port accepted the connection but never completed a TLS handshake: is a TLS server really listening there, or is the process stuck?',
     'first byte':
       'The server accepted the connection but the application never answered: it is hung, overloaded, or blocked on its database. Check its logs and CPU.',
+    headers:
+      'The server started answering but never finished its status line and headers: it sends them a few bytes at a time (a stuck or overloaded application, or a proxy trickling a slow upstream). Check the application and any proxy in front of it.',
     body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
   };
   return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };

@@ -210,7 +210,7 @@ function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult<
     err instanceof ProbeFailure
       ? err.explained
       : run.signal.aborted && isTimeout(run.signal.reason)
-        ? explainTimeout(check.timeout, state.phase, target)
+        ? explainTimeout(check.timeout, state.phase, target, state.headerBytes)
         : explainNetworkError(err, target, state.phase);
   const served = err instanceof ProbeFailure ? err.tls : undefined;
   const measured = PHASES.filter((p) => state.measured.has(p));
