@@ -86,8 +86,19 @@ function peer(err: unknown, target: Target): { hp: string; local: boolean } {
   return { hp: tried.includes(host) ? hp : `${hp} (${host})`, local: [host, ...tried].some((a) => LOOPBACK.test(a)) };
 }
 
+/** What the probe saw around a failure that helps choose the hint. */
+export interface Surroundings {
+  /** An https:// URL's port refused the connection while port 80 of the same address accepted one. */
+  plainHttpAccepts?: boolean;
+}
+
 /** Explains a dial (DNS / TCP / TLS) or stream error; a DialError's own phase wins over `phase`. */
-export function explainNetworkError(err: unknown, target: Target, phase: RequestPhase): Explained {
+export function explainNetworkError(
+  err: unknown,
+  target: Target,
+  phase: RequestPhase,
+  seen: Surroundings = {},
+): Explained {
   const e = (err instanceof DialError ? err.cause : err) as NodeJS.ErrnoException;
   const at = err instanceof DialError ? err.phase : phase;
   const code = e?.code ?? '';
@@ -105,9 +116,11 @@ export function explainNetworkError(err: unknown, target: Target, phase: Request
     case 'ECONNREFUSED':
       return {
         reason: `connect ECONNREFUSED ${hp}`,
-        hint: local
-          ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
-          : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
+        hint: seen.plainHttpAccepts
+          ? `Port 80 of the same address accepts connections but port ${target.port} refuses them: the web server serves plain HTTP only. If it is nginx, the server block for ${host} most likely lacks \`listen ${target.port} ssl;\` (with its ssl_certificate lines): add it, then run nginx -t && nginx -s reload.`
+          : local
+            ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
+            : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
       };
     case 'ENOTFOUND':
     case 'EAI_NONAME':
