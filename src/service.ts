@@ -135,6 +135,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     scheduler,
     reload,
     startedAt: new Date(),
+    logger,
     routes: [statusPage(history), silenceRoutes(alerting.silences, () => alerting.silencesChanged())],
   });
   const listen = opts.listen ?? config.server.listen;

@@ -29,8 +29,14 @@ afterAll(async () => {
 /** What each hostile path must give: a failed check (or a harmless pass) with a reason a person understands. */
 const EXPECTED: Record<(typeof HOSTILE_PATHS)[number], { status: 'ok' | 'fail'; reason: RegExp }> = {
   '/silent': { status: 'fail', reason: /^timeout after 1s waiting for the first byte$/ },
-  '/slow-status': { status: 'fail', reason: /^timeout after 1s waiting for the first byte$/ },
-  '/slow-headers': { status: 'fail', reason: /^timeout after 1s waiting for the first byte$/ },
+  '/slow-status': {
+    status: 'fail',
+    reason: /^timeout after 1s receiving the response headers \(\d+ bytes? arrived\)$/,
+  },
+  '/slow-headers': {
+    status: 'fail',
+    reason: /^timeout after 1s receiving the response headers \(\d+ bytes arrived\)$/,
+  },
   '/slow-body': { status: 'fail', reason: /^timeout after 1s reading the body$/ },
   '/endless': { status: 'fail', reason: /^body exceeds 1MiB$/ },
   '/many-headers': { status: 'fail', reason: /^response headers from 127\.0\.0\.1:\d+ are too large \(over 16 KiB\)$/ },

@@ -47,7 +47,10 @@ type Selection =
   | { selected?: undefined; error: { kind: 'usage' | 'not_found'; message: string } };
 
 export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTypes: readonly string[]): Selection {
-  const names = filter.names?.filter(Boolean) ?? [];
+  const names = filter.names ?? [];
+  // An empty name would otherwise mean "no name filter" and run every check.
+  if (names.some((n) => n.trim() === ''))
+    return { error: { kind: 'usage', message: 'a check name is empty: give the name of a configured check' } };
   if (filter.type !== undefined && !knownTypes.includes(filter.type)) {
     return {
       error: {

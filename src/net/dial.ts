@@ -127,6 +127,27 @@ export async function dial(opts: DialOptions): Promise<Dialed> {
   throw last as DialError;
 }
 
+/**
+ * Whether any of `addresses` accepts a TCP connection on `port` before `signal` ends: a cheap look at
+ * another port of a host, for choosing a hint. Never throws; the connections are closed at once.
+ */
+export async function acceptsConnections(
+  addresses: readonly string[],
+  port: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const attempts = addresses.map((host) =>
+    waitFor(net.connect({ host, port }), 'connect', 'connecting', signal).then(
+      (socket) => {
+        socket.destroy();
+        return true;
+      },
+      () => false,
+    ),
+  );
+  return (await Promise.all(attempts)).some(Boolean);
+}
+
 /** Resolves when `socket` emits `event`; rejects (and destroys it) on error, close or abort. */
 export function waitFor<S extends net.Socket>(
   socket: S,

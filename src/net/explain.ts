@@ -7,8 +7,11 @@ import { formatDuration } from '../util/format.js';
 import { DialError, type ConnectPhase } from './dial.js';
 import { explainTlsFailure } from './tls-errors.js';
 
-/** Where a request stands (or stopped): opening its connection, then waiting for and reading the response. */
-export type RequestPhase = ConnectPhase | 'first byte' | 'body';
+/**
+ * Where a request stands (or stopped): opening its connection, then waiting for the response, receiving its
+ * status line and headers (some bytes came, not all), and reading its body.
+ */
+export type RequestPhase = ConnectPhase | 'first byte' | 'headers' | 'body';
 
 export interface Explained {
   reason: string;
@@ -30,6 +33,7 @@ const PHASE_WORDS: Record<RequestPhase, string> = {
   connecting: 'connecting',
   'tls handshake': 'in the TLS handshake',
   'first byte': 'waiting for the first byte',
+  headers: 'receiving the response headers',
   body: 'reading the body',
 };
 
@@ -39,8 +43,19 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || (err as NodeJS.ErrnoException).code === 'ETIMEDOUT');
 }
 
-export function explainTimeout(timeoutMs: number, phase: RequestPhase, target: Target): Explained {
-  const where = phase === 'connecting' ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}` : '';
+/** `bytesArrived`: how much of the response came before the deadline, when stopped receiving its headers. */
+export function explainTimeout(
+  timeoutMs: number,
+  phase: RequestPhase,
+  target: Target,
+  bytesArrived?: number,
+): Explained {
+  const where =
+    phase === 'connecting'
+      ? ` to ${hostPort(bareHost(target.address ?? target.host), target.port)}`
+      : phase === 'headers' && bytesArrived !== undefined
+        ? ` (${bytesArrived} ${bytesArrived === 1 ? 'byte' : 'bytes'} arrived)`
+        : '';
   const hints: Record<RequestPhase, string> = {
     resolving: 'The DNS resolver did not answer in time: check /etc/resolv.conf or the resolver named in the check.',
     connecting:
@@ -49,6 +64,8 @@ export function explainTimeout(timeoutMs: number, phase: RequestPhase, target: T
       'The port accepted the connection but never completed a TLS handshake: is a TLS server really listening there, or is the process stuck?',
     'first byte':
       'The server accepted the connection but the application never answered: it is hung, overloaded, or blocked on its database. Check its logs and CPU.',
+    headers:
+      'The server started answering but never finished its status line and headers: it sends them a few bytes at a time (a stuck or overloaded application, or a proxy trickling a slow upstream). Check the application and any proxy in front of it.',
     body: 'The server sent headers and then stalled while sending the body: the application is stuck mid-response or a proxy is buffering.',
   };
   return { reason: `timeout after ${formatDuration(timeoutMs)} ${PHASE_WORDS[phase]}${where}`, hint: hints[phase] };
@@ -69,8 +86,19 @@ function peer(err: unknown, target: Target): { hp: string; local: boolean } {
   return { hp: tried.includes(host) ? hp : `${hp} (${host})`, local: [host, ...tried].some((a) => LOOPBACK.test(a)) };
 }
 
+/** What the probe saw around a failure that helps choose the hint. */
+export interface Surroundings {
+  /** An https:// URL's port refused the connection while port 80 of the same address accepted one. */
+  plainHttpAccepts?: boolean;
+}
+
 /** Explains a dial (DNS / TCP / TLS) or stream error; a DialError's own phase wins over `phase`. */
-export function explainNetworkError(err: unknown, target: Target, phase: RequestPhase): Explained {
+export function explainNetworkError(
+  err: unknown,
+  target: Target,
+  phase: RequestPhase,
+  seen: Surroundings = {},
+): Explained {
   const e = (err instanceof DialError ? err.cause : err) as NodeJS.ErrnoException;
   const at = err instanceof DialError ? err.phase : phase;
   const code = e?.code ?? '';
@@ -88,9 +116,11 @@ export function explainNetworkError(err: unknown, target: Target, phase: Request
     case 'ECONNREFUSED':
       return {
         reason: `connect ECONNREFUSED ${hp}`,
-        hint: local
-          ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
-          : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
+        hint: seen.plainHttpAccepts
+          ? `Port 80 of the same address accepts connections but port ${target.port} refuses them: the web server serves plain HTTP only. If it is nginx, the server block for ${host} most likely lacks \`listen ${target.port} ssl;\` (with its ssl_certificate lines): add it, then run nginx -t && nginx -s reload.`
+          : local
+            ? `Nothing is listening on ${hp}. Is the container up and not restarting (docker ps)? Could another service, such as a leftover systemd unit, hold the port so the container could not bind it (ss -tlnp | grep :${target.port})?`
+            : `The host answered but nothing listens on port ${target.port}: the service or proxy is not listening there (a missing HTTPS server block for a new host?), or a firewall rejects it.`,
       };
     case 'ENOTFOUND':
     case 'EAI_NONAME':

@@ -36,6 +36,8 @@ export interface RunState {
   address?: string;
   /** The status of the last response received. */
   status?: number;
+  /** Bytes of a response whose headers never completed (phase 'headers'). */
+  headerBytes?: number;
 }
 
 export interface FetchOptions {
@@ -65,6 +67,8 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
   let served: ServedAnalysis | undefined;
   let tlsError: Explained | undefined;
   let readyAt = 0;
+  /** The socket handed to undici, and its byte count then: what arrived since tells a silent server from a slow one. */
+  let handed: { socket: { bytesRead: number }; bytesBefore: number } | undefined;
   /** A TLS alert after the handshake (TLS 1.3 "certificate required"): undici reports only "other side closed". */
   let alert: NodeJS.ErrnoException | undefined;
   delete state.address;
@@ -100,6 +104,7 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
             );
           state.phase = 'first byte';
           readyAt = performance.now();
+          handed = { socket: d.socket, bytesBefore: d.socket.bytesRead };
           callback(null, d.socket);
         },
         (err: Error) => callback(err, null),
@@ -146,6 +151,12 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
       ...(served ? { tls: served } : {}),
     };
   } catch (err) {
+    // Counted by the socket itself: a 'data' listener would take the bytes from undici.
+    const arrived = handed ? handed.socket.bytesRead - handed.bytesBefore : 0;
+    if (state.phase === 'first byte' && arrived > 0) {
+      state.phase = 'headers';
+      state.headerBytes = arrived;
+    }
     client.destroy().catch(() => undefined);
     if (tlsError) throw new ProbeFailure(tlsError, served);
     // The alert's error event may come just after undici gave up on the closed socket.

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, duration, filePath, regex, size, statusMatcher, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../util/format.js';
-import { explainNetworkError, explainTimeout, isTimeout } from '../net/explain.js';
+import { acceptsConnections, DialError } from '../net/dial.js';
+import { explainNetworkError, explainTimeout, isTimeout, type Surroundings } from '../net/explain.js';
 import { fileErrorText } from '../tls/certificate.js';
 import { checkWindows, sniName } from '../tls/config.js';
 import { HINTS } from '../tls/findings.js';
@@ -29,6 +30,8 @@ import { ProbeFailure } from './failure.js';
 import { firstRequest, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
 
 const MAX_REDIRECTS = 10;
+/** How long a refused https:// URL's hint may wait to learn whether port 80 of the same address answers. */
+const PLAIN_HTTP_LOOK_MS = 300;
 
 export const httpCheckSchema = checkSchema('http', {
   url: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
@@ -142,7 +145,14 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
       req = next;
     }
   } catch (err) {
-    return failedRun(check, err, { url: req.url, started, signal, state, shownUrl, redirects: visited.length - 1 });
+    return await failedRun(check, err, {
+      url: req.url,
+      started,
+      signal,
+      state,
+      shownUrl,
+      redirects: visited.length - 1,
+    });
   }
 
   const total = (performance.now() - started) / 1000;
@@ -197,7 +207,18 @@ interface FailedRun {
   redirects: number;
 }
 
-function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult<HttpMetricName> {
+/**
+ * An https:// URL refused while port 80 of the same address accepts: most often a web server with no TLS
+ * listener for this name, not a service that is down. Bounded by the run's deadline and PLAIN_HTTP_LOOK_MS.
+ */
+async function surroundings(err: unknown, url: URL, signal: AbortSignal): Promise<Surroundings> {
+  if (url.protocol !== 'https:' || portOf(url) === 80) return {};
+  if (!(err instanceof DialError) || err.code !== 'ECONNREFUSED' || err.addresses.length === 0) return {};
+  const within = AbortSignal.any([signal, AbortSignal.timeout(PLAIN_HTTP_LOOK_MS)]);
+  return (await acceptsConnections(err.addresses, 80, within)) ? { plainHttpAccepts: true } : {};
+}
+
+async function failedRun(check: HttpCheck, err: unknown, run: FailedRun): Promise<ProbeResult<HttpMetricName>> {
   const { url, state } = run;
   const serverName = url.protocol === 'https:' ? serverNameFor(url.hostname, check.tls.server_name) : undefined;
   const target = {
@@ -210,8 +231,8 @@ function failedRun(check: HttpCheck, err: unknown, run: FailedRun): ProbeResult<
     err instanceof ProbeFailure
       ? err.explained
       : run.signal.aborted && isTimeout(run.signal.reason)
-        ? explainTimeout(check.timeout, state.phase, target)
-        : explainNetworkError(err, target, state.phase);
+        ? explainTimeout(check.timeout, state.phase, target, state.headerBytes)
+        : explainNetworkError(err, target, state.phase, await surroundings(err, url, run.signal));
   const served = err instanceof ProbeFailure ? err.tls : undefined;
   const measured = PHASES.filter((p) => state.measured.has(p));
   const result = failed(explained.reason, explained.hint, run.started, {

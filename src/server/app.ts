@@ -3,9 +3,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Monitor } from '../checks/monitor.js';
 import { buildReport, selectChecks } from '../checks/report.js';
 import type { Scheduler } from '../checks/scheduler.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { probeKinds } from '../probes/index.js';
 import { bearerToken, sameSecret } from './auth.js';
+import { apiErrorHandler, refuseBody } from './errors.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
 const STALE_TICK_MS = 10_000;
@@ -17,6 +19,8 @@ export interface AppDeps {
   /** Returns an error message when the new config was rejected. */
   reload: () => Promise<string | undefined>;
   startedAt: Date;
+  /** Where errors the API cannot explain to the client are written. */
+  logger?: Logger;
   /** Further routes (status page, alert silences), installed after the core ones. */
   routes?: RouteInstaller[];
 }
@@ -132,7 +136,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  app.post('/-/reload', requireToken, async (_req, res) => {
+  app.post('/-/reload', requireToken, refuseBody, async (_req, res) => {
     const error = await deps.reload();
     if (error) res.status(400).json({ reloaded: false, error });
     else res.json({ reloaded: true, checks: monitor.checks.length });
@@ -140,8 +144,6 @@ export function createApp(deps: AppDeps): express.Express {
 
   for (const install of deps.routes ?? []) install(app, { ...deps, requireToken });
 
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(500).json({ error: err.message });
-  });
+  app.use(apiErrorHandler(deps.logger));
   return app;
 }
