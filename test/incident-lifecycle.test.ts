@@ -119,6 +119,33 @@ describe('incident life cycle', () => {
     }
   });
 
+  it('sends an update when a told incident fails for another class of reason, and only then', () => {
+    expect(walk('notified', ['changed', 'flush_free', 'remind', 'changed', 'flush_free'])).toEqual([
+      'changing',
+      'notified>changed',
+      'reminding',
+      'changing',
+      'notified>changed',
+    ]);
+    // Not told yet, folded or held back: the first message (or the root's) carries the new reason anyway.
+    for (const state of ['pending', 'silenced', 'folded', 'escalating'] as const)
+      expect(walk(state, ['changed'])).toEqual([state]);
+    // A silence holds the update back; a failing dependency folds it; a worse status or a recovery overtakes it.
+    expect(walk('notified', ['changed', 'flush_silenced'])).toEqual(['changing', 'notified']);
+    expect(walk('notified', ['changed', 'flush_dependent'])).toEqual(['changing', 'folded']);
+    expect(walk('notified', ['changed', 'escalated', 'flush_free'])).toEqual([
+      'changing',
+      'escalating',
+      'notified>firing',
+    ]);
+    expect(walk('notified', ['changed', 'recovered', 'flush_free'])).toEqual([
+      'changing',
+      'resolving',
+      'closed>resolved',
+    ]);
+    expect(awaitsFlush('changing')).toBe(true);
+  });
+
   it('names in incidents.json the message each waiting state owes', () => {
     expect(Object.fromEntries(INCIDENT_STATES.map((s) => [s, owedMessage(s) ?? null]))).toEqual({
       pending: 'firing',
@@ -127,6 +154,7 @@ describe('incident life cycle', () => {
       folded: null,
       escalating: 'firing',
       reminding: 'reminder',
+      changing: 'changed',
       resolving: 'resolved',
       lapsing: null,
     });

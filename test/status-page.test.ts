@@ -100,6 +100,49 @@ describe('status page in a real browser', () => {
     }
   });
 
+  it('puts a failing root cause first with the checks it takes down under it, as the alert folds them', async () => {
+    const fw = await startForgewatch(`
+defaults: { interval: 1s, timeout: 2s, failure_threshold: 1 }
+checks:
+  - { name: alpha-ok, type: http, url: "${healthy.url}/health" }
+  - { name: api-public, type: http, url: "${broken.url}/api", depends_on: [zeta-backend] }
+  - { name: beta-other, type: http, url: "${broken.url}/other" }
+  - { name: checkout, type: http, url: "${broken.url}/checkout", depends_on: [api-public] }
+  - { name: zeta-backend, type: http, url: "${broken.url}/health" }
+`);
+    try {
+      await settled(fw);
+      const html = await (await fetch(`${fw.url}/`)).text();
+      const items = [...html.matchAll(/<li class="check [^>]*>/g)].map(([tag]) => ({
+        check: /data-check="([^"]+)"/.exec(tag)?.[1],
+        root: /data-root="([^"]+)"/.exec(tag)?.[1],
+        dependent: /class="[^"]*\bdependent\b/.test(tag),
+      }));
+      // Alphabetical within a status would list api-public and checkout above the backend they fail because of.
+      expect(items.map((m) => `${m.check}${m.root ? ` under ${m.root}` : ''}`)).toEqual([
+        'beta-other',
+        'zeta-backend',
+        'api-public under zeta-backend',
+        'checkout under zeta-backend',
+        'alpha-ok',
+      ]);
+      expect(items.filter((m) => m.dependent).map((m) => m.check)).toEqual(['api-public', 'checkout']);
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${fw.url}/`);
+      const dependent = page.locator('li.check.dependent[data-check="checkout"]');
+      const root = page.locator('li.check[data-check="zeta-backend"]');
+      // Indented under its root cause, and still no sideways scrolling on a phone.
+      expect((await dependent.boundingBox())?.x ?? 0).toBeGreaterThan(((await root.boundingBox())?.x ?? 0) + 16);
+      expect(
+        await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+      ).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: path.join(OUTPUT, 'status-page-folded.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await fw.close();
+    }
+  });
+
   it('with server.token shows names and states only until the token is given', async () => {
     const fw = await startForgewatch(config(healthy.url, broken.url, 'server: { token: s3cret-token }'));
     try {

@@ -9,7 +9,7 @@
  * incidents (reminders after repeat_every, silences that ended) through that view.
  */
 import path from 'node:path';
-import { isRecovery, isRegression, type Transition } from '../checks/state.js';
+import { isChange, isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
 import {
   alertEvent,
@@ -65,7 +65,10 @@ export class Alerter {
 
   onTransition(t: Transition, check: AlertedCheck): void {
     const inc = this.incidents.get(t.check);
-    if (isRegression(t)) {
+    if (isChange(t)) {
+      if (!inc) return;
+      this.changed(inc, alertEvent(check, t.result, 'firing', inc.event.previous, inc.opened_at, t.at));
+    } else if (isRegression(t)) {
       const event = alertEvent(check, t.result, 'firing', t.from, t.since, t.at);
       if (!inc) {
         this.incidents.set(t.check, { check: t.check, state: OPENING_STATE, event, opened_at: t.since, channels: [] });
@@ -89,6 +92,17 @@ export class Alerter {
     }
     this.save();
     this.schedule();
+  }
+
+  /** Still failing, for another class of reason: told again (notify_on_change), with what it failed for before. */
+  private changed(inc: Incident, event: AlertEvent): void {
+    const before = inc.event.reason;
+    inc.event = event;
+    if (!this.config.notify_on_change) return;
+    const was = inc.state;
+    this.advance(inc, 'changed');
+    // Several changes within group_wait make one update, from the reason last told.
+    if (inc.state === 'changing' && was !== 'changing') inc.changed_from = before;
   }
 
   /** The checks configured now: incidents of the others end without a message (a pending recovery still goes out). */
@@ -260,15 +274,17 @@ export class Alerter {
         kind,
         at: now,
         since: inc.opened_at,
+        ...(kind === 'changed' && inc.changed_from !== undefined ? { previous_reason: inc.changed_from } : {}),
         dependents: this.dependentsOf(inc.check),
       };
-      const channels =
-        kind === 'reminder' ? followUpChannels(this.config, inc, this.logger) : route(this.config, event);
+      // Reminders and updates follow the incident to where it was told; a firing message is routed afresh.
+      const followUp = kind === 'reminder' || kind === 'changed';
+      const channels = followUp ? followUpChannels(this.config, inc, this.logger) : route(this.config, event);
       push(channels, inc, event);
-      inc.channels =
-        kind === 'reminder' ? channels : [...new Set([...liveChannels(this.config, inc.channels), ...channels])];
+      inc.channels = followUp ? channels : [...new Set([...liveChannels(this.config, inc.channels), ...channels])];
       inc.last_notified_at = now;
     }
+    for (const inc of this.incidents.values()) if (inc.state !== 'changing') delete inc.changed_from;
     // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
     // (the outbox then knows them), rather than losing them.
     for (const [channel, m] of out)

@@ -45,13 +45,15 @@ function toAmAlert(
   now = Date.now(),
 ): AmAlert {
   const annotations: Record<string, string> = {
-    summary: eventTitle(e),
+    // A change updates the one firing alert: its summary reads as the resends of it will.
+    summary: eventTitle(e.kind === 'changed' ? { ...e, kind: 'firing' } : e),
     description: e.reason,
     status: e.kind === 'resolved' ? 'ok' : e.status,
     since: e.since,
     idempotency_key: idempotencyKey,
   };
   if (e.hint) annotations.hint = e.hint;
+  if (e.previous_reason !== undefined) annotations.previous_reason = e.previous_reason;
   if (e.dependents.length > 0) annotations.dependents = e.dependents.map((d) => `${d.check}: ${d.reason}`).join('\n');
   return {
     labels: alertLabels(e),

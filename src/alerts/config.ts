@@ -35,6 +35,8 @@ export const alertsSchema = z
     group_wait: duration.prefault('10s'),
     repeat_every: duration.prefault('4h'),
     send_resolved: z.boolean().default(true),
+    /** A failing check whose failure changes class (502 then connection refused) is announced again. */
+    notify_on_change: z.boolean().default(true),
     max_per_hour: z.number().int().min(1).default(20),
     silences: z.array(silenceSchema).default([]),
     retry: z

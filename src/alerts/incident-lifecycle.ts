@@ -7,6 +7,7 @@
  *   silenced ──unsilenced──> pending        folded ──root closed──> pending
  *   notified ──remind──> reminding ──flush──> notified (reminder sent)
  *   notified ──escalated──> escalating ──flush──> notified (firing sent)
+ *   notified ──changed──> changing ──flush──> notified (changed sent: "still failing, now …")
  *   told ──recovered──> resolving ──flush──> closed (resolved sent)
  *   untold or folded ──recovered──> lapsing ──flush──> closed (nothing sent)
  */
@@ -25,6 +26,8 @@ export const INCIDENT_STATES = [
   'escalating',
   /** Told, and still failing after repeat_every: a reminder goes out at the next flush. */
   'reminding',
+  /** Told, and now failing for another class of reason: an update goes out at the next flush. */
+  'changing',
   /** Recovered after it was told on its own: the recovery goes out at the next flush. */
   'resolving',
   /** Recovered before it was told on its own (pending, silenced or folded): ends quietly at the next flush. */
@@ -37,6 +40,8 @@ export const INCIDENT_INPUTS = [
   'regressed',
   /** A transition to a failing status other than the incident's. */
   'escalated',
+  /** The check still fails with the same status, for another class of reason (only with notify_on_change). */
+  'changed',
   /** A transition to ok, or ok found by a review (the recovery happened while forgewatch was down). */
   'recovered',
   /** Review: repeat_every passed since the last message and the check still fails. */
@@ -89,6 +94,7 @@ const TABLE: Record<IncidentState, Partial<Record<IncidentInput, Step>>> = {
   },
   notified: {
     escalated: stay('escalating'),
+    changed: stay('changing'),
     recovered: stay('resolving'),
     remind: stay('reminding'),
     removed: closed,
@@ -110,11 +116,22 @@ const TABLE: Record<IncidentState, Partial<Record<IncidentInput, Step>>> = {
   },
   reminding: {
     escalated: stay('escalating'),
+    // The update says all a reminder would, and more; the next reminder is due repeat_every after it.
+    changed: stay('changing'),
     recovered: stay('resolving'),
     removed: closed,
     flush_silenced: stay('notified'),
     flush_dependent: { to: 'notified', send: 'reminder' },
     flush_free: { to: 'notified', send: 'reminder' },
+  },
+  changing: {
+    escalated: stay('escalating'),
+    recovered: stay('resolving'),
+    removed: closed,
+    // As for escalating: told already, so a silence keeps the update back without counting as held back before.
+    flush_silenced: stay('notified'),
+    flush_dependent: stay('folded'),
+    flush_free: { to: 'notified', send: 'changed' },
   },
   resolving: {
     // Failing again before the recovery went out: the recovery is not sent, as if it never happened.
@@ -140,6 +157,7 @@ export function awaitsFlush(state: IncidentState): boolean {
     state === 'pending' ||
     state === 'escalating' ||
     state === 'reminding' ||
+    state === 'changing' ||
     state === 'resolving' ||
     state === 'lapsing'
   );
@@ -147,7 +165,7 @@ export function awaitsFlush(state: IncidentState): boolean {
 
 /** Told on its own and still failing: what a channel that repeats firing alerts (Alertmanager) repeats. */
 export function announcedFiring(state: IncidentState): boolean {
-  return state === 'notified' || state === 'reminding' || state === 'escalating';
+  return state === 'notified' || state === 'reminding' || state === 'escalating' || state === 'changing';
 }
 
 /** The message the next flush owes, if any (written to incidents.json for people reading it). */
@@ -158,6 +176,8 @@ export function owedMessage(state: IncidentState): EventKind | undefined {
       return 'firing';
     case 'reminding':
       return 'reminder';
+    case 'changing':
+      return 'changed';
     case 'resolving':
       return 'resolved';
     default:

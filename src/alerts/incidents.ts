@@ -28,6 +28,8 @@ export interface Incident {
   resolved?: AlertEvent;
   /** Messages queued about this incident so far; part of the next message's key. */
   sent?: number;
+  /** The reason it failed for when it started failing differently, until the update about that goes out (state changing). */
+  changed_from?: string;
 }
 
 // Only what the alerter relies on is checked; the events are re-checked in full when they reach the outbox.
@@ -48,6 +50,7 @@ const commonShape = {
   last_notified_at: z.string().optional(),
   resolved: eventShape.optional(),
   sent: z.number().int().nonnegative().optional(),
+  changed_from: z.string().optional(),
 };
 const incidentSchema = z.looseObject({ ...commonShape, state: z.enum(INCIDENT_STATES) });
 /** As written before incidents had a named state: flags saying what was sent and what was due. */

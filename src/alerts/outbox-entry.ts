@@ -19,7 +19,7 @@ const jsonObject = z.custom<JsonObject>((v) => v !== null && typeof v === 'objec
 });
 
 const eventSchema = z.object({
-  kind: z.enum(['firing', 'reminder', 'resolved']),
+  kind: z.enum(['firing', 'reminder', 'changed', 'resolved']),
   check: z.string().min(1),
   type: z.string().min(1),
   labels: z.record(z.string(), z.string()),
@@ -27,6 +27,7 @@ const eventSchema = z.object({
   status: checkStatus,
   previous: checkStatus,
   reason: z.string(),
+  previous_reason: z.string().optional(),
   hint: z.string().optional(),
   since: isoTime,
   at: isoTime,

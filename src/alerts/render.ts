@@ -17,6 +17,7 @@ export function eventTitle(e: AlertEvent): string {
   if (e.kind === 'resolved') return `[RECOVERED] ${e.check} after ${formatDuration(e.duration_ms ?? 0)}`;
   const folded =
     e.dependents.length > 0 ? ` (+${e.dependents.length} dependent${e.dependents.length === 1 ? '' : 's'})` : '';
+  if (e.kind === 'changed') return `[STILL FAILING] ${e.check}: now ${e.reason}${folded}`;
   const still =
     e.kind === 'reminder' ? ` (still failing after ${formatDuration(Date.parse(e.at) - Date.parse(e.since))})` : '';
   return `${tag(e)} ${e.check}: ${e.reason}${folded}${still}`;
@@ -63,6 +64,7 @@ function eventText(e: AlertEvent, publicUrl?: string): string {
   } else {
     out.push(`Status: ${e.status} since ${e.since} (${ago(e.since, e.at)} ago, was ${e.previous})`);
     out.push(`Reason: ${e.reason}`);
+    if (e.previous_reason !== undefined) out.push(`Before: ${e.previous_reason}`);
     if (e.hint) out.push(`Hint:   ${e.hint}`);
   }
   if (e.dependents.length > 0) {
@@ -118,6 +120,7 @@ function eventHtml(e: AlertEvent, publicUrl?: string): string {
       ['Status', `${escapeHtml(e.status)} since ${escapeHtml(e.since)} (${ago(e.since, e.at)} ago)`],
       ['Reason', escapeHtml(e.reason)],
     );
+    if (e.previous_reason !== undefined) rows.push(['Before', escapeHtml(e.previous_reason)]);
     if (e.hint) rows.push(['Hint', escapeHtml(e.hint)]);
   }
   const table = rows

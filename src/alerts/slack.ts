@@ -27,6 +27,7 @@ function eventBlocks(e: AlertEvent): Block[] {
     lines.push(`ok again; failing since ${e.since} (${formatDuration(e.duration_ms ?? 0)})`, `now: ${e.reason}`);
   } else {
     lines.push(`*Reason:* ${e.reason}`);
+    if (e.previous_reason !== undefined) lines.push(`*Before:* ${e.previous_reason}`);
     if (e.hint) lines.push(`*Hint:* ${e.hint}`);
     lines.push(`*Since:* ${e.since} (was ${e.previous})`);
   }

@@ -59,6 +59,7 @@ function facts(e: AlertEvent): { title: string; value: string }[] {
     ];
   return [
     { title: 'Reason', value: capped(e.reason) },
+    ...(e.previous_reason !== undefined ? [{ title: 'Before', value: capped(e.previous_reason) }] : []),
     ...(e.hint ? [{ title: 'Hint', value: capped(e.hint) }] : []),
     { title: 'Since', value: `${e.since} (was ${e.previous})` },
   ];

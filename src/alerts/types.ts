@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import type { CheckStatus } from '../checks/state.js';
 import type { JsonObject } from '../probes/types.js';
 
-export type EventKind = 'firing' | 'reminder' | 'resolved';
+/** `changed`: a check already alerted on still fails, but differently (another class of failure). */
+export type EventKind = 'firing' | 'reminder' | 'changed' | 'resolved';
 
 /** A check that fails too, folded into its root cause's message instead of alerting on its own. */
 export interface FoldedDependent {
@@ -26,6 +27,8 @@ export interface AlertEvent {
   status: CheckStatus;
   previous: CheckStatus;
   reason: string;
+  /** Changed events: the reason of the failure it changed from. */
+  previous_reason?: string;
   hint?: string;
   /** When the failure began (for resolved events too). */
   since: string;

@@ -130,8 +130,13 @@ export class Monitor {
     const { check } = rt;
     const kind = probeKinds[check.type];
     if (!kind) throw new Error(`unknown check type ${check.type}`);
-    // Redacted here, once: everything downstream (state, logs, API, status page, alerts, outbox) sees only this.
-    const result = this.redactor.value(await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal));
+    const probed = await runProbe(kind, check, rt.memo, this.limiter, this.shutdown.signal);
+    // Every failing result carries its class, decided by its kind alone, so the state machine can tell a
+    // different failure from the same one with other numbers. Redacted here, once: everything downstream
+    // (state, logs, API, status page, alerts, outbox) sees only this.
+    const result: ProbeResult = this.redactor.value(
+      probed.status === 'ok' ? probed : { ...probed, code: kind.failureClass(probed) },
+    );
     // A reload may have replaced or removed the check while it ran: record only against the live one. A run cut
     // short by shutdown says nothing about the target: recorded, it would alert and persist a failure on every restart.
     if (this.runtimes.get(check.name) !== rt || this.shutdown.signal.aborted)

@@ -1,7 +1,9 @@
 /**
- * The check state machine: the only place that decides "regressed" and "recovered".
+ * The check state machine: the only place that decides "regressed", "recovered" and "changed".
  * A result that points away from the current status must repeat `failure_threshold` times
- * (towards worse) or `success_threshold` times (towards better) before the status moves.
+ * (towards worse) or `success_threshold` times (towards better) before the status moves. A failing check
+ * whose failure class (ProbeResult.code) changes while its status stays is "changed", once the new class
+ * has repeated `failure_threshold` times too.
  */
 import { STATUS_RANK, type ProbeResult, type Status } from '../probes/types.js';
 
@@ -13,9 +15,15 @@ export interface CheckState {
   since: string;
   /** Consecutive results pointing away from `status`, not yet enough to move it. */
   pending?: { direction: 'worse' | 'better'; count: number; firstAt: string };
+  /** While failing: the class of the failure the status stands for (the first classed result's). */
+  code?: string;
+  /** Consecutive failing results of another class, not yet enough to change `code`. */
+  pendingCode?: { code: string; count: number };
 }
 
 export interface Transition {
+  /** `changed`: still failing with the same status, but another class of failure (`to` equals `from`). */
+  kind?: 'changed';
   check: string;
   from: CheckStatus;
   to: Status;
@@ -44,7 +52,7 @@ export function advance(
   now: Date,
 ): { state: CheckState; transition?: Transition } {
   const at = now.toISOString();
-  if (result.status === state.status) return { state: { status: state.status, since: state.since } };
+  if (result.status === state.status) return sameStatus(check, state, result, thresholds, at);
   const direction =
     state.status === 'unknown'
       ? result.status === 'ok'
@@ -66,8 +74,12 @@ export function advance(
       : direction === 'worse'
         ? thresholds.failure_threshold
         : thresholds.success_threshold;
-  if (pending.count < needed) return { state: { status: state.status, since: state.since, pending } };
-  const next: CheckState = { status: result.status, since: pending.firstAt };
+  if (pending.count < needed) return { state: { ...settled(state), pending } };
+  const next: CheckState = {
+    status: result.status,
+    since: pending.firstAt,
+    ...(result.status !== 'ok' && result.code !== undefined ? { code: result.code } : {}),
+  };
   return {
     state: next,
     transition: {
@@ -82,6 +94,40 @@ export function advance(
   };
 }
 
+/** The state without what is pending: the status, since when, and the class of its failure. */
+function settled(state: CheckState): CheckState {
+  return { status: state.status, since: state.since, ...(state.code !== undefined ? { code: state.code } : {}) };
+}
+
+/** A result with the current status: a failing one may change the failure's class. */
+function sameStatus(
+  check: string,
+  state: CheckState,
+  result: ProbeResult,
+  thresholds: Thresholds,
+  at: string,
+): { state: CheckState; transition?: Transition } {
+  const code = result.code;
+  if (result.status === 'ok' || code === undefined || code === state.code) return { state: settled(state) };
+  // No class known yet (the status was restored from state.json): this one is the baseline, not a change.
+  if (state.code === undefined) return { state: { ...settled(state), code } };
+  const count = state.pendingCode?.code === code ? state.pendingCode.count + 1 : 1;
+  if (count < thresholds.failure_threshold) return { state: { ...settled(state), pendingCode: { code, count } } };
+  return {
+    state: { status: state.status, since: state.since, code },
+    transition: {
+      kind: 'changed',
+      check,
+      from: state.status,
+      to: result.status,
+      result,
+      since: state.since,
+      previousDurationMs: Date.parse(at) - Date.parse(state.since),
+      at,
+    },
+  };
+}
+
 /** A regression is any move to a worse status that alerting should announce. */
 export function isRegression(t: Pick<Transition, 'from' | 'to'>): boolean {
   return t.to !== 'ok' && (t.from === 'unknown' || STATUS_RANK[t.to] > STATUS_RANK[t.from]);
@@ -89,4 +135,9 @@ export function isRegression(t: Pick<Transition, 'from' | 'to'>): boolean {
 
 export function isRecovery(t: Pick<Transition, 'from' | 'to'>): boolean {
   return t.to === 'ok' && t.from !== 'unknown';
+}
+
+/** The failing check's failure changed class while its status stayed. */
+export function isChange(t: Pick<Transition, 'kind'>): boolean {
+  return t.kind === 'changed';
 }

@@ -8,6 +8,7 @@ import { expandGlob, hasWildcard } from '../tls/glob.js';
 import { analyzeCertificate, chainJson, problemCodes, type AnalysisOptions } from '../tls/report.js';
 import { readAnchors, trustStore, type TrustStore } from '../tls/trust.js';
 import { daysLeftText, expiryTone, fieldFacts, jsonObject, jsonStrings } from './facts.js';
+import { problemClass, UNCLASSED } from './failure-classes.js';
 import {
   failed,
   worstStatus,
@@ -18,6 +19,7 @@ import {
   type MetricSpec,
   type Observation,
   type Probe,
+  type ProbeResult,
   type Status,
 } from './types.js';
 
@@ -182,3 +184,6 @@ export const certFileFacts: FactsOf = (details) => [
   }),
   ...fieldFacts(details, { nested: true }),
 ];
+
+/** The worst certificate problem over the files (details.problems lists them worst first). */
+export const certFileFailureClass = (result: ProbeResult): string => problemClass(result.details) ?? UNCLASSED;

@@ -7,7 +7,16 @@ import { formatDuration } from '../util/format.js';
 import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { fieldFacts } from './facts.js';
-import { failed, type FactsOf, type MetricNames, type MetricSpec, type Observation, type Probe } from './types.js';
+import { UNCLASSED } from './failure-classes.js';
+import {
+  failed,
+  type FactsOf,
+  type MetricNames,
+  type MetricSpec,
+  type Observation,
+  type Probe,
+  type ProbeResult,
+} from './types.js';
 
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
 const resolverAddress = z.string().refine(
@@ -71,9 +80,21 @@ interface Failure {
   reason: string;
   hint: string;
   answered: boolean;
+  /** The failure's class: the resolver's answer code, or timeout. */
+  code: string;
 }
 
 function explainDnsError(err: NodeJS.ErrnoException, check: DnsCheck, via: string, timedOut: boolean): Failure {
+  const code = timedOut || err.code === 'ECANCELLED' ? 'timeout' : (err.code ?? 'error').toLowerCase();
+  return { ...explainDnsCode(err, check, via, timedOut), code };
+}
+
+function explainDnsCode(
+  err: NodeJS.ErrnoException,
+  check: DnsCheck,
+  via: string,
+  timedOut: boolean,
+): Omit<Failure, 'code'> {
   const name = check.host;
   switch (timedOut ? 'ETIMEOUT' : err.code) {
     case 'ENOTFOUND':
@@ -150,6 +171,7 @@ export const probeDns: Probe<DnsCheck, DnsMetricName> = async (check, { signal }
       timings: { dns: seconds },
       details: { ...summary, answers: [], error: (err as NodeJS.ErrnoException).code ?? null },
       observations,
+      code: f.code,
     });
   } finally {
     signal.removeEventListener('abort', onAbort);
@@ -164,7 +186,7 @@ export const probeDns: Probe<DnsCheck, DnsMetricName> = async (check, { signal }
       `${check.host} resolves to ${result.answers.join(', ') || 'nothing'}, expected ${check.expect.join(', ')}`,
       'The record points somewhere else: update it at the DNS provider so it names the right server (or wait for the old TTL to run out after a change).',
       started,
-      { timings: { dns: seconds }, details, observations },
+      { timings: { dns: seconds }, details, observations, code: 'unexpected_answer' },
     );
   }
   return {
@@ -178,3 +200,6 @@ export const probeDns: Probe<DnsCheck, DnsMetricName> = async (check, { signal }
 
 /** The reason already says what resolved to what: the details are listed as they are, for alerts only. */
 export const dnsFacts: FactsOf = (details) => fieldFacts(details, { nested: true });
+
+/** Set where the lookup failed: the resolver's answer code, a timeout, or an answer other than the expected one. */
+export const dnsFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;

@@ -7,6 +7,8 @@ export class ProbeFailure extends Error {
     readonly explained: Explained,
     /** What the TLS server presented before the failure, if it got that far: still reported. */
     readonly tls?: ServedAnalysis,
+    /** The failure's class (ProbeResult.code), when the thrower knows it. */
+    readonly code?: string,
   ) {
     super(explained.reason);
   }

@@ -26,6 +26,11 @@ const STATUS_HINTS: Record<number, string> = {
 /** Deeper JSON is refused unparsed: comparing it would exhaust the stack, and no health document nests so deep. */
 const MAX_JSON_DEPTH = 1000;
 
+/** A failed expectation; `code` is its failure class (which expectation failed, not by how much). */
+export interface Verdict extends Explained {
+  code: string;
+}
+
 const SLOW_PATTERN_HINT =
   'The pattern backtracks too much on this response (nested quantifiers such as (a+)+ or (.*)* take exponential time on text that almost matches): rewrite it without nested repetition, or use body_contains.';
 
@@ -38,8 +43,8 @@ export async function evaluateExpectations(
   res: Response,
   totalMs: number,
   signal: AbortSignal,
-): Promise<Explained | undefined> {
-  const matches = async (pattern: RegExp, text: string, what: string): Promise<boolean | Explained> => {
+): Promise<Verdict | undefined> {
+  const matches = async (pattern: RegExp, text: string, what: string): Promise<boolean | Verdict> => {
     try {
       return await testPattern(pattern, text, signal);
     } catch (err) {
@@ -47,6 +52,7 @@ export async function evaluateExpectations(
       return {
         reason: `${what} /${pattern.source}/ was still matching when the check's timeout ran out (${formatDuration(err.elapsedMs)})`,
         hint: SLOW_PATTERN_HINT,
+        code: 'pattern_too_slow',
       };
     }
   };
@@ -67,25 +73,28 @@ export async function evaluateExpectations(
       redirectHint ??
       (res.status >= 500 ? 'The server reports an internal error: check the application logs.' : undefined);
     const status = foreign ? `redirected to ${foreign}, which answered ${res.status}` : `status ${res.status}`;
-    return { reason: `${status}, expected ${wanted}`, ...(hint ? { hint } : {}) };
+    return { reason: `${status}, expected ${wanted}`, ...(hint ? { hint } : {}), code: 'http_status' };
   }
   const text = expect.body_contains !== undefined || expect.body_regex || expect.json ? res.body.toString('utf8') : '';
   if (expect.body_contains !== undefined && !text.includes(expect.body_contains)) {
     return {
       reason: `body does not contain ${JSON.stringify(expect.body_contains)}${excerpt(text)}`,
       hint: 'The endpoint answered but not with the expected content: a default page, an error page from a proxy, or a changed health format.',
+      code: 'body_mismatch',
     };
   }
   if (expect.body_regex) {
     const matched = await matches(expect.body_regex, text, 'body_regex');
     if (typeof matched === 'object') return matched;
-    if (!matched) return { reason: `body does not match /${expect.body_regex.source}/${excerpt(text)}` };
+    if (!matched)
+      return { reason: `body does not match /${expect.body_regex.source}/${excerpt(text)}`, code: 'body_mismatch' };
   }
   if (expect.json) {
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return {
         reason: `body is JSON nested deeper than ${MAX_JSON_DEPTH} levels; not parsed`,
         hint: 'A health document is a few levels deep: this endpoint answers with something else (a generated or hostile body). Check what it serves.',
+        code: 'body_not_json',
       };
     }
     let doc: unknown;
@@ -95,6 +104,7 @@ export async function evaluateExpectations(
       return {
         reason: `body is not JSON${excerpt(text)}`,
         hint: 'Expected a JSON health document; got something else (an HTML error page from a proxy?).',
+        code: 'body_not_json',
       };
     }
     for (const [path, wanted] of Object.entries(expect.json)) {
@@ -102,6 +112,7 @@ export async function evaluateExpectations(
       if (!sameValue(actual, wanted)) {
         return {
           reason: `json ${path} is ${actual === undefined ? 'missing' : JSON.stringify(actual)}, expected ${JSON.stringify(wanted)}`,
+          code: 'json_mismatch',
         };
       }
     }
@@ -109,15 +120,21 @@ export async function evaluateExpectations(
   for (const [name, pattern] of Object.entries(expect.header ?? {})) {
     const raw = res.headers[name.toLowerCase()];
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
-    if (value === undefined) return { reason: `header ${name} is missing, expected /${pattern.source}/` };
+    if (value === undefined)
+      return { reason: `header ${name} is missing, expected /${pattern.source}/`, code: 'header_mismatch' };
     const matched = await matches(pattern, value, `header ${name}`);
     if (typeof matched === 'object') return matched;
-    if (!matched) return { reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/` };
+    if (!matched)
+      return {
+        reason: `header ${name} is ${JSON.stringify(value)}, expected /${pattern.source}/`,
+        code: 'header_mismatch',
+      };
   }
   if (expect.max_response_time !== undefined && totalMs > expect.max_response_time) {
     return {
       reason: `response took ${formatDuration(totalMs)}, more than ${formatDuration(expect.max_response_time)}`,
       hint: 'The service answers but slowly: look at its load, its database, and the phase timings (dns, connect, tls, ttfb) to see where the time goes.',
+      code: 'slow_response',
     };
   }
   return undefined;

@@ -27,6 +27,7 @@ import {
 import { evaluateExpectations } from './http-expect.js';
 import { fetchOnce, PHASES, portOf, type Hop, type RunState, type TimedPhase } from './http-fetch.js';
 import { ProbeFailure } from './failure.js';
+import { networkFailureClass, problemClass, UNCLASSED } from './failure-classes.js';
 import { firstRequest, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
 
 const MAX_REDIRECTS = 10;
@@ -106,7 +107,7 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
         `cannot read tls.ca_file ${check.tls.ca_file}: ${fileErrorText(err)}`,
         HINTS.file_unreadable,
         started,
-        { details: { url: shownUrl } },
+        { details: { url: shownUrl }, code: 'file_unreadable' },
       );
     }
   }
@@ -132,16 +133,24 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
       const next = redirectRequest(req, hop.status, location);
       const shown = (u: URL) => (u.origin === original.origin ? u.pathname + u.search : redactUrl(u));
       if (visited.some((u) => u.href === next.url.href)) {
-        throw new ProbeFailure({
-          reason: `redirect loop: ${[...visited, next.url].map(shown).join(' -> ')}`,
-          hint: 'The redirects go round in a circle. A common cause: the proxy redirects HTTP to HTTPS while the application, not told the original scheme, redirects back (set X-Forwarded-Proto and make the app trust the proxy).',
-        });
+        throw new ProbeFailure(
+          {
+            reason: `redirect loop: ${[...visited, next.url].map(shown).join(' -> ')}`,
+            hint: 'The redirects go round in a circle. A common cause: the proxy redirects HTTP to HTTPS while the application, not told the original scheme, redirects back (set X-Forwarded-Proto and make the app trust the proxy).',
+          },
+          undefined,
+          'redirect_loop',
+        );
       }
       if (visited.length > MAX_REDIRECTS)
-        throw new ProbeFailure({
-          reason: `more than ${MAX_REDIRECTS} redirects, last to ${redactUrl(next.url)}`,
-          hint: 'Too many redirects in a row: check the redirect rules of the proxy and the application.',
-        });
+        throw new ProbeFailure(
+          {
+            reason: `more than ${MAX_REDIRECTS} redirects, last to ${redactUrl(next.url)}`,
+            hint: 'Too many redirects in a row: check the redirect rules of the proxy and the application.',
+          },
+          undefined,
+          'too_many_redirects',
+        );
       req = next;
     }
   } catch (err) {
@@ -172,10 +181,12 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
   };
   const passed = `status ${hop.status} in ${formatDuration(total * 1000)}`;
   const hint = verdict?.hint ?? certWarning?.hint;
+  const code = verdict?.code ?? (certWarning && hop.tls ? problemClass(hop.tls.details) : undefined);
   return {
     status: verdict ? 'fail' : (certWarning?.status ?? 'ok'),
     reason: verdict?.reason ?? (certWarning ? `${passed}, but ${certWarning.reason}` : passed),
     ...(hint ? { hint } : {}),
+    ...(code ? { code } : {}),
     timings,
     details,
     observations: [...runObservations(state, PHASES), ...(hop.tls?.observations ?? [])],
@@ -227,13 +238,18 @@ async function failedRun(check: HttpCheck, err: unknown, run: FailedRun): Promis
     ...(state.address ? { address: state.address } : {}),
     ...(serverName ? { serverName } : {}),
   };
+  const timedOut = run.signal.aborted && isTimeout(run.signal.reason);
   const explained =
     err instanceof ProbeFailure
       ? err.explained
-      : run.signal.aborted && isTimeout(run.signal.reason)
+      : timedOut
         ? explainTimeout(check.timeout, state.phase, target, state.headerBytes)
         : explainNetworkError(err, target, state.phase, await surroundings(err, url, run.signal));
   const served = err instanceof ProbeFailure ? err.tls : undefined;
+  const code =
+    err instanceof ProbeFailure
+      ? (err.code ?? (served && problemClass(served.details)) ?? `failed_${state.phase.replace(/ /g, '_')}`)
+      : networkFailureClass(err, state.phase, timedOut);
   const measured = PHASES.filter((p) => state.measured.has(p));
   const result = failed(explained.reason, explained.hint, run.started, {
     timings: Object.fromEntries(measured.map((p) => [p, state.timings[p]])),
@@ -246,6 +262,7 @@ async function failedRun(check: HttpCheck, err: unknown, run: FailedRun): Promis
       ...(served ? { tls: served.details } : {}),
     },
     observations: [...runObservations(state, measured), ...(served?.observations ?? [])],
+    code,
   });
   result.details.timings_ms = inMs(result.timings);
   return result;
@@ -256,3 +273,6 @@ export const httpFacts: FactsOf = (details) => {
   const tls = jsonObject(details.tls);
   return [...(tls ? certificateFacts(tls) : []), ...fieldFacts(details, { skip: ['tls'], nested: true })];
 };
+
+/** Set where each failure is decided: the failed expectation, the network error, the certificate problem. */
+export const httpFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;

@@ -1,15 +1,31 @@
 /** The probe kinds forgewatch knows: config `type` -> schema, probe function, the gauges it may observe and its facts. */
 import type { z } from 'zod';
 import type { CheckConfig } from '../config/load.js';
-import { certFileCheckSchema, certFileFacts, certFileMetrics, probeCertFile } from './cert-file.js';
+import {
+  certFileCheckSchema,
+  certFileFacts,
+  certFileFailureClass,
+  certFileMetrics,
+  probeCertFile,
+} from './cert-file.js';
 import { containerCheckSchema, containerFacts, containerMetrics, probeContainer } from './container.js';
-import { dnsCheckSchema, dnsFacts, dnsMetrics, probeDns } from './dns.js';
+import { dnsCheckSchema, dnsFacts, dnsFailureClass, dnsMetrics, probeDns } from './dns.js';
 import { fieldFacts } from './facts.js';
-import { httpCheckSchema, httpFacts, httpMetrics, probeHttp } from './http.js';
+import { containerFailureClass, portFailureClass, UNCLASSED } from './failure-classes.js';
+import { httpCheckSchema, httpFacts, httpFailureClass, httpMetrics, probeHttp } from './http.js';
 import { portFacts } from './port-facts.js';
 import { portCheckSchema, portMetrics, probePort } from './port.js';
-import { probeTls, tlsCheckSchema, tlsFacts, tlsMetrics } from './tls.js';
-import type { Fact, FactsOf, JsonObject, MetricNames, MetricSpec, Probe } from './types.js';
+import { probeTls, tlsCheckSchema, tlsFacts, tlsFailureClass, tlsMetrics } from './tls.js';
+import type {
+  Fact,
+  FactsOf,
+  FailureClassOf,
+  JsonObject,
+  MetricNames,
+  MetricSpec,
+  Probe,
+  ProbeResult,
+} from './types.js';
 
 export interface ProbeKind {
   schema: z.ZodType;
@@ -17,6 +33,8 @@ export interface ProbeKind {
   probe: Probe<CheckConfig, string, Record<string, unknown>>;
   metrics: readonly MetricSpec[];
   facts: FactsOf;
+  /** The class of a failing result: a failing check whose class changes is announced again. */
+  failureClass: FailureClassOf;
 }
 
 interface KindDefinition<C, Specs extends readonly MetricSpec[], Memo extends object> {
@@ -25,6 +43,7 @@ interface KindDefinition<C, Specs extends readonly MetricSpec[], Memo extends ob
   probe: Probe<C, MetricNames<Specs>, Memo>;
   metrics: Specs;
   facts: FactsOf;
+  failureClass: FailureClassOf;
 }
 
 function kind<C, Specs extends readonly MetricSpec[], Memo extends object>(
@@ -36,23 +55,54 @@ function kind<C, Specs extends readonly MetricSpec[], Memo extends object>(
 }
 
 export const probeKinds: Record<string, ProbeKind> = {
-  http: kind({ schema: httpCheckSchema, probe: probeHttp, metrics: httpMetrics, facts: httpFacts }),
+  http: kind({
+    schema: httpCheckSchema,
+    probe: probeHttp,
+    metrics: httpMetrics,
+    facts: httpFacts,
+    failureClass: httpFailureClass,
+  }),
   container: kind({
     schema: containerCheckSchema,
     probe: probeContainer,
     metrics: containerMetrics,
     facts: containerFacts,
+    failureClass: containerFailureClass,
   }),
-  port: kind({ schema: portCheckSchema, probe: probePort, metrics: portMetrics, facts: portFacts }),
-  tls: kind({ schema: tlsCheckSchema, probe: probeTls, metrics: tlsMetrics, facts: tlsFacts }),
+  port: kind({
+    schema: portCheckSchema,
+    probe: probePort,
+    metrics: portMetrics,
+    facts: portFacts,
+    failureClass: portFailureClass,
+  }),
+  tls: kind({
+    schema: tlsCheckSchema,
+    probe: probeTls,
+    metrics: tlsMetrics,
+    facts: tlsFacts,
+    failureClass: tlsFailureClass,
+  }),
   cert_file: kind({
     schema: certFileCheckSchema,
     probe: probeCertFile,
     metrics: certFileMetrics,
     facts: certFileFacts,
+    failureClass: certFileFailureClass,
   }),
-  dns: kind({ schema: dnsCheckSchema, probe: probeDns, metrics: dnsMetrics, facts: dnsFacts }),
+  dns: kind({
+    schema: dnsCheckSchema,
+    probe: probeDns,
+    metrics: dnsMetrics,
+    facts: dnsFacts,
+    failureClass: dnsFailureClass,
+  }),
 };
+
+/** The class of a failing result of this check type (a type no longer known has one class). */
+export function failureClassOf(type: string, result: ProbeResult): string {
+  return probeKinds[type]?.failureClass(result) ?? UNCLASSED;
+}
 
 /**
  * The facts of a result of this check type. A type no longer known (an alert queued before an upgrade)

@@ -11,7 +11,8 @@ import { connectTls, inspectServed, serverNameFor } from '../tls/handshake.js';
 import { analyzeServed, servedMatchesFileMetric, tlsCertMetrics, type ExpectedFile } from '../tls/report.js';
 import { readAnchors, trustStore } from '../tls/trust.js';
 import { certificateFacts, fieldFacts } from './facts.js';
-import { failed, type FactsOf, type MetricNames, type MetricSpec, type Probe } from './types.js';
+import { problemClass, UNCLASSED } from './failure-classes.js';
+import { failed, type FactsOf, type MetricNames, type MetricSpec, type Probe, type ProbeResult } from './types.js';
 
 export const tlsCheckSchema = checkSchema('tls', {
   host: z.string().min(1),
@@ -107,3 +108,6 @@ export const tlsFacts: FactsOf = (details) => [
   ...certificateFacts(details),
   ...fieldFacts(details, { skip: SAID_IN_WORDS, nested: false }),
 ];
+
+/** The worst certificate or connection problem (details.problems lists them worst first): expired, name_not_covered, refused… */
+export const tlsFailureClass = (result: ProbeResult): string => problemClass(result.details) ?? UNCLASSED;

@@ -36,6 +36,12 @@ export interface ProbeResult<Name extends string = string> {
   timings: Record<string, number>;
   details: JsonObject;
   observations: Observation<Name>[];
+  /**
+   * For a failing result, the class of its failure ("http_status", "connect_refused", "name_not_covered"): what
+   * went wrong, without the numbers, so 502 and 503 share one and a refused connection has another. A probe
+   * kind's failureClass decides it; set here by probes that know it where the failure is decided.
+   */
+  code?: string;
 }
 
 /**
@@ -80,6 +86,12 @@ export interface Fact {
 /** Turns a result's details into facts; each probe kind has one, so every view shows a new kind without changes. */
 export type FactsOf = (details: JsonObject) => Fact[];
 
+/**
+ * The class of a failing result (see ProbeResult.code); each probe kind has one. A failing check whose class
+ * changes is announced again ("now …"); one whose numbers change (502 then 503) is not.
+ */
+export type FailureClassOf = (result: ProbeResult) => string;
+
 export const STATUS_RANK: Record<Status, number> = { ok: 0, warn: 1, fail: 2 };
 
 export function worstStatus(statuses: Iterable<Status>): Status {
@@ -102,5 +114,6 @@ export function failed<Name extends string = never>(
     timings: { total: (performance.now() - startedAt) / 1000, ...extra.timings },
     details: extra.details ?? {},
     observations: extra.observations ?? [],
+    ...(extra.code ? { code: extra.code } : {}),
   };
 }

@@ -3,6 +3,7 @@
  * inline CSS and SVG, no scripts and nothing fetched from elsewhere, so it works offline and on a phone.
  */
 import type { Request } from 'express';
+import { failingRoot, failingStatus, type CheckStates } from '../alerts/check-states.js';
 import type { CheckView } from '../checks/monitor.js';
 import { formatDuration } from '../util/format.js';
 import { summaryFacts } from '../probes/index.js';
@@ -62,10 +63,48 @@ interface RenderOptions {
   now: number;
 }
 
+const byStatusThenName = (a: CheckView, b: CheckView) =>
+  (ORDER[a.state.status] ?? 9) - (ORDER[b.state.status] ?? 9) || a.check.name.localeCompare(b.check.name);
+
+interface Group {
+  view: CheckView;
+  /** Failing checks whose failing dependency is this one: the alert folds them into its message. */
+  dependents: CheckView[];
+}
+
+/**
+ * The checks in the order a person reads an outage: each failing root cause with the checks it takes down under
+ * it (the fold the alerts make), worst group first, then by name.
+ */
+function grouped(views: CheckView[]): Group[] {
+  const byName = new Map(views.map((v) => [v.check.name, v]));
+  const checks: CheckStates = {
+    state: (name) => byName.get(name)?.state,
+    lastResult: () => undefined,
+    dependsOn: (name) => byName.get(name)?.check.depends_on ?? [],
+  };
+  const rootOf = (v: CheckView) => {
+    const root = failingStatus(v.state.status) ? failingRoot(checks, v.check.name) : undefined;
+    return root !== undefined && root !== v.check.name ? root : undefined;
+  };
+  const roots = new Map(views.map((v) => [v.check.name, rootOf(v)]));
+  const groups = new Map<string, Group>();
+  // A root that itself has a root is only possible in a dependency cycle: such a check stands on its own.
+  const under = (v: CheckView) => {
+    const root = roots.get(v.check.name);
+    return root !== undefined && roots.get(root) === undefined ? root : undefined;
+  };
+  for (const v of views) if (under(v) === undefined) groups.set(v.check.name, { view: v, dependents: [] });
+  for (const v of views) {
+    const root = under(v);
+    if (root !== undefined) groups.get(root)?.dependents.push(v);
+  }
+  const worst = (g: Group) => Math.min(...[g.view, ...g.dependents].map((v) => ORDER[v.state.status] ?? 9));
+  for (const g of groups.values()) g.dependents.sort(byStatusThenName);
+  return [...groups.values()].sort((a, b) => worst(a) - worst(b) || byStatusThenName(a.view, b.view));
+}
+
 export function renderPage(views: CheckView[], history: History, opts: RenderOptions): string {
-  const sorted = [...views].sort(
-    (a, b) => (ORDER[a.state.status] ?? 9) - (ORDER[b.state.status] ?? 9) || a.check.name.localeCompare(b.check.name),
-  );
   const counts = { fail: 0, warn: 0, unknown: 0, ok: 0 };
   for (const v of views) counts[v.state.status]++;
   const headline =
@@ -79,8 +118,10 @@ export function renderPage(views: CheckView[], history: History, opts: RenderOpt
             ? 'starting'
             : 'all ok';
   const states = new Map(views.map((v) => [v.check.name, v.state.status]));
-  const rows = sorted
-    .map((v) => (opts.full ? fullRow(v, history.points(v.check.name), opts.now, states) : briefRow(v)))
+  const row = (v: CheckView, root?: string) =>
+    opts.full ? fullRow(v, history.points(v.check.name), opts.now, states, root) : briefRow(v, root);
+  const rows = grouped(views)
+    .flatMap((g) => [row(g.view), ...g.dependents.map((d) => row(d, g.view.check.name))])
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -96,12 +137,26 @@ ${rows || '<li class="empty">No checks configured.</li>'}
 </ul></main></body></html>`;
 }
 
-function briefRow(v: CheckView): string {
+/** The list item's opening tag; a dependent is marked and indented under its root cause. */
+function itemTag(v: CheckView, root: string | undefined): string {
   const s = v.state.status;
-  return `<li class="check ${s}" data-check="${escapeHtml(v.check.name)}" data-status="${s}"><div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span></div></li>`;
+  return root === undefined
+    ? `<li class="check ${s}" data-check="${escapeHtml(v.check.name)}" data-status="${s}">`
+    : `<li class="check ${s} dependent" data-check="${escapeHtml(v.check.name)}" data-status="${s}" data-root="${escapeHtml(root)}" title="probably failing because ${escapeHtml(root)} is">`;
 }
 
-function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<string, string>): string {
+function briefRow(v: CheckView, root?: string): string {
+  const s = v.state.status;
+  return `${itemTag(v, root)}<div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span></div></li>`;
+}
+
+function fullRow(
+  v: CheckView,
+  points: HistoryPoint[],
+  now: number,
+  states: Map<string, string>,
+  root?: string,
+): string {
   const s = v.state.status;
   const last = v.last;
   const lastStatus = last?.result.status;
@@ -119,7 +174,7 @@ function fullRow(v: CheckView, points: HistoryPoint[], now: number, states: Map<
     v.check.depends_on.length > 0
       ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>`
       : '';
-  return `<li class="check ${s}" data-check="${escapeHtml(v.check.name)}" data-status="${s}">
+  return `${itemTag(v, root)}
 <div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span><span class="type">${escapeHtml(v.check.type)}</span>${pending}</div>
 <div class="body">
 <p class="reason">${last ? escapeHtml(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
@@ -214,6 +269,7 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
 .when{color:var(--muted);font-size:.8rem}.cause{color:var(--fail)}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
 .sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.ok{fill:var(--muted)}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
-.empty{color:var(--muted)}
+.empty{color:var(--muted)}.check.dependent{margin-left:32px;position:relative}
+.check.dependent::before{content:"↳";position:absolute;left:-22px;top:8px;color:var(--muted);font-size:1.1rem}
 @media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
 `;
