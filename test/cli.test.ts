@@ -84,7 +84,7 @@ describe('forgewatch check', () => {
     );
     const res = await runCli(['check', '-c', broken]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('broken.yaml:5:5 checks[0].retries: unknown key "retries"');
+    expect(res.stderr).toContain('broken.yaml:5:5 checks[0] (x).retries: unknown key "retries"');
     const file = writeConfig('d.yaml', config());
     expect((await runCli(['check', '-c', file, '--name', 'nope'])).code).toBe(2);
     expect((await runCli(['check', '-c', file, '--bogus'])).code).toBe(2);
