@@ -11,18 +11,52 @@ import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
 import { loadConfigFileIsolated } from './config/load-isolated.js';
 import { parseDuration } from './config/units.js';
-import { createLogger } from './log.js';
+import { createLogger, isLogFormat, LOG_FORMATS, type LogFormat } from './log.js';
 import { probeKinds } from './probes/index.js';
 import { ListenError, startService, type Service } from './service.js';
 import { LOOPBACK_HOST, parseListenAddress, type ListenAddress } from './util/listen.js';
 
+const COMMAND_USAGE = {
+  serve: `forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text]
+
+Runs every check on its schedule and serves /, /metrics, /check, /api/status and /healthz.
+  -c, --config PATH   the config (else $FORGEWATCH_CONFIG, else ./forgewatch.yaml, else an embedded default)
+  --listen HOST:PORT  overrides server.listen; HOST:0 binds a free port
+  --log-format F      json (default: one JSON line per event) or text (one readable line, for a terminal);
+                      also $FORGEWATCH_LOG_FORMAT. The level comes from $FORGEWATCH_LOG_LEVEL (info)
+SIGHUP or POST /-/reload reloads the config. Exit 2: a config, state_dir or listen address it cannot use.`,
+  check: `forgewatch check [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
+
+Runs the selected checks once and prints a table (or, with --json, the JSON of GET /check).
+  -c, --config PATH   the config (else $FORGEWATCH_CONFIG, else ./forgewatch.yaml; none is exit 2)
+  --name N            only this check (repeatable)
+  --type T            only checks of this type
+  --label K:V         only checks with this label (repeatable; a bare K: the label is set)
+  --wait 120s         run again every 2 s until all pass or the time is up
+  --wide              the full reason and facts; by default the table fits 100 columns
+Exit 0 all pass, 1 a check fails, 2 a config or usage error (a config with no checks, a filter that
+selects none).`,
+  validate: `forgewatch validate [PATH | -c PATH]
+
+Reads the config and reports every mistake as file:line:col key path: message.
+Exit 0 valid, 2 a mistake or no checks in the file.`,
+  init: `forgewatch init [PATH] [--force]
+
+Writes an annotated config to PATH (default ./forgewatch.yaml); --force overwrites an existing file.`,
+} as const;
+
+type Command = keyof typeof COMMAND_USAGE;
+
+const isCommand = (name: string): name is Command => Object.hasOwn(COMMAND_USAGE, name);
+
 const USAGE = `forgewatch — health, TLS, container and port monitoring
 
 usage:
-  forgewatch [serve] [-c PATH] [--listen HOST:PORT]
-  forgewatch check   [-c PATH] [--json] [--name N]... [--type T] [--label K:V]... [--wait 120s]
+  forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text]
+  forgewatch check   [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
   forgewatch validate [PATH | -c PATH]
   forgewatch init    [PATH] [--force]
+  forgewatch COMMAND --help   that command's options
 
 The config comes from -c PATH, else $FORGEWATCH_CONFIG, else ./forgewatch.yaml;
 with none of them, serve runs an embedded default (a self-check and the local ports)
@@ -31,6 +65,8 @@ exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
 (serve: also a state_dir or listen address it cannot use)`;
 
 const DEFAULT_FILE = 'forgewatch.yaml';
+/** The check table's width without --wide: a terminal's and a CI log's usual 100 columns. */
+const TABLE_WIDTH = 100;
 const EMBEDDED = '(embedded default)';
 const DEFAULT_LISTEN: ListenAddress = { host: LOOPBACK_HOST, port: 9464 };
 
@@ -66,13 +102,21 @@ async function main(argv: string[]): Promise<number> {
       type: { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       wait: { type: 'string' },
+      wide: { type: 'boolean' },
+      'log-format': { type: 'string' },
       force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
   });
   if (values.help || command === 'help') {
-    console.log(USAGE);
+    // `forgewatch help check` as well as `forgewatch check --help`.
+    const topic = command === 'help' ? positionals[0] : command;
+    console.log(
+      topic !== undefined && isCommand(topic) && (command !== 'serve' || argv[0] === 'serve')
+        ? COMMAND_USAGE[topic]
+        : USAGE,
+    );
     return 0;
   }
   if (values.version || command === 'version') {
@@ -82,11 +126,12 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      return serve(values.config, values.listen);
+      return serve(values.config, values.listen, logFormat(values['log-format']));
     case 'check':
       if ((values.type?.length ?? 0) > 1) throw new UsageError('--type takes one check type');
       return check(values.config, {
         json: values.json ?? false,
+        wide: values.wide ?? false,
         names: values.name ?? [],
         ...(values.type?.[0] ? { type: values.type[0] } : {}),
         labels: values.label ?? [],
@@ -99,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
           `no config to validate: pass a path, -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init)`,
         );
       const config = loadConfigFile(file);
+      requireChecks(config, file);
       console.log(`${file}: ok (${config.checks.length} checks)`);
       return 0;
     }
@@ -114,8 +160,26 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(explicit: string | undefined, listenFlag: string | undefined): Promise<number> {
-  const logger = createLogger();
+function logFormat(flag: string | undefined): LogFormat {
+  const given = flag ?? process.env.FORGEWATCH_LOG_FORMAT ?? 'json';
+  if (!isLogFormat(given))
+    throw new UsageError(
+      `${flag === undefined ? 'FORGEWATCH_LOG_FORMAT' : '--log-format'}: expected ${LOG_FORMATS.join(' or ')}, got ${JSON.stringify(given)}`,
+    );
+  return given;
+}
+
+/**
+ * `check` and `validate` agree: a config without checks is a mistake (an empty file, the checks under the
+ * wrong key), not a pass. `serve` still runs one, as it runs the embedded default, so alerts can be set up first.
+ */
+function requireChecks(config: Config, file: string): void {
+  if (config.checks.length === 0)
+    throw new UsageError(`no checks in ${file}: add a checks: list (forgewatch init writes an annotated example)`);
+}
+
+async function serve(explicit: string | undefined, listenFlag: string | undefined, format: LogFormat): Promise<number> {
+  const logger = createLogger(undefined, format);
   const listen = listenFlag ? parseListenFlag(listenFlag) : undefined;
   const file = configPath(explicit);
   // The embedded default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
@@ -158,6 +222,7 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
 
 interface CheckOptions {
   json: boolean;
+  wide: boolean;
   names: string[];
   type?: string;
   labels: string[];
@@ -173,6 +238,7 @@ async function check(explicit: string | undefined, opts: CheckOptions): Promise<
       `no config file to check: pass -c PATH, set FORGEWATCH_CONFIG, or create ./${DEFAULT_FILE} (forgewatch init writes one)`,
     );
   const config = loadConfigFile(file);
+  requireChecks(config, file);
   const selection = selectChecks(
     config.checks,
     { names: opts.names, ...(opts.type ? { type: opts.type } : {}), labels: opts.labels },
@@ -199,7 +265,7 @@ async function check(explicit: string | undefined, opts: CheckOptions): Promise<
     await new Promise((r) => setTimeout(r, pause));
   }
   await monitor.close();
-  console.log(opts.json ? JSON.stringify(report, null, 2) : formatTable(report));
+  console.log(opts.json ? JSON.stringify(report, null, 2) : formatTable(report, opts.wide ? undefined : TABLE_WIDTH));
   return report.ok ? 0 : 1;
 }
 

@@ -84,7 +84,7 @@ describe('forgewatch check', () => {
     );
     const res = await runCli(['check', '-c', broken]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('broken.yaml:5:5 checks[0].retries: unknown key "retries"');
+    expect(res.stderr).toContain('broken.yaml:5:5 checks[0] (x).retries: unknown key "retries"');
     const file = writeConfig('d.yaml', config());
     expect((await runCli(['check', '-c', file, '--name', 'nope'])).code).toBe(2);
     expect((await runCli(['check', '-c', file, '--bogus'])).code).toBe(2);
@@ -134,6 +134,75 @@ describe('forgewatch check', () => {
       );
     } finally {
       await empty.cleanup();
+    }
+  });
+});
+
+describe('forgewatch check: the table', () => {
+  it('fits 100 columns, cutting the reason and wrapping the hint; --wide prints each in full on one line', async () => {
+    const marker = 'database pool healthy and every replica caught up with the primary';
+    const file = writeConfig(
+      'wide.yaml',
+      `checks:\n  - name: a-rather-long-check-name-for-the-public-api\n    type: http\n    url: ${target.url}/ok\n    expect: { body_contains: "${marker}" }\n`,
+    );
+    const narrow = await runCli(['check', '-c', file]);
+    expect(narrow.code).toBe(1);
+    const lines = narrow.stdout.trimEnd().split('\n');
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(100);
+    // Cut at the column's end, so the facts under a row stay under it; the hint below the table wraps.
+    const row = lines.find((l) => l.startsWith('a-rather-long-check-name-for-the-public…  FAIL'));
+    expect(row).toMatch(/ {2}body does not contain "database pool[^"]*… {2}\d+(ms|\.\d+s|s)$/);
+    expect(narrow.stdout).toMatch(/^ {2}a-rather-long-check-name-for-the-public-api: The endpoint .*\n {4}\S/m);
+
+    const wide = await runCli(['check', '-c', file, '--wide']);
+    expect(wide.code).toBe(1);
+    const wideRow = wide.stdout.split('\n').find((l) => l.startsWith('a-rather-long'));
+    expect(wideRow).toMatch(new RegExp(`FAIL\\s+body does not contain "${marker}".*\\s+\\d+(ms|\\.\\d+s|s)$`));
+    expect(wideRow?.length).toBeGreaterThan(100);
+  });
+});
+
+describe('forgewatch COMMAND --help', () => {
+  it.each([
+    ['check', /^forgewatch check \[-c PATH\].*--wide/, '--wait 120s'],
+    ['serve', /^forgewatch \[serve\] .*--log-format json\|text/, 'FORGEWATCH_LOG_FORMAT'],
+    ['validate', /^forgewatch validate \[PATH \| -c PATH\]/, 'no checks in the file'],
+    ['init', /^forgewatch init \[PATH\] \[--force\]/, '--force overwrites'],
+  ])("%s --help prints that command's usage, not the overview", async (command, first, detail) => {
+    for (const args of [
+      [command, '--help'],
+      ['help', command],
+    ]) {
+      const res = await runCli(args);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(first);
+      expect(res.stdout).toContain(detail);
+      expect(res.stdout).not.toContain('usage:');
+    }
+  });
+
+  it('--help alone prints the overview of every command', async () => {
+    const res = await runCli(['--help']);
+    expect(res.stdout).toMatch(/^forgewatch — health/);
+    expect(res.stdout).toContain('forgewatch COMMAND --help');
+  });
+});
+
+describe('a config without checks', () => {
+  it('validate and check agree: exit 2, "no checks in FILE", for an empty file and for checks: []', async () => {
+    for (const [name, body] of [
+      ['empty.yaml', ''],
+      ['none.yaml', 'checks: []\n'],
+    ] as const) {
+      const file = writeConfig(name, body);
+      for (const command of ['validate', 'check']) {
+        const res = await runCli([command, '-c', file]);
+        expect(res.code, `${command} ${name}`).toBe(2);
+        expect(res.stdout).toBe('');
+        expect(res.stderr.trim()).toBe(
+          `forgewatch: no checks in ${file}: add a checks: list (forgewatch init writes an annotated example)`,
+        );
+      }
     }
   });
 });

@@ -61,9 +61,67 @@ describe('config loading', () => {
 
   it('rejects unknown keys, pointing at the key itself', () => {
     expect(problemsOf(`${head}${httpCheck('a', '    expct:\n      status: [200]\n')}`)).toEqual([
-      'forgewatch.yaml:5:5 checks[0].expct: unknown key "expct"',
+      'forgewatch.yaml:5:5 checks[0].expct: unknown key "expct" — did you mean "expect"?',
     ]);
-    expect(problemsOf(`servr:\n  listen: 1.2.3.4:80\n`)).toEqual(['forgewatch.yaml:1:1 servr: unknown key "servr"']);
+    expect(problemsOf(`servr:\n  listen: 1.2.3.4:80\n`)).toEqual([
+      'forgewatch.yaml:1:1 servr: unknown key "servr" — did you mean "server"?',
+    ]);
+  });
+
+  it('suggests the closest known key for an unknown one, at every level, and none when nothing is close', () => {
+    const yaml = [
+      'defaults:',
+      '  intervall: 30s',
+      'checks:',
+      '  - name: a',
+      '    type: http',
+      '    url: http://x/',
+      '    intervall: 5s',
+      '    expect: { stat: [200] }',
+      '    tls: { insecur: true }',
+      '    frobnicate: 1',
+      '  - name: c',
+      '    type: tls',
+      '    host: x',
+      '    warn_befor: 21d',
+      'alerts:',
+      '  channels:',
+      '    - name: m',
+      '      type: slack',
+      '      webhok_url: https://hooks.slack.com/x',
+      '',
+    ].join('\n');
+    expect(problemsOf(yaml)).toEqual([
+      'forgewatch.yaml:2:3 defaults.intervall: unknown key "intervall" — did you mean "interval"?',
+      'forgewatch.yaml:7:5 checks[0].intervall: unknown key "intervall" — did you mean "interval"?',
+      'forgewatch.yaml:8:15 checks[0].expect.stat: unknown key "stat" — did you mean "status"?',
+      'forgewatch.yaml:9:12 checks[0].tls.insecur: unknown key "insecur" — did you mean "insecure"?',
+      'forgewatch.yaml:10:5 checks[0].frobnicate: unknown key "frobnicate"',
+      'forgewatch.yaml:14:5 checks[1].warn_befor: unknown key "warn_befor" — did you mean "warn_before"?',
+      'forgewatch.yaml:17:7 alerts.channels[0].webhook_url: required key is missing',
+      // A slack channel's own key, not an email channel's.
+      'forgewatch.yaml:19:7 alerts.channels[0].webhok_url: unknown key "webhok_url" — did you mean "webhook_url"?',
+    ]);
+  });
+
+  it('names the check by its name as well as its index in the printed message', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, 'named.yaml');
+      writeFileSync(
+        file,
+        `${head}${httpCheck('api-local')}${httpCheck('worker')}${httpCheck('api-public', '    expect:\n      status: [20O]\n')}  - name: Bad Name\n    type: http\n    url: http://x/\n    intervall: 5s\n`,
+      );
+      expect(() => loadConfigFile(file, {})).toThrow(
+        [
+          `${file}:12:16 checks[2] (api-public).expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`,
+          `${file}:13:11 checks[3].name: must match [a-z0-9][a-z0-9_.-]* (lower case letters, digits, "_", "." and "-"), got "Bad Name"`,
+          `${file}:16:5 checks[3].intervall: unknown key "intervall" — did you mean "interval"?`,
+        ].join('\n'),
+      );
+    } finally {
+      await cleanup();
+    }
   });
 
   it.each([
@@ -282,7 +340,7 @@ describe('forgewatch validate (CLI)', () => {
     const res = await runCli(['validate', bad]);
     expect(res.code).toBe(2);
     expect(res.stderr.trim()).toBe(
-      `${bad}:6:16 checks[0].expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`,
+      `${bad}:6:16 checks[0] (a).expect.status[0]: expected an HTTP status 100-599 or a range, got "20O"`,
     );
   });
 
@@ -324,5 +382,61 @@ describe('forgewatch validate (CLI)', () => {
       port: 8000,
       owner: { container: 'forgetrace-backend' },
     });
+  });
+
+  it('the alerts example init writes is valid once uncommented, with its variables set', async () => {
+    const own = tempDir();
+    try {
+      expect((await runCli(['init'], { cwd: own.dir })).code).toBe(0);
+      const written = readFileSync(path.join(own.dir, 'forgewatch.yaml'), 'utf8').split('\n');
+      const start = written.indexOf('# alerts:');
+      expect(start).toBeGreaterThan(0);
+      const uncommented = [
+        ...written.slice(0, start),
+        ...written.slice(start).map((line) => (line.startsWith('# ') ? line.slice(2) : line)),
+      ].join('\n');
+      const env = { SMTP_PASSWORD: 'pw', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x' };
+      expect(problemsOf(uncommented, env)).toEqual([]);
+      const config = parseConfig(uncommented, 'forgewatch.yaml', env, own.dir);
+      expect(config.alerts?.channels).toMatchObject([
+        { name: 'ops-mail', type: 'email', smtp: { host: 'smtp.example.com', port: 587, password: 'pw' } },
+        { name: 'ops-slack', type: 'slack', webhook_url: 'https://hooks.slack.com/services/T/B/x' },
+      ]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
+
+describe('YAML syntax errors', () => {
+  it('an unquoted ${VAR} inside { } says to quote it, once, instead of a burst of YAML errors', () => {
+    const yaml = [
+      'alerts:',
+      '  channels:',
+      '    - name: ops-mail',
+      '      type: email',
+      '      smtp: { host: smtp.example.com, port: 587, user: alerts, password: ${SMTP_PASSWORD} }',
+      '      from: forgewatch@example.com',
+      '      to: [ops@example.com]',
+      '',
+    ].join('\n');
+    const problems = problemsOf(yaml, { SMTP_PASSWORD: 'pw' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^forgewatch\.yaml:5:74 : YAML syntax: Unexpected flow-map-start/);
+    expect(problems[0]).toContain('quote the reference: "${SMTP_PASSWORD}"');
+    expect(problems[0]).toMatch(/the \d+ YAML errors after it follow from it/);
+    // Quoted as the hint says, the same file loads.
+    const fixed = yaml.replace('password: ${SMTP_PASSWORD}', 'password: "${SMTP_PASSWORD}"');
+    expect(problemsOf(fixed, { SMTP_PASSWORD: 'pw' })).toEqual([]);
+  });
+
+  it('in a [ ] list too; a YAML error elsewhere gets no such hint', () => {
+    const inList = problemsOf('checks:\n  - name: a\n    type: http\n    url: http://x/\n    depends_on: [${DEP}]\n', {
+      DEP: 'b',
+    });
+    expect(inList[0]).toContain('quote the reference: "${DEP}"');
+    const other = problemsOf('checks:\n  - name: a\n    type: http\n   url: ${URL}\n', { URL: 'http://x/' });
+    expect(other.length).toBeGreaterThan(0);
+    expect(other.join('\n')).not.toContain('quote the reference');
   });
 });

@@ -122,7 +122,7 @@ describe('forgewatch serve', () => {
       writeFileSync(file, `${base}  - name: three\n    type: http\n    url: not-a-url\n`);
       s.child.kill('SIGHUP');
       const rejected = await waitFor(() => s.lines().find((l) => l.event === 'reload_failed'));
-      expect(rejected.error).toMatch(/fw\.yaml:\d+:\d+ checks\[1\]\.url: expected an http/);
+      expect(rejected.error).toMatch(/fw\.yaml:\d+:\d+ checks\[1\] \(three\)\.url: expected an http/);
       expect(await names()).toEqual(['one', 'two']);
 
       await waitFor(() => s.lines().some((l) => l.event === 'transition'), 15_000);
@@ -150,7 +150,9 @@ describe('forgewatch serve', () => {
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       expect(code).toBe(2);
-      expect(err.trim()).toBe(`${file}:5:5 checks[0].intervall: unknown key "intervall"`);
+      expect(err.trim()).toBe(
+        `${file}:5:5 checks[0] (x).intervall: unknown key "intervall" — did you mean "interval"?`,
+      );
     } finally {
       await cleanup();
     }
@@ -193,7 +195,7 @@ describe('forgewatch serve', () => {
       await waitFor(() => count('transition') >= 5, 15_000);
       expect(count('state_write_failed')).toBe(1);
       const failed = s.lines().find((l) => l.event === 'state_write_failed');
-      expect(failed).toMatchObject({ level: 50, error: expect.stringContaining('EISDIR') });
+      expect(failed).toMatchObject({ level: 'error', error: expect.stringContaining('EISDIR') });
       expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
 
       rmdirSync(path.join(stateDir, 'state.json'));
@@ -271,7 +273,7 @@ describe('forgewatch serve', () => {
       const lines = jsonLines(res.stdout);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({
-        level: 50,
+        level: 'error',
         event: 'listen_failed',
         msg: `cannot listen on 127.0.0.1:${holder.port}: the address is already in use`,
       });
@@ -280,6 +282,61 @@ describe('forgewatch serve', () => {
       );
     } finally {
       await holder.close();
+      await cleanup();
+    }
+  });
+
+  it('logs the level as a word; --log-format text (or FORGEWATCH_LOG_FORMAT) prints one readable line per event', async () => {
+    const { dir, cleanup } = tempDir();
+    const target = await httpServer((_req, res) => void res.writeHead(502).end());
+    try {
+      const config = (stateDir: string) =>
+        `state_dir: ${stateDir}\ndefaults: { failure_threshold: 1 }\nchecks:\n  - name: api\n    type: http\n    url: ${target.url}/\n    interval: 100ms\n`;
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(file, config('./state'));
+      const json = await serve(['-c', file], dir);
+      expect(json.lines().find((l) => l.event === 'started')).toMatchObject({ level: 'info', service: 'forgewatch' });
+      await stop(json);
+
+      const ways = [
+        { args: ['--log-format', 'text'], env: {} },
+        { args: [], env: { FORGEWATCH_LOG_FORMAT: 'text' } },
+      ];
+      for (const [i, how] of ways.entries()) {
+        // A state_dir of its own: a check remembered as failing makes no transition to log.
+        const file = path.join(dir, `fw-${i}.yaml`);
+        writeFileSync(file, config(`./state-${i}`));
+        const port = await freePort();
+        const child = spawn(
+          process.execPath,
+          [BUILT_CLI, 'serve', '-c', file, '--listen', `127.0.0.1:${port}`, ...how.args],
+          { cwd: dir, env: { ...process.env, ...how.env } },
+        );
+        running.push({ child, lines: () => [], url: '' });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        await waitFor(() => out.includes(' transition '), 15_000);
+        const lines = out.split('\n').filter(Boolean);
+        for (const line of lines) expect(line.startsWith('{'), line).toBe(false);
+        expect(lines.find((l) => l.includes(' started '))).toMatch(
+          new RegExp(
+            `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  started forgewatch listening on http://127\\.0\\.0\\.1:${port} {2}checks=1 `,
+          ),
+        );
+        const transition = lines.find((l) => l.includes(' transition '));
+        expect(transition).toMatch(/^\S+Z INFO  transition api: unknown -> fail: status 502, expected 200-299 /);
+        // What the message leaves out follows as key=value; what it says is not repeated.
+        expect(transition).toMatch(/ type=http /);
+        expect(transition).toMatch(/ hint="The proxy/);
+        expect(transition).not.toContain('check=api');
+        child.kill('SIGKILL');
+      }
+
+      const bad = await serveUntilExit(['-c', file, '--log-format', 'xml'], dir);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim()).toBe('forgewatch: --log-format: expected json or text, got "xml"');
+    } finally {
+      await target.close();
       await cleanup();
     }
   });

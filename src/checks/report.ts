@@ -89,37 +89,82 @@ export function selectChecks(checks: CheckConfig[], filter: CheckFilter, knownTy
   return { selected };
 }
 
+/** The narrowest the REASON column gets, however long the names: narrower, a reason is unreadable. */
+const MIN_REASON_WIDTH = 30;
+
 /**
  * One row per check; under it the check's facts (certificate days left, restarts...), with their tone in the
- * STATUS column (blank when neutral) and their text in the REASON column.
+ * STATUS column (blank when neutral) and their text in the REASON column. With `width` (a terminal, a CI log)
+ * the table fits it: reasons and facts are cut, the hints under the table wrap; without, all is shown in full (--wide).
  */
-export function formatTable(report: CheckReport): string {
+export function formatTable(report: CheckReport, width?: number): string {
   const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.reason, formatDuration(c.duration_ms)]);
   const header = ['NAME', 'STATUS', 'REASON', 'DURATION'];
-  const widths = header.map((h, i) =>
-    Math.min(i === 2 ? 90 : 40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) =>
-        i === cells.length - 1
-          ? c
-          : c.length > (widths[i] ?? 0)
-            ? `${c.slice(0, (widths[i] ?? 1) - 1)}…`
-            : c.padEnd(widths[i] ?? 0),
-      )
-      .join('  ');
+  const natural = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const nameWidth = Math.min(40, natural[0] ?? 0);
+  const statusWidth = natural[1] ?? 0;
+  const durationWidth = natural[3] ?? 0;
+  const reasonWidth =
+    width === undefined
+      ? (natural[2] ?? 0)
+      : Math.max(MIN_REASON_WIDTH, width - nameWidth - statusWidth - durationWidth - 3 * COLUMN_GAP.length);
+  const fit = (text: string, cells: number) => (text.length > cells ? `${text.slice(0, cells - 1)}…` : text);
+  /** One line: a reason longer than its column is cut (…), so the facts under it stay in line; --wide shows it all. */
+  const line = (name: string, status: string, reason: string, duration: string) =>
+    [
+      fit(name, nameWidth).padEnd(nameWidth),
+      status.padEnd(statusWidth),
+      (width === undefined ? reason : fit(reason, reasonWidth)).padEnd(reasonWidth),
+      duration,
+    ]
+      .join(COLUMN_GAP)
+      .trimEnd();
   const factLines = (c: CheckReportEntry) =>
     summaryFacts(c.type, c.details).map((f) =>
-      line(['', f.tone === 'neutral' ? '' : f.tone, f.text.replaceAll('\n', ' ')]).trimEnd(),
+      line('', f.tone === 'neutral' ? '' : f.tone, f.text.replaceAll('\n', ' '), ''),
     );
-  const hints = report.checks.filter((c) => c.status !== 'ok' && c.hint).map((c) => `  ${c.name}: ${c.hint}`);
+  const hints = report.checks
+    .filter((c) => c.status !== 'ok' && c.hint)
+    .flatMap((c) => {
+      const text = `${c.name}: ${c.hint ?? ''}`;
+      return width === undefined
+        ? [`  ${text}`]
+        : wrap(text, width - 4).map((part, i) => `${i ? '    ' : '  '}${part}`);
+    });
   const failing = report.checks.filter((c) => c.status === 'fail').length;
   return [
-    line(header),
-    ...report.checks.flatMap((c, i) => [line(rows[i] ?? []), ...factLines(c)]),
+    line('NAME', 'STATUS', 'REASON', 'DURATION'),
+    ...report.checks.flatMap((c, i) => {
+      const [name = '', status = '', reason = '', duration = ''] = rows[i] ?? [];
+      return [line(name, status, reason, duration), ...factLines(c)];
+    }),
     '',
     `${report.checks.length - failing} passed, ${failing} failed`,
     ...(hints.length ? ['', 'hints:', ...hints] : []),
   ].join('\n');
+}
+
+const COLUMN_GAP = '  ';
+
+/** Splits text into lines of at most `width` characters, at spaces where it can; a longer word is cut. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    let rest = word;
+    while (rest.length > width) {
+      if (current) lines.push(current);
+      current = '';
+      lines.push(rest.slice(0, width));
+      rest = rest.slice(width);
+    }
+    if (!current) current = rest;
+    else if (current.length + 1 + rest.length <= width) current += ` ${rest}`;
+    else {
+      lines.push(current);
+      current = rest;
+    }
+  }
+  if (current || lines.length === 0) lines.push(current);
+  return lines;
 }

@@ -86,12 +86,17 @@ checks:
     owner: { container: forgetrace-backend }
     bind: loopback
 
-# Alerts when a check regresses and when it recovers (see docs/alerts.md):
+# Alerts when a check regresses and when it recovers (see docs/alerts.md); uncomment to use:
 # alerts:
 #   channels:
 #     - name: ops-mail
 #       type: email
-#       smtp: { host: smtp.example.com, port: 587, secure: starttls, user: alerts, password: \${SMTP_PASSWORD} }
+#       smtp:                     # one key per line: inside { } a \${VAR} must be quoted, "\${VAR}"
+#         host: smtp.example.com
+#         port: 587
+#         secure: starttls
+#         user: alerts
+#         password: \${SMTP_PASSWORD}
 #       from: forgewatch@example.com
 #       to: [ops@example.com]
 #     - name: ops-slack

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { probeKinds } from '../probes/index.js';
 import type { ResolvedCommon } from './fields.js';
@@ -36,6 +36,8 @@ export interface ConfigProblem {
   col: number;
   path: string;
   message: string;
+  /** The name of the check the path points into (`checks[i]`), when it has a valid one. */
+  check?: string;
 }
 
 export class ConfigError extends Error {
@@ -50,7 +52,60 @@ export class ConfigError extends Error {
 }
 
 function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.col} ${p.path ? `${p.path}: ` : ''}${p.message}`;
+  // People know their checks by name, not by position: checks[2] (api-public).expect.status[0].
+  const where = p.check ? p.path.replace(/^checks\[\d+\]/, (index) => `${index} (${p.check})`) : p.path;
+  return `${p.file}:${p.line}:${p.col} ${where ? `${where}: ` : ''}${p.message}`;
+}
+
+/** The name of the check a path points into, when the file gives it a valid one. */
+function checkNameAt(doc: Document, p: readonly PathSegment[]): string | undefined {
+  if (p[0] !== 'checks' || typeof p[1] !== 'number') return undefined;
+  const name: unknown = doc.getIn(['checks', p[1], 'name']);
+  return typeof name === 'string' && checkName.safeParse(name).success ? name : undefined;
+}
+
+const REFERENCE_TEXT = /\$\{[^}\n]*\}/g;
+
+/** The ${…} reference that `offset` falls on, when it stands inside a { } or [ ] opened on the same line. */
+function referenceInFlow(text: string, offset: number): { start: number; text: string } | undefined {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineEnd = text.indexOf('\n', offset);
+  const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
+  for (const m of line.matchAll(REFERENCE_TEXT)) {
+    const start = lineStart + m.index;
+    if (offset < start || offset > start + m[0].length) continue;
+    const before = line.slice(0, m.index).replace(REFERENCE_TEXT, '');
+    const open = (before.match(/[{[]/g)?.length ?? 0) - (before.match(/[}\]]/g)?.length ?? 0);
+    return open > 0 ? { start, text: m[0] } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * YAML's syntax errors, one per problem. An unquoted ${…} inside { } or [ ] is the usual cause of a burst of
+ * them ("{" opens a map there): that one says to quote it, and the errors it sets off after it are left out.
+ */
+function yamlSyntaxProblems(text: string, errors: readonly YAMLError[]): Array<{ offset: number; message: string }> {
+  const out: Array<{ offset: number; message: string }> = [];
+  for (const [i, error] of errors.entries()) {
+    const message = `YAML syntax: ${error.message.split('\n')[0]}`;
+    const reference = referenceInFlow(text, error.pos[0]);
+    if (!reference) {
+      out.push({ offset: error.pos[0], message });
+      continue;
+    }
+    const later = errors.length - i - 1;
+    out.push({
+      offset: reference.start,
+      message:
+        `${message}: inside { } or [ ] YAML reads "{" as the start of a map; quote the reference: "${reference.text}"` +
+        (later > 0
+          ? ` (the ${later} YAML error${later > 1 ? 's' : ''} after it follow${later > 1 ? '' : 's'} from it)`
+          : ''),
+    });
+    break;
+  }
+  return out;
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -81,10 +136,11 @@ export function parseConfig(
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const at = (offset: number, p: readonly PathSegment[], message: string): ConfigProblem => {
     const { line, col } = lineCounter.linePos(offset);
-    return { file, line, col, path: formatPath(p), message };
+    const check = checkNameAt(doc, p);
+    return { file, line, col, path: formatPath(p), message, ...(check ? { check } : {}) };
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => at(e.pos[0], [], `YAML syntax: ${e.message.split('\n')[0]}`)));
+    throw new ConfigError(yamlSyntaxProblems(text, doc.errors).map((e) => at(e.offset, [], e.message)));
   }
   // Every problem in the file is collected in one pass: fixing one should not reveal the next only then.
   const problems: ConfigProblem[] = [];

@@ -1,5 +1,6 @@
 /** Runs a zod schema over a piece of the config and turns its issues into plain-language problems. */
 import type { z } from 'zod';
+import { closestMatch } from '../util/closest.js';
 import { formatPath, type PathSegment } from './interpolate.js';
 
 export type Report = (p: PathSegment[], message: string, pointAtKey?: boolean) => void;
@@ -41,13 +42,87 @@ export function validate<S extends z.ZodType>(
     for (const issue of result.error.issues) {
       const p = [...prefix, ...(issue.path as PathSegment[])];
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) report([...p, key], `unknown key ${JSON.stringify(key)}`, true);
+        const known = knownKeysAt(schema, value, issue.path as PathSegment[]);
+        for (const key of issue.keys) report([...p, key], unknownKeyMessage(key, known), true);
       } else {
         report(p, describeIssue(issue), issue.code === 'invalid_key');
       }
     }
     return undefined;
   }
+}
+
+function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const guess = closestMatch(key, known);
+  return `unknown key ${JSON.stringify(key)}${guess ? ` — did you mean ${JSON.stringify(guess)}?` : ''}`;
+}
+
+/** The parts of a zod schema's definition this walk reads; zod's own types for them are internal. */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  element?: z.ZodType;
+  valueType?: z.ZodType;
+  options?: z.ZodType[];
+  value?: unknown;
+  values?: unknown[];
+}
+
+const defOf = (schema: z.ZodType): SchemaDef => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/** The object schemas `schema` may be for `value`: wrappers unwrapped; of a union, the options whose literals it matches. */
+function objectSchemas(schema: z.ZodType, value: unknown): Array<Record<string, z.ZodType>> {
+  const def = defOf(schema);
+  if (def.type === 'object' && def.shape) return [def.shape];
+  const inner = def.innerType ?? def.in;
+  // A pipe is a check ahead of the real shape (its output side), or a transform of what came in.
+  if (inner) {
+    const shapes = def.out ? objectSchemas(def.out, value) : [];
+    return shapes.length > 0 ? shapes : objectSchemas(inner, value);
+  }
+  if (def.type !== 'union' || !def.options) return [];
+  const all = def.options.flatMap((o) => objectSchemas(o, value));
+  const fitting = all.filter((shape) =>
+    Object.entries(shape).every(([k, field]) => {
+      const literal = defOf(field);
+      if (literal.type !== 'literal') return true;
+      const given = (value as Record<string, unknown> | undefined)?.[k];
+      return (literal.values ?? [literal.value]).includes(given);
+    }),
+  );
+  return fitting.length > 0 ? fitting : all;
+}
+
+/** The keys the schema knows for the map at `rel` inside `value`, for suggesting one in place of a typo. */
+function knownKeysAt(schema: z.ZodType, value: unknown, rel: readonly PathSegment[]): string[] {
+  let candidates: Array<{ schema: z.ZodType; value: unknown }> = [{ schema, value }];
+  for (const seg of rel) {
+    candidates = candidates.flatMap(({ schema: s, value: v }) => {
+      const child = (v as Record<PathSegment, unknown> | undefined)?.[seg];
+      const def = unwrap(s);
+      if (def.type === 'array' && def.element) return [{ schema: def.element, value: child }];
+      if (def.type === 'record' && def.valueType) return [{ schema: def.valueType, value: child }];
+      return objectSchemas(s, v).flatMap((shape) => {
+        const field = shape[String(seg)];
+        return field ? [{ schema: field, value: child }] : [];
+      });
+    });
+  }
+  return [
+    ...new Set(candidates.flatMap((c) => objectSchemas(c.schema, c.value).flatMap((shape) => Object.keys(shape)))),
+  ];
+}
+
+/** The list or map a wrapped schema stands for (optional, default, pipe...), or the schema itself. */
+function unwrap(schema: z.ZodType): SchemaDef {
+  const def = defOf(schema);
+  const inner = def.innerType ?? def.in;
+  if (!inner || def.type === 'object') return def;
+  const output = def.out ? unwrap(def.out) : undefined;
+  return output && (output.type === 'array' || output.type === 'record') ? output : unwrap(inner);
 }
 
 function setAt(root: unknown, rel: readonly PathSegment[], value: unknown): void {
