@@ -6,12 +6,13 @@ import { runCli, tempDir } from './helpers/service.js';
 import { httpServer, type Started } from './helpers/servers.js';
 
 let target: Started<http.Server>;
-let healthyAfter = 0;
+/** /later answers 503 this many more times, then 200: a deploy that becomes healthy after the first attempt. */
+let unhealthyAnswers = 0;
 const { dir, cleanup } = tempDir();
 
 beforeAll(async () => {
   target = await httpServer((req, res) => {
-    if (req.url === '/later') return void res.writeHead(Date.now() >= healthyAfter ? 200 : 503).end();
+    if (req.url === '/later') return void res.writeHead(unhealthyAnswers-- > 0 ? 503 : 200).end();
     res.writeHead(req.url === '/ok' ? 200 : 502).end();
   });
 });
@@ -93,7 +94,7 @@ describe('forgewatch check', () => {
 
   it('--wait retries until the checks pass, for deploy pipelines', async () => {
     const file = writeConfig('e.yaml', config());
-    healthyAfter = Date.now() + 1500;
+    unhealthyAnswers = 1;
     const res = await runCli(['check', '-c', file, '--name', 'later', '--wait', '30s']);
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(/attempt 1: failing: later \(status 503, expected 200-299\); retrying in \d+s/);
