@@ -191,7 +191,7 @@ describe('HTTP API', () => {
     fw.writeConfig(`${config()}  - name: broken\n    type: http\n    url: nope\n`);
     const bad = await getJson(`${fw.url}/-/reload`, { method: 'POST' });
     expect(bad.status).toBe(400);
-    expect(bad.body.error).toMatch(/forgewatch\.yaml:\d+:\d+ checks\[3\]\.url: expected an http/);
+    expect(bad.body.error).toMatch(/forgewatch\.yaml:\d+:\d+ checks\[3\] \([a-z0-9_.-]+\)\.url: expected an http/);
     expect(fw.service.monitor.checks.map((c) => c.name)).toEqual(['web-up', 'slow-one']);
     expect(await (await fetch(`${fw.url}/metrics`)).text()).toContain('forgewatch_config_last_reload_successful 0');
   });
@@ -284,7 +284,7 @@ ${extra}`;
     const reload = await fetch(`${fw.url}/-/reload`, { method: 'POST', headers: auth });
     expect(reload.status).toBe(400);
     const rejected = await reload.text();
-    expect(rejected).toMatch(/checks\[2\]\.timeout: expected a duration/);
+    expect(rejected).toMatch(/checks\[2\] \([a-z0-9_.-]+\)\.timeout: expected a duration/);
     expect(rejected).not.toContain(TOKEN);
     fw.writeConfig(yaml());
     expect(log.text()).toMatch(/private-api/);

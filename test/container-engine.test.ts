@@ -325,16 +325,16 @@ describe('container check when the engine is unreachable or odd', () => {
 
   it('rejects a container check that names no container, with the place in the file', () => {
     expect(() => parseConfig('checks:\n  - name: c\n    type: container\n    window: 5m\n', 'forgewatch.yaml')).toThrow(
-      /forgewatch\.yaml:\d+:\d+ checks\[0\]\.container: set container \(a name or id\) or labels/,
+      /forgewatch\.yaml:\d+:\d+ checks\[0\] \([a-z0-9_.-]+\)\.container: set container \(a name or id\) or labels/,
     );
     expect(() =>
       parseConfig(
         'checks:\n  - name: c\n    type: container\n    container: web\n    window: soon\n',
         'forgewatch.yaml',
       ),
-    ).toThrow(/checks\[0\]\.window: expected a duration/);
+    ).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.window: expected a duration/);
     expect(() =>
       parseConfig('checks:\n  - name: c\n    type: container\n    container: /\n', 'forgewatch.yaml'),
-    ).toThrow(/checks\[0\]\.container: expected a container name or id, got "\/"/);
+    ).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.container: expected a container name or id, got "\/"/);
   });
 });

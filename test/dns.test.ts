@@ -102,13 +102,13 @@ describe('dns', () => {
   it('rejects malformed config with the key that is wrong', () => {
     const parse = (body: string) => () =>
       parseConfig(`checks:\n  - name: d\n    type: dns\n${body}`, '/etc/forgewatch.yaml');
-    expect(parse('    host: a.test\n    record: MX\n')).toThrow(/checks\[0\]\.record/);
+    expect(parse('    host: a.test\n    record: MX\n')).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.record/);
     expect(parse('    host: a.test\n    expect: [not-an-ip]\n')).toThrow(
-      /checks\[0\]\.expect\[0\]: expected an IPv4 address for a A record, got "not-an-ip"/,
+      /checks\[0\] \([a-z0-9_.-]+\)\.expect\[0\]: expected an IPv4 address for a A record, got "not-an-ip"/,
     );
     expect(parse('    host: a.test\n    server: 127.0.0.1:99999\n')).toThrow(
-      /checks\[0\]\.server: expected a resolver IP address/,
+      /checks\[0\] \([a-z0-9_.-]+\)\.server: expected a resolver IP address/,
     );
-    expect(parse('    host: "bad name"\n')).toThrow(/checks\[0\]\.host: expected a DNS name/);
+    expect(parse('    host: "bad name"\n')).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.host: expected a DNS name/);
   });
 });

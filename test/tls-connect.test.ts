@@ -194,13 +194,15 @@ describe('config', () => {
   it('takes durations and lifetime shares, and rejects anything else with its position', () => {
     expect(parse('    warn_before: 33%\n    fail_before: 10%\n')).not.toThrow();
     expect(parse('    warn_before: 3 weeks\n')).toThrow(
-      /forgewatch\.yaml:5:18 checks\[0\]\.warn_before: expected a time before expiry such as 21d, or a share of the lifetime/,
+      /forgewatch\.yaml:5:18 checks\[0\] \([a-z0-9_.-]+\)\.warn_before: expected a time before expiry such as 21d, or a share of the lifetime/,
     );
-    expect(parse('    warn_before: 150%\n')).toThrow(/checks\[0\]\.warn_before/);
+    expect(parse('    warn_before: 150%\n')).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.warn_before/);
     expect(parse('    warn_before: 7d\n    fail_before: 21d\n')).toThrow(
-      /checks\[0\]\.fail_before: fail_before must be shorter than warn_before/,
+      /checks\[0\] \([a-z0-9_.-]+\)\.fail_before: fail_before must be shorter than warn_before/,
     );
-    expect(parse('    names: ["bad name"]\n')).toThrow(/checks\[0\]\.names\[0\]: expected a host name/);
-    expect(parse('    port: 70000\n')).toThrow(/checks\[0\]\.port/);
+    expect(parse('    names: ["bad name"]\n')).toThrow(
+      /checks\[0\] \([a-z0-9_.-]+\)\.names\[0\]: expected a host name/,
+    );
+    expect(parse('    port: 70000\n')).toThrow(/checks\[0\] \([a-z0-9_.-]+\)\.port/);
   });
 });

@@ -114,11 +114,11 @@ describe('SNI', () => {
   it('refuses an IP address as server_name in the config, in tls and http checks', () => {
     const tlsYaml = 'checks:\n  - name: c\n    type: tls\n    host: 127.0.0.1\n    server_name: 127.0.0.1\n';
     expect(() => parseConfig(tlsYaml, '/etc/forgewatch.yaml')).toThrow(
-      /forgewatch\.yaml:5:18 checks\[0\]\.server_name: SNI must be a DNS name, not an IP address, got "127\.0\.0\.1": leave server_name out/,
+      /forgewatch\.yaml:5:18 checks\[0\] \([a-z0-9_.-]+\)\.server_name: SNI must be a DNS name, not an IP address, got "127\.0\.0\.1": leave server_name out/,
     );
     const httpYaml = 'checks:\n  - name: c\n    type: http\n    url: https://[::1]/\n    tls: { server_name: "::1" }\n';
     expect(() => parseConfig(httpYaml, '/etc/forgewatch.yaml')).toThrow(
-      /checks\[0\]\.tls\.server_name: SNI must be a DNS name/,
+      /checks\[0\] \([a-z0-9_.-]+\)\.tls\.server_name: SNI must be a DNS name/,
     );
     expect(() =>
       parseConfig('checks:\n  - name: c\n    type: tls\n    host: a.test\n    server_name: "bad name"\n', 'f.yaml'),
@@ -128,10 +128,22 @@ describe('SNI', () => {
 
 describe('config: empty lists', () => {
   it.each([
-    ['tls', '    host: a.test\n    names: []\n', /checks\[0\]\.names: names is an empty list: list at least one name/],
-    ['cert_file', '    path: /x.pem\n    names: []\n', /checks\[0\]\.names: names is an empty list/],
-    ['http', '    url: https://a.test/\n    tls: { names: [] }\n', /checks\[0\]\.tls\.names: names is an empty list/],
-    ['dns', '    host: a.test\n    expect: []\n', /checks\[0\]\.expect: expect is an empty list: list the answers/],
+    [
+      'tls',
+      '    host: a.test\n    names: []\n',
+      /checks\[0\] \([a-z0-9_.-]+\)\.names: names is an empty list: list at least one name/,
+    ],
+    ['cert_file', '    path: /x.pem\n    names: []\n', /checks\[0\] \([a-z0-9_.-]+\)\.names: names is an empty list/],
+    [
+      'http',
+      '    url: https://a.test/\n    tls: { names: [] }\n',
+      /checks\[0\] \([a-z0-9_.-]+\)\.tls\.names: names is an empty list/,
+    ],
+    [
+      'dns',
+      '    host: a.test\n    expect: []\n',
+      /checks\[0\] \([a-z0-9_.-]+\)\.expect: expect is an empty list: list the answers/,
+    ],
   ])('%s: says what an empty list means', (type, body, message) => {
     const run = () => parseConfig(`checks:\n  - name: c\n    type: ${type}\n${body}`, 'f.yaml');
     expect(run).toThrow(message);
