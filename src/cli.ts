@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { StateDirLockedError } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { StateDirError } from './checks/store.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
@@ -206,7 +207,7 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
       },
     });
   } catch (err) {
-    if (!(err instanceof StateDirError || err instanceof ListenError)) throw err;
+    if (!(err instanceof StateDirError || err instanceof StateDirLockedError || err instanceof ListenError)) throw err;
     logger.error({ event: err.event, error: err.message, hint: err.hint }, err.message);
     return 2;
   }

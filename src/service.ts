@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAlerting } from './alerts/index.js';
+import { acquireStateDirLock } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
@@ -82,6 +83,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     onWriteRecovered: (file) =>
       logger.info({ event: 'state_write_recovered', file }, `check state written to ${file} again`),
   });
+  // Before anything reads or writes the state: a second process on this directory must stop here.
+  const lock = acquireStateDirLock(config.state_dir);
   const monitor = new Monitor(config, store);
   const scheduler = new Scheduler(monitor);
   const metrics = new Metrics(monitor, scheduler);
@@ -146,6 +149,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   } catch (err) {
     await monitor.close();
     await alerting.close();
+    lock.release();
     throw new ListenError(hostPort(listen.host, listen.port), err as NodeJS.ErrnoException);
   }
   const address = server.address() as AddressInfo;
@@ -171,6 +175,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await monitor.close();
       await alerting.close();
+      lock.release();
     },
   };
 }
