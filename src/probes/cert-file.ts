@@ -22,6 +22,7 @@ import {
   type ProbeResult,
   type Status,
 } from './types.js';
+import { defineKind } from './kind.js';
 
 export const certFileCheckSchema = checkSchema('cert_file', {
   path: filePath,
@@ -187,3 +188,12 @@ export const certFileFacts: FactsOf = (details) => [
 
 /** The worst certificate problem over the files (details.problems lists them worst first). */
 export const certFileFailureClass = (result: ProbeResult): string => problemClass(result.details) ?? UNCLASSED;
+
+/** The cert_file probe kind, as src/probes/index.ts registers it. */
+export const certFileKind = defineKind({
+  schema: certFileCheckSchema,
+  probe: probeCertFile,
+  metrics: certFileMetrics,
+  facts: certFileFacts,
+  failureClass: certFileFailureClass,
+});

@@ -19,6 +19,8 @@ import {
   type Probe,
   type ProbeResult,
 } from './types.js';
+import { defineKind } from './kind.js';
+import { containerFailureClass } from './failure-classes.js';
 
 /** A label selector may match many containers; beyond this the check reports the first ones only. */
 const MAX_CONTAINERS = 50;
@@ -264,3 +266,12 @@ export const containerFacts: FactsOf = (details) => {
     ...fieldFacts(details, { skip: ['containers'], nested: true }),
   ];
 };
+
+/** The container probe kind, as src/probes/index.ts registers it. */
+export const containerKind = defineKind({
+  schema: containerCheckSchema,
+  probe: probeContainer,
+  metrics: containerMetrics,
+  facts: containerFacts,
+  failureClass: containerFailureClass,
+});

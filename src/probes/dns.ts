@@ -17,6 +17,7 @@ import {
   type Probe,
   type ProbeResult,
 } from './types.js';
+import { defineKind } from './kind.js';
 
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
 const resolverAddress = z.string().refine(
@@ -203,3 +204,12 @@ export const dnsFacts: FactsOf = (details) => fieldFacts(details, { nested: true
 
 /** Set where the lookup failed: the resolver's answer code, a timeout, or an answer other than the expected one. */
 export const dnsFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;
+
+/** The dns probe kind, as src/probes/index.ts registers it. */
+export const dnsKind = defineKind({
+  schema: dnsCheckSchema,
+  probe: probeDns,
+  metrics: dnsMetrics,
+  facts: dnsFacts,
+  failureClass: dnsFailureClass,
+});

@@ -29,6 +29,7 @@ import { fetchOnce, PHASES, portOf, type Hop, type RunState, type TimedPhase } f
 import { ProbeFailure } from './failure.js';
 import { networkFailureClass, problemClass, UNCLASSED } from './failure-classes.js';
 import { firstRequest, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
+import { defineKind } from './kind.js';
 
 const MAX_REDIRECTS = 10;
 /** How long a refused https:// URL's hint may wait to learn whether port 80 of the same address answers. */
@@ -276,3 +277,12 @@ export const httpFacts: FactsOf = (details) => {
 
 /** Set where each failure is decided: the failed expectation, the network error, the certificate problem. */
 export const httpFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;
+
+/** The http probe kind, as src/probes/index.ts registers it. */
+export const httpKind = defineKind({
+  schema: httpCheckSchema,
+  probe: probeHttp,
+  metrics: httpMetrics,
+  facts: httpFacts,
+  failureClass: httpFailureClass,
+});

@@ -29,6 +29,9 @@ import {
   type ProbeMemo,
   type Status,
 } from './types.js';
+import { defineKind } from './kind.js';
+import { portFailureClass } from './failure-classes.js';
+import { portFacts } from './port-facts.js';
 
 export const portCheckSchema = checkSchema('port', {
   host: z.string().min(1).default('127.0.0.1'),
@@ -309,3 +312,12 @@ export const probePort: Probe<PortCheck, PortMetricName, EngineMemo> = async (ch
     observations,
   };
 };
+
+/** The port probe kind, as src/probes/index.ts registers it. */
+export const portKind = defineKind({
+  schema: portCheckSchema,
+  probe: probePort,
+  metrics: portMetrics,
+  facts: portFacts,
+  failureClass: portFailureClass,
+});

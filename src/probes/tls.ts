@@ -13,6 +13,7 @@ import { readAnchors, trustStore } from '../tls/trust.js';
 import { certificateFacts, fieldFacts } from './facts.js';
 import { problemClass, UNCLASSED } from './failure-classes.js';
 import { failed, type FactsOf, type MetricNames, type MetricSpec, type Probe, type ProbeResult } from './types.js';
+import { defineKind } from './kind.js';
 
 export const tlsCheckSchema = checkSchema('tls', {
   host: z.string().min(1),
@@ -111,3 +112,12 @@ export const tlsFacts: FactsOf = (details) => [
 
 /** The worst certificate or connection problem (details.problems lists them worst first): expired, name_not_covered, refused… */
 export const tlsFailureClass = (result: ProbeResult): string => problemClass(result.details) ?? UNCLASSED;
+
+/** The tls probe kind, as src/probes/index.ts registers it. */
+export const tlsKind = defineKind({
+  schema: tlsCheckSchema,
+  probe: probeTls,
+  metrics: tlsMetrics,
+  facts: tlsFacts,
+  failureClass: tlsFailureClass,
+});
