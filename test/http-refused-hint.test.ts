@@ -42,6 +42,15 @@ describe('connection refused on an https:// port', () => {
     expect(r.hint).toContain('`listen 8443 ssl;`');
   });
 
+  it('gives a tls check refused on 443 the same hint', async () => {
+    const r = (
+      await runCheck(JSON.stringify({ name: 'cert', type: 'tls', host: plainAddress, port: 443, timeout: '2s' }))
+    ).result;
+    expect(r.reason).toBe(`connect ECONNREFUSED ${plainAddress}:443`);
+    expect(r.hint).toContain('`listen 443 ssl;`');
+    expect(r.hint).not.toMatch(/container|systemd/);
+  });
+
   it('keeps the container hint when port 80 refuses too', async () => {
     const nothing = loopback();
     const r = await probe(`https://${nothing}/`);

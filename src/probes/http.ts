@@ -4,8 +4,8 @@ import net from 'node:net';
 import { z } from 'zod';
 import { checkSchema, duration, filePath, regex, size, statusMatcher, type CheckOf } from '../config/fields.js';
 import { formatDuration } from '../util/format.js';
-import { acceptsConnections, DialError } from '../net/dial.js';
-import { explainNetworkError, explainTimeout, isTimeout, type Surroundings } from '../net/explain.js';
+import { plainHttpNextDoor } from '../net/surroundings.js';
+import { explainNetworkError, explainTimeout, isTimeout } from '../net/explain.js';
 import { fileErrorText } from '../tls/certificate.js';
 import { checkWindows, sniName } from '../tls/config.js';
 import { HINTS } from '../tls/findings.js';
@@ -33,7 +33,6 @@ import { defineKind } from './kind.js';
 
 const MAX_REDIRECTS = 10;
 /** How long a refused https:// URL's hint may wait to learn whether port 80 of the same address answers. */
-const PLAIN_HTTP_LOOK_MS = 300;
 
 export const httpCheckSchema = checkSchema('http', {
   url: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
@@ -219,17 +218,6 @@ interface FailedRun {
   redirects: number;
 }
 
-/**
- * An https:// URL refused while port 80 of the same address accepts: most often a web server with no TLS
- * listener for this name, not a service that is down. Bounded by the run's deadline and PLAIN_HTTP_LOOK_MS.
- */
-async function surroundings(err: unknown, url: URL, signal: AbortSignal): Promise<Surroundings> {
-  if (url.protocol !== 'https:' || portOf(url) === 80) return {};
-  if (!(err instanceof DialError) || err.code !== 'ECONNREFUSED' || err.addresses.length === 0) return {};
-  const within = AbortSignal.any([signal, AbortSignal.timeout(PLAIN_HTTP_LOOK_MS)]);
-  return (await acceptsConnections(err.addresses, 80, within)) ? { plainHttpAccepts: true } : {};
-}
-
 async function failedRun(check: HttpCheck, err: unknown, run: FailedRun): Promise<ProbeResult<HttpMetricName>> {
   const { url, state } = run;
   const serverName = url.protocol === 'https:' ? serverNameFor(url.hostname, check.tls.server_name) : undefined;
@@ -245,7 +233,12 @@ async function failedRun(check: HttpCheck, err: unknown, run: FailedRun): Promis
       ? err.explained
       : timedOut
         ? explainTimeout(check.timeout, state.phase, target, state.headerBytes)
-        : explainNetworkError(err, target, state.phase, await surroundings(err, url, run.signal));
+        : explainNetworkError(
+            err,
+            target,
+            state.phase,
+            url.protocol === 'https:' ? await plainHttpNextDoor(err, portOf(url), run.signal) : {},
+          );
   const served = err instanceof ProbeFailure ? err.tls : undefined;
   const code =
     err instanceof ProbeFailure

@@ -3,6 +3,7 @@ import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { bareHost } from '../util/address.js';
+import { plainHttpNextDoor } from '../net/surroundings.js';
 import { explainNetworkError, explainTimeout, isTimeout, type RequestPhase } from '../net/explain.js';
 import { fileErrorText, readPemFile } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';
@@ -71,7 +72,7 @@ export const probeTls: Probe<TlsCheck, MetricNames<typeof tlsMetrics>> = async (
     const timedOut = signal.aborted && isTimeout(signal.reason);
     const explained = timedOut
       ? explainTimeout(check.timeout, state.phase, target)
-      : explainNetworkError(err, target, state.phase);
+      : explainNetworkError(err, target, state.phase, await plainHttpNextDoor(err, check.port, signal));
     const code = connectionProblem(err, state.phase, timedOut);
     return failed(explained.reason, explained.hint ?? HINTS[code], started, {
       details: { ...summary, phase: state.phase, problems: [code] },
