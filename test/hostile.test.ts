@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import type net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from './helpers/checks.js';
 import {
@@ -10,7 +12,7 @@ import {
   tlsHangServer,
 } from './helpers/hostile.js';
 import type { Started } from './helpers/servers.js';
-import { startForgewatch } from './helpers/service.js';
+import { runCli, startForgewatch, tempDir } from './helpers/service.js';
 
 let target: Started<net.Server>;
 let tlsHang: Started<net.Server>;
@@ -152,6 +154,22 @@ describe('patterns against a body the target controls', () => {
       expect: { body_regex: 'down' },
     });
     expect(miss.reason).toMatch(/^body does not match \/down\//);
+  });
+
+  it('lets forgewatch check exit once its pattern matched (the idle worker does not hold the process)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, 'fw.yaml');
+      writeFileSync(
+        file,
+        `checks:\n  - { name: p, type: http, url: "${target.url}/ok", expect: { body_regex: "ok" } }\n`,
+      );
+      const res = await runCli(['check', '-c', file], { timeoutMs: 20_000 });
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(/p\s+OK/);
+    } finally {
+      await cleanup();
+    }
   });
 
   it('keeps the service answering while a check is stuck in a pattern', async () => {

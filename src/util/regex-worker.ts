@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 
 /** Workers running at once; further matches wait for one (each still bounded by its own signal). */
 const MAX_WORKERS = 8;
-/** Idle workers kept warm for the next run. */
-const MAX_IDLE = 2;
+/** Idle workers kept warm (unref'd, a few MiB each): spawning one costs milliseconds of CPU, a match microseconds. */
+const MAX_IDLE = MAX_WORKERS;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -49,8 +49,6 @@ let nextId = 1;
 
 function spawn(): Worker {
   const worker = new Worker(WORKER_SOURCE, { eval: true });
-  // A pool of helpers must never keep the process alive on its own.
-  worker.unref();
   worker.on('message', (m: { id: number; matched: boolean }) => {
     const job = jobs.get(worker);
     if (!job || job.id !== m.id) return;
@@ -83,13 +81,18 @@ async function acquire(signal: AbortSignal): Promise<Worker> {
     });
   }
   running += 1;
-  return idle.pop() ?? spawn();
+  const worker = idle.pop() ?? spawn();
+  // Referenced while it matches (the process waits for the answer), not while idle (a pool never keeps it alive).
+  worker.ref();
+  return worker;
 }
 
 function release(worker: Worker | undefined): void {
   running -= 1;
-  if (worker && idle.length < MAX_IDLE) idle.push(worker);
-  else void worker?.terminate();
+  if (worker && idle.length < MAX_IDLE) {
+    worker.unref();
+    idle.push(worker);
+  } else void worker?.terminate();
   waiting.shift()?.();
 }
 
