@@ -189,6 +189,42 @@ describe('a fleet of three forgewatch serve processes', () => {
     const handovers = await Promise.all(survivors.map((n) => metric(n, 'forgewatch_cluster_handovers_total')));
     expect(handovers[0]! + handovers[1]!).toBeGreaterThanOrEqual(moving.length);
   }, 60_000);
+
+  it('fails open without an etcd quorum: every node runs every check, and the shares return with the quorum', async () => {
+    const survivors = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+    expect(survivors).toHaveLength(2);
+    await Promise.all([etcd.kill(0), etcd.kill(1)]);
+    try {
+      await failedOpen(survivors);
+    } finally {
+      etcd.restart(0);
+      etcd.restart(1);
+    }
+    await etcd.healthy();
+    const views = await waitFor(() => converged(survivors, 2), 2 * LEASE_TTL_MS + 15_000, 200);
+    const shares = views[0]?.members ?? [];
+    await everyCheckRan(target.hits.length, 1);
+    const again = target.hits.length;
+    await everyCheckRan(again, 2);
+    for (const [check, ran] of runnersSince(again)) expect([check, ...ran]).toEqual([check, ownerOf(check, shares)]);
+    expect(await metric(survivors[0]!, 'forgewatch_cluster_coordination_up')).toBe(1);
+  }, 60_000);
+
+  /** Both nodes say they cannot coordinate, own every check, and each runs every check. */
+  async function failedOpen(survivors: FleetProcess[]): Promise<void> {
+    await waitFor(
+      async () => (await Promise.all(survivors.map(cluster))).every((v) => !v.coordination.up),
+      LEASE_TTL_MS + 10_000,
+      200,
+    );
+    const down = await cluster(survivors[0]!);
+    expect(down.coordination.reason).toMatch(/no lease renewal from etcd for [\d.]+s|lease lost/);
+    expect(down.node.checks_owned).toBe(CHECKS.length);
+    expect(await metric(survivors[1]!, 'forgewatch_cluster_coordination_up')).toBe(0);
+    const from = target.hits.length;
+    await waitFor(() => [...runnersSince(from).values()].every((ran) => ran.size === 2), 15_000, 100);
+    expect(survivors[0]!.logs.some((l) => l.event === 'cluster_coordination_down')).toBe(true);
+  }
 });
 
 describe('joining a fleet', () => {

@@ -58,6 +58,8 @@ export interface FleetOptions {
 
 /** Transitions are written together after this long, so a burst (start-up, a shared outage) is a few writes a second. */
 const WRITE_BATCH_MS = 200;
+/** How long /api/cluster waits for etcd to tell the members' last renewals. */
+const RENEWALS_DEADLINE_MS = 1_000;
 /** etcd's default limit of operations in one transaction (--max-txn-ops). */
 const MAX_TXN_OPS = 128;
 
@@ -303,17 +305,21 @@ export class Fleet {
     this.scheduleWrite();
   }
 
-  /** Each member's last lease renewal: now minus the part of its lease's TTL that has run out. */
+  /**
+   * Each member's last lease renewal: now minus the part of its lease's TTL that has run out. Asked with a short
+   * deadline: /api/cluster must answer (without renewals) while etcd is slow or has lost its quorum.
+   */
   private async lastRenewals(): Promise<Map<string, string>> {
     const prefix = `${this.opts.cluster.etcd.prefix}members/`;
-    const { kvs } = await this.client.getAll().prefix(prefix).exec();
+    const options = () => ({ deadline: Date.now() + RENEWALS_DEADLINE_MS });
+    const { kvs } = await this.client.getAll().prefix(prefix).options(options()).exec();
     const out = new Map<string, string>();
     await Promise.all(
       kvs.map(async (kv) => {
         if (kv.lease === '0') return;
-        const ttl = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease });
-        const elapsedS = Number(ttl.grantedTTL) - Number(ttl.TTL);
+        const ttl = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }, options());
         if (Number(ttl.TTL) < 0) return;
+        const elapsedS = Number(ttl.grantedTTL) - Number(ttl.TTL);
         out.set(kv.key.toString().slice(prefix.length), new Date(Date.now() - elapsedS * 1000).toISOString());
       }),
     );
