@@ -1,33 +1,21 @@
 /**
  * This node's part in a fleet: joins through etcd (membership and leadership), decides which checks it runs
  * (rendezvous hashing of the config's check names over the live members), and hands check states over between
- * nodes. The owner of a check writes `<prefix>checks/<name>` on each of its transitions (rare; batched, never one
- * write per run); a node that takes a check over adopts that state before the check's first run there, so a
- * failure that moves is not announced again. While etcd cannot be reached for longer than lease_ttl the node runs
+ * nodes. The owner of a check records each of its transitions (handover.ts); a node that takes a check over
+ * adopts that state before the check's first run there, so a failure that moves is not announced again. While etcd cannot be reached for longer than lease_ttl the node runs
  * every check (fail open): a duplicate alert is acceptable, a missed one is not.
  */
 import { createHash } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
-import type { CheckStatus } from '../checks/state.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { createEtcdClient, probeEtcd } from './etcd.js';
+import { HandoverStore, type HandedOverState } from './handover.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
-
-/** A check's settled state as the fleet keeps it: written by the owner on each transition. */
-export interface HandedOverState {
-  status: Exclude<CheckStatus, 'unknown'>;
-  since: string;
-  reason: string;
-  /** The failure's class while failing, so the next owner does not take the same failure for a changed one. */
-  code?: string;
-  /** The node that wrote it. */
-  node: string;
-}
 
 export interface ClusterMemberView {
   name: string;
@@ -56,14 +44,8 @@ export interface FleetOptions {
   address: string;
 }
 
-/** Transitions are written together after this long, so a burst (start-up, a shared outage) is a few writes a second. */
-const WRITE_BATCH_MS = 200;
 /** How long /api/cluster waits for etcd to tell the members' last renewals. */
 const RENEWALS_DEADLINE_MS = 1_000;
-/** etcd's default limit of operations in one transaction (--max-txn-ops). */
-const MAX_TXN_OPS = 128;
-
-const checkKey = (name: string) => encodeURIComponent(name);
 
 /** A hash of the checks as configured: nodes of one fleet should all run the same config. */
 export function configHash(config: Config): string {
@@ -85,27 +67,30 @@ export async function checkEtcd(cluster: ClusterConfig, logger: Logger): Promise
 export class Fleet {
   private readonly client: Etcd3;
   private readonly membership: Membership;
-  private readonly checksPrefix: string;
+  private readonly handover: HandoverStore;
   private owned = new Set<string>();
   private handoverCount = 0;
   private started = false;
   private closed = false;
   /** Ownership changes run one after another, each on the latest members and config. */
   private resyncing: Promise<void> = Promise.resolve();
-  private readonly unwritten = new Map<string, HandedOverState>();
-  private writeTimer: NodeJS.Timeout | undefined;
   private publishedCount: number | undefined;
 
   constructor(private readonly opts: FleetOptions) {
     const { cluster, monitor } = opts;
     this.client = createEtcdClient(cluster);
-    this.checksPrefix = `${cluster.etcd.prefix}checks/`;
     this.membership = new Membership({
       client: this.client,
       config: cluster,
       address: opts.address,
       configHash: configHash(monitor.config),
     });
+    this.handover = new HandoverStore(
+      this.client,
+      cluster.etcd.prefix,
+      () => this.membership.coordination.up,
+      (what, err) => this.logError(what, err),
+    );
     this.owns = this.owns.bind(this);
   }
 
@@ -120,7 +105,7 @@ export class Fleet {
           { event: 'cluster_coordination_up', reason: state.reason },
           `fleet coordination back: ${state.reason}`,
         );
-        this.scheduleWrite();
+        this.handover.flushSoon();
       } else {
         logger.warn(
           { event: 'cluster_coordination_down', reason: state.reason },
@@ -134,14 +119,13 @@ export class Fleet {
     );
     monitor.onTransition(({ transition: t }) => {
       if (!this.owned.has(t.check)) return;
-      this.unwritten.set(t.check, {
+      this.handover.record(t.check, {
         status: t.to,
         since: t.since,
         reason: t.result.reason,
         ...(t.to !== 'ok' && t.result.code !== undefined ? { code: t.result.code } : {}),
         node: cluster.node,
       });
-      this.scheduleWrite();
     });
     monitor.onConfig(() => this.resync());
     this.resync();
@@ -201,9 +185,8 @@ export class Fleet {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.writeTimer);
     await this.resyncing;
-    await this.writeStates().catch(() => undefined);
+    await this.handover.close();
     await this.membership.close();
     this.client.close();
   }
@@ -257,17 +240,16 @@ export class Fleet {
   /** One read of the handed-over states; a check runs with what it has here when etcd has nothing newer. */
   private async adopt(gained: string[]): Promise<void> {
     const { monitor, logger } = this.opts;
-    let stored: Record<string, string>;
+    let stored: Map<string, HandedOverState>;
     try {
-      stored = await this.client.getAll().prefix(this.checksPrefix).strings();
+      stored = await this.handover.readAll();
     } catch (err) {
       this.logError('read check states', err);
       return;
     }
     for (const name of gained) {
-      const text = stored[this.checksPrefix + checkKey(name)];
-      if (text === undefined) continue;
-      const handed = JSON.parse(text) as HandedOverState;
+      const handed = stored.get(name);
+      if (!handed) continue;
       const local = monitor.view(name)?.state;
       if (local && local.status !== 'unknown' && Date.parse(local.since) > Date.parse(handed.since)) continue;
       monitor.adopt(name, handed);
@@ -277,32 +259,6 @@ export class Fleet {
           `${name}: taking over from ${handed.node}, ${handed.status} since ${handed.since}`,
         );
     }
-  }
-
-  private scheduleWrite(): void {
-    if (this.writeTimer || this.unwritten.size === 0 || this.closed) return;
-    this.writeTimer = setTimeout(() => {
-      this.writeTimer = undefined;
-      this.writeStates().catch((err: unknown) => this.logError('write check states', err));
-    }, WRITE_BATCH_MS);
-  }
-
-  /** Writes the transitions seen since the last write; kept for the next try while etcd is away. */
-  private async writeStates(): Promise<void> {
-    if (!this.membership.coordination.up) return;
-    const batch = [...this.unwritten].slice(0, MAX_TXN_OPS);
-    if (batch.length === 0) return;
-    // One transaction for the whole batch; its comparison always holds (a key's create revision is never negative).
-    await this.client
-      .if(this.checksPrefix, 'Create', '>', -1)
-      .then(
-        ...batch.map(([name, state]) =>
-          this.client.put(this.checksPrefix + checkKey(name)).value(JSON.stringify(state)),
-        ),
-      )
-      .commit();
-    for (const [name, state] of batch) if (this.unwritten.get(name) === state) this.unwritten.delete(name);
-    this.scheduleWrite();
   }
 
   /**
