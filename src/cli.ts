@@ -6,6 +6,9 @@ import { parseArgs } from 'node:util';
 import { StateDirLockedError } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { StateDirError } from './checks/store.js';
+import { EtcdUnavailableError } from './cluster/etcd.js';
+import { DuplicateNodeError } from './cluster/membership.js';
+import { ClusterStatusError, fetchClusterView, formatClusterTable } from './cluster/status-table.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
 import { defaultConfigText } from './config/default.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
@@ -25,7 +28,8 @@ Runs every check on its schedule and serves /, /metrics, /check, /api/status and
   --listen HOST:PORT  overrides server.listen; HOST:0 binds a free port
   --log-format F      json (default: one JSON line per event) or text (one readable line, for a terminal);
                       also $FORGEWATCH_LOG_FORMAT. The level comes from $FORGEWATCH_LOG_LEVEL (info)
-SIGHUP or POST /-/reload reloads the config. Exit 2: a config, state_dir or listen address it cannot use.`,
+SIGHUP or POST /-/reload reloads the config. Exit 2: a config, state_dir or listen address it cannot use,
+an etcd it cannot reach (with cluster:), or a node name another live node holds.`,
   check: `forgewatch check [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
 
 Runs the selected checks once and prints a table (or, with --json, the JSON of GET /check).
@@ -41,6 +45,11 @@ selects none).`,
 
 Reads the config and reports every mistake as file:line:col key path: message.
 Exit 0 valid, 2 a mistake or no checks in the file.`,
+  cluster: `forgewatch cluster status [--url URL] [--json]
+
+Shows the fleet as the node at URL sees it (default http://127.0.0.1:9464): members, their locations,
+addresses, checks owned and last lease renewal, the leader and the coordination state (GET /api/cluster).
+The token comes from $FORGEWATCH_TOKEN. Exit 2: the node cannot be read or runs alone.`,
   init: `forgewatch init [PATH] [--force]
 
 Writes an annotated config to PATH (default ./forgewatch.yaml); --force overwrites an existing file.`,
@@ -57,6 +66,7 @@ usage:
   forgewatch check   [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
   forgewatch validate [PATH | -c PATH]
   forgewatch init    [PATH] [--force]
+  forgewatch cluster status [--url URL] [--json]
   forgewatch COMMAND --help   that command's options
 
 The config comes from -c PATH, else $FORGEWATCH_CONFIG, else ./forgewatch.yaml;
@@ -70,6 +80,7 @@ const DEFAULT_FILE = 'forgewatch.yaml';
 const TABLE_WIDTH = 100;
 const EMBEDDED = '(embedded default)';
 const DEFAULT_LISTEN: ListenAddress = { host: LOOPBACK_HOST, port: 9464 };
+const DEFAULT_URL = `http://${LOOPBACK_HOST}:${DEFAULT_LISTEN.port}`;
 
 class UsageError extends Error {}
 
@@ -106,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
       wide: { type: 'boolean' },
       'log-format': { type: 'string' },
       force: { type: 'boolean' },
+      url: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -154,6 +166,12 @@ async function main(argv: string[]): Promise<number> {
       if (existsSync(file) && !values.force) throw new UsageError(`${file} exists; use --force to overwrite it`);
       writeFileSync(file, INIT_TEMPLATE);
       console.log(`wrote ${path.resolve(file)}; edit it, then: forgewatch validate ${file}`);
+      return 0;
+    }
+    case 'cluster': {
+      if (positionals[0] !== 'status') throw new UsageError(`usage: ${COMMAND_USAGE.cluster.split('\n')[0]}`);
+      const view = await fetchClusterView(values.url ?? DEFAULT_URL, process.env.FORGEWATCH_TOKEN || undefined);
+      console.log(values.json ? JSON.stringify(view, null, 2) : formatClusterTable(view));
       return 0;
     }
     default:
@@ -207,7 +225,14 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
       },
     });
   } catch (err) {
-    if (!(err instanceof StateDirError || err instanceof StateDirLockedError || err instanceof ListenError)) throw err;
+    if (!(
+      err instanceof StateDirError ||
+      err instanceof StateDirLockedError ||
+      err instanceof ListenError ||
+      err instanceof EtcdUnavailableError ||
+      err instanceof DuplicateNodeError
+    ))
+      throw err;
     logger.error({ event: err.event, error: err.message, hint: err.hint }, err.message);
     return 2;
   }
@@ -274,7 +299,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof ConfigError) console.error(err.message);
-    else if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS'))
+    else if (
+      err instanceof UsageError ||
+      err instanceof ClusterStatusError ||
+      (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')
+    )
       console.error(`forgewatch: ${(err as Error).message}`);
     else {
       console.error(`forgewatch: ${(err as Error).stack ?? String(err)}`);

@@ -7,6 +7,7 @@ import { acquireStateDirLock } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
+import { checkEtcd, Fleet } from './cluster/fleet.js';
 import { ConfigError, type Config } from './config/load.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
@@ -63,6 +64,8 @@ export class ListenError extends Error {
 
 export interface Service {
   monitor: Monitor;
+  /** This node's part in a fleet, when the config has `cluster:`. */
+  fleet: Fleet | undefined;
   metrics: Metrics;
   scheduler: Scheduler;
   server: Server;
@@ -85,6 +88,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   // Before anything reads or writes the state: a second process on this directory must stop here.
   const lock = acquireStateDirLock(config.state_dir);
+  if (config.cluster) {
+    try {
+      await checkEtcd(config.cluster, logger);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
   const monitor = new Monitor(config, store);
   const scheduler = new Scheduler(monitor);
   const metrics = new Metrics(monitor, scheduler);
@@ -119,11 +130,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (
       next.server.listen.host !== current.server.listen.host ||
       next.server.listen.port !== current.server.listen.port ||
-      next.state_dir !== current.state_dir
+      next.state_dir !== current.state_dir ||
+      JSON.stringify(next.cluster) !== JSON.stringify(current.cluster)
     ) {
-      logger.warn({ event: 'reload_partial' }, 'server.listen and state_dir changes take effect after a restart');
+      logger.warn(
+        { event: 'reload_partial' },
+        'server.listen, state_dir and cluster changes take effect after a restart',
+      );
     }
-    monitor.apply({ ...next, server: { ...next.server, listen: current.server.listen }, state_dir: current.state_dir });
+    monitor.apply({
+      ...next,
+      server: { ...next.server, listen: current.server.listen },
+      state_dir: current.state_dir,
+      ...(current.cluster ? { cluster: current.cluster } : {}),
+    });
     scheduler.sync();
     metrics.reloaded(true);
     logger.info({ event: 'reloaded', checks: next.checks.length, source: next.source }, 'config reloaded');
@@ -132,10 +152,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   const history = new History().attach(monitor);
   const alerting = createAlerting({ monitor, registry: metrics.registry, logger });
+  // Set once joined; the API and metrics read it through these closures.
+  let fleet: Fleet | undefined;
   const app = createApp({
     monitor,
     metrics,
     scheduler,
+    cluster: () => fleet?.view(),
     reload,
     startedAt: new Date(),
     logger,
@@ -156,6 +179,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const url = `http://${hostPort(address.address, address.port)}`;
   const bound = opts.onListening?.({ host: listen.host, port: address.port });
   if (bound) monitor.apply(bound);
+  const cluster = monitor.config.cluster;
+  if (cluster) {
+    const joining = new Fleet({ cluster, monitor, scheduler, logger, address: config.server.public_url ?? url });
+    // Only the checks this node owns run on schedule (none before it has its share); /check still runs any check.
+    scheduler.setFilter(joining.owns);
+    try {
+      await joining.start();
+    } catch (err) {
+      await joining.close().catch(() => undefined);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => (server as Server).close(() => resolve()));
+      await monitor.close();
+      await alerting.close();
+      lock.release();
+      throw err;
+    }
+    fleet = joining;
+    metrics.addCluster(joining);
+  }
   scheduler.start();
   logger.info(
     { event: 'started', url, checks: monitor.checks.length, source: monitor.config.source },
@@ -164,6 +206,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   return {
     monitor,
+    fleet,
     metrics,
     scheduler,
     server,
@@ -171,6 +214,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     reload,
     async close() {
       scheduler.stop();
+      await fleet?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await monitor.close();

@@ -8,7 +8,7 @@ import { probeKinds } from '../probes/index.js';
 import type { ProbeResult } from '../probes/types.js';
 import { Redactor } from '../util/redact.js';
 import { Limiter, runProbe } from './runner.js';
-import { advance, initialState, type CheckState, type Transition } from './state.js';
+import { advance, initialState, type CheckState, type CheckStatus, type Transition } from './state.js';
 import type { StateStore } from './store.js';
 
 export interface RunRecord {
@@ -152,6 +152,25 @@ export class Monitor {
       for (const fn of this.transitionListeners) fn({ transition, check: rt.check });
     }
     return record;
+  }
+
+  /**
+   * Takes over a check's settled state from elsewhere (in a fleet: the node that ran it before), before its first
+   * run here, so a failure that moved is not announced again as a fresh one. The last run seen here is dropped:
+   * it is older than the adopted state.
+   */
+  adopt(name: string, adopted: { status: CheckStatus; since: string; code?: string; reason?: string }): void {
+    const rt = this.runtimes.get(name);
+    if (!rt) return;
+    rt.state = {
+      status: adopted.status,
+      since: adopted.since,
+      ...(adopted.code !== undefined && adopted.status !== 'ok' ? { code: adopted.code } : {}),
+    };
+    delete rt.last;
+    if (adopted.reason !== undefined) rt.savedReason = adopted.reason;
+    else delete rt.savedReason;
+    void this.persist();
   }
 
   /** Swaps in a new config: new checks start unknown, removed ones vanish, changed ones keep their state. */

@@ -67,6 +67,8 @@ export class Scheduler {
   /** Recent lateness samples (ms), a ring buffer for percentiles. */
   private readonly lateness = new Float64Array(LATENESS_SAMPLES);
   private latenessCount = 0;
+  /** Which checks this process runs on schedule (in a fleet: the ones it owns); all of them by default. */
+  private runsHere: (name: string) => boolean = () => true;
 
   constructor(
     private readonly monitor: Monitor,
@@ -79,9 +81,14 @@ export class Scheduler {
     this.sync();
   }
 
-  /** Brings timers in line with the monitor's checks (after start or a reload). */
+  /** Schedules only the checks `runsHere` accepts from the next sync() on (call sync() when its answers change). */
+  setFilter(runsHere: (name: string) => boolean): void {
+    this.runsHere = runsHere;
+  }
+
+  /** Brings timers in line with the monitor's checks and the filter (after start, a reload or an ownership change). */
   sync(): void {
-    const live = new Map(this.monitor.checks.map((c) => [c.name, c]));
+    const live = new Map(this.monitor.checks.filter((c) => this.runsHere(c.name)).map((c) => [c.name, c]));
     for (const [name, entry] of this.entries) {
       const check = live.get(name);
       if (!check || keyOf(check) !== entry.key) this.cancel(name);

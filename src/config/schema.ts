@@ -1,6 +1,7 @@
 /** The top-level shape of forgewatch.yaml. Check entries are validated per type (see probes/index.ts). */
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { clusterSchema } from '../cluster/config.js';
 import { parseListenAddress, type ListenAddress } from '../util/listen.js';
 import { filePath, positiveDuration } from './fields.js';
 
@@ -35,6 +36,7 @@ export const topLevelSchema = z.strictObject({
   max_concurrency: z.number().int().min(1).max(100_000).default(64),
   checks: z.array(z.record(z.string(), z.unknown())).default([]),
   alerts: alertsSchema.optional(),
+  cluster: clusterSchema.optional(),
 });
 
 export type TopLevel = z.output<typeof topLevelSchema>;

@@ -9,6 +9,15 @@ import { probeKinds } from '../probes/index.js';
 import type { MetricSpec, Observation, Status } from '../probes/types.js';
 import { renderFamily, type Family, type Sample } from './exposition.js';
 
+/** What the fleet series are read from (src/cluster/fleet.ts). */
+export interface ClusterGauges {
+  readonly memberCount: number;
+  readonly isLeader: boolean;
+  readonly ownedCount: number;
+  readonly coordinationUp: boolean;
+  readonly handovers: number;
+}
+
 const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
 type RunResult = Status;
 const RUN_RESULTS: readonly RunResult[] = ['ok', 'warn', 'fail'];
@@ -151,6 +160,41 @@ export class Metrics {
       const live = new Map(config.checks.map((c) => [c.name, c.type]));
       for (const name of [...this.latest.keys()]) if (!live.has(name)) this.latest.delete(name);
       for (const [name, { type }] of [...runs]) if (live.get(name) !== type) runs.delete(name);
+    });
+  }
+
+  /** The fleet series of a node in a fleet (`cluster:`), read at scrape time. */
+  addCluster(fleet: ClusterGauges): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('forgewatch_cluster_members', 'Live members of the fleet, as this node sees them.', () => fleet.memberCount);
+    gauge('forgewatch_cluster_leader', 'Whether this node is the fleet leader (1) or not (0).', () =>
+      fleet.isLeader ? 1 : 0,
+    );
+    gauge('forgewatch_cluster_owned_checks', 'Checks this node runs on schedule.', () => fleet.ownedCount);
+    gauge(
+      'forgewatch_cluster_coordination_up',
+      'Whether this node coordinates through etcd (1); 0 while it runs every check on its own (fail open).',
+      () => (fleet.coordinationUp ? 1 : 0),
+    );
+    let seen = 0;
+    new Counter({
+      name: 'forgewatch_cluster_handovers_total',
+      help: 'Checks this node took over from another node since it joined.',
+      registers,
+      collect() {
+        const now = fleet.handovers;
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
     });
   }
 

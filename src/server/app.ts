@@ -1,6 +1,7 @@
-/** The HTTP API: /metrics, /check, /api/status, /healthz, /-/reload. */
+/** The HTTP API: /metrics, /check, /api/status, /api/cluster, /healthz, /-/reload. */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Monitor } from '../checks/monitor.js';
+import type { ClusterView } from '../cluster/fleet.js';
 import { buildReport, selectChecks } from '../checks/report.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import type { Logger } from '../log.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   monitor: Monitor;
   metrics: Metrics;
   scheduler: Scheduler;
+  /** The fleet as this node sees it; undefined when it runs alone (no `cluster:`). */
+  cluster?: () => Promise<ClusterView> | undefined;
   /** Returns an error message when the new config was rejected. */
   reload: () => Promise<string | undefined>;
   startedAt: Date;
@@ -134,6 +137,16 @@ export function createApp(deps: AppDeps): express.Express {
           : null,
       })),
     });
+  });
+
+  app.get('/api/cluster', requireToken, async (_req, res, next) => {
+    try {
+      const view = await deps.cluster?.();
+      if (view) res.json(view);
+      else res.status(404).json({ error: 'this node runs alone: add a cluster: block to the config to form a fleet' });
+    } catch (err) {
+      next(err);
+    }
   });
 
   app.post('/-/reload', requireToken, refuseBody, async (_req, res) => {

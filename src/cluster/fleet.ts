@@ -1,0 +1,289 @@
+/**
+ * This node's part in a fleet: joins through etcd (membership and leadership), decides which checks it runs
+ * (rendezvous hashing of the config's check names over the live members), and hands check states over between
+ * nodes. The owner of a check records each of its transitions (handover.ts); a node that takes a check over
+ * adopts that state before the check's first run there, so a failure that moves is not announced again. While etcd cannot be reached for longer than lease_ttl the node runs
+ * every check (fail open): a duplicate alert is acceptable, a missed one is not.
+ */
+import { createHash } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import type { Monitor } from '../checks/monitor.js';
+import type { Scheduler } from '../checks/scheduler.js';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { ownerOf } from './assign.js';
+import { describeCluster, type ClusterConfig } from './config.js';
+import { createEtcdClient, probeEtcd } from './etcd.js';
+import { HandoverStore, type HandedOverState } from './handover.js';
+import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
+
+export interface ClusterMemberView {
+  name: string;
+  location: string;
+  address: string;
+  checks_owned: number | null;
+  /** ISO time the member's lease was last renewed, as etcd tells (to the second); null when unknown. */
+  last_renewal: string | null;
+}
+
+/** What GET /api/cluster answers. */
+export interface ClusterView {
+  node: { name: string; location: string; address: string; checks_owned: number; is_leader: boolean };
+  leader: string | null;
+  coordination: CoordinationState;
+  members: ClusterMemberView[];
+  handovers: number;
+}
+
+export interface FleetOptions {
+  cluster: ClusterConfig;
+  monitor: Monitor;
+  scheduler: Scheduler;
+  logger: Logger;
+  /** Where this node's API answers (shown to the other nodes and in /api/cluster). */
+  address: string;
+}
+
+/** How long /api/cluster waits for etcd to tell the members' last renewals. */
+const RENEWALS_DEADLINE_MS = 1_000;
+
+/** A hash of the checks as configured: nodes of one fleet should all run the same config. */
+export function configHash(config: Config): string {
+  const hash = createHash('sha256');
+  for (const name of [...config.fingerprints.keys()].sort()) hash.update(`${name}\0${config.fingerprints.get(name)}\0`);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Fails with EtcdUnavailableError (naming each endpoint and why) when no etcd endpoint answers. */
+export async function checkEtcd(cluster: ClusterConfig, logger: Logger): Promise<void> {
+  const probe = await probeEtcd(cluster);
+  for (const f of probe.failures)
+    logger.warn(
+      { event: 'etcd_endpoint_unavailable', endpoint: f.endpoint, reason: f.reason },
+      `etcd endpoint ${f.endpoint} does not answer (${f.reason}); using the others`,
+    );
+}
+
+export class Fleet {
+  private readonly client: Etcd3;
+  private readonly membership: Membership;
+  private readonly handover: HandoverStore;
+  private owned = new Set<string>();
+  private handoverCount = 0;
+  private started = false;
+  private closed = false;
+  /** Ownership changes run one after another, each on the latest members and config. */
+  private resyncing: Promise<void> = Promise.resolve();
+  private publishedCount: number | undefined;
+
+  constructor(private readonly opts: FleetOptions) {
+    const { cluster, monitor } = opts;
+    this.client = createEtcdClient(cluster);
+    this.membership = new Membership({
+      client: this.client,
+      config: cluster,
+      address: opts.address,
+      configHash: configHash(monitor.config),
+    });
+    this.handover = new HandoverStore(
+      this.client,
+      cluster.etcd.prefix,
+      () => this.membership.coordination.up,
+      (what, err) => this.logError(what, err),
+    );
+    this.owns = this.owns.bind(this);
+  }
+
+  /** Registers (DuplicateNodeError when the name is live elsewhere) and takes its share, adopting the states. */
+  async start(): Promise<void> {
+    const { logger, cluster, monitor } = this.opts;
+    await this.membership.start();
+    this.membership.on('members', () => this.resync());
+    this.membership.on('coordination', (state) => {
+      if (state.up) {
+        logger.info(
+          { event: 'cluster_coordination_up', reason: state.reason },
+          `fleet coordination back: ${state.reason}`,
+        );
+        this.handover.flushSoon();
+      } else {
+        logger.warn(
+          { event: 'cluster_coordination_down', reason: state.reason },
+          `cannot coordinate through etcd (${state.reason}): running every check on this node until it is back`,
+        );
+      }
+      this.resync();
+    });
+    this.membership.on('leader', ({ isLeader, leader }) =>
+      logger.info({ event: 'cluster_leader', leader, is_leader: isLeader }, `fleet leader: ${leader ?? 'none'}`),
+    );
+    monitor.onTransition(({ transition: t }) => {
+      if (!this.owned.has(t.check)) return;
+      this.handover.record(t.check, {
+        status: t.to,
+        since: t.since,
+        reason: t.result.reason,
+        ...(t.to !== 'ok' && t.result.code !== undefined ? { code: t.result.code } : {}),
+        node: cluster.node,
+      });
+    });
+    monitor.onConfig(() => this.resync());
+    this.resync();
+    await this.resyncing;
+    this.started = true;
+    logger.info(
+      { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
+      `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
+    );
+  }
+
+  /** Whether this node runs `check` on schedule now. */
+  owns(check: string): boolean {
+    return this.owned.has(check);
+  }
+
+  get ownedCount(): number {
+    return this.owned.size;
+  }
+  get memberCount(): number {
+    return this.membership.members.length;
+  }
+  get isLeader(): boolean {
+    return this.membership.isLeader;
+  }
+  get coordinationUp(): boolean {
+    return this.membership.coordination.up;
+  }
+  /** Checks this node took over from another node since it joined. */
+  get handovers(): number {
+    return this.handoverCount;
+  }
+
+  async view(): Promise<ClusterView> {
+    const { cluster, address } = this.opts;
+    const renewals = this.coordinationUp ? await this.lastRenewals().catch(() => new Map<string, string>()) : new Map();
+    return {
+      node: {
+        name: cluster.node,
+        location: cluster.location,
+        address,
+        checks_owned: this.owned.size,
+        is_leader: this.isLeader,
+      },
+      leader: this.membership.leader ?? null,
+      coordination: this.membership.coordination,
+      members: this.membership.members.map((m) => ({
+        name: m.name,
+        location: m.location,
+        address: m.address,
+        checks_owned: m.checks_owned ?? null,
+        last_renewal: renewals.get(m.name) ?? null,
+      })),
+      handovers: this.handoverCount,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.resyncing;
+    await this.handover.close();
+    await this.membership.close();
+    this.client.close();
+  }
+
+  private resync(): void {
+    this.resyncing = this.resyncing.then(() => this.reassign()).catch((err: unknown) => this.logError('resync', err));
+  }
+
+  /** Recomputes this node's share; adopts the fleet's state of each check it gains, then reschedules. */
+  private async reassign(): Promise<void> {
+    if (this.closed) return;
+    const { monitor, scheduler, cluster, logger } = this.opts;
+    const up = this.membership.coordination.up;
+    const members = this.withSelf(this.membership.members);
+    const names = monitor.checks.map((c) => c.name);
+    const next = new Set(up ? names.filter((n) => ownerOf(n, members) === cluster.node) : names);
+    const gained = [...next].filter((n) => !this.owned.has(n));
+    const lost = [...this.owned].filter((n) => !next.has(n));
+    if (gained.length === 0 && lost.length === 0 && this.publishedCount === next.size) return;
+    if (gained.length > 0 && up) await this.adopt(gained);
+    this.owned = next;
+    scheduler.sync();
+    if (this.started && up) this.handoverCount += gained.length;
+    if (this.started && (gained.length > 0 || lost.length > 0))
+      logger.info(
+        {
+          event: 'cluster_reassigned',
+          gained: gained.length,
+          lost: lost.length,
+          owned: next.size,
+          members: members.length,
+        },
+        `fleet of ${members.length}: ${next.size} checks run here (${gained.length} taken over, ${lost.length} handed on)`,
+      );
+    if (up && this.publishedCount !== next.size) {
+      await this.membership.setChecksOwned(next.size);
+      this.publishedCount = next.size;
+    }
+  }
+
+  /** The member list as etcd shows it, with this node in it even before its own record is seen. */
+  private withSelf(members: readonly MemberRecord[]): MemberRecord[] {
+    const { cluster } = this.opts;
+    if (members.some((m) => m.name === cluster.node)) return [...members];
+    return [
+      ...members,
+      { name: cluster.node, location: cluster.location, address: '', started_at: '', config_hash: '' },
+    ];
+  }
+
+  /** One read of the handed-over states; a check runs with what it has here when etcd has nothing newer. */
+  private async adopt(gained: string[]): Promise<void> {
+    const { monitor, logger } = this.opts;
+    let stored: Map<string, HandedOverState>;
+    try {
+      stored = await this.handover.readAll();
+    } catch (err) {
+      this.logError('read check states', err);
+      return;
+    }
+    for (const name of gained) {
+      const handed = stored.get(name);
+      if (!handed) continue;
+      const local = monitor.view(name)?.state;
+      if (local && local.status !== 'unknown' && Date.parse(local.since) > Date.parse(handed.since)) continue;
+      monitor.adopt(name, handed);
+      if (handed.status !== 'ok')
+        logger.info(
+          { event: 'check_adopted', check: name, status: handed.status, since: handed.since, from: handed.node },
+          `${name}: taking over from ${handed.node}, ${handed.status} since ${handed.since}`,
+        );
+    }
+  }
+
+  /**
+   * Each member's last lease renewal: now minus the part of its lease's TTL that has run out. Asked with a short
+   * deadline: /api/cluster must answer (without renewals) while etcd is slow or has lost its quorum.
+   */
+  private async lastRenewals(): Promise<Map<string, string>> {
+    const prefix = `${this.opts.cluster.etcd.prefix}members/`;
+    const options = () => ({ deadline: Date.now() + RENEWALS_DEADLINE_MS });
+    const { kvs } = await this.client.getAll().prefix(prefix).options(options()).exec();
+    const out = new Map<string, string>();
+    await Promise.all(
+      kvs.map(async (kv) => {
+        if (kv.lease === '0') return;
+        const ttl = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }, options());
+        if (Number(ttl.TTL) < 0) return;
+        const elapsedS = Number(ttl.grantedTTL) - Number(ttl.TTL);
+        out.set(kv.key.toString().slice(prefix.length), new Date(Date.now() - elapsedS * 1000).toISOString());
+      }),
+    );
+    return out;
+  }
+
+  private logError(what: string, err: unknown): void {
+    const error = err instanceof Error ? err.message : String(err);
+    this.opts.logger.warn({ event: 'cluster_error', what, error }, `fleet: cannot ${what}: ${error}`);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Check states handed between fleet nodes: `<prefix>checks/<name>` holds a check's settled state as its owner last
+ * saw it change. Writes come only from transitions (rare), batched into one transaction every WRITE_BATCH_MS, so
+ * etcd never sees a write per run; a batch etcd refuses stays for the next try. Reads come only when a node takes
+ * checks over.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { CheckStatus } from '../checks/state.js';
+
+/** A check's settled state as the fleet keeps it. */
+export interface HandedOverState {
+  status: Exclude<CheckStatus, 'unknown'>;
+  since: string;
+  reason: string;
+  /** The failure's class while failing, so the next owner does not take the same failure for a changed one. */
+  code?: string;
+  /** The node that wrote it. */
+  node: string;
+}
+
+/** Transitions are written together after this long: a burst (start-up, a shared outage) is a few writes a second. */
+const WRITE_BATCH_MS = 200;
+/** etcd's default limit of operations in one transaction (--max-txn-ops). */
+const MAX_TXN_OPS = 128;
+
+export class HandoverStore {
+  private readonly prefix: string;
+  private readonly unwritten = new Map<string, HandedOverState>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: Etcd3,
+    prefix: string,
+    /** Whether etcd can be written now (writes wait while coordination is down). */
+    private readonly writable: () => boolean,
+    private readonly onError: (what: string, err: unknown) => void,
+  ) {
+    this.prefix = `${prefix}checks/`;
+  }
+
+  /** Queues a check's new state; written with the next batch. */
+  record(check: string, state: HandedOverState): void {
+    this.unwritten.set(check, state);
+    this.flushSoon();
+  }
+
+  /** Writes what is queued soon (after coordination came back). */
+  flushSoon(): void {
+    if (this.timer || this.unwritten.size === 0 || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.write().catch((err: unknown) => this.onError('write check states', err));
+    }, WRITE_BATCH_MS);
+  }
+
+  /** Every stored state, by check name (one read). */
+  async readAll(): Promise<Map<string, HandedOverState>> {
+    const stored = await this.client.getAll().prefix(this.prefix).strings();
+    const out = new Map<string, HandedOverState>();
+    for (const [key, text] of Object.entries(stored))
+      out.set(decodeURIComponent(key.slice(this.prefix.length)), JSON.parse(text) as HandedOverState);
+    return out;
+  }
+
+  /** Writes what is still queued (shutdown) and stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.write().catch(() => undefined);
+  }
+
+  private async write(): Promise<void> {
+    if (!this.writable()) return;
+    const batch = [...this.unwritten].slice(0, MAX_TXN_OPS);
+    if (batch.length === 0) return;
+    // One transaction for the whole batch; its comparison always holds (a key's create revision is never negative).
+    await this.client
+      .if(this.prefix, 'Create', '>', -1)
+      .then(
+        ...batch.map(([name, state]) =>
+          this.client.put(this.prefix + encodeURIComponent(name)).value(JSON.stringify(state)),
+        ),
+      )
+      .commit();
+    for (const [name, state] of batch) if (this.unwritten.get(name) === state) this.unwritten.delete(name);
+    this.flushSoon();
+  }
+}

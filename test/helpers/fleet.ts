@@ -1,0 +1,106 @@
+/**
+ * Real `forgewatch serve` processes of one fleet (the built CLI), so a test can kill -9 one for real, and an HTTP
+ * target that records which node ran which check (each check's URL carries `?node=${FW_NODE}`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { BUILT_CLI, waitFor } from './service.js';
+import { httpServer, type Started } from './servers.js';
+import type http from 'node:http';
+
+export interface FleetProcess {
+  node: string;
+  url: string;
+  process: ChildProcess;
+  /** Every log line so far, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `forgewatch serve -c configFile --listen 127.0.0.1:0` with FW_NODE=node and FW_STATE=<dir>/<node>;
+ * resolves once it listens (its `started` log line), rejects with its output when it exits first.
+ */
+export async function startFleetNode(
+  configFile: string,
+  node: string,
+  dir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<FleetProcess> {
+  const stateDir = path.join(dir, node);
+  mkdirSync(stateDir, { recursive: true });
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', '127.0.0.1:0'], {
+    env: { ...process.env, ...env, FW_NODE: node, FW_STATE: stateDir, FORGEWATCH_LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let raw = '';
+  let pending = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      raw += line + '\n';
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  let gone: number | string | undefined;
+  void exited.then((c) => (gone = c));
+  const started = await waitFor(
+    () => {
+      if (gone !== undefined) throw new Error(`forgewatch ${node} exited (${gone}) before listening:\n${raw}`);
+      return logs.find((l) => l.event === 'started');
+    },
+    30_000,
+    50,
+  );
+  return {
+    node,
+    url: started.url as string,
+    process: child,
+    logs,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface HitTarget extends Started<http.Server> {
+  /** Every run seen: the check (the path without its slash), the node from the query, and when. */
+  hits: Array<{ check: string; node: string; at: number }>;
+  /** Status answered per check name; 200 until set. */
+  set(check: string, status: number): void;
+}
+
+export async function hitTarget(): Promise<HitTarget> {
+  const hits: HitTarget['hits'] = [];
+  const statuses = new Map<string, number>();
+  const started = await httpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const check = url.pathname.slice(1);
+    hits.push({ check, node: url.searchParams.get('node') ?? '', at: Date.now() });
+    res.writeHead(statuses.get(check) ?? 200).end('target\n');
+  });
+  return Object.assign(started, { hits, set: (check: string, status: number) => void statuses.set(check, status) });
+}
+
+/** GET a node's API as JSON. */
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
