@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flipTarget, receiver } from './helpers/alerts.js';
-import { freePort } from './helpers/servers.js';
-import { BUILT_CLI, tempDir, waitFor } from './helpers/service.js';
+import { alertScene } from './helpers/alerts.js';
+import { serveProcess } from './helpers/served.js';
+import { waitFor } from './helpers/service.js';
 
 const SECRET = 'restart-hook-secret-5150';
 const cleanups: (() => Promise<void>)[] = [];
@@ -14,38 +13,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-interface Child {
-  proc: ChildProcess;
-  output: () => string;
-  url: string;
-}
-
-async function serve(configFile: string): Promise<Child> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], {
-    env: { ...process.env, WEBHOOK_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await once(proc, 'exit');
-    }
-  });
-  await waitFor(
-    () =>
-      fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-  );
-  return { proc, output: () => out, url };
-}
+const serve = (configFile: string) => serveProcess(configFile, cleanups, { WEBHOOK_SECRET: SECRET });
 
 async function pending(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -59,17 +27,10 @@ interface Payload {
 
 /** A check `svc` failing at once against a real target, alerting to a real webhook receiver, with `alerts` added to its channel. */
 async function failingSvc(alerts: string) {
-  const tmp = tempDir();
-  cleanups.push(() => tmp.cleanup());
-  const target = await flipTarget();
-  const hook = await receiver();
-  cleanups.push(
-    () => target.close(),
-    () => hook.close(),
-  );
+  const { dir, target, hook } = await alertScene(cleanups);
   target.set('/svc', 502);
-  const stateDir = path.join(tmp.dir, 'state');
-  const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+  const stateDir = path.join(dir, 'state');
+  const configFile = path.join(dir, 'forgewatch.yaml');
   writeFileSync(
     configFile,
     `state_dir: ${stateDir}
@@ -86,21 +47,14 @@ ${alerts}`,
 
 describe('alert delivery across a killed forgewatch process', () => {
   it('sends each pending notification exactly once after SIGKILL and restart, and never logs secrets', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    const hook = await receiver();
-    cleanups.push(
-      () => target.close(),
-      () => hook.close(),
-    );
+    const { dir, target, hook } = await alertScene(cleanups);
     hook.answer = 503;
     target.set('/early', 502);
     target.set('/late', 502);
-    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    const configFile = path.join(dir, 'forgewatch.yaml');
     writeFileSync(
       configFile,
-      `state_dir: ${path.join(tmp.dir, 'state')}
+      `state_dir: ${path.join(dir, 'state')}
 defaults: { interval: 100ms, failure_threshold: 1 }
 checks:
   - { name: early, type: http, url: "${target.url}/early", expect: { status: 200 } }

@@ -2,67 +2,31 @@
  * A kill -9 moments after a transition: state.json and incidents.json are written separately, so any one of them
  * may have landed. Whatever did, every FAIL and every RECOVERED must still arrive, each under one idempotency key.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, flipTarget, receiver } from './helpers/alerts.js';
-import { freePort } from './helpers/servers.js';
-import { BUILT_CLI, startForgewatch, tempDir, waitFor } from './helpers/service.js';
+import { alertScene, captureLogger } from './helpers/alerts.js';
+import { serveProcess } from './helpers/served.js';
+import { startForgewatch, waitFor } from './helpers/service.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-interface Served {
-  proc: ChildProcess;
-  url: string;
-  /** Resolves when a `transition` log line to `to` appears. */
-  transitionTo(to: string): Promise<void>;
-  log(): string;
-}
-
-async function serve(configFile: string): Promise<Served> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await once(proc, 'exit');
-    }
-  });
+/** The shared serve helper, plus a wait for its next `transition` log line to `to`. */
+async function serve(configFile: string) {
+  const served = await serveProcess(configFile, cleanups);
   const waiters: { to: string; resolve: () => void }[] = [];
-  let buffered = '';
-  let all = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    all += d.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.includes('"event":"transition"')) continue;
-      const { to } = JSON.parse(line) as { to: string };
-      for (const w of waiters.splice(0)) if (w.to === to) w.resolve();
-    }
+  served.onLine((line) => {
+    if (!line.includes('"event":"transition"')) return;
+    const { to } = JSON.parse(line) as { to: string };
+    for (const w of waiters.splice(0)) if (w.to === to) w.resolve();
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    () =>
-      fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-  );
   return {
-    proc,
-    url,
-    log: () => all,
-    transitionTo: (to) => new Promise((resolve) => waiters.push({ to, resolve })),
+    ...served,
+    transitionTo: (to: string) => new Promise<void>((resolve) => waiters.push({ to, resolve })),
   };
 }
 
@@ -80,18 +44,11 @@ const KILL_DELAYS_MS = [0, 1, 2, 4, 8, 16];
 
 describe('a kill -9 right after a transition', () => {
   it('loses no FAIL and no RECOVERED, and never sends one under two keys', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    const hook = await receiver();
-    cleanups.push(
-      () => target.close(),
-      () => hook.close(),
-    );
-    const configFile = path.join(tmp.dir, 'forgewatch.yaml');
+    const { dir, target, hook } = await alertScene(cleanups);
+    const configFile = path.join(dir, 'forgewatch.yaml');
     writeFileSync(
       configFile,
-      `state_dir: ${path.join(tmp.dir, 'state')}
+      `state_dir: ${path.join(dir, 'state')}
 defaults: { interval: 100ms, failure_threshold: 1 }
 checks:
   - { name: svc, type: http, url: "${target.url}/svc", expect: { status: 200 } }
@@ -147,17 +104,10 @@ alerts:
 
 describe('state files found at start-up', () => {
   it('alerts again for a check saved as failing when incidents.json is damaged, with the saved reason', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    const hook = await receiver();
-    cleanups.push(
-      () => target.close(),
-      () => hook.close(),
-    );
+    const { dir, target, hook } = await alertScene(cleanups);
     target.set('/svc', 502);
     const since = new Date(Date.now() - 60_000).toISOString();
-    const stateDir = path.join(tmp.dir, '.forgewatch');
+    const stateDir = path.join(dir, '.forgewatch');
     mkdirSync(stateDir);
     writeFileSync(
       path.join(stateDir, 'state.json'),
@@ -173,7 +123,7 @@ alerts:
     - { name: hook, type: webhook, url: "${hook.url}/in" }
   group_wait: 20ms
 `,
-      { dir: tmp.dir, logger: log.logger },
+      { dir, logger: log.logger },
     );
     cleanups.push(() => fw.close());
     await waitFor(() => hook.accepted.length === 1);
@@ -183,13 +133,10 @@ alerts:
   });
 
   it('ignores a saved state that is not a known status, starting the check as unknown', async () => {
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const target = await flipTarget();
-    cleanups.push(() => target.close());
-    mkdirSync(path.join(tmp.dir, '.forgewatch'));
+    const { dir, target } = await alertScene(cleanups);
+    mkdirSync(path.join(dir, '.forgewatch'));
     writeFileSync(
-      path.join(tmp.dir, '.forgewatch', 'state.json'),
+      path.join(dir, '.forgewatch', 'state.json'),
       JSON.stringify({
         version: 1,
         checks: { svc: { status: 'exploded', since: 'yesterday' }, other: { status: 'ok', since: 'not a time' } },
@@ -200,7 +147,7 @@ alerts:
       `checks:
   - { name: svc, type: http, url: "${target.url}/svc", interval: 1h }
 `,
-      { dir: tmp.dir, logger: log.logger },
+      { dir, logger: log.logger },
     );
     cleanups.push(() => fw.close());
     expect(fw.service.monitor.view('svc')?.state.status).toBe('unknown');

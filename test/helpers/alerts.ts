@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { AlertEvent, Notification } from '../../src/alerts/types.js';
 import { httpServer, type Started } from './servers.js';
+import { tempDir } from './service.js';
 
 export interface FlipTarget extends Started<http.Server> {
   /** Status answered per path ("/a"); 200 until set. */
@@ -134,4 +135,21 @@ export function acceptedEvents(r: Receiver): string[] {
   return r.accepted.flatMap((x) =>
     (x.json as { events: { kind: string; check: string }[] }).events.map((e) => `${e.kind}:${e.check}`),
   );
+}
+
+/** A temp dir, a target whose status the test sets and a webhook receiver, all removed by `cleanups`. */
+export async function alertScene(cleanups: (() => Promise<void>)[]): Promise<{
+  dir: string;
+  target: FlipTarget;
+  hook: Receiver;
+}> {
+  const tmp = tempDir();
+  cleanups.push(() => tmp.cleanup());
+  const target = await flipTarget();
+  const hook = await receiver();
+  cleanups.push(
+    () => target.close(),
+    () => hook.close(),
+  );
+  return { dir: tmp.dir, target, hook };
 }
