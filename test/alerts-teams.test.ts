@@ -115,7 +115,8 @@ alerts:
     expect(log.text()).not.toContain(SIG);
     expect(log.text()).not.toContain('/workflows/5f3c9a');
     const outbox = path.join(fw.service.monitor.config.state_dir, 'outbox');
-    expect(readdirSync(outbox).filter((f) => f.endsWith('.json'))).toEqual([]);
+    // Removed from the outbox once accepted (just after the receiver answered, so waited for).
+    await waitFor(() => readdirSync(outbox).filter((f) => f.endsWith('.json')).length === 0);
     for (const p of ['/api/status', '/metrics', '/check']) {
       expect(await (await fetch(`${fw.url}${p}`)).text()).not.toContain(SIG);
     }
