@@ -37,7 +37,21 @@ function etcdctl(args: string[]): Promise<{ ok: boolean; output: string }> {
   });
 }
 
+/**
+ * Starts a cluster, trying again on new ports when a member dies at start-up: a free port read here can be taken
+ * by another process (another test file's etcd, on a busy machine) before etcd binds it.
+ */
 export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(size);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(size: number): Promise<EtcdCluster> {
   const root = mkdtempSync(path.join(tmpdir(), 'forgewatch-etcd-'));
   const token = `fw-${process.pid}-${Date.now()}`;
   const members: Member[] = [];
@@ -92,8 +106,17 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       await rm(root, { recursive: true, force: true });
     },
   };
+  let starting = true;
+  const died = new Promise<never>((_, reject) => {
+    for (const m of members)
+      void m.exited?.then(() => {
+        if (starting) reject(new Error(`etcd member ${m.name} exited during start-up (its port was taken?)`));
+      });
+  });
+  died.catch(() => undefined); // a member killed later by a test is not a start-up failure
   try {
-    await cluster.healthy();
+    await Promise.race([cluster.healthy(undefined, 15_000), died]);
+    starting = false;
   } catch (err) {
     await cluster.stop();
     throw err;
