@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { probeKinds } from '../probes/index.js';
 import type { ResolvedCommon } from './fields.js';
@@ -13,7 +13,9 @@ import { formatPath, interpolate, type PathSegment } from './interpolate.js';
 import { topLevelSchema, type TopLevel } from './schema.js';
 import { Redactor } from '../util/redact.js';
 import { configSecrets } from './secrets.js';
+import { checkDependencies, type DependencyNode } from './dependencies.js';
 import { validate, type Report } from './validate.js';
+import { yamlSyntaxProblems } from './yaml-syntax.js';
 
 export type CheckConfig = ResolvedCommon & { readonly [key: string]: unknown };
 
@@ -62,50 +64,6 @@ function checkNameAt(doc: Document, p: readonly PathSegment[]): string | undefin
   if (p[0] !== 'checks' || typeof p[1] !== 'number') return undefined;
   const name: unknown = doc.getIn(['checks', p[1], 'name']);
   return typeof name === 'string' && checkName.safeParse(name).success ? name : undefined;
-}
-
-const REFERENCE_TEXT = /\$\{[^}\n]*\}/g;
-
-/** The ${…} reference that `offset` falls on, when it stands inside a { } or [ ] opened on the same line. */
-function referenceInFlow(text: string, offset: number): { start: number; text: string } | undefined {
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const lineEnd = text.indexOf('\n', offset);
-  const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
-  for (const m of line.matchAll(REFERENCE_TEXT)) {
-    const start = lineStart + m.index;
-    if (offset < start || offset > start + m[0].length) continue;
-    const before = line.slice(0, m.index).replace(REFERENCE_TEXT, '');
-    const open = (before.match(/[{[]/g)?.length ?? 0) - (before.match(/[}\]]/g)?.length ?? 0);
-    return open > 0 ? { start, text: m[0] } : undefined;
-  }
-  return undefined;
-}
-
-/**
- * YAML's syntax errors, one per problem. An unquoted ${…} inside { } or [ ] is the usual cause of a burst of
- * them ("{" opens a map there): that one says to quote it, and the errors it sets off after it are left out.
- */
-function yamlSyntaxProblems(text: string, errors: readonly YAMLError[]): Array<{ offset: number; message: string }> {
-  const out: Array<{ offset: number; message: string }> = [];
-  for (const [i, error] of errors.entries()) {
-    const message = `YAML syntax: ${error.message.split('\n')[0]}`;
-    const reference = referenceInFlow(text, error.pos[0]);
-    if (!reference) {
-      out.push({ offset: error.pos[0], message });
-      continue;
-    }
-    const later = errors.length - i - 1;
-    out.push({
-      offset: reference.start,
-      message:
-        `${message}: inside { } or [ ] YAML reads "{" as the start of a map; quote the reference: "${reference.text}"` +
-        (later > 0
-          ? ` (the ${later} YAML error${later > 1 ? 's' : ''} after it follow${later > 1 ? '' : 's'} from it)`
-          : ''),
-    });
-    break;
-  }
-  return out;
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -320,42 +278,6 @@ function resolveCommon(parsed: Record<string, unknown>, defaults: TopLevel['defa
     depends_on: (parsed.depends_on as string[] | undefined) ?? [],
     labels: (parsed.labels as Record<string, string> | undefined) ?? {},
   };
-}
-
-interface DependencyNode {
-  /** Position in the file's checks list. */
-  index: number;
-  name: string;
-  dependsOn: string[];
-}
-
-/** Every depends_on names a configured check, and the graph has no cycle. */
-function checkDependencies(
-  nodes: DependencyNode[],
-  report: (checkIndex: number, depIndex: number, message: string) => void,
-): void {
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  for (const n of nodes) {
-    n.dependsOn.forEach((dep, j) => {
-      if (!byName.has(dep)) report(n.index, j, `depends on ${JSON.stringify(dep)}, which is not a configured check`);
-      else if (dep === n.name) report(n.index, j, 'a check cannot depend on itself');
-    });
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visitCheck = (name: string, trail: string[]): void => {
-    if (state.get(name) === 'done') return;
-    const node = byName.get(name);
-    if (state.get(name) === 'visiting') {
-      const cycle = [...trail.slice(trail.indexOf(name)), name].join(' -> ');
-      const next = trail[trail.indexOf(name) + 1];
-      if (node) report(node.index, Math.max(0, node.dependsOn.indexOf(next ?? '')), `dependency cycle: ${cycle}`);
-      return;
-    }
-    state.set(name, 'visiting');
-    for (const dep of node?.dependsOn ?? []) if (byName.has(dep) && dep !== name) visitCheck(dep, [...trail, name]);
-    state.set(name, 'done');
-  };
-  for (const n of nodes) visitCheck(n.name, []);
 }
 
 /** The source offset of the node at a path; the deepest existing ancestor when the key is missing. */
