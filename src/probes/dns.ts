@@ -7,16 +7,7 @@ import { formatDuration } from '../util/format.js';
 import { dnsName, nonEmptyList } from '../tls/config.js';
 import { normalizeIp } from '../tls/names.js';
 import { fieldFacts } from './facts.js';
-import { UNCLASSED } from './failure-classes.js';
-import {
-  failed,
-  type FactsOf,
-  type MetricNames,
-  type MetricSpec,
-  type Observation,
-  type Probe,
-  type ProbeResult,
-} from './types.js';
+import { failed, type FactsOf, type MetricNames, type MetricSpec, type Observation, type Probe } from './types.js';
 import { defineKind } from './kind.js';
 
 /** "127.0.0.53", "127.0.0.1:5353", "::1" or "[::1]:53", as Resolver.setServers takes them. */
@@ -202,14 +193,10 @@ export const probeDns: Probe<DnsCheck, DnsMetricName> = async (check, { signal }
 /** The reason already says what resolved to what: the details are listed as they are, for alerts only. */
 export const dnsFacts: FactsOf = (details) => fieldFacts(details, { nested: true });
 
-/** Set where the lookup failed: the resolver's answer code, a timeout, or an answer other than the expected one. */
-export const dnsFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;
-
 /** The dns probe kind, as src/probes/index.ts registers it. */
 export const dnsKind = defineKind({
   schema: dnsCheckSchema,
   probe: probeDns,
   metrics: dnsMetrics,
   facts: dnsFacts,
-  failureClass: dnsFailureClass,
 });

@@ -27,7 +27,7 @@ import {
 import { evaluateExpectations } from './http-expect.js';
 import { fetchOnce, PHASES, portOf, type Hop, type RunState, type TimedPhase } from './http-fetch.js';
 import { ProbeFailure } from './failure.js';
-import { networkFailureClass, problemClass, UNCLASSED } from './failure-classes.js';
+import { networkFailureClass, problemClass } from './failure-classes.js';
 import { firstRequest, REDIRECT_CODES, redactUrl, redirectRequest } from './http-redirect.js';
 import { defineKind } from './kind.js';
 
@@ -268,14 +268,10 @@ export const httpFacts: FactsOf = (details) => {
   return [...(tls ? certificateFacts(tls) : []), ...fieldFacts(details, { skip: ['tls'], nested: true })];
 };
 
-/** Set where each failure is decided: the failed expectation, the network error, the certificate problem. */
-export const httpFailureClass = (result: ProbeResult): string => result.code ?? UNCLASSED;
-
 /** The http probe kind, as src/probes/index.ts registers it. */
 export const httpKind = defineKind({
   schema: httpCheckSchema,
   probe: probeHttp,
   metrics: httpMetrics,
   facts: httpFacts,
-  failureClass: httpFailureClass,
 });

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import type { CheckConfig } from '../config/load.js';
+import { UNCLASSED } from './failure-classes.js';
 import type { FactsOf, FailureClassOf, MetricNames, MetricSpec, Probe } from './types.js';
 
 export interface ProbeKind {
@@ -22,7 +23,8 @@ interface KindDefinition<C, Specs extends readonly MetricSpec[], Memo extends ob
   probe: Probe<C, MetricNames<Specs>, Memo>;
   metrics: Specs;
   facts: FactsOf;
-  failureClass: FailureClassOf;
+  /** Default: the `code` the probe set where it decided the failure. */
+  failureClass?: FailureClassOf;
 }
 
 export function defineKind<C, Specs extends readonly MetricSpec[], Memo extends object>(
@@ -30,5 +32,9 @@ export function defineKind<C, Specs extends readonly MetricSpec[], Memo extends 
 ): ProbeKind {
   // The loader validated the check with this same schema, so the probe receives the shape it declares; the
   // memo is the check's own, which only this kind's probe ever writes.
-  return { ...def, probe: def.probe as unknown as ProbeKind['probe'] };
+  return {
+    ...def,
+    probe: def.probe as unknown as ProbeKind['probe'],
+    failureClass: def.failureClass ?? ((result) => result.code ?? UNCLASSED),
+  };
 }
