@@ -2,6 +2,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { captureLogger } from './helpers/alerts.js';
 import { runCli, startForgewatch, tempDir, waitFor } from './helpers/service.js';
 
 describe('the outbox folder', () => {
@@ -13,12 +14,17 @@ describe('the outbox folder', () => {
       const fd = openSync(path.join(dir, 'outbox', '000000000001-junk.json'), 'w');
       ftruncateSync(fd, 100 * 1024 * 1024);
       closeSync(fd);
+      const log = captureLogger();
       const fw = await startForgewatch(
         `state_dir: ${dir}\nalerts: { channels: [ { name: hook, type: webhook, url: "http://127.0.0.1:9/x" } ] }\nchecks: []\n`,
-        { dir },
+        { dir, logger: log.logger },
       );
       try {
         await waitFor(() => existsSync(path.join(dir, 'outbox', 'bad', '000000000001-junk.json')));
+        // Judged by its size alone: read and parsed, it would be refused for its content instead.
+        expect(log.events('outbox_bad_entry')).toMatchObject([
+          { file: '000000000001-junk.json', error: '104857600 bytes, over the 1048576-byte limit of an entry' },
+        ]);
         expect((await fetch(`${fw.url}/healthz`)).status).toBe(200);
       } finally {
         await fw.close();
