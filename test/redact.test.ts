@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { urlSecrets } from '../src/alerts/errors.js';
-import { Redactor } from '../src/util/redact.js';
+import { Redactor, urlSecrets } from '../src/util/redact.js';
 import { captureLogger, flipTarget, receiver } from './helpers/alerts.js';
 import { startForgewatch, waitFor } from './helpers/service.js';
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { positiveDuration } from '../config/fields.js';
 import { channelName, timeout } from './channel-fields.js';
-import { urlSecrets } from './errors.js';
+import { urlSecrets } from '../util/redact.js';
 import { JsonPostChannel, postJson } from './http-post.js';
 import { eventTitle } from './render.js';
 import type { AlertEvent, ChannelKind, Notification, PeriodicWork } from './types.js';

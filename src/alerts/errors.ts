@@ -49,37 +49,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function decoded(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * The parts of a URL that may carry a token: the whole URL, its user info, its path (Slack's token is the
- * path), its query and token-like path segments. A receiver that echoes the request in its error body would
- * otherwise put them in our logs and outbox files.
- */
-export function urlSecrets(url: string): string[] {
-  if (!URL.canParse(url)) return [url];
-  const u = new URL(url);
-  const out = [url, u.href];
-  for (const part of [u.username, u.password]) if (part) out.push(part, decoded(part));
-  if (u.pathname.length > 1) {
-    // The path with its slash: "/hook" is a secret, the word "hook" (or "webhook") is not.
-    out.push(u.pathname, decoded(u.pathname));
-    for (const seg of u.pathname.split('/'))
-      if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg, decoded(seg));
-  }
-  if (u.search.length > 1) {
-    out.push(u.search, u.search.slice(1), decoded(u.search.slice(1)));
-    for (const v of u.searchParams.values()) out.push(v);
-  }
-  return out;
-}
-
 /** Secrets replaced whole (see util/redact.ts): a channel's name or a word never loses a part to them. */
 export function scrub(text: string, secrets: readonly string[]): string {
   return redact(text, secrets);

@@ -3,14 +3,8 @@
  * channels whose delivery is exactly that: one POST of a payload built from the notification to a configured URL.
  */
 import { request } from 'undici';
-import {
-  abortedMessage,
-  buildOrGiveUp,
-  DeliveryError,
-  parseRetryAfter,
-  permanentHttpStatus,
-  urlSecrets,
-} from './errors.js';
+import { abortedMessage, buildOrGiveUp, DeliveryError, parseRetryAfter, permanentHttpStatus } from './errors.js';
+import { urlSecrets } from '../util/redact.js';
 import type { Channel, Notification } from './types.js';
 
 const MAX_ERROR_BODY = 512;

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { channelName, secretText, secretUrl, timeout } from './channel-fields.js';
-import { urlSecrets } from './errors.js';
+import { urlSecrets } from '../util/redact.js';
 import { JsonPostChannel } from './http-post.js';
 import { eventTitle, notificationText, notificationTitle } from './render.js';
 import type { ChannelKind, Notification } from './types.js';

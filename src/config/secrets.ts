@@ -4,27 +4,19 @@
  * signing secrets and webhook URLs. A target that echoes a request, or redirects to a service that does, must not
  * get one of these into a reason, a log line, an API answer, a state file or an alert.
  */
+import { urlSecrets } from '../util/redact.js';
+
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|key|auth|session|signature/i;
 const SECRET_FIELD = /^(password|secret|token|webhook_url|url)$/;
 /** Shorter values are left alone: redacting "on" or "80" everywhere would garble every message. */
 const MIN_LENGTH = 4;
 
-/** A URL's parts that carry a credential: the URL itself, its password, query values and token-like path segments. */
-function urlParts(text: string): string[] {
-  if (!URL.canParse(text)) return [text];
-  const u = new URL(text);
-  const out = [text, u.href];
-  if (u.password) out.push(u.password, decodeURIComponent(u.password));
-  for (const v of u.searchParams.values()) out.push(v);
-  for (const seg of u.pathname.split('/')) if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg);
-  return out;
-}
-
 function collectFields(value: unknown, out: string[]): void {
   if (Array.isArray(value)) for (const v of value) collectFields(v, out);
   else if (value !== null && typeof value === 'object')
     for (const [key, v] of Object.entries(value)) {
-      if (typeof v === 'string' && SECRET_FIELD.test(key)) out.push(...(key.endsWith('url') ? urlParts(v) : [v]));
+      if (typeof v === 'string' && SECRET_FIELD.test(key))
+        out.push(...(key.endsWith('url') ? urlSecrets(v, { wholePath: false }) : [v]));
       else if (key === 'headers' && v !== null && typeof v === 'object') out.push(...Object.values(v).map(String));
       else collectFields(v, out);
     }

@@ -52,3 +52,35 @@ export class Redactor {
 export function redact(text: string, secrets: readonly string[]): string {
   return new Redactor(secrets).text(text);
 }
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The parts of a URL that may carry a token: the whole URL, its user info, its path (Slack's token is the
+ * path), its query and token-like path segments. A receiver that echoes the request in its error body would
+ * otherwise put them in our logs and outbox files.
+ */
+export function urlSecrets(url: string, opts: { wholePath?: boolean } = {}): string[] {
+  if (!URL.canParse(url)) return [url];
+  const u = new URL(url);
+  const out = [url, u.href];
+  for (const part of [u.username, u.password]) if (part) out.push(part, decoded(part));
+  if (u.pathname.length > 1) {
+    // The path with its slash: "/hook" is a secret, the word "hook" (or "webhook") is not. Left out where the
+    // text redacted is a check's own result, whose URLs may share a short path with a channel's.
+    if (opts.wholePath !== false) out.push(u.pathname, decoded(u.pathname));
+    for (const seg of u.pathname.split('/'))
+      if (seg.length >= 20 || (seg.length >= 6 && /\d/.test(seg))) out.push(seg, decoded(seg));
+  }
+  if (u.search.length > 1) {
+    out.push(u.search, u.search.slice(1), decoded(u.search.slice(1)));
+    for (const v of u.searchParams.values()) out.push(v);
+  }
+  return out;
+}
