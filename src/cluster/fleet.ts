@@ -14,7 +14,8 @@ import type { Logger } from '../log.js';
 import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { createEtcdClient, probeEtcd } from './etcd.js';
-import { HandoverStore, type HandedOverState } from './handover.js';
+import { FleetStates } from './fleet-states.js';
+import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
 
 export interface ClusterMemberView {
@@ -68,6 +69,9 @@ export class Fleet {
   private readonly client: Etcd3;
   private readonly membership: Membership;
   private readonly handover: HandoverStore;
+  /** The fleet's check states (every node's transitions), kept current by a watch. */
+  readonly states: FleetStates;
+  private alertedFor: (check: string) => HandedOverState['alerted'] = () => undefined;
   private owned = new Set<string>();
   private handoverCount = 0;
   private started = false;
@@ -90,7 +94,10 @@ export class Fleet {
       cluster.etcd.prefix,
       () => this.membership.coordination.up,
       (what, err) => this.logError(what, err),
+      (check) => this.owned.has(check),
+      (check) => this.alertedFor(check),
     );
+    this.states = new FleetStates(this.client, cluster.etcd.prefix);
     this.owns = this.owns.bind(this);
   }
 
@@ -117,14 +124,21 @@ export class Fleet {
     this.membership.on('leader', ({ isLeader, leader }) =>
       logger.info({ event: 'cluster_leader', leader, is_leader: isLeader }, `fleet leader: ${leader ?? 'none'}`),
     );
+    await this.states.start();
     monitor.onTransition(({ transition: t }) => {
       if (!this.owned.has(t.check)) return;
+      const { result } = t;
+      const details = JSON.stringify(result.details).length <= MAX_DETAILS_BYTES ? result.details : undefined;
       this.handover.record(t.check, {
         status: t.to,
         since: t.since,
-        reason: t.result.reason,
-        ...(t.to !== 'ok' && t.result.code !== undefined ? { code: t.result.code } : {}),
+        reason: result.reason,
+        ...(result.hint ? { hint: result.hint } : {}),
+        ...(t.to !== 'ok' && result.code !== undefined ? { code: result.code } : {}),
         node: cluster.node,
+        at: t.at,
+        ...(t.kind ? { kind: t.kind } : {}),
+        ...(details ? { details } : {}),
       });
     });
     monitor.onConfig(() => this.resync());
@@ -135,6 +149,11 @@ export class Fleet {
       { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
       `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
     );
+  }
+
+  /** Tells what this node alerted on its own while failing open, for the check states it writes once back. */
+  setAlertedSource(fn: (check: string) => HandedOverState['alerted']): void {
+    this.alertedFor = fn;
   }
 
   /** Whether this node runs `check` on schedule now. */
@@ -187,6 +206,7 @@ export class Fleet {
     this.closed = true;
     await this.resyncing;
     await this.handover.close();
+    await this.states.close();
     await this.membership.close();
     this.client.close();
   }

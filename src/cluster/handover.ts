@@ -6,17 +6,33 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { CheckStatus } from '../checks/state.js';
+import type { JsonObject } from '../probes/types.js';
 
-/** A check's settled state as the fleet keeps it. */
+/** A check's settled state as the fleet keeps it: what its owner saw at its latest transition. */
 export interface HandedOverState {
   status: Exclude<CheckStatus, 'unknown'>;
   since: string;
   reason: string;
+  hint?: string;
   /** The failure's class while failing, so the next owner does not take the same failure for a changed one. */
   code?: string;
   /** The node that wrote it. */
   node: string;
+  /** When the result that made the transition finished. */
+  at?: string;
+  /** `changed`: still failing, for another class of reason (notify_on_change). */
+  kind?: 'changed';
+  /** The result's details (redacted), left out when larger than MAX_DETAILS_BYTES. */
+  details?: JsonObject;
+  /**
+   * Set by a node that alerted on this failure on its own while it could not coordinate (fail open): the fleet's
+   * alerter adopts that incident instead of announcing it a second time.
+   */
+  alerted?: { opened_at: string; channels: string[] };
 }
+
+/** Details larger than this stay on the node that ran the check (keeps etcd values small). */
+export const MAX_DETAILS_BYTES = 8 * 1024;
 
 /** Transitions are written together after this long: a burst (start-up, a shared outage) is a few writes a second. */
 const WRITE_BATCH_MS = 200;
@@ -35,6 +51,13 @@ export class HandoverStore {
     /** Whether etcd can be written now (writes wait while coordination is down). */
     private readonly writable: () => boolean,
     private readonly onError: (what: string, err: unknown) => void,
+    /**
+     * Whether this node still runs the check when the batch is written: after a stretch of failing open only the
+     * owner's view goes to etcd, so a node coming back cannot overwrite what the owner saw meanwhile.
+     */
+    private readonly owns: (check: string) => boolean = () => true,
+    /** What this node alerted on its own about a failing check while it could not coordinate. */
+    private readonly alertedFor: (check: string) => HandedOverState['alerted'] = () => undefined,
   ) {
     this.prefix = `${prefix}checks/`;
   }
@@ -70,8 +93,14 @@ export class HandoverStore {
     await this.write().catch(() => undefined);
   }
 
+  private withAlerted(name: string, state: HandedOverState): HandedOverState {
+    const alerted = state.status === 'ok' ? undefined : this.alertedFor(name);
+    return alerted ? { ...state, alerted } : state;
+  }
+
   private async write(): Promise<void> {
     if (!this.writable()) return;
+    for (const name of [...this.unwritten.keys()]) if (!this.owns(name)) this.unwritten.delete(name);
     const batch = [...this.unwritten].slice(0, MAX_TXN_OPS);
     if (batch.length === 0) return;
     // One transaction for the whole batch; its comparison always holds (a key's create revision is never negative).
@@ -79,7 +108,7 @@ export class HandoverStore {
       .if(this.prefix, 'Create', '>', -1)
       .then(
         ...batch.map(([name, state]) =>
-          this.client.put(this.prefix + encodeURIComponent(name)).value(JSON.stringify(state)),
+          this.client.put(this.prefix + encodeURIComponent(name)).value(JSON.stringify(this.withAlerted(name, state))),
         ),
       )
       .commit();
