@@ -8,7 +8,6 @@
  * Its inputs are transitions, removed checks and a read-only view of check states; a timer reviews held-back
  * incidents (reminders after repeat_every, silences that ended) through that view.
  */
-import path from 'node:path';
 import { isChange, isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
 import {
@@ -31,7 +30,13 @@ import {
   type IncidentInput,
   type IncidentState,
 } from './incident-lifecycle.js';
-import { IncidentFile, loadIncidents, notificationKey, type Incident, type KeyPart } from './incidents.js';
+import {
+  notificationKey,
+  type Incident,
+  type IncidentPersistence,
+  type IncidentStore,
+  type KeyPart,
+} from './incidents.js';
 import { subjectOf } from './match.js';
 import { followUpChannels, liveChannels, route } from './routing.js';
 import type { Silences } from './silences.js';
@@ -44,21 +49,22 @@ const REVIEW_MS = 250;
 
 export class Alerter {
   private readonly incidents = new Map<string, Incident>();
-  private readonly file: IncidentFile;
+  private readonly file: IncidentStore;
   private groupTimer: NodeJS.Timeout | undefined;
   private readonly reviewer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     public config: AlertsConfig,
     private readonly checks: CheckStates,
     private readonly silences: Silences,
     private readonly dispatch: Dispatch,
-    stateDir: string,
+    persistence: IncidentPersistence,
     private readonly logger: Logger,
   ) {
-    this.file = new IncidentFile(path.join(stateDir, 'incidents.json'), logger);
-    for (const inc of loadIncidents(this.file.file, logger)) this.incidents.set(inc.check, inc);
+    this.file = persistence.store;
+    for (const inc of persistence.loaded) this.incidents.set(inc.check, inc);
     this.reviewer = setInterval(() => this.review(), REVIEW_MS);
     this.reviewer.unref();
   }
@@ -175,6 +181,19 @@ export class Alerter {
     await this.file.saved();
   }
 
+  /**
+   * Stops without sending what waits for group_wait: another alerter takes these incidents on (a new fleet
+   * leader, or the fleet once a node failing open can coordinate again). What is saved so far stays saved.
+   */
+  async abandon(): Promise<void> {
+    clearInterval(this.reviewer);
+    clearTimeout(this.groupTimer);
+    this.groupTimer = undefined;
+    this.closed = true;
+    await this.flushing;
+    await this.file.saved();
+  }
+
   /** Re-evaluates held incidents after a silence was added or a config reload. */
   poke(): void {
     this.review();
@@ -194,7 +213,7 @@ export class Alerter {
   }
 
   private schedule(): void {
-    if (this.groupTimer) return;
+    if (this.groupTimer || this.closed) return;
     this.groupTimer = setTimeout(() => {
       this.groupTimer = undefined;
       this.queueFlush();

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../log.js';
@@ -76,7 +77,7 @@ function stateFromFlags(old: FlagIncident): IncidentState {
   }
 }
 
-function readIncident(raw: unknown): { incident: Incident } | { error: string | undefined } {
+export function readIncident(raw: unknown): { incident: Incident } | { error: string | undefined } {
   const current = incidentSchema.safeParse(raw);
   if (current.success) {
     // `due` is only written for readers of the file.
@@ -142,7 +143,26 @@ export function loadIncidents(file: string, logger: Logger): Incident[] {
   return out;
 }
 
-export class IncidentFile {
+/** Where the alerter keeps its incidents: state_dir/incidents.json alone, etcd in a fleet. */
+export interface IncidentStore {
+  /** Saves the incidents as they are now (in the background, in order). */
+  save(incidents: Iterable<Incident>): void;
+  /** Resolves once every save so far is stored (or failed and was logged). */
+  saved(): Promise<void>;
+}
+
+/** The incidents an alerter starts with and where it keeps them. */
+export interface IncidentPersistence {
+  loaded: Incident[];
+  store: IncidentStore;
+}
+
+export function incidentFile(stateDir: string, logger: Logger): IncidentPersistence {
+  const file = path.join(stateDir, 'incidents.json');
+  return { loaded: loadIncidents(file, logger), store: new IncidentFile(file, logger) };
+}
+
+export class IncidentFile implements IncidentStore {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(

@@ -43,6 +43,7 @@ const notificationSchema = z.object({
   events: z.array(eventSchema).min(1),
   rate_limited: z.object({ limit: z.number(), quiet_until: z.string() }).optional(),
   public_url: z.string().optional(),
+  uncoordinated: z.object({ node: z.string(), reason: z.string() }).optional(),
 });
 
 const entrySchema = z.object({

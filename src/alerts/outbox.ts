@@ -7,15 +7,11 @@
  * After a restart the files are picked up again, so a crash between "accepted" and "removed" sends one
  * notification at most once more (same idempotency key).
  */
-import { mkdirSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import { StateDirError } from '../checks/store.js';
-import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { abortedMessage, DeliveryError, scrub } from './errors.js';
-import { entryFileName, loadEntries, type Entry, type Pending } from './outbox-entry.js';
+import { entryFileName, type Entry, type Pending } from './outbox-entry.js';
+import { FileOutboxStore, type OutboxStore } from './outbox-store.js';
 import type { Channel, Notification, SendOutcome } from './types.js';
 
 export interface RetryPolicy {
@@ -78,21 +74,18 @@ export class Outbox {
   /** Until release(): nothing is sent, so the alerter can re-create what a crash left half done first. */
   private held = true;
   private readonly stop = new AbortController();
+  private readonly store: OutboxStore;
 
+  /** `where`: a directory (state_dir/outbox) or another store. */
   constructor(
-    private readonly dir: string,
+    where: string | OutboxStore,
     public retry: RetryPolicy,
     private readonly logger: Logger,
     private readonly hooks: OutboxHooks,
   ) {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      // A file named outbox, or no permission: the same start-up error (exit 2, with the fix) as state_dir's own.
-      throw new StateDirError(dir, err as NodeJS.ErrnoException);
-    }
+    this.store = typeof where === 'string' ? new FileOutboxStore(where, logger) : where;
     const latest = Date.now() + retry.max;
-    for (const p of loadEntries(dir, logger)) {
+    for (const p of this.store.load()) {
       // A file may promise a wait longer than the retry cap now allows.
       p.entry.next_attempt_at = Math.min(p.entry.next_attempt_at, latest);
       this.queueOf(p.entry.notification.channel).push(p);
@@ -178,18 +171,8 @@ export class Outbox {
     return q;
   }
 
-  private async write(p: Pending): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, p.file), JSON.stringify(p.entry));
-    await this.syncDir();
-  }
-
-  private async syncDir(): Promise<void> {
-    const handle = await open(this.dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  private write(p: Pending): Promise<void> {
+    return this.store.write(p);
   }
 
   /** Starts the first message that is due and not behind an earlier one about the same check, or arms a timer. */
@@ -350,7 +333,6 @@ export class Outbox {
     const i = q ? q.indexOf(p) : -1;
     if (q && i >= 0) q.splice(i, 1);
     this.ids.delete(p.entry.notification.id);
-    await unlink(path.join(this.dir, p.file)).catch(() => undefined);
-    await this.syncDir().catch(() => undefined);
+    await this.store.remove(p).catch(() => undefined);
   }
 }

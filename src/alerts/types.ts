@@ -48,6 +48,11 @@ export interface Notification {
   /** Set on the one message sent when the channel reaches max_per_hour. */
   rate_limited?: { limit: number; quiet_until: string };
   public_url?: string;
+  /**
+   * Set when a fleet node sent this on its own because it could not coordinate through etcd: another node may
+   * send the same alert too.
+   */
+  uncoordinated?: { node: string; reason: string };
 }
 
 /** What a channel may add to "accepted": recipients the receiver refused while it took the message for others. */
