@@ -8,6 +8,7 @@ import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
 import { checkEtcd, Fleet } from './cluster/fleet.js';
+import { FleetAlerting } from './cluster/fleet-alerting.js';
 import { ConfigError, type Config } from './config/load.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
@@ -151,7 +152,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 
   const history = new History().attach(monitor);
-  const alerting = createAlerting({ monitor, registry: metrics.registry, logger });
+  // In a fleet, the fleet decides which alerter runs (the leader's, or this node's own while failing open).
+  const alerting = createAlerting({ monitor, registry: metrics.registry, logger, solo: !config.cluster });
+  let fleetAlerting: FleetAlerting | undefined;
   // Set once joined; the API and metrics read it through these closures.
   let fleet: Fleet | undefined;
   const app = createApp({
@@ -197,6 +200,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     }
     fleet = joining;
     metrics.addCluster(joining);
+    fleetAlerting = new FleetAlerting(alerting.core, joining, monitor, logger);
+    fleetAlerting.start();
   }
   scheduler.start();
   logger.info(
@@ -214,6 +219,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     reload,
     async close() {
       scheduler.stop();
+      await fleetAlerting?.close();
       await fleet?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

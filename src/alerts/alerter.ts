@@ -10,6 +10,7 @@
  */
 import { isChange, isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
+import type { ProbeResult } from '../probes/types.js';
 import {
   alertEvent,
   failingRoot,
@@ -41,6 +42,12 @@ import { subjectOf } from './match.js';
 import { followUpChannels, liveChannels, route } from './routing.js';
 import type { Silences } from './silences.js';
 import type { AlertEvent, EventKind, FoldedDependent } from './types.js';
+
+/** A failure told to channels: when it began and where it went. */
+export interface AnnouncedIncident {
+  opened_at: string;
+  channels: string[];
+}
 
 /** `key` is the notification's idempotency key, the same whenever the same message is re-created. Never rejects. */
 type Dispatch = (channel: string, events: AlertEvent[], key: string) => Promise<void>;
@@ -147,6 +154,38 @@ export class Alerter {
       opened += 1;
     }
     if (opened > 0) this.saveAndSchedule();
+  }
+
+  /**
+   * Takes on a failure another alerter already announced (a fleet node that alerted on its own while it could
+   * not coordinate): its recovery is told, its failure is not told again.
+   */
+  adoptAnnounced(
+    check: AlertedCheck,
+    result: ProbeResult,
+    at: string,
+    told: { opened_at: string; channels?: string[] },
+  ): void {
+    if (this.incidents.has(check.name) || !failingStatus(result.status)) return;
+    const event = alertEvent(check, result, 'firing', 'ok', told.opened_at, at);
+    this.incidents.set(check.name, {
+      check: check.name,
+      state: 'notified',
+      event,
+      opened_at: told.opened_at,
+      // Unknown: where its route sends it now (its recovery goes there).
+      channels: told.channels ?? route(this.config, event),
+      last_notified_at: at,
+    });
+    this.save();
+  }
+
+  /** The failures this alerter has told (or queued) a channel about, by check. */
+  announced(): Map<string, AnnouncedIncident> {
+    const out = new Map<string, AnnouncedIncident>();
+    for (const i of this.incidents.values())
+      if (announcedFiring(i.state)) out.set(i.check, { opened_at: i.opened_at, channels: i.channels });
+    return out;
   }
 
   /** Everything firing that a channel was told about and is not folded or silenced (for Alertmanager resends). */

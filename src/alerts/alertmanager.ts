@@ -7,7 +7,7 @@ import { positiveDuration } from '../config/fields.js';
 import { channelName, timeout } from './channel-fields.js';
 import { urlSecrets } from '../util/redact.js';
 import { JsonPostChannel, postJson } from './http-post.js';
-import { eventTitle } from './render.js';
+import { eventTitle, uncoordinatedNote } from './render.js';
 import type { AlertEvent, ChannelKind, Notification, PeriodicWork } from './types.js';
 
 const alertmanagerChannelSchema = z.strictObject({
@@ -83,7 +83,12 @@ class AlertmanagerChannel extends JsonPostChannel {
   }
 
   protected payload(n: Notification): AmAlert[] {
-    return n.events.map((e) => toAmAlert(e, n.id, this.resendEveryMs, n.public_url));
+    const note = uncoordinatedNote(n);
+    return n.events.map((e) => {
+      const alert = toAmAlert(e, n.id, this.resendEveryMs, n.public_url);
+      if (note) alert.annotations.uncoordinated = note;
+      return alert;
+    });
   }
 
   private resend(events: AlertEvent[], publicUrl: string | undefined, signal: AbortSignal): Promise<void> {

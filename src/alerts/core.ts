@@ -30,7 +30,8 @@ export class AlertingCore {
   private alerts: AlertsConfig;
   private channels = new Map<string, Channel>();
   private readonly outboxes = new Set<Outbox>();
-  private readonly alerters = new Set<Alerter>();
+  /** Each running alerter, with the names it alerts on besides the configured checks (fleet nodes). */
+  private readonly alerters = new Map<Alerter, () => string[]>();
   private readonly windows = new Map<string, { start: number; count: number }>();
   private readonly periodicRanAt = new Map<string, number>();
   private readonly resender: NodeJS.Timeout;
@@ -101,13 +102,25 @@ export class AlertingCore {
   }
 
   /** An alerter over `checks`, keeping incidents in `persistence` and queueing into `outbox`. */
-  alerter(checks: CheckStates, persistence: IncidentPersistence, outbox: Outbox, mark?: NotificationMark): Alerter {
+  alerter(
+    checks: CheckStates,
+    persistence: IncidentPersistence,
+    outbox: Outbox,
+    opts: { mark?: NotificationMark; extraNames?: () => string[] } = {},
+  ): Alerter {
+    const { mark, extraNames = () => [] } = opts;
     const dispatch = (channel: string, events: AlertEvent[], key: string) =>
       this.dispatch(outbox, channel, events, key, mark);
     const alerter = new Alerter(this.alerts, checks, this.silences, dispatch, persistence, this.logger);
-    alerter.onChecksChanged(this.config.checks.map((c) => c.name));
-    this.alerters.add(alerter);
+    this.alerters.set(alerter, extraNames);
+    this.namesChanged(alerter);
     return alerter;
+  }
+
+  /** The checks an alerter alerts on changed (config, or fleet nodes): incidents of the others end quietly. */
+  namesChanged(alerter: Alerter): void {
+    const extra = this.alerters.get(alerter);
+    if (extra) alerter.onChecksChanged([...this.config.checks.map((c) => c.name), ...extra()]);
   }
 
   /** Stops an alerter: `flush` sends what waits for group_wait first (shutdown), otherwise it is left to others. */
@@ -118,7 +131,7 @@ export class AlertingCore {
 
   /** Looks again at alerts held back (a silence was added). */
   poke(): void {
-    for (const a of this.alerters) a.poke();
+    for (const a of this.alerters.keys()) a.poke();
   }
 
   apply(next: Config): void {
@@ -137,16 +150,16 @@ export class AlertingCore {
       o.retry = this.alerts.retry;
       o.setChannels(this.channels);
     }
-    for (const a of this.alerters) {
+    for (const a of this.alerters.keys()) {
       a.config = this.alerts;
-      a.onChecksChanged(next.checks.map((c) => c.name));
+      this.namesChanged(a);
       a.poke();
     }
   }
 
   async close(): Promise<void> {
     clearInterval(this.resender);
-    for (const a of [...this.alerters]) await this.closeAlerter(a, { flush: true });
+    for (const a of [...this.alerters.keys()]) await this.closeAlerter(a, { flush: true });
     for (const o of [...this.outboxes]) await this.closeOutbox(o);
     for (const ch of this.channels.values()) ch.close?.();
   }
@@ -189,6 +202,11 @@ export class AlertingCore {
     try {
       await outbox.enqueue(n);
     } catch (err) {
+      if ((err as { handedOver?: boolean }).handedOver) {
+        // A fleet node that lost leadership: the new leader re-creates this message with the same key.
+        this.logger.info({ event: 'alert_handed_over', channel, id: key }, (err as Error).message);
+        return;
+      }
       // Not stored, so it can never be sent: lost loudly (counted as dropped), and the other channels still get theirs.
       const error = (err as Error).message;
       this.count(channel, 'dropped');
@@ -210,7 +228,7 @@ export class AlertingCore {
       const { what } = ch.periodic;
       ch.periodic
         .run({
-          firing: [...this.alerters].flatMap((a) => a.openFiring(ch.name)),
+          firing: [...this.alerters.keys()].flatMap((a) => a.openFiring(ch.name)),
           publicUrl: this.config.server.public_url,
           signal: AbortSignal.timeout(ch.timeoutMs),
         })

@@ -74,6 +74,20 @@ export function entryFileName(entry: Entry): string {
   return `${String(entry.seq).padStart(12, '0')}-${entry.notification.id}.json`;
 }
 
+/** Reads one stored entry (from etcd, in a fleet): the entry, or what is wrong with it. */
+export function parseEntry(text: string): Entry | string {
+  try {
+    const parsed = entrySchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data as Entry;
+    return parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`)
+      .join('; ');
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** An entry is a few KiB; anything this large is junk and is moved aside unread, so it cannot exhaust memory. */
 const MAX_ENTRY_BYTES = 1024 * 1024;
 

@@ -14,6 +14,8 @@ function tag(e: AlertEvent): string {
 }
 
 export function eventTitle(e: AlertEvent): string {
+  // A fleet node is not a check: "[FAIL] forgewatch node web-1 (fra) stopped reporting".
+  if (e.type === 'node' && e.kind !== 'resolved') return `${tag(e)} ${e.check} ${e.reason}`;
   if (e.kind === 'resolved') return `[RECOVERED] ${e.check} after ${formatDuration(e.duration_ms ?? 0)}`;
   const folded =
     e.dependents.length > 0 ? ` (+${e.dependents.length} dependent${e.dependents.length === 1 ? '' : 's'})` : '';
@@ -23,7 +25,19 @@ export function eventTitle(e: AlertEvent): string {
   return `${tag(e)} ${e.check}: ${e.reason}${folded}${still}`;
 }
 
+/** The line a failing-open fleet node adds to what it sends on its own. */
+export function uncoordinatedNote(n: Notification): string | undefined {
+  const u = n.uncoordinated;
+  if (!u) return undefined;
+  return `Sent by ${u.node} without fleet coordination (${u.reason}): another forgewatch node may send this alert too.`;
+}
+
 export function notificationTitle(n: Notification): string {
+  const title = plainTitle(n);
+  return n.uncoordinated ? `${title} [uncoordinated: ${n.uncoordinated.node}]` : title;
+}
+
+function plainTitle(n: Notification): string {
   const limited = n.rate_limited
     ? `[LIMIT] alert limit of ${n.rate_limited.limit}/h reached, quiet until ${n.rate_limited.quiet_until}: `
     : '';
@@ -91,6 +105,8 @@ export function notificationText(n: Notification): string {
         '',
       ]
     : [];
+  const note = uncoordinatedNote(n);
+  if (note) head.push(note, '');
   return [
     ...head,
     n.events.map((e) => eventText(e, n.public_url)).join('\n\n----------------------------------------\n\n'),
@@ -141,5 +157,7 @@ export function notificationHtml(n: Notification): string {
   const head = n.rate_limited
     ? `<p><b>Alert limit reached:</b> further alerts are held back until ${escapeHtml(n.rate_limited.quiet_until)}.</p>`
     : '';
-  return `<!doctype html><html><body style="font-family:sans-serif">${head}${n.events.map((e) => eventHtml(e, n.public_url)).join('<hr>')}</body></html>`;
+  const note = uncoordinatedNote(n);
+  const noteHtml = note ? `<p><i>${escapeHtml(note)}</i></p>` : '';
+  return `<!doctype html><html><body style="font-family:sans-serif">${head}${noteHtml}${n.events.map((e) => eventHtml(e, n.public_url)).join('<hr>')}</body></html>`;
 }

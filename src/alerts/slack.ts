@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { formatDuration } from '../util/format.js';
 import { webhookUrlChannelSchema } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
-import { detailLines, eventTitle, notificationTitle } from './render.js';
+import { detailLines, eventTitle, notificationTitle, uncoordinatedNote } from './render.js';
 import type { AlertEvent, ChannelKind, Notification } from './types.js';
 
 const slackChannelSchema = webhookUrlChannelSchema('slack');
@@ -57,6 +57,8 @@ function eventBlocks(e: AlertEvent): Block[] {
 
 function slackPayload(n: Notification): { text: string; blocks: Block[] } {
   const blocks: Block[] = [];
+  const note = uncoordinatedNote(n);
+  if (note) blocks.push({ type: 'section', text: mrkdwn(note) });
   if (n.rate_limited)
     blocks.push({
       type: 'section',

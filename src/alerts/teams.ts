@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { formatDuration } from '../util/format.js';
 import { webhookUrlChannelSchema } from './channel-fields.js';
 import { JsonPostChannel } from './http-post.js';
-import { detailLines, eventTitle, notificationTitle } from './render.js';
+import { detailLines, eventTitle, notificationTitle, uncoordinatedNote } from './render.js';
 import type { AlertEvent, ChannelKind, Notification } from './types.js';
 
 const teamsChannelSchema = webhookUrlChannelSchema('teams');
@@ -97,6 +97,8 @@ const bytes = (elements: CardElement[]) => Buffer.byteLength(JSON.stringify(elem
 
 export function teamsPayload(n: Notification): TeamsMessage {
   const body: CardElement[] = [];
+  const note = uncoordinatedNote(n);
+  if (note) body.push(textBlock(note, { color: 'Warning' }));
   if (n.rate_limited)
     body.push(
       textBlock(`Alert limit of ${n.rate_limited.limit}/h reached: quiet until ${n.rate_limited.quiet_until}.`, {

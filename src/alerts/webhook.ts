@@ -33,6 +33,7 @@ function webhookPayload(n: Notification) {
     text: notificationText(n),
     status_page: n.public_url ?? null,
     rate_limited: n.rate_limited ?? null,
+    uncoordinated: n.uncoordinated ?? null,
     events: n.events.map((e) => ({ ...e, title: eventTitle(e), hint: e.hint ?? null })),
   };
 }

@@ -65,8 +65,15 @@ export async function checkEtcd(cluster: ClusterConfig, logger: Logger): Promise
     );
 }
 
+/** A node that joined the fleet once: kept (without a lease) until it leaves cleanly, so its silence is noticed. */
+export interface KnownNode {
+  name: string;
+  location: string;
+  address: string;
+}
+
 export class Fleet {
-  private readonly client: Etcd3;
+  readonly client: Etcd3;
   private readonly membership: Membership;
   private readonly handover: HandoverStore;
   /** The fleet's check states (every node's transitions), kept current by a watch. */
@@ -112,7 +119,10 @@ export class Fleet {
           { event: 'cluster_coordination_up', reason: state.reason },
           `fleet coordination back: ${state.reason}`,
         );
-        this.handover.flushSoon();
+        // Written once this node knows its share again: what it saw of others' checks stays unwritten.
+        this.resync();
+        void this.resyncing.then(() => this.handover.flushSoon());
+        return;
       } else {
         logger.warn(
           { event: 'cluster_coordination_down', reason: state.reason },
@@ -144,11 +154,55 @@ export class Fleet {
     monitor.onConfig(() => this.resync());
     this.resync();
     await this.resyncing;
+    const known: KnownNode = { name: cluster.node, location: cluster.location, address: this.opts.address };
+    await this.client.put(this.nodeKey).value(JSON.stringify(known));
     this.started = true;
     logger.info(
       { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
       `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
     );
+  }
+
+  get node(): string {
+    return this.opts.cluster.node;
+  }
+  get prefix(): string {
+    return this.opts.cluster.etcd.prefix;
+  }
+  get leaseTtlMs(): number {
+    return this.opts.cluster.lease_ttl;
+  }
+  get members(): readonly MemberRecord[] {
+    return this.membership.members;
+  }
+  /** The leader's election key while this node leads (fences leader-only writes). */
+  get fenceKey(): string | undefined {
+    return this.membership.fenceKey;
+  }
+  get coordination(): CoordinationState {
+    return this.membership.coordination;
+  }
+  onLeader(fn: (isLeader: boolean) => void): void {
+    this.membership.on('leader', ({ isLeader }) => fn(isLeader));
+  }
+  onCoordination(fn: (state: CoordinationState) => void): void {
+    this.membership.on('coordination', fn);
+  }
+  onMembers(fn: (members: MemberRecord[]) => void): void {
+    this.membership.on('members', fn);
+  }
+  /** Which live member runs `check` (rendezvous hashing), over `members` (default: the live ones). */
+  ownerOf(check: string, members: readonly MemberRecord[] = this.membership.members): string | undefined {
+    return ownerOf(check, this.withSelf(members));
+  }
+  /** Every node that joined and has not left cleanly. */
+  async knownNodes(): Promise<KnownNode[]> {
+    const all = await this.client.getAll().prefix(`${this.prefix}nodes/`).strings();
+    return Object.values(all).map((v) => JSON.parse(v) as KnownNode);
+  }
+
+  private get nodeKey(): string {
+    return `${this.prefix}nodes/${this.opts.cluster.node}`;
   }
 
   /** Tells what this node alerted on its own while failing open, for the check states it writes once back. */
@@ -207,6 +261,13 @@ export class Fleet {
     await this.resyncing;
     await this.handover.close();
     await this.states.close();
+    // Leaving cleanly: the leader does not report this node as stopped.
+    if (this.started && this.coordinationUp)
+      await this.client
+        .delete()
+        .key(this.nodeKey)
+        .exec()
+        .catch(() => undefined);
     await this.membership.close();
     this.client.close();
   }

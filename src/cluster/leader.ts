@@ -23,6 +23,7 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
   private leading = false;
   private current: string | undefined;
   private active = false;
+  private campaignKey: string | undefined;
 
   /** Campaign keys live under `${prefix}election/leader/`, so an etcd role on the prefix covers them. */
   constructor(
@@ -38,6 +39,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+  /** This node's election key while it leads: leader-only writes are fenced by its existence. */
+  get fenceKey(): string | undefined {
+    return this.leading ? this.campaignKey : undefined;
   }
   /** The node name of the current leader, as far as this node knows. */
   get leader(): string | undefined {
@@ -110,7 +115,15 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     const campaign = this.election.campaign(this.node);
     this.campaign = campaign;
     campaign.on('elected', () => {
-      if (this.campaign === campaign) this.update(true, this.node);
+      // The key is known once elected (its lease was granted to campaign); leading starts with a fence.
+      void campaign.getCampaignKey().then(
+        (key) => {
+          if (this.campaign !== campaign) return;
+          this.campaignKey = key;
+          this.update(true, this.node);
+        },
+        () => undefined,
+      );
     });
     campaign.on('error', () => {
       if (this.campaign !== campaign) return;

@@ -102,6 +102,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   get leader(): string | undefined {
     return this.leadership.leader;
   }
+  get fenceKey(): string | undefined {
+    return this.leadership.fenceKey;
+  }
 
   /** Registers (throws DuplicateNodeError when the name is live elsewhere), then watches members and campaigns. */
   async start(): Promise<void> {
