@@ -48,7 +48,8 @@ Exit 0 valid, 2 a mistake or no checks in the file.`,
   cluster: `forgewatch cluster status [--url URL] [--json]
 
 Shows the fleet as the node at URL sees it (default http://127.0.0.1:9464): members, their locations,
-addresses, checks owned and last lease renewal, the leader and the coordination state (GET /api/cluster).
+addresses, checks owned, last lease renewal and whether each runs the leader's config, the leader and the
+coordination state (GET /api/cluster).
 The token comes from $FORGEWATCH_TOKEN. Exit 2: the node cannot be read or runs alone.`,
   init: `forgewatch init [PATH] [--force]
 

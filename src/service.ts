@@ -162,6 +162,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     metrics,
     scheduler,
     cluster: () => fleet?.view(),
+    fleet: () => fleet,
     reload,
     startedAt: new Date(),
     logger,

@@ -13,6 +13,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
+import { ConfigDrift, type ConfigMatch } from './config-drift.js';
 import { createEtcdClient, probeEtcd } from './etcd.js';
 import { FleetStates } from './fleet-states.js';
 import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
@@ -25,6 +26,8 @@ export interface ClusterMemberView {
   checks_owned: number | null;
   /** ISO time the member's lease was last renewed, as etcd tells (to the second); null when unknown. */
   last_renewal: string | null;
+  /** The hash of the checks the member runs (configHash); differs from the leader's when its config does. */
+  config_hash: string;
 }
 
 /** What GET /api/cluster answers. */
@@ -34,6 +37,8 @@ export interface ClusterView {
   coordination: CoordinationState;
   members: ClusterMemberView[];
   handovers: number;
+  /** This node's config against the leader's. */
+  config: ConfigMatch;
 }
 
 export interface FleetOptions {
@@ -86,6 +91,7 @@ export class Fleet {
   /** Ownership changes run one after another, each on the latest members and config. */
   private resyncing: Promise<void> = Promise.resolve();
   private publishedCount: number | undefined;
+  private readonly drift: ConfigDrift;
 
   constructor(private readonly opts: FleetOptions) {
     const { cluster, monitor } = opts;
@@ -106,6 +112,21 @@ export class Fleet {
     );
     this.states = new FleetStates(this.client, cluster.etcd.prefix);
     this.owns = this.owns.bind(this);
+    this.drift = new ConfigDrift({
+      node: cluster.node,
+      logger: opts.logger,
+      ownHash: () => configHash(monitor.config),
+      leader: () => this.membership.leader,
+      members: () => this.membership.members,
+    });
+    for (const event of ['members', 'leader'] as const) this.membership.on(event, () => this.drift.assess());
+    // A reload changes the hash: published while registered, else once coordination is back.
+    const publishHash = () =>
+      this.membership
+        .setConfigHash(configHash(monitor.config))
+        .catch((err: unknown) => this.logError('publish config hash', err));
+    monitor.onConfig(() => void publishHash().then(() => this.drift.assess()));
+    this.membership.on('coordination', (state) => void (state.up && publishHash()));
   }
 
   /** Registers (DuplicateNodeError when the name is live elsewhere) and takes its share, adopting the states. */
@@ -251,8 +272,35 @@ export class Fleet {
         address: m.address,
         checks_owned: m.checks_owned ?? null,
         last_renewal: renewals.get(m.name) ?? null,
+        config_hash: m.config_hash,
       })),
       handovers: this.handoverCount,
+      config: this.drift.assess(),
+    };
+  }
+
+  /** This node's name in the fleet. */
+  get node(): string {
+    return this.opts.cluster.node;
+  }
+
+  /** The fleet's record of a check: its state as the node that ran it saw it change last. */
+  record(check: string): HandedOverState | undefined {
+    return this.states.get(check);
+  }
+
+  /** The member that runs `check` now, as the shares are computed over the live members. */
+  runnerOf(check: string): string | undefined {
+    return ownerOf(check, this.withSelf(this.membership.members));
+  }
+
+  /** The fleet as the status page shows it, from what this node holds (no request to etcd). */
+  glance(): { leader: string | null; coordination: CoordinationState; members: string[]; config: ConfigMatch } {
+    return {
+      leader: this.membership.leader ?? null,
+      coordination: this.membership.coordination,
+      members: this.membership.members.map((m) => m.name),
+      config: this.drift.assess(),
     };
   }
 

@@ -127,6 +127,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.lease && this.state.up) await this.lease.put(this.key).value(JSON.stringify(this.record)).exec();
   }
 
+  /**
+   * Publishes the hash of a reloaded config, so the others compare theirs with the one this node runs now. Only
+   * while registered (the record must stay what etcd holds for a recovery to recognise it): call again once back.
+   */
+  async setConfigHash(hash: string): Promise<void> {
+    if (hash === this.record.config_hash || !this.lease || !this.state.up) return;
+    this.record = { ...this.record, config_hash: hash };
+    await this.lease.put(this.key).value(JSON.stringify(this.record)).exec();
+  }
+
   /** Leaves the fleet at once: resigns leadership and revokes the lease (the record goes with it). */
   async close(): Promise<void> {
     this.closed = true;

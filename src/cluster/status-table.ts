@@ -46,14 +46,18 @@ export function formatClusterTable(view: ClusterView, now = Date.now()): string 
     `asked node ${view.node.name}: coordination ${coordination}; ${view.node.checks_owned} checks run there, ${view.handovers} taken over`,
     '',
   ];
+  const leaderHash = view.members.find((m) => m.name === view.leader)?.config_hash;
+  // Each member's config against the leader's: a node that differs runs its share of the checks otherwise.
+  const config = (hash: string) => (leaderHash === undefined ? '-' : hash === leaderHash ? 'same' : 'DIFFERS');
   const rows = [
-    ['NODE', 'LOCATION', 'ADDRESS', 'CHECKS', 'LAST RENEWAL'],
+    ['NODE', 'LOCATION', 'ADDRESS', 'CHECKS', 'LAST RENEWAL', 'CONFIG'],
     ...view.members.map((m) => [
       `${m.name}${m.name === view.leader ? ' (leader)' : ''}`,
       m.location,
       m.address,
       m.checks_owned === null ? '-' : String(m.checks_owned),
       ago(m.last_renewal, now),
+      config(m.config_hash),
     ]),
   ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
@@ -63,6 +67,11 @@ export function formatClusterTable(view: ClusterView, now = Date.now()): string 
         .map((cell, i) => cell.padEnd(widths[i] ?? 0))
         .join('  ')
         .trimEnd(),
+    );
+  if (view.config.matches === false)
+    lines.push(
+      '',
+      `the config of ${view.node.name} differs from the leader ${view.leader ?? ''}'s (hash ${view.config.hash}, leader ${view.config.leader_hash ?? '-'}): reload or deploy the same file on every node`,
     );
   if (view.members.length === 1) lines.push('', 'a fleet of one: no other node watches this one');
   return lines.join('\n');

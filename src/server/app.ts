@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { probeKinds } from '../probes/index.js';
 import { bearerToken, sameSecret } from './auth.js';
 import { apiErrorHandler, refuseBody } from './errors.js';
+import { checkViews, type FleetStatusSource } from './fleet-status.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
 const STALE_TICK_MS = 10_000;
@@ -19,6 +20,8 @@ export interface AppDeps {
   scheduler: Scheduler;
   /** The fleet as this node sees it; undefined when it runs alone (no `cluster:`). */
   cluster?: () => Promise<ClusterView> | undefined;
+  /** This node's fleet for the fleet-wide check list; undefined when it runs alone (or has not joined yet). */
+  fleet?: () => FleetStatusSource | undefined;
   /** Returns an error message when the new config was rejected. */
   reload: () => Promise<string | undefined>;
   startedAt: Date;
@@ -115,10 +118,14 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
 
+  // In a fleet: every check of the fleet, each with the node that ran it, and this node's name; alone: as before.
   app.get('/api/status', requireToken, (_req, res) => {
+    const fleet = deps.fleet?.();
     res.json({
-      checks: monitor.views().map((v) => ({
+      ...(fleet ? { node: fleet.node } : {}),
+      checks: checkViews(monitor, fleet).map((v) => ({
         name: v.check.name,
+        ...(fleet ? { node: v.node ?? null } : {}),
         type: v.check.type,
         state: v.state.status,
         since: v.state.since,
@@ -131,7 +138,7 @@ export function createApp(deps: AppDeps): express.Express {
               status: v.last.result.status,
               reason: v.last.result.reason,
               hint: v.last.result.hint ?? null,
-              duration_ms: Math.round((v.last.result.timings.total ?? 0) * 1000),
+              duration_ms: v.recorded ? null : Math.round((v.last.result.timings.total ?? 0) * 1000),
               details: v.last.result.details,
             }
           : null,

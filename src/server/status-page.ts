@@ -11,6 +11,7 @@ import { STATUS_RANK, type Fact, type FactTone } from '../probes/types.js';
 import { escapeHtml } from '../util/html.js';
 import type { RouteInstaller } from './app.js';
 import { bearerToken, sameSecret } from './auth.js';
+import { checkViews, type FleetCheckView, type FleetGlance } from './fleet-status.js';
 import { HISTORY_WINDOW_MS, type History, type HistoryPoint } from './history.js';
 
 /** How often the page reloads itself. */
@@ -19,14 +20,21 @@ const REFRESH_SECONDS = 15;
 const ORDER: Record<string, number> = { fail: 0, warn: 1, unknown: 2, ok: 3 };
 
 export function statusPage(history: History): RouteInstaller {
-  return (app, { monitor, requireToken }) => {
+  return (app, { monitor, requireToken, fleet: fleetOf }) => {
     app.get('/', (req, res) => {
       const token = monitor.config.server.token;
       const full = !token || tokenGiven(req, token);
+      const fleet = fleetOf?.();
       res
         .set('Cache-Control', 'no-store')
         .type('html')
-        .send(renderPage(monitor.views(), history, { full, now: Date.now() }));
+        .send(
+          renderPage(checkViews(monitor, fleet), history, {
+            full,
+            now: Date.now(),
+            ...(fleet ? { fleet: { node: fleet.node, ...fleet.glance() } } : {}),
+          }),
+        );
     });
 
     app.get('/api/history', requireToken, (req, res) => {
@@ -61,6 +69,8 @@ function tokenGiven(req: Request, token: string): boolean {
 interface RenderOptions {
   full: boolean;
   now: number;
+  /** The fleet this node is part of: a banner, and the node that ran each check. */
+  fleet?: FleetGlance & { node: string };
 }
 
 const byStatusThenName = (a: CheckView, b: CheckView) =>
@@ -104,7 +114,7 @@ function grouped(views: CheckView[]): Group[] {
   return [...groups.values()].sort((a, b) => worst(a) - worst(b) || byStatusThenName(a.view, b.view));
 }
 
-export function renderPage(views: CheckView[], history: History, opts: RenderOptions): string {
+export function renderPage(views: FleetCheckView[], history: History, opts: RenderOptions): string {
   const counts = { fail: 0, warn: 0, unknown: 0, ok: 0 };
   for (const v of views) counts[v.state.status]++;
   const headline =
@@ -118,8 +128,8 @@ export function renderPage(views: CheckView[], history: History, opts: RenderOpt
             ? 'starting'
             : 'all ok';
   const states = new Map(views.map((v) => [v.check.name, v.state.status]));
-  const row = (v: CheckView, root?: string) =>
-    opts.full ? fullRow(v, history.points(v.check.name), opts.now, states, root) : briefRow(v, root);
+  const row = (v: FleetCheckView, root?: string) =>
+    opts.full ? fullRow(v, v.recorded ? [] : history.points(v.check.name), opts.now, states, root) : briefRow(v, root);
   const rows = grouped(views)
     .flatMap((g) => [row(g.view), ...g.dependents.map((d) => row(d, g.view.check.name))])
     .join('\n');
@@ -131,7 +141,7 @@ export function renderPage(views: CheckView[], history: History, opts: RenderOpt
 <style>${CSS}</style></head>
 <body><header><h1>forgewatch</h1><p class="summary summary-${counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok'}">${escapeHtml(headline)}</p>
 <p class="counts">${(['fail', 'warn', 'unknown', 'ok'] as const).map((s) => `<span class="pill ${s}">${counts[s]} ${s}</span>`).join(' ')}</p>
-<p class="meta">Updated ${escapeHtml(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
+${opts.full && opts.fleet ? fleetBanner(opts.fleet) : ''}<p class="meta">Updated ${escapeHtml(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
 <main><ul class="checks">
 ${rows || '<li class="empty">No checks configured.</li>'}
 </ul></main></body></html>`;
@@ -150,8 +160,28 @@ function briefRow(v: CheckView, root?: string): string {
   return `${itemTag(v, root)}<div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span></div></li>`;
 }
 
+/**
+ * Who else watches: the members and the leader, a node left alone, a config that differs from the leader's, and
+ * while etcd cannot be reached, why this node runs (and alerts on) every check by itself.
+ */
+function fleetBanner(fleet: FleetGlance & { node: string }): string {
+  if (!fleet.coordination.up)
+    return `<p class="fleet down">cannot coordinate through etcd (${escapeHtml(fleet.coordination.reason)}): this node runs every check and alerts on its own</p>`;
+  const others = fleet.members.filter((m) => m !== fleet.node);
+  const who =
+    others.length === 0
+      ? `fleet of one remaining node: ${escapeHtml(fleet.node)} runs every check, no other node watches it`
+      : `fleet of ${fleet.members.length} members: ${fleet.members.map((m) => `<span class="member">${escapeHtml(m)}</span>`).join(', ')}`;
+  const leader = fleet.leader === null ? 'no leader yet' : `leader ${escapeHtml(fleet.leader)}`;
+  const drift =
+    fleet.config.matches === false
+      ? `<p class="fleet drift">this node's config differs from the leader ${escapeHtml(fleet.leader ?? '')}'s: reload or deploy the same file on every node</p>`
+      : '';
+  return `<p class="fleet${others.length === 0 ? ' alone' : ''}">${who} · ${leader} · this page from ${escapeHtml(fleet.node)}</p>${drift}`;
+}
+
 function fullRow(
-  v: CheckView,
+  v: FleetCheckView,
   points: HistoryPoint[],
   now: number,
   states: Map<string, string>,
@@ -175,12 +205,12 @@ function fullRow(
       ? `<span class="deps">depends on ${v.check.depends_on.map(dep).join(', ')}</span>`
       : '';
   return `${itemTag(v, root)}
-<div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span><span class="type">${escapeHtml(v.check.type)}</span>${pending}</div>
+<div class="head"><span class="badge ${s}">${s}</span><span class="name">${escapeHtml(v.check.name)}</span><span class="type">${escapeHtml(v.check.type)}</span>${v.node === undefined ? '' : `<span class="node" title="the node that ran it">on ${escapeHtml(v.node)}</span>`}${pending}</div>
 <div class="body">
 <p class="reason">${last ? escapeHtml(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
 ${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${escapeHtml(last.result.hint)}</p>` : ''}
 ${facts.length > 0 ? `<ul class="facts">${facts.map(factItem).join('')}</ul>` : ''}
-<p class="when"><span title="${escapeHtml(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${escapeHtml(last.at)}">last run ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
+<p class="when"><span title="${escapeHtml(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${escapeHtml(last.at)}">${v.recorded ? 'last change seen' : 'last run'} ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
 </div>
 <div class="spark">${sparkline(points)}</div>
 </li>`;
@@ -269,7 +299,8 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
 .when{color:var(--muted);font-size:.8rem}.cause{color:var(--fail)}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
 .sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.ok{fill:var(--muted)}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
-.empty{color:var(--muted)}.check.dependent{margin-left:32px;position:relative}
+.empty{color:var(--muted)}.node{color:var(--muted);font-size:.8rem}.fleet{margin:4px 0;font-size:.85rem;color:var(--muted)}
+.fleet.down,.fleet.drift{color:var(--fail);font-weight:600}.fleet.alone{color:var(--warn)}.check.dependent{margin-left:32px;position:relative}
 .check.dependent::before{content:"↳";position:absolute;left:-22px;top:8px;color:var(--muted);font-size:1.1rem}
 @media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}
 `;
