@@ -26,6 +26,7 @@ import type { FleetStateChange } from './fleet-states.js';
 import type { HandedOverState } from './handover.js';
 import type { CoordinationState } from './membership.js';
 import { NodeWatch } from './node-watch.js';
+import { RecordLog } from './record-log.js';
 
 /** The result a fleet record stands for (what the owner's transition carried). */
 export function recordResult(r: HandedOverState): ProbeResult {
@@ -64,7 +65,8 @@ interface LeaderRun {
   alerter: Alerter;
   outbox: Outbox;
   nodes: NodeWatch;
-  stopListening: () => void;
+  store: EtcdIncidentStore;
+  records: { cancel(): Promise<void> } | undefined;
 }
 
 export class FleetAlerting {
@@ -91,7 +93,11 @@ export class FleetAlerting {
 
   start(): void {
     this.fleet.onLeader((isLeader) => this.enqueue(() => (isLeader ? this.lead() : this.stepDown())));
-    this.fleet.onCoordination((state) => this.enqueue(() => (state.up ? this.endFailOpen() : this.failOpen(state))));
+    this.fleet.onCoordination((state) => {
+      // Known at once, before this node's check states are written again: they carry it to the leader.
+      if (state.up && this.local) this.handed = this.local.announced();
+      this.enqueue(() => (state.up ? this.endFailOpen() : this.failOpen(state)));
+    });
     this.monitor.onTransition(({ transition, check }) => this.local?.onTransition(transition, check));
     if (this.fleet.isLeader) this.enqueue(() => this.lead());
   }
@@ -132,21 +138,14 @@ export class FleetAlerting {
     const alerter = core.alerter(this.fleetCheckStates(nodes), persistence, outbox, {
       extraNames: () => nodes.names(),
     });
-    this.adoptAndReconcile(alerter, nodes);
-
-    const onChange = (change: FleetStateChange) => {
-      const t = recordTransition(change);
-      const check = this.configured(change.check);
-      if (!t || !check || !change.after) return;
-      const told = change.after.alerted;
-      if (told && told.opened_at === change.after.since && t.kind !== 'changed' && t.to !== 'ok')
-        alerter.adoptAnnounced(check, t.result, t.at, told);
-      else alerter.onTransition(t, check);
-    };
-    fleet.states.on('change', onChange);
+    const run: LeaderRun = { alerter, outbox, nodes, store: persistence.store, records: undefined };
+    this.leader = run;
     nodes.on('transition', (t, check) => alerter.onTransition(t, check));
     nodes.on('names', () => core.namesChanged(alerter));
-    this.leader = { alerter, outbox, nodes, stopListening: () => fleet.states.off('change', onChange) };
+    alerter.reconcile(
+      nodes.failing().map((n) => ({ check: n.check, status: 'fail', since: n.since, reason: n.result.reason })),
+    );
+    await this.followRecords(run, persistence.cursor);
     await alerter.start();
     outbox.release();
     logger.info(
@@ -160,7 +159,8 @@ export class FleetAlerting {
     const run = this.leader;
     if (!run) return;
     this.leader = undefined;
-    run.stopListening();
+    run.store.stop();
+    await run.records?.cancel().catch(() => undefined);
     await run.nodes.close();
     await this.core.closeAlerter(run.alerter, { flush: flush && this.fleet.isLeader });
     await this.core.closeOutbox(run.outbox);
@@ -187,27 +187,69 @@ export class FleetAlerting {
   }
 
   /**
-   * A new leader's start: failures with no incident lost theirs with the former leader (or were never seen by
-   * one) and open one now, with the start time of the failure so a message already queued keeps its key; a
-   * failure a node announced on its own is taken on as told.
+   * Takes in the owners' record changes from where the former leader's alerter stopped (its cursor), each once
+   * and in order. A fleet with no cursor yet (or whose history etcd compacted away) starts from the records as
+   * they are: failures with no incident open one, with the failure's start time so a message already queued
+   * keeps its key; a failure a node announced on its own is taken on as told.
    */
-  private adoptAndReconcile(alerter: Alerter, nodes: NodeWatch): void {
+  private async followRecords(run: LeaderRun, cursor: string | undefined): Promise<void> {
+    const log = new RecordLog(this.fleet.client, this.fleet.prefix);
+    let from = cursor;
+    if (from === undefined) {
+      const snapshot = await log.snapshot();
+      if (this.leader !== run) return;
+      this.reconcileRecords(run.alerter, snapshot.records);
+      from = snapshot.revision;
+      await run.store.startAt(from);
+    }
+    const records = await log.follow(
+      from,
+      (change, revision) => {
+        if (this.leader !== run) return;
+        this.takeIn(run.alerter, change);
+        run.store.advance(revision);
+      },
+      (err) => {
+        if (this.leader !== run) return;
+        this.logger.warn(
+          { event: 'fleet_records_history_lost', error: err.message },
+          `cannot follow the fleet's check records from the saved cursor (${err.message}); going on from their current states`,
+        );
+        void run.records?.cancel().catch(() => undefined);
+        this.enqueue(() => this.followRecords(run, undefined));
+      },
+    );
+    // Leadership may have gone while the watch was being set up.
+    if (this.leader !== run) return void (await records.cancel());
+    run.records = records;
+  }
+
+  private takeIn(alerter: Alerter, change: FleetStateChange): void {
+    const t = recordTransition(change);
+    const check = this.configured(change.check);
+    if (!t || !check || !change.after) return;
+    const told = change.after.alerted;
+    if (told && told.opened_at === change.after.since && t.kind !== 'changed' && t.to !== 'ok')
+      alerter.adoptAnnounced(check, t.result, t.at, told);
+    else alerter.onTransition(t, check);
+  }
+
+  private reconcileRecords(alerter: Alerter, records: ReadonlyMap<string, HandedOverState>): void {
     const failures: SavedFailure[] = [];
-    for (const [name, r] of this.fleet.states.all()) {
+    for (const [name, r] of records) {
       const check = this.configured(name);
       if (!check || r.status === 'ok') continue;
       if (r.alerted && r.alerted.opened_at === r.since)
         alerter.adoptAnnounced(check, recordResult(r), r.since, r.alerted);
       else failures.push({ check, status: r.status, since: r.since, reason: r.reason });
     }
-    for (const n of nodes.failing())
-      failures.push({ check: n.check, status: 'fail', since: n.since, reason: n.result.reason });
     alerter.reconcile(failures);
   }
 
   /** etcd out of reach: this node alerts on its own, on every check it runs now, each message marked. */
   private async failOpen(state: CoordinationState): Promise<void> {
-    await this.stepDown();
+    // A leader's last writes wait for etcd at most a few seconds; alerting alone must not wait longer.
+    await Promise.race([this.stepDown(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     if (this.local || this.closed) return;
     const { core, monitor, logger, fleet } = this;
     const persistence = incidentFile(monitor.config.state_dir, logger);

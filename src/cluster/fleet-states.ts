@@ -49,9 +49,25 @@ export class FleetStates extends EventEmitter<FleetStatesEvents> {
       .create();
     watcher.on('put', (kv) => this.set(kv));
     watcher.on('delete', (kv) => this.remove(kv));
-    // The client resumes a broken watch from the last revision it saw: nothing to do but note the error.
     watcher.on('error', () => undefined);
+    // A stream re-established after a break may skip changes made meanwhile: read everything again then.
+    watcher.on('connected', () => void this.reread().catch(() => undefined));
     this.watcher = watcher;
+  }
+
+  private async reread(): Promise<void> {
+    const res = await this.client.getAll().prefix(this.prefix).exec();
+    const seen = new Set<string>();
+    for (const kv of res.kvs) {
+      seen.add(this.nameOf(kv));
+      const now = parse(kv);
+      if (now && JSON.stringify(now) !== JSON.stringify(this.states.get(this.nameOf(kv)))) this.set(kv);
+    }
+    for (const [check, before] of [...this.states])
+      if (!seen.has(check)) {
+        this.states.delete(check);
+        this.emit('change', { check, before, after: undefined });
+      }
   }
 
   get(check: string): HandedOverState | undefined {

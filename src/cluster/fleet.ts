@@ -184,6 +184,7 @@ export class Fleet {
     );
   }
 
+  /** This node's name in the fleet. */
   get node(): string {
     return this.opts.cluster.node;
   }
@@ -211,10 +212,6 @@ export class Fleet {
   }
   onMembers(fn: (members: MemberRecord[]) => void): void {
     this.membership.on('members', fn);
-  }
-  /** Which live member runs `check` (rendezvous hashing), over `members` (default: the live ones). */
-  ownerOf(check: string, members: readonly MemberRecord[] = this.membership.members): string | undefined {
-    return ownerOf(check, this.withSelf(members));
   }
   /** Every node that joined and has not left cleanly. */
   async knownNodes(): Promise<KnownNode[]> {
@@ -279,19 +276,14 @@ export class Fleet {
     };
   }
 
-  /** This node's name in the fleet. */
-  get node(): string {
-    return this.opts.cluster.node;
-  }
-
   /** The fleet's record of a check: its state as the node that ran it saw it change last. */
   record(check: string): HandedOverState | undefined {
     return this.states.get(check);
   }
 
-  /** The member that runs `check` now, as the shares are computed over the live members. */
-  runnerOf(check: string): string | undefined {
-    return ownerOf(check, this.withSelf(this.membership.members));
+  /** The member that runs `check` now, as the shares are computed over the live members (or over `members`). */
+  runnerOf(check: string, members: readonly MemberRecord[] = this.membership.members): string | undefined {
+    return ownerOf(check, this.withSelf(members));
   }
 
   /** The fleet as the status page shows it, from what this node holds (no request to etcd). */

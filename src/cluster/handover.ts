@@ -36,12 +36,18 @@ export const MAX_DETAILS_BYTES = 8 * 1024;
 
 /** Transitions are written together after this long: a burst (start-up, a shared outage) is a few writes a second. */
 const WRITE_BATCH_MS = 200;
+/** Changes kept per check while etcd cannot be written. */
+const MAX_QUEUED_PER_CHECK = 16;
 /** etcd's default limit of operations in one transaction (--max-txn-ops). */
 const MAX_TXN_OPS = 128;
 
 export class HandoverStore {
   private readonly prefix: string;
-  private readonly unwritten = new Map<string, HandedOverState>();
+  /**
+   * Transitions not yet in etcd, oldest first, per check: each is written as a change of its own (a failure
+   * and its recovery while etcd was away are two changes for the leader, not one unchanged state).
+   */
+  private readonly unwritten = new Map<string, HandedOverState[]>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -64,7 +70,11 @@ export class HandoverStore {
 
   /** Queues a check's new state; written with the next batch. */
   record(check: string, state: HandedOverState): void {
-    this.unwritten.set(check, state);
+    const queue = this.unwritten.get(check) ?? [];
+    queue.push(state);
+    // A check flapping for hours while etcd is away: its first change and the latest ones are what count.
+    if (queue.length > MAX_QUEUED_PER_CHECK) queue.splice(1, queue.length - MAX_QUEUED_PER_CHECK);
+    this.unwritten.set(check, queue);
     this.flushSoon();
   }
 
@@ -101,7 +111,10 @@ export class HandoverStore {
   private async write(): Promise<void> {
     if (!this.writable()) return;
     for (const name of [...this.unwritten.keys()]) if (!this.owns(name)) this.unwritten.delete(name);
-    const batch = [...this.unwritten].slice(0, MAX_TXN_OPS);
+    // One change per check per transaction (etcd refuses a key twice in one), the oldest first.
+    const batch = [...this.unwritten]
+      .slice(0, MAX_TXN_OPS)
+      .map(([name, queue]) => [name, queue[0] as HandedOverState] as const);
     if (batch.length === 0) return;
     // One transaction for the whole batch; its comparison always holds (a key's create revision is never negative).
     await this.client
@@ -112,7 +125,11 @@ export class HandoverStore {
         ),
       )
       .commit();
-    for (const [name, state] of batch) if (this.unwritten.get(name) === state) this.unwritten.delete(name);
+    for (const [name, state] of batch) {
+      const queue = this.unwritten.get(name);
+      if (queue?.[0] === state) queue.shift();
+      if (queue?.length === 0) this.unwritten.delete(name);
+    }
     this.flushSoon();
   }
 }

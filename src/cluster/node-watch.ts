@@ -149,9 +149,9 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
     const movedTo = new Map<string, number>();
     const moved: string[] = [];
     for (const name of this.checkNames()) {
-      if (this.fleet.ownerOf(name, alive) !== node.name) continue;
+      if (this.fleet.runnerOf(name, alive) !== node.name) continue;
       moved.push(name);
-      const owner = this.fleet.ownerOf(name, without) ?? 'no node';
+      const owner = this.fleet.runnerOf(name, without) ?? 'no node';
       movedTo.set(owner, (movedTo.get(owner) ?? 0) + 1);
     }
     const where = [...movedTo].map(([owner, n]) => `${owner} (${n})`).join(', ');
