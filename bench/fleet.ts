@@ -17,6 +17,8 @@ import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget }
 import { tempDir, waitFor } from '../test/helpers/service.js';
 
 const CHECKS_STEADY = 10_000;
+/** One node's share of the fleet, for the control that runs alone. */
+const CHECKS_SHARE = Math.floor(CHECKS_STEADY / 3);
 const INTERVAL_STEADY_S = 30;
 const CHECKS_FAILOVER = 1_000;
 const INTERVAL_FAILOVER_S = 5;
@@ -76,13 +78,15 @@ async function etcdCounters(endpoint: string): Promise<EtcdCounters> {
   return out;
 }
 
-/** Runs of every check this node has finished, summed from its /metrics. */
-async function runsTotal(node: FleetProcess): Promise<number> {
+/** Runs of every check this node has finished, summed from its /metrics, and when they were asked for. */
+async function runsTotal(node: FleetProcess): Promise<{ runs: number; at: number }> {
+  // The node counts as it starts to answer; sending a large /metrics takes a while after that.
+  const at = performance.now();
   const text = await (await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
   let total = 0;
   for (const line of text.split('\n'))
     if (line.startsWith('forgewatch_check_runs_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return total;
+  return { runs: total, at };
 }
 
 /** Stops keeping the node's log lines: a busy node's lines would only cost the bench memory and CPU. */
@@ -142,14 +146,17 @@ async function steadyState(port: number, etcd: EtcdCluster, dir: string, windowS
   const aloneFile = writeConfig(path.join(dir, 'alone-10k.yaml'), CHECKS_STEADY, url, INTERVAL_STEADY_S);
   const fleet = await Promise.all(FLEET.map((n) => startFleetNode(fleetFile, n, dir)));
   started.push(...fleet);
+  // A control: alone with one node's share, to tell the fleet's own cost from CPU per run at a lower rate.
+  const thirdFile = writeConfig(path.join(dir, 'alone-third.yaml'), CHECKS_SHARE, url, INTERVAL_STEADY_S);
   const alone = await startFleetNode(aloneFile, 'alone', dir);
-  started.push(alone);
-  [...fleet, alone].forEach(dropLogs);
+  const aloneThird = await startFleetNode(thirdFile, 'alone-third', dir);
+  started.push(alone, aloneThird);
+  [...fleet, alone, aloneThird].forEach(dropLogs);
   await converged(fleet, CHECKS_STEADY);
   // Moved checks take a quick first run, then settle on their phase; their first states go to etcd in batches.
   await sleep(INTERVAL_STEADY_S * 1000);
 
-  const everyNode = [...fleet, alone];
+  const everyNode = [...fleet, alone, aloneThird];
   const etcdProcesses = etcdPids();
   const runs0 = await Promise.all(everyNode.map(runsTotal));
   const counters0 = await Promise.all(etcd.endpoints.map(etcdCounters));
@@ -162,13 +169,14 @@ async function steadyState(port: number, etcd: EtcdCluster, dir: string, windowS
   const runs1 = await Promise.all(everyNode.map(runsTotal));
 
   const share = (i: number) => ((cpu1[i] ?? 0) - (cpu0[i] ?? 0)) / elapsed;
-  // Runs are counted from scrapes just outside the CPU window, so CPU per run reads a little low.
+  // Runs are counted between scrapes just outside the CPU window (a bigger /metrics takes longer): a rate.
   const figures = (i: number) => {
-    const runs = (runs1[i] ?? 0) - (runs0[i] ?? 0);
+    const [before, after] = [runs0[i], runs1[i]];
+    const runsPerS = before && after ? ((after.runs - before.runs) * 1000) / (after.at - before.at) : 0;
     return {
       'cpu_%_of_one_core': share(i) * 100,
-      runs,
-      'cpu_us/run': runs ? Math.round((share(i) * elapsed * 1e6) / runs) : 0,
+      'runs/s': runsPerS,
+      'cpu_us/run': runsPerS ? Math.round((share(i) * 1e6) / runsPerS) : 0,
     };
   };
   console.log(`\nfleet: ${CHECKS_STEADY} checks every ${INTERVAL_STEADY_S}s, window ${elapsed.toFixed(1)}s`);
@@ -176,6 +184,8 @@ async function steadyState(port: number, etcd: EtcdCluster, dir: string, windowS
   const fleetMean = (share(0) + share(1) + share(2)) / 3;
   row('  alone (no cluster:)', figures(3));
   row('  fleet node mean / alone', { ratio: fleetMean / share(3) });
+  row(`  control: alone with ${CHECKS_SHARE} checks`, figures(4));
+  row('  fleet node mean / control', { ratio: fleetMean / share(4) });
   const etcdCpu = etcdProcesses.map((_, j) => share(everyNode.length + j) * 100);
   row('  etcd members', { 'cpu_%_of_one_core': etcdCpu.map((c) => c.toFixed(2)).join(',') });
 
