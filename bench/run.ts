@@ -1,7 +1,8 @@
 /**
  * forgewatch benchmark: HTTP probes against a local server.
- *   npm run bench            full run (about 2 minutes)
+ *   npm run bench            full run (about 5 minutes, the fleet scenario included)
  *   npm run bench -- --quick shorter scheduled phases
+ *   npm run bench -- --scenario=fleet   one scenario only (any name of SCENARIOS)
  * Prints probes/s, CPU microseconds per probe (this process only), peak RSS, scheduler lateness and /metrics render time.
  */
 import { fork } from 'node:child_process';
@@ -15,6 +16,7 @@ import { Scheduler } from '../src/checks/scheduler.js';
 import { parseConfig } from '../src/config/load.js';
 import { loadConfigFileIsolated } from '../src/config/load-isolated.js';
 import { Metrics } from '../src/metrics/registry.js';
+import { fleetScenario } from './fleet.js';
 
 const quick = process.argv.includes('--quick');
 
@@ -145,12 +147,15 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', quick ? 11 : 21),
   'scheduled-10k': (port) => scheduled(10_000, port, '60s', quick ? 30 : 65),
+  // Real `forgewatch serve` processes over a real etcd: CPU per node against one node alone, etcd writes, failover.
+  fleet: (port) => fleetScenario(port, quick),
 };
 
 /** Each scenario runs in a fresh process so its peak RSS and CPU are its own. */
 async function main(): Promise<void> {
   const only = process.argv.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length);
-  if (only) {
+  // With the target's port given, this process is the scenario's own (forked below).
+  if (only && process.env.FORGEWATCH_BENCH_PORT) {
     const port = Number(process.env.FORGEWATCH_BENCH_PORT);
     await SCENARIOS[only]?.(port);
     return;
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
   const port = await new Promise<number>((resolve) => target.once('message', (m: { port: number }) => resolve(m.port)));
   console.log(`forgewatch bench — node ${process.version}, target on 127.0.0.1:${port} (separate process)\n`);
   try {
-    for (const name of Object.keys(SCENARIOS)) {
+    for (const name of only ? [only] : Object.keys(SCENARIOS)) {
       const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], {
         env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) },
         stdio: 'inherit',

@@ -9,8 +9,12 @@ import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startService, type Service } from '../../src/service.js';
 
-/** The built CLI; `npm test` builds before it runs the tests. */
-export const BUILT_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
+const helpersDir = path.dirname(fileURLToPath(import.meta.url));
+/** The built CLI; `npm test` builds before it runs the tests. The bench imports these helpers compiled, from dist/. */
+export const BUILT_CLI = path.resolve(
+  helpersDir,
+  path.basename(path.resolve(helpersDir, '../..')) === 'dist' ? '../../src/cli.js' : '../../dist/src/cli.js',
+);
 
 export function tempDir(prefix = 'forgewatch-test-'): { dir: string; cleanup: () => Promise<void> } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
