@@ -15,31 +15,12 @@ import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { ConfigDrift, type ConfigMatch } from './config-drift.js';
 import { createEtcdClient, probeEtcd } from './etcd.js';
+import { lastRenewals, type ClusterView } from './cluster-view.js';
 import { FleetStates } from './fleet-states.js';
 import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
 
-export interface ClusterMemberView {
-  name: string;
-  location: string;
-  address: string;
-  checks_owned: number | null;
-  /** ISO time the member's lease was last renewed, as etcd tells (to the second); null when unknown. */
-  last_renewal: string | null;
-  /** The hash of the checks the member runs (configHash); differs from the leader's when its config does. */
-  config_hash: string;
-}
-
-/** What GET /api/cluster answers. */
-export interface ClusterView {
-  node: { name: string; location: string; address: string; checks_owned: number; is_leader: boolean };
-  leader: string | null;
-  coordination: CoordinationState;
-  members: ClusterMemberView[];
-  handovers: number;
-  /** This node's config against the leader's. */
-  config: ConfigMatch;
-}
+export type { ClusterMemberView, ClusterView } from './cluster-view.js';
 
 export interface FleetOptions {
   cluster: ClusterConfig;
@@ -49,9 +30,6 @@ export interface FleetOptions {
   /** Where this node's API answers (shown to the other nodes and in /api/cluster). */
   address: string;
 }
-
-/** How long /api/cluster waits for etcd to tell the members' last renewals. */
-const RENEWALS_DEADLINE_MS = 1_000;
 
 /** A hash of the checks as configured: nodes of one fleet should all run the same config. */
 export function configHash(config: Config): string {
@@ -252,7 +230,9 @@ export class Fleet {
 
   async view(): Promise<ClusterView> {
     const { cluster, address } = this.opts;
-    const renewals = this.coordinationUp ? await this.lastRenewals().catch(() => new Map<string, string>()) : new Map();
+    const renewals = this.coordinationUp
+      ? await lastRenewals(this.client, cluster.etcd.prefix).catch(() => new Map<string, string>())
+      : new Map<string, string>();
     return {
       node: {
         name: cluster.node,
@@ -380,27 +360,6 @@ export class Fleet {
           `${name}: taking over from ${handed.node}, ${handed.status} since ${handed.since}`,
         );
     }
-  }
-
-  /**
-   * Each member's last lease renewal: now minus the part of its lease's TTL that has run out. Asked with a short
-   * deadline: /api/cluster must answer (without renewals) while etcd is slow or has lost its quorum.
-   */
-  private async lastRenewals(): Promise<Map<string, string>> {
-    const prefix = `${this.opts.cluster.etcd.prefix}members/`;
-    const options = () => ({ deadline: Date.now() + RENEWALS_DEADLINE_MS });
-    const { kvs } = await this.client.getAll().prefix(prefix).options(options()).exec();
-    const out = new Map<string, string>();
-    await Promise.all(
-      kvs.map(async (kv) => {
-        if (kv.lease === '0') return;
-        const ttl = await this.client.leaseClient.leaseTimeToLive({ ID: kv.lease }, options());
-        if (Number(ttl.TTL) < 0) return;
-        const elapsedS = Number(ttl.grantedTTL) - Number(ttl.TTL);
-        out.set(kv.key.toString().slice(prefix.length), new Date(Date.now() - elapsedS * 1000).toISOString());
-      }),
-    );
-    return out;
   }
 
   private logError(what: string, err: unknown): void {
