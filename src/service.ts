@@ -7,7 +7,8 @@ import { acquireStateDirLock } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
-import { checkEtcd, Fleet } from './cluster/fleet.js';
+import { EtcdUnavailableError } from './cluster/etcd.js';
+import { checkEtcd, Fleet, joinedBefore } from './cluster/fleet.js';
 import { FleetAlerting } from './cluster/fleet-alerting.js';
 import { ConfigError, type Config } from './config/load.js';
 import type { Logger } from './log.js';
@@ -89,12 +90,21 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   // Before anything reads or writes the state: a second process on this directory must stop here.
   const lock = acquireStateDirLock(config.state_dir);
+  // A node that was in this fleet before starts failing open when etcd is away; a new one stops here.
+  let etcdAway: string | undefined;
   if (config.cluster) {
     try {
       await checkEtcd(config.cluster, logger);
     } catch (err) {
-      lock.release();
-      throw err;
+      if (!(err instanceof EtcdUnavailableError) || !joinedBefore(config.state_dir, config.cluster)) {
+        lock.release();
+        throw err;
+      }
+      etcdAway = err.message;
+      logger.warn(
+        { event: 'cluster_start_uncoordinated', reason: err.message, hint: err.hint },
+        `${err.message}; this node was in the fleet before, so it starts anyway: it runs every check and alerts on its own until etcd answers`,
+      );
     }
   }
   const monitor = new Monitor(config, store);
@@ -189,7 +199,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     // Only the checks this node owns run on schedule (none before it has its share); /check still runs any check.
     scheduler.setFilter(joining.owns);
     try {
-      await joining.start();
+      await joining.start(etcdAway === undefined ? {} : { down: etcdAway });
     } catch (err) {
       await joining.close().catch(() => undefined);
       server.closeAllConnections();

@@ -263,4 +263,46 @@ describe('a fleet without an etcd quorum', () => {
     expect(keys(prefix, 'firing', marker, { uncoordinated: true }).size).toBe(0);
     failTarget(prefix, marker, 200);
   }, 120_000);
+
+  it('starts a node that was in the fleet while etcd is away: alone, its alerts marked, and joins once etcd is back', async () => {
+    const file = writeFleetConfig(prefix);
+    const [edge1] = live().filter((n) => n.node === 'edge-1');
+    await edge1!.kill('SIGKILL');
+    await Promise.all([etcd.kill(0), etcd.kill(1)]);
+    const check = CHECKS[6]!;
+    let restarted: FleetProcess;
+    try {
+      // The same state_dir: it joined this fleet before, so it starts instead of stopping with exit 2.
+      restarted = await startFleetNode(file, 'edge-1', temp.dir);
+      nodes.push(restarted);
+      const warned = restarted.logs.find((l) => l.event === 'cluster_start_uncoordinated');
+      expect(String(warned?.msg)).toContain('this node was in the fleet before, so it starts anyway');
+      expect((await cluster(restarted)).coordination.up).toBe(false);
+      failTarget(prefix, check, 500);
+      await waitFor(
+        () =>
+          accepted(prefix).some(
+            (e) => e.check === check && e.kind === 'firing' && e.title.endsWith('[uncoordinated: edge-1]'),
+          ),
+        20_000,
+        100,
+      );
+    } finally {
+      etcd.restart(0);
+      etcd.restart(1);
+    }
+    await etcd.healthy();
+    const members = await waitFor(
+      () =>
+        converged(
+          live().filter((n) => n.node.startsWith('edge-')),
+          2,
+        ),
+      2 * LEASE_TTL_MS + 20_000,
+      200,
+    );
+    expect(members.map((m) => m.name)).toEqual(['edge-1', 'edge-2']);
+    failTarget(prefix, check, 200);
+    await waitFor(() => keys(prefix, 'resolved', check, { uncoordinated: false }).size > 0, 20_000, 100);
+  }, 120_000);
 });

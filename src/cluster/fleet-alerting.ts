@@ -100,6 +100,8 @@ export class FleetAlerting {
     });
     this.monitor.onTransition(({ transition, check }) => this.local?.onTransition(transition, check));
     if (this.fleet.isLeader) this.enqueue(() => this.lead());
+    // Started while etcd is away: alone from the start.
+    if (!this.fleet.coordinationUp) this.enqueue(() => this.failOpen(this.fleet.coordination));
   }
 
   async close(): Promise<void> {

@@ -6,11 +6,14 @@
  * every check (fail open): a duplicate alert is acceptable, a missed one is not.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { ConfigDrift, type ConfigMatch } from './config-drift.js';
@@ -48,6 +51,25 @@ export async function checkEtcd(cluster: ClusterConfig, logger: Logger): Promise
     );
 }
 
+/** In state_dir once this node joined a fleet: it may start failing open when etcd is away at its next start. */
+const JOINED_FILE = 'fleet.json';
+
+interface JoinedMarker {
+  prefix: string;
+  node: string;
+  joined_at: string;
+}
+
+/** Whether this state_dir's node was in this fleet (same prefix and node name) before. */
+export function joinedBefore(stateDir: string, cluster: ClusterConfig): boolean {
+  try {
+    const marker = JSON.parse(readFileSync(path.join(stateDir, JOINED_FILE), 'utf8')) as Partial<JoinedMarker>;
+    return marker.prefix === cluster.etcd.prefix && marker.node === cluster.node;
+  } catch {
+    return false;
+  }
+}
+
 /** A node that joined the fleet once: kept (without a lease) until it leaves cleanly, so its silence is noticed. */
 export interface KnownNode {
   name: string;
@@ -65,6 +87,7 @@ export class Fleet {
   private owned = new Set<string>();
   private handoverCount = 0;
   private started = false;
+  private joined = false;
   private closed = false;
   /** Ownership changes run one after another, each on the latest members and config. */
   private resyncing: Promise<void> = Promise.resolve();
@@ -108,9 +131,15 @@ export class Fleet {
   }
 
   /** Registers (DuplicateNodeError when the name is live elsewhere) and takes its share, adopting the states. */
-  async start(): Promise<void> {
+  /**
+   * Registers (DuplicateNodeError when the name is live elsewhere) and takes its share, adopting the states.
+   * `down`: etcd cannot be reached now but this node was in the fleet before: it starts failing open and joins
+   * once etcd answers.
+   */
+  async start({ down }: { down?: string } = {}): Promise<void> {
     const { logger, cluster, monitor } = this.opts;
-    await this.membership.start();
+    if (down === undefined) await this.membership.start();
+    else this.membership.startDown(down);
     this.membership.on('members', () => this.resync());
     this.membership.on('coordination', (state) => {
       if (state.up) {
@@ -118,6 +147,7 @@ export class Fleet {
           { event: 'cluster_coordination_up', reason: state.reason },
           `fleet coordination back: ${state.reason}`,
         );
+        if (!this.joined) void this.join().catch((err: unknown) => this.logError('join the fleet', err));
         // Written once this node knows its share again: what it saw of others' checks stays unwritten.
         this.resync();
         void this.resyncing.then(() => this.handover.flushSoon());
@@ -133,7 +163,6 @@ export class Fleet {
     this.membership.on('leader', ({ isLeader, leader }) =>
       logger.info({ event: 'cluster_leader', leader, is_leader: isLeader }, `fleet leader: ${leader ?? 'none'}`),
     );
-    await this.states.start();
     monitor.onTransition(({ transition: t }) => {
       if (!this.owned.has(t.check)) return;
       const { result } = t;
@@ -151,14 +180,31 @@ export class Fleet {
       });
     });
     monitor.onConfig(() => this.resync());
+    if (down === undefined) await this.join();
     this.resync();
     await this.resyncing;
+    this.started = true;
+    if (down === undefined)
+      logger.info(
+        { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
+        `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
+      );
+  }
+
+  /** What joining takes besides membership: the fleet's check states, this node's name kept, the marker file. */
+  private async join(): Promise<void> {
+    const { cluster, monitor } = this.opts;
+    await this.states.start();
     const known: KnownNode = { name: cluster.node, location: cluster.location, address: this.opts.address };
     await this.client.put(this.nodeKey).value(JSON.stringify(known));
-    this.started = true;
-    logger.info(
-      { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
-      `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
+    this.joined = true;
+    const marker: JoinedMarker = {
+      prefix: cluster.etcd.prefix,
+      node: cluster.node,
+      joined_at: new Date().toISOString(),
+    };
+    await writeFileAtomic(path.join(monitor.config.state_dir, JOINED_FILE), JSON.stringify(marker)).catch(
+      (err: unknown) => this.logError(`write ${JOINED_FILE}`, err),
     );
   }
 

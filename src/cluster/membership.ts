@@ -109,16 +109,34 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Registers (throws DuplicateNodeError when the name is live elsewhere), then watches members and campaigns. */
   async start(): Promise<void> {
     await this.register();
+    await this.follow();
+    this.setState({ up: true, reason: 'registered in etcd' });
+    await this.leadership.start();
+  }
+
+  /**
+   * Starts without etcd (a node that was in the fleet before, restarted while etcd is away): coordination is down
+   * from the start, and the node registers, watches and campaigns once etcd answers.
+   */
+  startDown(reason: string): void {
+    this.state = { up: false, reason };
+    this.lastError = reason;
+    this.timer = setInterval(() => this.assess(), this.tickMs);
+  }
+
+  private get tickMs(): number {
+    return this.opts.tickMs ?? Math.min(1000, this.opts.config.lease_ttl / 4);
+  }
+
+  /** Watches the member list and assesses coordination from here on. */
+  private async follow(): Promise<void> {
     this.watcher = await this.opts.client.watch().prefix(this.membersPrefix).create();
     this.watcher.on('put', () => void this.refresh());
     this.watcher.on('delete', () => void this.refresh());
     this.watcher.on('connected', () => void this.refresh());
     this.watcher.on('error', (err) => (this.lastError = errorText(err)));
     await this.refresh();
-    const tick = this.opts.tickMs ?? Math.min(1000, this.opts.config.lease_ttl / 4);
-    this.timer = setInterval(() => this.assess(), tick);
-    this.setState({ up: true, reason: 'registered in etcd' });
-    await this.leadership.start();
+    this.timer ??= setInterval(() => this.assess(), this.tickMs);
   }
 
   /** Publishes a changed share of checks (at most about once a second; the caller batches). */
@@ -232,6 +250,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
         await this.register();
       }
       if (this.closed) return;
+      if (!this.watcher) {
+        // Started without etcd: the rest of the start now (coming up also starts the campaign).
+        await this.follow();
+        this.setState({ up: true, reason: 'etcd reachable; registered' });
+        return;
+      }
       await this.refresh();
       this.setState({ up: true, reason: 'etcd reachable again; registered' });
     } catch (err) {
