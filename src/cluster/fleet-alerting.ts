@@ -78,6 +78,8 @@ export class FleetAlerting {
   /** What this node announced on its own during its last fail-open stretch, handed over with its check states. */
   private handed = new Map<string, { opened_at: string; channels: string[] }>();
   private closed = false;
+  /** Transitions seen since coordination was lost, before this node's own alerter took over. */
+  private waiting: { transition: Transition; check: AlertedCheck }[] | undefined;
 
   constructor(
     private readonly core: AlertingCore,
@@ -96,12 +98,20 @@ export class FleetAlerting {
     this.fleet.onCoordination((state) => {
       // Known at once, before this node's check states are written again: they carry it to the leader.
       if (state.up && this.local) this.handed = this.local.announced();
+      // Until this node's own alerter runs, what changes is kept for it: nothing goes untold meanwhile.
+      this.waiting = state.up ? undefined : (this.waiting ?? []);
       this.enqueue(() => (state.up ? this.endFailOpen() : this.failOpen(state)));
     });
-    this.monitor.onTransition(({ transition, check }) => this.local?.onTransition(transition, check));
+    this.monitor.onTransition(({ transition, check }) => {
+      if (this.local) this.local.onTransition(transition, check);
+      else this.waiting?.push({ transition, check });
+    });
     if (this.fleet.isLeader) this.enqueue(() => this.lead());
     // Started while etcd is away: alone from the start.
-    if (!this.fleet.coordinationUp) this.enqueue(() => this.failOpen(this.fleet.coordination));
+    if (!this.fleet.coordinationUp) {
+      this.waiting = [];
+      this.enqueue(() => this.failOpen(this.fleet.coordination));
+    }
   }
 
   async close(): Promise<void> {
@@ -258,12 +268,20 @@ export class FleetAlerting {
     const alerter = core.alerter(monitorCheckStates(monitor), persistence, this.localOutbox, {
       mark: { uncoordinated: { node: fleet.node, reason: state.reason } },
     });
-    // What fails now was the fleet's to tell, and was told: only what changes from here on is this node's.
+    // What fails now was the fleet's to tell, and was told: only what changes from here on is this node's. The
+    // states are the fleet's last word on them (adopted when this node took every check on).
+    await fleet.settled();
+    const changed = new Set((this.waiting ?? []).map((w) => w.transition.check));
     for (const v of monitor.views()) {
-      if ((v.state.status === 'fail' || v.state.status === 'warn') && v.last)
-        alerter.adoptAnnounced(v.check, v.last.result, v.last.at, { opened_at: v.state.since });
+      if ((v.state.status !== 'fail' && v.state.status !== 'warn') || changed.has(v.check.name)) continue;
+      const r = fleet.states.get(v.check.name);
+      const result = r && r.status !== 'ok' && r.since === v.state.since ? recordResult(r) : v.last?.result;
+      if (result && result.status !== 'ok')
+        alerter.adoptAnnounced(v.check, result, v.last?.at ?? v.state.since, { opened_at: v.state.since });
     }
     this.local = alerter;
+    for (const w of this.waiting ?? []) alerter.onTransition(w.transition, w.check);
+    this.waiting = undefined;
     await alerter.start();
     logger.warn(
       { event: 'alerting_uncoordinated', reason: state.reason },

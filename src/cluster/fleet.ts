@@ -247,6 +247,11 @@ export class Fleet {
     return `${this.prefix}nodes/${this.opts.cluster.node}`;
   }
 
+  /** Resolves once the latest change of membership, coordination or config has been applied to this node's share. */
+  settled(): Promise<void> {
+    return this.resyncing;
+  }
+
   /** Tells what this node alerted on its own while failing open, for the check states it writes once back. */
   setAlertedSource(fn: (check: string) => HandedOverState['alerted']): void {
     this.alertedFor = fn;
@@ -353,7 +358,8 @@ export class Fleet {
     const gained = [...next].filter((n) => !this.owned.has(n));
     const lost = [...this.owned].filter((n) => !next.has(n));
     if (gained.length === 0 && lost.length === 0 && this.publishedCount === next.size) return;
-    if (gained.length > 0 && up) await this.adopt(gained);
+    // Failing open, the states this node last heard from the fleet replace its own stale ones (from before a handover).
+    if (gained.length > 0) await this.adopt(gained, up ? undefined : this.states.all());
     this.owned = next;
     scheduler.sync();
     if (this.started && up) this.handoverCount += gained.length;
@@ -385,11 +391,11 @@ export class Fleet {
   }
 
   /** One read of the handed-over states; a check runs with what it has here when etcd has nothing newer. */
-  private async adopt(gained: string[]): Promise<void> {
+  private async adopt(gained: string[], known?: ReadonlyMap<string, HandedOverState>): Promise<void> {
     const { monitor, logger } = this.opts;
-    let stored: Map<string, HandedOverState>;
+    let stored: ReadonlyMap<string, HandedOverState>;
     try {
-      stored = await this.handover.readAll();
+      stored = known ?? (await this.handover.readAll());
     } catch (err) {
       this.logError('read check states', err);
       return;
