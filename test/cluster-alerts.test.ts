@@ -5,36 +5,30 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerOf } from '../src/cluster/assign.js';
 import type { ClusterView } from '../src/cluster/fleet.js';
-import { receiver, type Received, type Receiver } from './helpers/alerts.js';
-import { startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
-import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from './helpers/fleet.js';
+import type { Received, Receiver } from './helpers/alerts.js';
+import type { EtcdCluster } from './helpers/etcd.js';
+import {
+  getJson,
+  startFleetNode,
+  startFleetScene,
+  type FleetProcess,
+  type FleetScene,
+  type HitTarget,
+} from './helpers/fleet.js';
 import { tempDir, waitFor } from './helpers/service.js';
 
 const LEASE_TTL_MS = 3_000;
 const CHECKS = Array.from({ length: 30 }, (_, i) => `k${String(i + 1).padStart(2, '0')}`);
 
-let etcd: EtcdCluster;
-let client: Etcd3;
-let target: HitTarget;
-let hook: Receiver;
 const temp = tempDir('forgewatch-fleet-alerts-');
 const nodes: FleetProcess[] = [];
-
-beforeAll(async () => {
-  [etcd, target, hook] = await Promise.all([startEtcdCluster(), hitTarget(), receiver()]);
-  client = new Etcd3({ hosts: etcd.endpoints });
-}, 30_000);
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.kill()));
-  client?.close();
-  await Promise.all([target?.close(), hook?.close()]);
-  await etcd?.stop();
-  await temp.cleanup();
-});
+let scene: FleetScene | undefined;
+let etcd: EtcdCluster, target: HitTarget, hook: Receiver;
+beforeAll(async () => ({ etcd, target, hook } = scene = await startFleetScene()), 30_000);
+afterAll(() => scene?.close(nodes).finally(() => temp.cleanup()));
 
 /** One config for every node (the checks' URLs are the same on every node, so their config hashes match). */
 function writeFleetConfig(prefix: string): string {

@@ -4,14 +4,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignChecks, ownerOf } from '../src/cluster/assign.js';
 import type { ClusterView } from '../src/cluster/fleet.js';
 import type { HandedOverState } from '../src/cluster/handover.js';
-import { acceptedEvents, receiver, type Receiver } from './helpers/alerts.js';
-import { startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
-import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from './helpers/fleet.js';
+import { acceptedEvents, type Receiver } from './helpers/alerts.js';
+import type { EtcdCluster } from './helpers/etcd.js';
+import {
+  getJson,
+  startFleetNode,
+  startFleetScene,
+  type FleetProcess,
+  type FleetScene,
+  type HitTarget,
+} from './helpers/fleet.js';
 import { freePort } from './helpers/servers.js';
 import { runCli, tempDir, waitFor } from './helpers/service.js';
 
@@ -25,18 +32,16 @@ let etcd: EtcdCluster;
 let client: Etcd3;
 let target: HitTarget;
 let hook: Receiver;
+let scene: FleetScene | undefined;
 const temp = tempDir('forgewatch-fleet-');
 const nodes: FleetProcess[] = [];
 
 beforeAll(async () => {
-  [etcd, target, hook] = await Promise.all([startEtcdCluster(), hitTarget(), receiver()]);
-  client = new Etcd3({ hosts: etcd.endpoints });
+  scene = await startFleetScene();
+  ({ etcd, client, target, hook } = scene);
 }, 30_000);
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.kill()));
-  client?.close();
-  await Promise.all([target?.close(), hook?.close()]);
-  await etcd?.stop();
+  await scene?.close(nodes);
   await temp.cleanup();
 });
 

@@ -7,21 +7,13 @@
  * they would show what a node saw that no longer watches the check.
  */
 import type { CheckView, Monitor } from '../checks/monitor.js';
-import type { JsonObject } from '../probes/types.js';
+import type { HandedOverState } from '../cluster/handover.js';
 
-/** A check's state as the fleet records it (src/cluster/handover.ts HandedOverState). */
-export interface FleetCheckRecord {
-  status: 'ok' | 'warn' | 'fail';
-  since: string;
-  reason: string;
-  hint?: string;
-  code?: string;
-  /** The node that ran the check and wrote this. */
-  node: string;
-  /** When the run that made the transition finished. */
-  at?: string;
-  details?: JsonObject;
-}
+/** A check's state as the fleet records it: what its owner saw at its latest transition. */
+export type FleetCheckRecord = Pick<
+  HandedOverState,
+  'status' | 'since' | 'reason' | 'hint' | 'code' | 'node' | 'at' | 'details'
+>;
 
 /** The fleet as the status page shows it, without a request to etcd. */
 export interface FleetGlance {

@@ -5,6 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { receiver, type Receiver } from './alerts.js';
+import { startEtcdCluster, type EtcdCluster } from './etcd.js';
 import { BUILT_CLI, waitFor } from './service.js';
 import { httpServer, type Started } from './servers.js';
 import type http from 'node:http';
@@ -103,4 +106,31 @@ export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** What a fleet test runs against: a three-member etcd with a client, a target that records runs, a webhook receiver. */
+export interface FleetScene {
+  etcd: EtcdCluster;
+  client: Etcd3;
+  target: HitTarget;
+  hook: Receiver;
+  /** Kills the nodes given, then stops everything else. */
+  close(nodes: FleetProcess[]): Promise<void>;
+}
+
+export async function startFleetScene(): Promise<FleetScene> {
+  const [etcd, target, hook] = await Promise.all([startEtcdCluster(), hitTarget(), receiver()]);
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  return {
+    etcd,
+    client,
+    target,
+    hook,
+    async close(nodes) {
+      await Promise.all(nodes.map((n) => n.kill()));
+      client.close();
+      await Promise.all([target.close(), hook.close()]);
+      await etcd.stop();
+    },
+  };
 }
