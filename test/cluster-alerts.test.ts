@@ -205,6 +205,43 @@ describe('alerts from a fleet of three nodes', () => {
     expect(keys(prefix, 'resolved', check).size).toBe(1);
     failTarget(prefix, marker, 200);
   }, 60_000);
+
+  it('holds back a failure silenced through any node, the leader included', async () => {
+    await waitFor(() => converged(live(), 3), 20_000, 200);
+    const views = await Promise.all(live().map(cluster));
+    const asked = live().find((n) => n.node !== views[0]?.leader)!;
+    const spare = CHECKS.filter((c) => !failing.includes(c));
+    const [quiet, loud] = [spare[2]!, spare[3]!];
+    const res = await fetch(`${asked.url}/api/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ match: { check: quiet }, duration: '10m', reason: 'deploy' }),
+    });
+    expect(res.status).toBe(201);
+    // Every node, the leader too, knows it.
+    await waitFor(
+      async () => {
+        const lists = await Promise.all(
+          live().map((n) =>
+            getJson<{ silences: { match: { check?: string }; reason: string }[] }>(`${n.url}/api/silences`),
+          ),
+        );
+        return lists.every((l) => l.silences.some((s) => s.match.check === quiet && s.reason === 'deploy'));
+      },
+      10_000,
+      100,
+    );
+    failTarget(prefix, quiet, 500);
+    await waitFor(() => target.hits.filter((h) => h.check === `alerts-a-${quiet}`).length > 0, 10_000, 50);
+    const from = target.hits.length;
+    // Both fail from here; only the one not silenced is told.
+    await waitFor(() => target.hits.slice(from).filter((h) => h.check === `alerts-a-${quiet}`).length >= 3, 10_000, 50);
+    failTarget(prefix, loud, 500);
+    await waitFor(() => keys(prefix, 'firing', loud).size > 0, 20_000, 100);
+    expect(keys(prefix, 'firing', quiet).size).toBe(0);
+    failTarget(prefix, quiet, 200);
+    failTarget(prefix, loud, 200);
+  }, 60_000);
 });
 
 describe('a fleet without an etcd quorum', () => {

@@ -1,6 +1,7 @@
 /**
  * Silences hold back a check's messages for a while; the check keeps running and keeps its metrics.
- * They come from the config or from POST /api/silences (kept in state_dir until they expire).
+ * They come from the config or from POST /api/silences (kept in state_dir until they expire; in a fleet also in
+ * etcd, so every node, and the leader's alerter above all, holds back the same messages).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { duration } from '../config/fields.js';
 import { matcherSchema, type SilenceConfig } from './config.js';
 import { matches, type MatchSubject } from './match.js';
 
-interface Silence {
+export interface Silence {
   id: string;
   source: 'config' | 'api';
   match: Record<string, string>;
@@ -35,9 +36,17 @@ const postBody = z
     message: 'give either until (ISO time) or duration (e.g. 2h)',
   });
 
+/** Where a fleet shares the silences added through the API (src/cluster/fleet-silences.ts). */
+export interface SharedSilences {
+  put(silence: Silence): Promise<void>;
+}
+
 export class Silences {
   private api: Silence[] = [];
   private configured: Silence[] = [];
+  /** Added through the API of other nodes of the fleet. */
+  private shared: Silence[] = [];
+  private share: SharedSilences | undefined;
   private readonly file: string;
 
   constructor(
@@ -64,17 +73,29 @@ export class Silences {
     }));
   }
 
+  /** In a fleet: silences added here are shared there, and `fleetSilences` are the fleet's. */
+  shareWith(share: SharedSilences | undefined): void {
+    this.share = share;
+  }
+
+  setShared(fleetSilences: Silence[]): void {
+    this.shared = fleetSilences;
+  }
+
+  private all(): Silence[] {
+    const own = new Set(this.api.map((s) => s.id));
+    return [...this.configured, ...this.api, ...this.shared.filter((s) => !own.has(s.id))];
+  }
+
   /** The silence holding back messages for this subject right now, if any. */
   active(subject: MatchSubject): Silence | undefined {
     const t = this.now();
-    return [...this.configured, ...this.api].find(
-      (s) => Date.parse(s.from) <= t && t < Date.parse(s.until) && matches(s.match, subject),
-    );
+    return this.all().find((s) => Date.parse(s.from) <= t && t < Date.parse(s.until) && matches(s.match, subject));
   }
 
   list(): Silence[] {
     const t = this.now();
-    return [...this.configured, ...this.api].filter((s) => Date.parse(s.until) > t);
+    return this.all().filter((s) => Date.parse(s.until) > t);
   }
 
   async add(body: unknown): Promise<Silence> {
@@ -98,6 +119,8 @@ export class Silences {
     };
     this.api = [...this.api.filter((s) => Date.parse(s.until) > this.now()), silence];
     await writeFileAtomic(this.file, JSON.stringify({ silences: this.api }));
+    // Kept here in any case: a node cut off from etcd still honours what was asked of it.
+    await this.share?.put(silence);
     return silence;
   }
 }

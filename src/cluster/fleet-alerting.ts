@@ -25,6 +25,7 @@ import type { Fleet } from './fleet.js';
 import type { FleetStateChange } from './fleet-states.js';
 import type { HandedOverState } from './handover.js';
 import type { CoordinationState } from './membership.js';
+import { FleetSilences } from './fleet-silences.js';
 import { NodeWatch } from './node-watch.js';
 import { RecordLog } from './record-log.js';
 
@@ -78,6 +79,7 @@ export class FleetAlerting {
   /** What this node announced on its own during its last fail-open stretch, handed over with its check states. */
   private handed = new Map<string, { opened_at: string; channels: string[] }>();
   private closed = false;
+  private silences: FleetSilences | undefined;
   /** Transitions seen since coordination was lost, before this node's own alerter took over. */
   private waiting: { transition: Transition; check: AlertedCheck }[] | undefined;
 
@@ -93,11 +95,26 @@ export class FleetAlerting {
     fleet.setAlertedSource((check) => this.handed.get(check));
   }
 
+  /** Silences added through any node's API, shared through etcd once this node can reach it. */
+  private shareSilences(): void {
+    if (this.silences || this.closed) return;
+    const shared = new FleetSilences(this.fleet.client, this.fleet.prefix, this.core.silences, () => this.core.poke());
+    this.silences = shared;
+    shared.start().catch((err: Error) => {
+      this.silences = undefined;
+      this.logger.warn(
+        { event: 'fleet_silences_unavailable', error: err.message },
+        `cannot read the fleet's silences: ${err.message}`,
+      );
+    });
+  }
+
   start(): void {
     this.fleet.onLeader((isLeader) => this.enqueue(() => (isLeader ? this.lead() : this.stepDown())));
     this.fleet.onCoordination((state) => {
       // Known at once, before this node's check states are written again: they carry it to the leader.
       if (state.up && this.local) this.handed = this.local.announced();
+      if (state.up) this.shareSilences();
       // Until this node's own alerter runs, what changes is kept for it: nothing goes untold meanwhile.
       this.waiting = state.up ? undefined : (this.waiting ?? []);
       this.enqueue(() => (state.up ? this.endFailOpen() : this.failOpen(state)));
@@ -106,6 +123,7 @@ export class FleetAlerting {
       if (this.local) this.local.onTransition(transition, check);
       else this.waiting?.push({ transition, check });
     });
+    if (this.fleet.coordinationUp) this.shareSilences();
     if (this.fleet.isLeader) this.enqueue(() => this.lead());
     // Started while etcd is away: alone from the start.
     if (!this.fleet.coordinationUp) {
@@ -116,6 +134,7 @@ export class FleetAlerting {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.silences?.close();
     await this.queue;
     await this.stepDown({ flush: true });
     if (this.local) await this.core.closeAlerter(this.local, { flush: true });
