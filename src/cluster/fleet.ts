@@ -2,25 +2,22 @@
  * This node's part in a fleet: joins through etcd (membership and leadership), decides which checks it runs
  * (rendezvous hashing of the config's check names over the live members), and hands check states over between
  * nodes. The owner of a check records each of its transitions (handover.ts); a node that takes a check over
- * adopts that state before the check's first run there, so a failure that moves is not announced again. While etcd cannot be reached for longer than lease_ttl the node runs
- * every check (fail open): a duplicate alert is acceptable, a missed one is not.
+ * adopts that state before the check's first run there, so a failure that moves is not announced again. While
+ * etcd cannot be reached for longer than lease_ttl the node runs every check (fail open): a duplicate alert is
+ * acceptable, a missed one is not.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
-import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { writeFileAtomic } from '../util/fs.js';
-import { ownerOf } from './assign.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { ConfigDrift, type ConfigMatch } from './config-drift.js';
-import { createEtcdClient, probeEtcd } from './etcd.js';
+import { createEtcdClient } from './etcd.js';
+import { configHash, writeJoinedMarker } from './joining.js';
 import { lastRenewals, type ClusterView } from './cluster-view.js';
 import { FleetStates } from './fleet-states.js';
 import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
+import { Share } from './share.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
 
 export type { ClusterMemberView, ClusterView } from './cluster-view.js';
@@ -32,42 +29,6 @@ export interface FleetOptions {
   logger: Logger;
   /** Where this node's API answers (shown to the other nodes and in /api/cluster). */
   address: string;
-}
-
-/** A hash of the checks as configured: nodes of one fleet should all run the same config. */
-export function configHash(config: Config): string {
-  const hash = createHash('sha256');
-  for (const name of [...config.fingerprints.keys()].sort()) hash.update(`${name}\0${config.fingerprints.get(name)}\0`);
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** Fails with EtcdUnavailableError (naming each endpoint and why) when no etcd endpoint answers. */
-export async function checkEtcd(cluster: ClusterConfig, logger: Logger): Promise<void> {
-  const probe = await probeEtcd(cluster);
-  for (const f of probe.failures)
-    logger.warn(
-      { event: 'etcd_endpoint_unavailable', endpoint: f.endpoint, reason: f.reason },
-      `etcd endpoint ${f.endpoint} does not answer (${f.reason}); using the others`,
-    );
-}
-
-/** In state_dir once this node joined a fleet: it may start failing open when etcd is away at its next start. */
-const JOINED_FILE = 'fleet.json';
-
-interface JoinedMarker {
-  prefix: string;
-  node: string;
-  joined_at: string;
-}
-
-/** Whether this state_dir's node was in this fleet (same prefix and node name) before. */
-export function joinedBefore(stateDir: string, cluster: ClusterConfig): boolean {
-  try {
-    const marker = JSON.parse(readFileSync(path.join(stateDir, JOINED_FILE), 'utf8')) as Partial<JoinedMarker>;
-    return marker.prefix === cluster.etcd.prefix && marker.node === cluster.node;
-  } catch {
-    return false;
-  }
 }
 
 /** A node that joined the fleet once: kept (without a lease) until it leaves cleanly, so its silence is noticed. */
@@ -84,8 +45,7 @@ export class Fleet {
   /** The fleet's check states (every node's transitions), kept current by a watch. */
   readonly states: FleetStates;
   private alertedFor: (check: string) => HandedOverState['alerted'] = () => undefined;
-  private owned = new Set<string>();
-  private handoverCount = 0;
+  private readonly share: Share;
   private started = false;
   private joined = false;
   private closed = false;
@@ -108,10 +68,19 @@ export class Fleet {
       cluster.etcd.prefix,
       () => this.membership.coordination.up,
       (what, err) => this.logError(what, err),
-      (check) => this.owned.has(check),
+      (check) => this.share.has(check),
       (check) => this.alertedFor(check),
     );
     this.states = new FleetStates(this.client, cluster.etcd.prefix);
+    this.share = new Share({
+      cluster,
+      monitor,
+      scheduler: opts.scheduler,
+      logger: opts.logger,
+      readRecords: () => this.handover.readAll(),
+      knownRecords: () => this.states.all(),
+      logError: (what, err) => this.logError(what, err),
+    });
     this.owns = this.owns.bind(this);
     this.drift = new ConfigDrift({
       node: cluster.node,
@@ -164,7 +133,7 @@ export class Fleet {
       logger.info({ event: 'cluster_leader', leader, is_leader: isLeader }, `fleet leader: ${leader ?? 'none'}`),
     );
     monitor.onTransition(({ transition: t }) => {
-      if (!this.owned.has(t.check)) return;
+      if (!this.share.has(t.check)) return;
       const { result } = t;
       const details = JSON.stringify(result.details).length <= MAX_DETAILS_BYTES ? result.details : undefined;
       this.handover.record(t.check, {
@@ -187,7 +156,7 @@ export class Fleet {
     if (down === undefined)
       logger.info(
         { event: 'cluster_joined', ...describeCluster(cluster), members: this.membership.members.length },
-        `joined the fleet as ${cluster.node}: ${this.owned.size} of ${monitor.checks.length} checks run here`,
+        `joined the fleet as ${cluster.node}: ${this.share.size} of ${monitor.checks.length} checks run here`,
       );
   }
 
@@ -198,13 +167,8 @@ export class Fleet {
     const known: KnownNode = { name: cluster.node, location: cluster.location, address: this.opts.address };
     await this.client.put(this.nodeKey).value(JSON.stringify(known));
     this.joined = true;
-    const marker: JoinedMarker = {
-      prefix: cluster.etcd.prefix,
-      node: cluster.node,
-      joined_at: new Date().toISOString(),
-    };
-    await writeFileAtomic(path.join(monitor.config.state_dir, JOINED_FILE), JSON.stringify(marker)).catch(
-      (err: unknown) => this.logError(`write ${JOINED_FILE}`, err),
+    await writeJoinedMarker(monitor.config.state_dir, cluster).catch((err: unknown) =>
+      this.logError('write the fleet marker in state_dir', err),
     );
   }
 
@@ -259,11 +223,11 @@ export class Fleet {
 
   /** Whether this node runs `check` on schedule now. */
   owns(check: string): boolean {
-    return this.owned.has(check);
+    return this.share.has(check);
   }
 
   get ownedCount(): number {
-    return this.owned.size;
+    return this.share.size;
   }
   get memberCount(): number {
     return this.membership.members.length;
@@ -276,7 +240,7 @@ export class Fleet {
   }
   /** Checks this node took over from another node since it joined. */
   get handovers(): number {
-    return this.handoverCount;
+    return this.share.handovers;
   }
 
   async view(): Promise<ClusterView> {
@@ -289,7 +253,7 @@ export class Fleet {
         name: cluster.node,
         location: cluster.location,
         address,
-        checks_owned: this.owned.size,
+        checks_owned: this.share.size,
         is_leader: this.isLeader,
       },
       leader: this.membership.leader ?? null,
@@ -302,7 +266,7 @@ export class Fleet {
         last_renewal: renewals.get(m.name) ?? null,
         config_hash: m.config_hash,
       })),
-      handovers: this.handoverCount,
+      handovers: this.share.handovers,
       config: this.drift.assess(),
     };
   }
@@ -314,7 +278,7 @@ export class Fleet {
 
   /** The member that runs `check` now, as the shares are computed over the live members (or over `members`). */
   runnerOf(check: string, members: readonly MemberRecord[] = this.membership.members): string | undefined {
-    return ownerOf(check, this.withSelf(members));
+    return this.share.runnerOf(check, members);
   }
 
   /** The fleet as the status page shows it, from what this node holds (no request to etcd). */
@@ -347,70 +311,19 @@ export class Fleet {
     this.resyncing = this.resyncing.then(() => this.reassign()).catch((err: unknown) => this.logError('resync', err));
   }
 
-  /** Recomputes this node's share; adopts the fleet's state of each check it gains, then reschedules. */
+  /** Recomputes this node's share and publishes its size. */
   private async reassign(): Promise<void> {
     if (this.closed) return;
-    const { monitor, scheduler, cluster, logger } = this.opts;
     const up = this.membership.coordination.up;
-    const members = this.withSelf(this.membership.members);
-    const names = monitor.checks.map((c) => c.name);
-    const next = new Set(up ? names.filter((n) => ownerOf(n, members) === cluster.node) : names);
-    const gained = [...next].filter((n) => !this.owned.has(n));
-    const lost = [...this.owned].filter((n) => !next.has(n));
-    if (gained.length === 0 && lost.length === 0 && this.publishedCount === next.size) return;
-    // Failing open, the states this node last heard from the fleet replace its own stale ones (from before a handover).
-    if (gained.length > 0) await this.adopt(gained, up ? undefined : this.states.all());
-    this.owned = next;
-    scheduler.sync();
-    if (this.started && up) this.handoverCount += gained.length;
-    if (this.started && (gained.length > 0 || lost.length > 0))
-      logger.info(
-        {
-          event: 'cluster_reassigned',
-          gained: gained.length,
-          lost: lost.length,
-          owned: next.size,
-          members: members.length,
-        },
-        `fleet of ${members.length}: ${next.size} checks run here (${gained.length} taken over, ${lost.length} handed on)`,
+    const change = await this.share.reassign(this.membership.members, up, this.started);
+    if (change && this.started)
+      this.opts.logger.info(
+        { event: 'cluster_reassigned', ...change },
+        `fleet of ${change.members}: ${change.owned} checks run here (${change.gained} taken over, ${change.lost} handed on)`,
       );
-    if (up && this.publishedCount !== next.size) {
-      await this.membership.setChecksOwned(next.size);
-      this.publishedCount = next.size;
-    }
-  }
-
-  /** The member list as etcd shows it, with this node in it even before its own record is seen. */
-  private withSelf(members: readonly MemberRecord[]): MemberRecord[] {
-    const { cluster } = this.opts;
-    if (members.some((m) => m.name === cluster.node)) return [...members];
-    return [
-      ...members,
-      { name: cluster.node, location: cluster.location, address: '', started_at: '', config_hash: '' },
-    ];
-  }
-
-  /** One read of the handed-over states; a check runs with what it has here when etcd has nothing newer. */
-  private async adopt(gained: string[], known?: ReadonlyMap<string, HandedOverState>): Promise<void> {
-    const { monitor, logger } = this.opts;
-    let stored: ReadonlyMap<string, HandedOverState>;
-    try {
-      stored = known ?? (await this.handover.readAll());
-    } catch (err) {
-      this.logError('read check states', err);
-      return;
-    }
-    for (const name of gained) {
-      const handed = stored.get(name);
-      if (!handed) continue;
-      const local = monitor.view(name)?.state;
-      if (local && local.status !== 'unknown' && Date.parse(local.since) > Date.parse(handed.since)) continue;
-      monitor.adopt(name, handed);
-      if (handed.status !== 'ok')
-        logger.info(
-          { event: 'check_adopted', check: name, status: handed.status, since: handed.since, from: handed.node },
-          `${name}: taking over from ${handed.node}, ${handed.status} since ${handed.since}`,
-        );
+    if (up && this.publishedCount !== this.share.size) {
+      await this.membership.setChecksOwned(this.share.size);
+      this.publishedCount = this.share.size;
     }
   }
 
