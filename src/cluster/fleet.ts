@@ -17,6 +17,7 @@ import { configHash, writeJoinedMarker } from './joining.js';
 import { lastRenewals, type ClusterView } from './cluster-view.js';
 import { FleetStates } from './fleet-states.js';
 import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
+import { locationKey, splitLocationKey } from './location-quorum.js';
 import { Share } from './share.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
 
@@ -68,7 +69,7 @@ export class Fleet {
       cluster.etcd.prefix,
       () => this.membership.coordination.up,
       (what, err) => this.logError(what, err),
-      (check) => this.share.has(check),
+      (key) => this.share.has(splitLocationKey(key)?.check ?? key),
       (check) => this.alertedFor(check),
     );
     this.states = new FleetStates(this.client, cluster.etcd.prefix);
@@ -132,17 +133,20 @@ export class Fleet {
     this.membership.on('leader', ({ isLeader, leader }) =>
       logger.info({ event: 'cluster_leader', leader, is_leader: isLeader }, `fleet leader: ${leader ?? 'none'}`),
     );
-    monitor.onTransition(({ transition: t }) => {
+    monitor.onTransition(({ transition: t, check }) => {
       if (!this.share.has(t.check)) return;
       const { result } = t;
       const details = JSON.stringify(result.details).length <= MAX_DETAILS_BYTES ? result.details : undefined;
-      this.handover.record(t.check, {
+      // A check run from several locations: each location's view is a record of its own.
+      const key = check.locations ? locationKey(t.check, cluster.location) : t.check;
+      this.handover.record(key, {
         status: t.to,
         since: t.since,
         reason: result.reason,
         ...(result.hint ? { hint: result.hint } : {}),
         ...(t.to !== 'ok' && result.code !== undefined ? { code: result.code } : {}),
         node: cluster.node,
+        ...(check.locations ? { location: cluster.location } : {}),
         at: t.at,
         ...(t.kind ? { kind: t.kind } : {}),
         ...(details ? { details } : {}),
@@ -198,8 +202,10 @@ export class Fleet {
   onCoordination(fn: (state: CoordinationState) => void): void {
     this.membership.on('coordination', fn);
   }
-  onMembers(fn: (members: MemberRecord[]) => void): void {
+  /** Returns the way to stop listening (a leader's alerter listens only while it leads). */
+  onMembers(fn: (members: MemberRecord[]) => void): () => void {
     this.membership.on('members', fn);
+    return () => this.membership.off('members', fn);
   }
   /** Every node that joined and has not left cleanly. */
   async knownNodes(): Promise<KnownNode[]> {

@@ -18,6 +18,8 @@ export interface HandedOverState {
   code?: string;
   /** The node that wrote it. */
   node: string;
+  /** For a check run from several locations: the location this record is the view of. */
+  location?: string;
   /** When the result that made the transition finished. */
   at?: string;
   /** `changed`: still failing, for another class of reason (notify_on_change). */

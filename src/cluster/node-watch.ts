@@ -40,6 +40,7 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
   private members: readonly MemberRecord[];
   private readonly onMembers = (members: MemberRecord[]) => this.evaluate(members);
   private active = true;
+  private unlisten: () => void = () => undefined;
 
   constructor(
     private readonly fleet: Fleet,
@@ -69,12 +70,13 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
       if (this.states.delete(kv.key.toString().slice(prefix.length))) this.emit('names');
     });
     watcher.on('error', () => undefined);
-    this.fleet.onMembers(this.onMembers);
+    this.unlisten = this.fleet.onMembers(this.onMembers);
     this.evaluate(this.fleet.members);
   }
 
   async close(): Promise<void> {
     this.active = false;
+    this.unlisten();
     await this.watcher?.cancel().catch(() => undefined);
   }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { ownerOf } from './assign.js';
 import type { ClusterConfig } from './config.js';
 import type { HandedOverState } from './handover.js';
+import { locationKey } from './location-quorum.js';
 import type { MemberRecord } from './membership.js';
 
 export interface ShareOptions {
@@ -69,8 +70,11 @@ export class Share {
   async reassign(members: readonly MemberRecord[], up: boolean, counted: boolean): Promise<ShareChange | undefined> {
     const { monitor, scheduler, cluster } = this.opts;
     const all = this.withSelf(members);
-    const names = monitor.checks.map((c) => c.name);
-    const next = new Set(up ? names.filter((n) => ownerOf(n, all) === cluster.node) : names);
+    // A check with locations runs once from each, on one node of that location; alone, from this node's location.
+    const here = monitor.checks.filter((c) => !c.locations || c.locations.includes(cluster.location));
+    const mine = (c: (typeof here)[number]) =>
+      (c.locations ? ownerOf(c.name, all, cluster.location) : ownerOf(c.name, all)) === cluster.node;
+    const next = new Set((up ? here.filter(mine) : here).map((c) => c.name));
     const gained = [...next].filter((n) => !this.owned.has(n));
     const lost = [...this.owned].filter((n) => !next.has(n));
     if (gained.length === 0 && lost.length === 0) return undefined;
@@ -93,7 +97,8 @@ export class Share {
       return;
     }
     for (const name of gained) {
-      const handed = stored.get(name);
+      const located = monitor.view(name)?.check.locations !== undefined;
+      const handed = stored.get(located ? locationKey(name, this.opts.cluster.location) : name);
       if (!handed) continue;
       const local = monitor.view(name)?.state;
       if (local && local.status !== 'unknown' && Date.parse(local.since) > Date.parse(handed.since)) continue;

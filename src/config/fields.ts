@@ -121,6 +121,14 @@ const commonCheckFields = {
   depends_on: z.array(checkName).optional(),
   labels: labelMap.optional(),
   description: z.string().optional(),
+  /** Fleet node locations this check runs from, once each (vantage points). */
+  locations: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be a location name, such as fra' }))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, { message: 'lists a location twice' })
+    .optional(),
+  /** How many locations must see a failure before the check fails (default: all listed). */
+  quorum: z.number().int().min(1).optional(),
 };
 
 type CommonKeys = keyof typeof commonCheckFields | 'type';
@@ -137,11 +145,25 @@ export interface ResolvedCommon {
   depends_on: string[];
   labels: Record<string, string>;
   description?: string;
+  locations?: string[];
+  /** Set with locations: how many of them must fail for the check to fail. */
+  quorum?: number;
 }
 
 /** Builds a check type's schema: common fields plus the type's own, unknown keys rejected. */
 export function checkSchema<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
-  return z.strictObject({ ...commonCheckFields, type: z.literal(type), ...shape });
+  return z.strictObject({ ...commonCheckFields, type: z.literal(type), ...shape }).superRefine((c, ctx) => {
+    const { locations, quorum } = c as { locations?: string[]; quorum?: number };
+    if (quorum === undefined) return;
+    if (!locations)
+      ctx.addIssue({ code: 'custom', path: ['quorum'], message: 'quorum needs locations: the locations it counts' });
+    else if (quorum > locations.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quorum'],
+        message: `is ${quorum} but only ${locations.length} locations are listed`,
+      });
+  });
 }
 
 /** The check a probe receives: its own fields as validated, plus the common ones resolved. */

@@ -277,6 +277,9 @@ function resolveCommon(parsed: Record<string, unknown>, defaults: TopLevel['defa
     success_threshold: (parsed.success_threshold as number | undefined) ?? defaults.success_threshold,
     depends_on: (parsed.depends_on as string[] | undefined) ?? [],
     labels: (parsed.labels as Record<string, string> | undefined) ?? {},
+    ...(Array.isArray(parsed.locations)
+      ? { quorum: (parsed.quorum as number | undefined) ?? (parsed.locations as string[]).length }
+      : {}),
   };
 }
 

@@ -1,0 +1,89 @@
+/**
+ * The leader's view of checks run from several locations: each location's owner writes its own record
+ * (`checks/<name>@<location>`), and here they are combined (src/checks/locations.ts) and run through the state
+ * machine, which alone decides that the check regressed or recovered. A location with no live node is unknown.
+ */
+import type { CheckConfig } from '../config/load.js';
+import { combineLocations, type LocationView } from '../checks/locations.js';
+import { advance, type CheckState, type Transition } from '../checks/state.js';
+import type { ProbeResult } from '../probes/types.js';
+import type { HandedOverState } from './handover.js';
+
+/** The record key of one location's view of a check. */
+export const locationKey = (check: string, location: string) => `${check}@${location}`;
+
+/** The check name and location of a record key, when it is a location's record. */
+export function splitLocationKey(key: string): { check: string; location: string } | undefined {
+  const at = key.lastIndexOf('@');
+  return at > 0 ? { check: key.slice(0, at), location: key.slice(at + 1) } : undefined;
+}
+
+/** The combined result changes the status at once: each location's own thresholds already applied. */
+const THRESHOLDS = { failure_threshold: 1, success_threshold: 1 };
+
+interface Combined {
+  state: CheckState;
+  result: ProbeResult;
+  at: string;
+}
+
+export class LocationQuorum {
+  private readonly combined = new Map<string, Combined>();
+
+  constructor(
+    private readonly record: (key: string) => HandedOverState | undefined,
+    /** Locations with at least one live node. */
+    private readonly liveLocations: () => ReadonlySet<string>,
+  ) {}
+
+  state(check: string): Combined | undefined {
+    return this.combined.get(check);
+  }
+
+  /** Sets the check's combined state from its records as they are, without a transition (a leader's start). */
+  seed(check: CheckConfig, openSince: string | undefined): Combined | undefined {
+    const result = this.result(check);
+    if (!result) return undefined;
+    const now = new Date().toISOString();
+    const entry = { state: { status: result.status, since: openSince ?? now }, result, at: now };
+    this.combined.set(check.name, entry);
+    return entry;
+  }
+
+  /** Recomputes the check over its locations; the transition when its status (or failure class) moved. */
+  update(check: CheckConfig): Transition | undefined {
+    const result = this.result(check);
+    if (!result) return undefined;
+    const now = new Date();
+    const before = this.combined.get(check.name)?.state ?? { status: 'unknown' as const, since: now.toISOString() };
+    const { state, transition } = advance(check.name, before, result, THRESHOLDS, now);
+    this.combined.set(check.name, { state, result, at: now.toISOString() });
+    return transition;
+  }
+
+  private result(check: CheckConfig): ProbeResult | undefined {
+    const listed = check.locations;
+    if (!listed) return undefined;
+    const live = this.liveLocations();
+    const seen = new Map<string, LocationView>();
+    for (const location of listed) {
+      if (!live.has(location)) {
+        seen.set(location, { status: 'unknown', reason: `no live node in ${location}` });
+        continue;
+      }
+      const r = this.record(locationKey(check.name, location));
+      if (r)
+        seen.set(location, {
+          status: r.status,
+          reason: r.reason,
+          node: r.node,
+          since: r.since,
+          ...(r.hint ? { hint: r.hint } : {}),
+          ...(r.code !== undefined ? { code: r.code } : {}),
+          ...(r.details ? { details: r.details } : {}),
+        });
+    }
+    if (![...seen.values()].some((v) => v.status !== 'unknown')) return undefined;
+    return combineLocations(listed, check.quorum ?? listed.length, seen);
+  }
+}
