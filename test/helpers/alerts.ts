@@ -48,7 +48,7 @@ export interface Receiver extends Started<http.Server> {
   accepted: Received[];
 }
 
-export async function receiver(): Promise<Receiver> {
+export async function receiver(host = '127.0.0.1'): Promise<Receiver> {
   const box: { self?: Receiver } = {};
   const started = await httpServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -70,7 +70,7 @@ export async function receiver(): Promise<Receiver> {
         .writeHead(a.status, { 'content-type': 'text/plain', ...a.headers })
         .end(a.body ?? (a.status < 300 ? 'ok' : 'unavailable'));
     });
-  });
+  }, host);
   box.self = Object.assign(started, { received: [], accepted: [], answer: 200 });
   return box.self;
 }

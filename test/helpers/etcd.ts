@@ -41,17 +41,18 @@ function etcdctl(args: string[]): Promise<{ ok: boolean; output: string }> {
  * Starts a cluster, trying again on new ports when a member dies at start-up: a free port read here can be taken
  * by another process (another test file's etcd, on a busy machine) before etcd binds it.
  */
-export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(size = 3, host = '127.0.0.1'): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(size);
+      return await startOnce(size, host);
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
 }
 
-async function startOnce(size: number): Promise<EtcdCluster> {
+/** `host`: where clients reach it (another address than loopback lets network namespaces reach it too). */
+async function startOnce(size: number, host: string): Promise<EtcdCluster> {
   const root = mkdtempSync(path.join(tmpdir(), 'forgewatch-etcd-'));
   const token = `fw-${process.pid}-${Date.now()}`;
   const members: Member[] = [];
@@ -59,7 +60,7 @@ async function startOnce(size: number): Promise<EtcdCluster> {
     const name = `e${i + 1}`;
     members.push({
       name,
-      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      clientUrl: `http://${host}:${await freePort()}`,
       peerUrl: `http://127.0.0.1:${await freePort()}`,
       dataDir: path.join(root, name),
     });

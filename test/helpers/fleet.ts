@@ -32,10 +32,16 @@ export async function startFleetNode(
   node: string,
   dir: string,
   env: NodeJS.ProcessEnv = {},
+  /** `netns`: run it in that network namespace (`ip netns exec`), listening on `host`. */
+  where: { netns?: string; host?: string } = {},
 ): Promise<FleetProcess> {
   const stateDir = path.join(dir, node);
   mkdirSync(stateDir, { recursive: true });
-  const child = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', '127.0.0.1:0'], {
+  const serve = [BUILT_CLI, 'serve', '-c', configFile, '--listen', `${where.host ?? '127.0.0.1'}:0`];
+  const [command, args] = where.netns
+    ? ['ip', ['netns', 'exec', where.netns, process.execPath, ...serve]]
+    : [process.execPath, serve];
+  const child = spawn(command, args, {
     env: { ...process.env, ...env, FW_NODE: node, FW_STATE: stateDir, FORGEWATCH_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -89,7 +95,7 @@ export interface HitTarget extends Started<http.Server> {
   set(check: string, status: number): void;
 }
 
-export async function hitTarget(): Promise<HitTarget> {
+export async function hitTarget(host = '127.0.0.1'): Promise<HitTarget> {
   const hits: HitTarget['hits'] = [];
   const statuses = new Map<string, number>();
   const started = await httpServer((req, res) => {
@@ -97,7 +103,7 @@ export async function hitTarget(): Promise<HitTarget> {
     const check = url.pathname.slice(1);
     hits.push({ check, node: url.searchParams.get('node') ?? '', at: Date.now() });
     res.writeHead(statuses.get(check) ?? 200).end('target\n');
-  });
+  }, host);
   return Object.assign(started, { hits, set: (check: string, status: number) => void statuses.set(check, status) });
 }
 

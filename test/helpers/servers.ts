@@ -38,8 +38,8 @@ export async function listen<S extends net.Server>(server: S, host = '127.0.0.1'
   };
 }
 
-export function httpServer(handler: http.RequestListener): Promise<Started<http.Server>> {
-  return listen(http.createServer(handler));
+export function httpServer(handler: http.RequestListener, host = '127.0.0.1'): Promise<Started<http.Server>> {
+  return listen(http.createServer(handler), host);
 }
 
 /** A port nothing listens on: bound, read, released. */

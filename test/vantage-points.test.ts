@@ -1,0 +1,162 @@
+/**
+ * Vantage points for real: three `forgewatch serve` nodes in three locations (fra on the host, nyc and home in
+ * network namespaces of their own), one etcd, and a target address that a location reaches only while it has a
+ * route to it. Cutting a location off is taking its route away: its connections fail as they would from a place
+ * with no path to the service. Needs root (CI runs as root) and the built CLI.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterView } from '../src/cluster/fleet.js';
+import { receiver, type Receiver } from './helpers/alerts.js';
+import { startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
+import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from './helpers/fleet.js';
+import { startNetLab, type NetLab } from './helpers/netns.js';
+import { tempDir, waitFor } from './helpers/service.js';
+
+const LEASE_TTL_MS = 3_000;
+const CHECK = 'api-public';
+
+let lab: NetLab;
+let etcd: EtcdCluster;
+let target: HitTarget;
+let hook: Receiver;
+const temp = tempDir('forgewatch-vantage-');
+const nodes = new Map<string, FleetProcess>();
+
+beforeAll(async () => {
+  lab = await startNetLab(['nyc', 'home']);
+  [etcd, target, hook] = await Promise.all([
+    startEtcdCluster(1, lab.hostAddress),
+    hitTarget(lab.targetAddress),
+    receiver(lab.hostAddress),
+  ]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([...nodes.values()].map((n) => n.kill()));
+  await Promise.all([target?.close(), hook?.close()]);
+  await etcd?.stop();
+  await lab?.cleanup();
+  await temp.cleanup();
+});
+
+function writeConfig(): string {
+  const file = path.join(temp.dir, 'vantage.yaml');
+  writeFileSync(
+    file,
+    `state_dir: \${FW_STATE}
+defaults: { interval: 1s, timeout: 1s, failure_threshold: 2 }
+cluster:
+  etcd: { endpoints: [${etcd.endpoints.join(', ')}], prefix: /vantage/ }
+  node: \${FW_NODE}
+  location: \${FW_LOCATION}
+  lease_ttl: ${LEASE_TTL_MS}ms
+checks:
+  - { name: ${CHECK}, type: http, url: "${target.url}/health", expect: { status: 200 }, locations: [fra, nyc, home], quorum: 2 }
+alerts:
+  group_wait: 100ms
+  channels:
+    - { name: hook, type: webhook, url: "${hook.url}/vantage" }
+  retry: { initial: 100ms, max: 300ms }
+`,
+  );
+  return file;
+}
+
+interface Told {
+  title: string;
+  kind: string;
+  status: string;
+  reason: string;
+  locations: Record<string, { status: string; reason: string }>;
+}
+
+/** Every event about the check the receiver accepted, in order. */
+function told(): Told[] {
+  return hook.accepted.flatMap((r) =>
+    (r.json as { events: (Told & { check: string; details: { locations: Told['locations'] } })[] }).events
+      .filter((e) => e.check === CHECK)
+      .map((e) => ({ ...e, locations: e.details.locations })),
+  );
+}
+
+async function start(name: string, location: string): Promise<FleetProcess> {
+  const place = lab.places.find((p) => p.name === location);
+  const node = await startFleetNode(
+    writeConfig(),
+    name,
+    temp.dir,
+    { FW_LOCATION: location },
+    place ? { netns: place.netns, host: place.address } : { host: lab.hostAddress },
+  );
+  nodes.set(name, node);
+  return node;
+}
+
+describe('a check run from three locations, quorum 2', () => {
+  it('warns when one location is cut off, naming it, and fails when two are, naming both', async () => {
+    await Promise.all([start('fra-1', 'fra'), start('nyc-1', 'nyc'), start('home-1', 'home')]);
+    await waitFor(
+      async () => (await getJson<ClusterView>(`${nodes.get('fra-1')!.url}/api/cluster`)).members.length === 3,
+      20_000,
+      200,
+    );
+    // Each location runs it: the target sees three source addresses.
+    await waitFor(() => target.hits.length >= 6, 15_000, 100);
+
+    await lab.cut('nyc');
+    const minority = await waitFor(() => told().find((e) => e.kind === 'firing'), 20_000, 100);
+    expect(minority.status).toBe('warn');
+    expect(minority.reason).toMatch(/^fails from nyc only: /);
+    expect(minority.reason).toContain('fra, home: status 200');
+    expect(minority.locations.nyc?.status).toBe('fail');
+    expect(minority.locations.fra?.status).toBe('ok');
+
+    await lab.cut('home');
+    const failure = await waitFor(() => told().find((e) => e.kind === 'firing' && e.status === 'fail'), 20_000, 100);
+    expect(failure.reason).toMatch(/^fails from nyc and home: /);
+    expect(failure.reason).toContain('(fra: status 200');
+    expect(failure.title).toMatch(/^\[FAIL\] api-public: fails from nyc and home/);
+
+    await Promise.all([lab.restore('nyc'), lab.restore('home')]);
+    await waitFor(() => told().some((e) => e.kind === 'resolved'), 20_000, 100);
+  }, 90_000);
+
+  it('counts a location whose node is gone as unknown, not as failing', async () => {
+    const before = told().length;
+    await nodes.get('nyc-1')!.kill('SIGKILL');
+    await waitFor(
+      async () => (await getJson<ClusterView>(`${nodes.get('fra-1')!.url}/api/cluster`)).members.length === 2,
+      LEASE_TTL_MS + 10_000,
+      200,
+    );
+    await lab.cut('home');
+    // Two of three locations are not ok, but only home fails: a warning, with nyc unknown.
+    const warned = await waitFor(
+      () =>
+        told()
+          .slice(before)
+          .find((e) => e.kind === 'firing'),
+      20_000,
+      100,
+    );
+    expect(warned.status).toBe('warn');
+    expect(warned.reason).toMatch(/^fails from home only: /);
+    expect(warned.reason).toContain('nyc: unknown');
+    expect(warned.locations.nyc).toEqual({ status: 'unknown', reason: 'no live node in nyc' });
+    await lab.restore('home');
+    await waitFor(
+      () =>
+        told()
+          .slice(before)
+          .some((e) => e.kind === 'resolved'),
+      20_000,
+      100,
+    );
+    expect(
+      told()
+        .slice(before)
+        .filter((e) => e.status === 'fail'),
+    ).toEqual([]);
+  }, 60_000);
+});
