@@ -110,7 +110,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   const monitor = new Monitor(config, store);
   const scheduler = new Scheduler(monitor);
-  const metrics = new Metrics(monitor, scheduler);
+  const metrics = new Metrics(monitor, scheduler, config.cluster?.location);
 
   monitor.onTransition(({ transition: t, check }) => {
     logger.info(

@@ -43,15 +43,20 @@ export class Metrics {
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
 
+  /**
+   * `location`: a fleet node's location, added as a `location` label to every per-check series, so the series of
+   * one check run from several places stay apart once Prometheus scrapes every node.
+   */
   constructor(
     private readonly monitor: Monitor,
     scheduler?: Scheduler,
+    private readonly location?: string,
   ) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     const views = () => this.monitor.views();
     const runs = this.runs;
-    this.family(
+    this.checkFamily(
       'forgewatch_check_up',
       'Whether the last run of the check passed (1 for ok or warn, 0 for fail).',
       ['check', 'type'],
@@ -60,7 +65,7 @@ export class Metrics {
           if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.status === 'fail' ? 0 : 1 };
       },
     );
-    this.family(
+    this.checkFamily(
       'forgewatch_check_status',
       'Settled status of the check after thresholds: 1 on the current status.',
       ['check', 'type', 'status'],
@@ -70,7 +75,7 @@ export class Metrics {
             yield { values: [v.check.name, v.check.type, status], value: v.state.status === status ? 1 : 0 };
       },
     );
-    this.family(
+    this.checkFamily(
       'forgewatch_check_duration_seconds',
       'Duration of the last run of the check.',
       ['check', 'type'],
@@ -80,7 +85,7 @@ export class Metrics {
       },
     );
     // Every result of a check that ran is exported, zeros included, so rate() sees a first failure.
-    this.family(
+    this.checkFamily(
       'forgewatch_check_runs_total',
       'Runs of each check by result.',
       ['check', 'type', 'result'],
@@ -90,7 +95,7 @@ export class Metrics {
       },
       'counter',
     );
-    this.family(
+    this.checkFamily(
       'forgewatch_check_last_run_timestamp_seconds',
       'Unix time the check last finished a run.',
       ['check'],
@@ -227,9 +232,30 @@ export class Metrics {
     this.families.push({ name, help, type, labelNames, samples });
   }
 
+  /** A family of per-check series: a fleet node adds its location to each. */
+  private checkFamily(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    samples: () => Iterable<Sample>,
+    type: Family['type'] = 'gauge',
+  ): void {
+    const location = this.location;
+    if (location === undefined) return this.family(name, help, labelNames, samples, type);
+    this.family(
+      name,
+      help,
+      [...labelNames, 'location'],
+      function* () {
+        for (const sample of samples()) yield { ...sample, values: [...sample.values, location] };
+      },
+      type,
+    );
+  }
+
   private probeFamily(spec: MetricSpec): void {
     const latest = this.latest;
-    this.family(spec.name, spec.help, ['check', ...spec.labelNames], function* () {
+    this.checkFamily(spec.name, spec.help, ['check', ...spec.labelNames], function* () {
       for (const [check, byMetric] of latest) {
         for (const o of byMetric.get(spec.name) ?? [])
           yield { values: [check, ...spec.labelNames.map((l) => o.labels?.[l] ?? '')], value: o.value };
