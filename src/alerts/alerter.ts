@@ -6,23 +6,22 @@
  * state_dir so a restart neither forgets an open failure nor repeats it.
  *
  * Its inputs are transitions, removed checks and a read-only view of check states; a timer reviews held-back
- * incidents (reminders after repeat_every, silences that ended) through that view.
+ * incidents (reminders after repeat_every, silences that ended) through that view (review.ts). What a flush sends
+ * is built in flush.ts; this class owns the incidents, the timers and how closing one incident frees others.
  */
 import { isChange, isRecovery, isRegression, type Transition } from '../checks/state.js';
 import type { Logger } from '../log.js';
 import type { ProbeResult } from '../probes/types.js';
 import {
   alertEvent,
-  failingRoot,
   failingStatus,
-  latestFailure,
-  recoveryFound,
   type AlertedCheck,
   savedFailureEvent,
   type CheckStates,
   type SavedFailure,
 } from './check-states.js';
 import type { AlertsConfig } from './config.js';
+import { flushMessages, foldedDependents, type FlushContext } from './flush.js';
 import {
   announcedFiring,
   awaitsFlush,
@@ -31,17 +30,12 @@ import {
   type IncidentInput,
   type IncidentState,
 } from './incident-lifecycle.js';
-import {
-  notificationKey,
-  type Incident,
-  type IncidentPersistence,
-  type IncidentStore,
-  type KeyPart,
-} from './incidents.js';
+import type { Incident, IncidentPersistence, IncidentStore } from './incidents.js';
 import { subjectOf } from './match.js';
-import { followUpChannels, liveChannels, route } from './routing.js';
+import { reviewIncidents, type ReviewContext } from './review.js';
+import { followUpChannels, route } from './routing.js';
 import type { Silences } from './silences.js';
-import type { AlertEvent, EventKind, FoldedDependent } from './types.js';
+import type { AlertEvent, EventKind } from './types.js';
 
 /** A failure told to channels: when it began and where it went. */
 export interface AnnouncedIncident {
@@ -195,7 +189,7 @@ export class Alerter {
         (i) =>
           announcedFiring(i.state) && followUpChannels(this.config, i).includes(channel) && !this.silenced(i.event),
       )
-      .map((i) => ({ ...i.event, dependents: this.dependentsOf(i.check) }));
+      .map((i) => ({ ...i.event, dependents: foldedDependents(this.incidents.values(), i.check) }));
   }
 
   /**
@@ -281,119 +275,27 @@ export class Alerter {
     }
   }
 
-  private nextSeq(inc: Incident): number {
-    inc.sent = (inc.sent ?? 0) + 1;
-    return inc.sent;
-  }
-
-  private dependentsOf(root: string): FoldedDependent[] {
-    return [...this.incidents.values()]
-      .filter((i) => i.state === 'folded' && i.folded_under === root)
-      .map((i) => ({ check: i.check, status: i.event.status, reason: i.event.reason, since: i.opened_at }));
-  }
-
-  /** What a flush finds for an incident: held by a silence, behind a failing dependency (`root`), or free to go out. */
-  private flushInput(inc: Incident): { input: IncidentInput; root?: string } {
-    if (this.silenced(inc.event)) return { input: 'flush_silenced' };
-    const root = failingRoot(this.checks, inc.check);
-    return root ? { input: 'flush_dependent', root } : { input: 'flush_free' };
+  /** The view a flush or a review works through; read afresh each time since `config` is replaced on reload. */
+  private context(): FlushContext & ReviewContext {
+    return {
+      config: this.config,
+      checks: this.checks,
+      logger: this.logger,
+      silenced: (e) => this.silenced(e),
+      advance: (inc, input) => this.advance(inc, input),
+    };
   }
 
   private async flush(): Promise<void> {
-    const now = new Date().toISOString();
-    const out = new Map<string, { events: AlertEvent[]; parts: KeyPart[] }>();
-    const push = (channels: string[], inc: Incident, e: AlertEvent) => {
-      const part = { check: inc.check, kind: e.kind, opened_at: inc.opened_at, seq: this.nextSeq(inc) };
-      for (const ch of channels) {
-        const m = out.get(ch) ?? { events: [], parts: [] };
-        m.events.push(e);
-        m.parts.push(part);
-        out.set(ch, m);
-      }
-    };
-
-    // Recoveries first: a root cause that ends lets its still-failing dependents go out on their own in this flush.
-    for (const inc of [...this.incidents.values()].filter((i) => i.state === 'resolving' || i.state === 'lapsing')) {
-      const send = this.advance(inc, 'flush_free');
-      if (send === 'resolved' && this.config.send_resolved && inc.resolved)
-        push(followUpChannels(this.config, inc, this.logger), inc, inc.resolved);
-    }
-    // Every fold is decided before any message is built, so each root's message lists all its dependents.
-    const sending: { inc: Incident; kind: EventKind }[] = [];
-    for (const inc of [...this.incidents.values()].filter((i) => awaitsFlush(i.state))) {
-      const { input, root } = this.flushInput(inc);
-      const kind = this.advance(inc, input);
-      if (inc.state === 'folded') inc.folded_under = root;
-      if (kind) sending.push({ inc, kind });
-    }
-    for (const { inc, kind } of sending) {
-      const event: AlertEvent = {
-        ...inc.event,
-        kind,
-        at: now,
-        since: inc.opened_at,
-        ...(kind === 'changed' && inc.changed_from !== undefined ? { previous_reason: inc.changed_from } : {}),
-        dependents: this.dependentsOf(inc.check),
-      };
-      // Reminders and updates follow the incident to where it was told; a firing message is routed afresh.
-      const followUp = kind === 'reminder' || kind === 'changed';
-      const channels = followUp ? followUpChannels(this.config, inc, this.logger) : route(this.config, event);
-      push(channels, inc, event);
-      inc.channels = followUp ? channels : [...new Set([...liveChannels(this.config, inc.channels), ...channels])];
-      inc.last_notified_at = now;
-    }
-    for (const inc of this.incidents.values()) if (inc.state !== 'changing') delete inc.changed_from;
+    const messages = flushMessages(this.incidents, this.context(), new Date().toISOString());
     // Saved only once the messages are in the outbox: a crash in between re-creates them, with the same keys
     // (the outbox then knows them), rather than losing them.
-    for (const [channel, m] of out)
-      await this.dispatch(
-        channel,
-        m.events.sort((a, b) => a.check.localeCompare(b.check)),
-        notificationKey(channel, m.parts),
-      );
+    for (const m of messages) await this.dispatch(m.channel, m.events, m.key);
     this.save();
   }
 
-  /** The timer's look at incidents no flush is waiting for: recoveries while down, ended silences, reminders. */
   private review(): void {
-    const now = Date.now();
-    let changed = false;
-    for (const inc of [...this.incidents.values()]) {
-      if (awaitsFlush(inc.state)) continue;
-      const input = this.reviewInput(inc, now);
-      if (!input) continue;
-      if (input === 'recovered') inc.resolved = recoveryFound(this.checks, inc);
-      if (input === 'remind') {
-        // A reminder tells the latest failure, and the next one is due repeat_every from now.
-        inc.event = latestFailure(this.checks, inc);
-        inc.last_notified_at = new Date(now).toISOString();
-      }
-      this.advance(inc, input);
-      changed = true;
-    }
-    if (changed) this.saveAndSchedule();
-  }
-
-  private reviewInput(inc: Incident, now: number): IncidentInput | undefined {
-    const state = this.checks.state(inc.check);
-    const status = state?.status;
-    // The recovery happened while forgewatch was down (or before it restarted). An ok older than the incident is
-    // a state.json written before the failure (a crash between the two writes): wait for the first run instead.
-    if (status === 'ok') {
-      const stale = Date.parse(state?.since ?? '') < Date.parse(inc.opened_at) && !this.checks.lastResult(inc.check);
-      return stale ? undefined : 'recovered';
-    }
-    if (!failingStatus(status)) return undefined;
-    // Held back by a silence (or lost in a restart before it went out): sent once it may go out.
-    if (inc.state === 'silenced') return this.silenced(inc.event) ? undefined : 'unsilenced';
-    const remindAfter = this.config.repeat_every;
-    if (
-      inc.state === 'notified' &&
-      remindAfter > 0 &&
-      now - Date.parse(inc.last_notified_at ?? inc.opened_at) >= remindAfter
-    )
-      return 'remind';
-    return undefined;
+    if (reviewIncidents(this.incidents, this.context(), Date.now())) this.saveAndSchedule();
   }
 
   private saveAndSchedule(): void {

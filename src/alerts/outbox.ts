@@ -9,57 +9,24 @@
  */
 import type { Logger } from '../log.js';
 import { deadline } from '../util/deadline.js';
-import { abortedMessage, DeliveryError, scrub } from './errors.js';
+import { DeliveryError, scrub } from './errors.js';
 import { entryFileName, type Entry, type Pending } from './outbox-entry.js';
 import { FileOutboxStore, type OutboxStore } from './outbox-store.js';
+import { backoffMs, settleBy, type RetryPolicy } from './retry.js';
 import type { Channel, Notification, SendOutcome } from './types.js';
 
-export interface RetryPolicy {
-  initial: number;
-  max: number;
-  give_up_after: number;
-}
+// Callers building an Outbox take its retry policy (and the backoff it implies) from here.
+export { backoffMs, type RetryPolicy } from './retry.js';
 
 export type DeliveryResult = 'ok' | 'partial' | 'error' | 'dropped';
 
 type GiveUp = 'refused' | 'expired' | 'orphaned';
 
-/** How long a send may take to wind down after its deadline before the outbox stops waiting for it. */
-const ABANDON_GRACE_MS = 1000;
 /** setTimeout overflows past about 24.8 days; long waits are re-armed instead. */
 const MAX_TIMER_MS = 3_600_000;
 
 export interface OutboxHooks {
   onAttempt(channel: string, result: DeliveryResult, deliverySeconds?: number): void;
-}
-
-/** Full jitter over the upper half keeps retries spread out while never waiting less than half the step. */
-export function backoffMs(
-  attempts: number,
-  policy: Pick<RetryPolicy, 'initial' | 'max'>,
-  random = Math.random,
-): number {
-  const step = Math.min(policy.max, policy.initial * 2 ** Math.max(0, attempts - 1));
-  return Math.round(step / 2 + random() * (step / 2));
-}
-
-/** Settles with `work`, or fails once `signal` aborted and the work did not wind down within the grace period. */
-function settleBy<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      timer = setTimeout(
-        () => reject(new DeliveryError(`${abortedMessage(signal, what)} (attempt abandoned)`)),
-        ABANDON_GRACE_MS,
-      );
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    });
-  });
 }
 
 export class Outbox {
