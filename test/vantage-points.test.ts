@@ -112,6 +112,29 @@ describe('a check run from three locations, quorum 2', () => {
     expect(minority.locations.nyc?.status).toBe('fail');
     expect(minority.locations.fra?.status).toBe('ok');
 
+    // Every node shows each location: the API (from a node in a namespace), /check, the page, the metrics.
+    const home = nodes.get('home-1')!;
+    const status = await getJson<{ checks: { name: string; state: string; locations: Told['locations'] }[] }>(
+      `${home.url}/api/status`,
+    );
+    const shown = status.checks.find((c) => c.name === CHECK)!;
+    expect(shown.state).toBe('warn');
+    expect(shown.locations.nyc).toMatchObject({ status: 'fail', node: 'nyc-1' });
+    expect(shown.locations.home).toMatchObject({ status: 'ok', node: 'home-1' });
+    const fra = nodes.get('fra-1')!;
+    const ran = await getJson<{ checks: { name: string; status: string; locations: Told['locations'] }[] }>(
+      `${fra.url}/check?name=${CHECK}`,
+    );
+    const entry = ran.checks.find((c) => c.name === CHECK)!;
+    expect(entry.status).toBe('ok');
+    expect(entry.locations.fra).toMatchObject({ status: 'ok', node: 'fra-1' });
+    expect(entry.locations.nyc?.status).toBe('fail');
+    const page = await (await fetch(`${fra.url}/`)).text();
+    expect(page).toContain('data-location="nyc" data-status="fail"');
+    expect(page).toContain('data-location="fra" data-status="ok"');
+    const metrics = await (await fetch(`${fra.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`forgewatch_check_up\\{check="${CHECK}",type="http",location="fra"\\} 1`));
+
     await lab.cut('home');
     const failure = await waitFor(() => told().find((e) => e.kind === 'firing' && e.status === 'fail'), 20_000, 100);
     expect(failure.reason).toMatch(/^fails from nyc and home: /);

@@ -13,6 +13,8 @@ interface CheckReportEntry {
   hint: string | null;
   duration_ms: number;
   details: JsonObject;
+  /** A check run from several locations (in a fleet): this run for this node's location, the fleet's for the rest. */
+  locations?: Record<string, { status: string; reason: string; node?: string; at?: string }>;
 }
 
 export interface CheckReport {

@@ -18,6 +18,35 @@ export function splitLocationKey(key: string): { check: string; location: string
   return at > 0 ? { check: key.slice(0, at), location: key.slice(at + 1) } : undefined;
 }
 
+/** What each listed location of `check` saw, from its records; a location with no live node is unknown. */
+export function locationViews(
+  check: CheckConfig,
+  record: (key: string) => HandedOverState | undefined,
+  live: ReadonlySet<string>,
+): Map<string, LocationView & { at?: string }> {
+  const seen = new Map<string, LocationView & { at?: string }>();
+  for (const location of check.locations ?? []) {
+    if (!live.has(location)) {
+      seen.set(location, { status: 'unknown', reason: `no live node in ${location}` });
+      continue;
+    }
+    const r = record(locationKey(check.name, location));
+    if (r)
+      seen.set(location, {
+        status: r.status,
+        reason: r.reason,
+        node: r.node,
+        since: r.since,
+        ...(r.at ? { at: r.at } : {}),
+        ...(r.hint ? { hint: r.hint } : {}),
+        ...(r.code !== undefined ? { code: r.code } : {}),
+        ...(r.details ? { details: r.details } : {}),
+      });
+    else seen.set(location, { status: 'unknown', reason: 'no result yet' });
+  }
+  return seen;
+}
+
 /** The combined result changes the status at once: each location's own thresholds already applied. */
 const THRESHOLDS = { failure_threshold: 1, success_threshold: 1 };
 
@@ -62,28 +91,9 @@ export class LocationQuorum {
   }
 
   private result(check: CheckConfig): ProbeResult | undefined {
-    const listed = check.locations;
-    if (!listed) return undefined;
-    const live = this.liveLocations();
-    const seen = new Map<string, LocationView>();
-    for (const location of listed) {
-      if (!live.has(location)) {
-        seen.set(location, { status: 'unknown', reason: `no live node in ${location}` });
-        continue;
-      }
-      const r = this.record(locationKey(check.name, location));
-      if (r)
-        seen.set(location, {
-          status: r.status,
-          reason: r.reason,
-          node: r.node,
-          since: r.since,
-          ...(r.hint ? { hint: r.hint } : {}),
-          ...(r.code !== undefined ? { code: r.code } : {}),
-          ...(r.details ? { details: r.details } : {}),
-        });
-    }
+    if (!check.locations) return undefined;
+    const seen = locationViews(check, this.record, this.liveLocations());
     if (![...seen.values()].some((v) => v.status !== 'unknown')) return undefined;
-    return combineLocations(listed, check.quorum ?? listed.length, seen);
+    return combineLocations(check.locations, check.quorum ?? check.locations.length, seen);
   }
 }

@@ -2,7 +2,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Monitor } from '../checks/monitor.js';
 import type { ClusterView } from '../cluster/fleet.js';
-import { buildReport, selectChecks } from '../checks/report.js';
+import { buildReport, selectChecks, type CheckReport } from '../checks/report.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -112,6 +112,8 @@ export function createApp(deps: AppDeps): express.Express {
       const { selected } = selection;
       const records = await Promise.all(selected.map((c) => monitor.run(c.name)));
       const report = buildReport(records);
+      const fleet = deps.fleet?.();
+      if (fleet) for (const entry of report.checks) withLocations(entry, fleet, monitor, report.checked_at);
       res.status(report.ok ? 200 : 503).json(report);
     } catch (err) {
       next(err);
@@ -142,6 +144,7 @@ export function createApp(deps: AppDeps): express.Express {
               details: v.last.result.details,
             }
           : null,
+        ...(v.locations ? { locations: v.locations } : {}),
       })),
     });
   });
@@ -166,4 +169,20 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(apiErrorHandler(deps.logger));
   return app;
+}
+
+/** A /check entry of a check run from several locations: this run where this node stands, the fleet's elsewhere. */
+function withLocations(
+  entry: CheckReport['checks'][number],
+  fleet: FleetStatusSource,
+  monitor: Monitor,
+  at: string,
+): void {
+  const check = monitor.view(entry.name)?.check;
+  const located = check?.locations ? fleet.locations(check) : undefined;
+  if (!located) return;
+  entry.locations = {
+    ...located.locations,
+    [fleet.location]: { status: entry.status, reason: entry.reason, node: fleet.node, at },
+  };
 }

@@ -8,6 +8,7 @@
  */
 import type { CheckView, Monitor } from '../checks/monitor.js';
 import type { HandedOverState } from '../cluster/handover.js';
+import type { ProbeResult } from '../probes/types.js';
 
 /** A check's state as the fleet records it: what its owner saw at its latest transition. */
 export type FleetCheckRecord = Pick<
@@ -27,12 +28,34 @@ export interface FleetGlance {
 /** What the API and the status page read of this node's fleet (src/cluster/fleet.ts Fleet provides it). */
 export interface FleetStatusSource {
   readonly node: string;
+  /** Where this node probes from. */
+  readonly location: string;
   /** Whether this node runs the check on schedule now. */
   owns(check: string): boolean;
   record(check: string): FleetCheckRecord | undefined;
   /** The live member that runs the check now (rendezvous over the members this node sees). */
   runnerOf(check: string): string | undefined;
   glance(): FleetGlance;
+  /** For a check run from several locations: what each saw, and the check judged on them together. */
+  locations(check: CheckView['check']): LocatedView | undefined;
+}
+
+/** One location's view of a check, as /api/status, /check and the status page show it. */
+export interface LocationEntry {
+  status: 'ok' | 'warn' | 'fail' | 'unknown';
+  reason: string;
+  hint?: string;
+  node?: string;
+  since?: string;
+  at?: string;
+}
+
+export interface LocatedView {
+  /** The check's result over its locations (quorum). */
+  result: ProbeResult;
+  /** The latest change among its locations. */
+  since: string;
+  locations: Record<string, LocationEntry>;
 }
 
 /** A check as shown fleet-wide: which node runs it, and whether its state is the fleet's record (not run here). */
@@ -41,11 +64,26 @@ export interface FleetCheckView extends CheckView {
   node?: string;
   /** True when state and last come from the fleet's record (another node's run, no duration known). */
   recorded?: boolean;
+  /** A check run from several locations: each location's view. */
+  locations?: Record<string, LocationEntry>;
 }
 
 /** One check's view: this node's own when it runs the check, else the fleet's record under the node running it. */
 export function fleetCheckView(local: CheckView, fleet: FleetStatusSource): FleetCheckView {
   const name = local.check.name;
+  const located = local.check.locations ? fleet.locations(local.check) : undefined;
+  if (located) {
+    const state = { status: located.result.status, since: located.since };
+    return {
+      check: local.check,
+      state,
+      last: { check: local.check, at: located.since, state, result: located.result },
+      running: local.running,
+      ...(fleet.owns(name) ? { node: fleet.node } : {}),
+      recorded: true,
+      locations: located.locations,
+    };
+  }
   if (fleet.owns(name)) return { ...local, node: fleet.node };
   const record = fleet.record(name);
   const runner = fleet.runnerOf(name) ?? record?.node;

@@ -7,6 +7,7 @@ import { failingRoot, failingStatus, type CheckStates } from '../alerts/check-st
 import type { CheckView } from '../checks/monitor.js';
 import { formatDuration } from '../util/format.js';
 import { summaryFacts } from '../probes/index.js';
+import { locationRows } from './location-rows.js';
 import { STATUS_RANK, type Fact, type FactTone } from '../probes/types.js';
 import { escapeHtml } from '../util/html.js';
 import type { RouteInstaller } from './app.js';
@@ -209,7 +210,7 @@ function fullRow(
 <div class="body">
 <p class="reason">${last ? escapeHtml(last.result.reason) : v.running ? 'first run under way…' : 'not run yet'}</p>
 ${last?.result.hint && lastStatus !== 'ok' ? `<p class="hint">${escapeHtml(last.result.hint)}</p>` : ''}
-${facts.length > 0 ? `<ul class="facts">${facts.map(factItem).join('')}</ul>` : ''}
+${facts.length > 0 ? `<ul class="facts">${facts.map(factItem).join('')}</ul>` : ''}${locationRows(v.locations)}
 <p class="when"><span title="${escapeHtml(v.state.since)}">${s} for ${elapsed(now, v.state.since)}</span>${last ? ` · <span title="${escapeHtml(last.at)}">${v.recorded ? 'last change seen' : 'last run'} ${now - Date.parse(last.at) < 1000 ? 'just now' : `${elapsed(now, last.at)} ago`}</span>` : ''}${deps ? ` · ${deps}` : ''}</p>
 </div>
 <div class="spark">${sparkline(points)}</div>
