@@ -5,6 +5,7 @@
  * with no path to the service. Needs root (CI runs as root) and the built CLI.
  */
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterView } from '../src/cluster/fleet.js';
@@ -12,10 +13,13 @@ import { receiver, type Receiver } from './helpers/alerts.js';
 import { startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
 import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from './helpers/fleet.js';
 import { startNetLab, type NetLab } from './helpers/netns.js';
+import { listen, type Started } from './helpers/servers.js';
 import { tempDir, waitFor } from './helpers/service.js';
 
 const LEASE_TTL_MS = 3_000;
 const CHECK = 'api-public';
+const PUBLIC_HOST = 'www.vantage.test';
+let wrong: Started<http.Server>;
 
 let lab: NetLab;
 let etcd: EtcdCluster;
@@ -26,15 +30,23 @@ const nodes = new Map<string, FleetProcess>();
 
 beforeAll(async () => {
   lab = await startNetLab(['nyc', 'home']);
+  // From nyc the public name leads to another server (a wrong load balancer); from home, to the origin.
+  lab.hosts('nyc', [`${lab.otherAddress} ${PUBLIC_HOST}`]);
+  lab.hosts('home', [`${lab.targetAddress} ${PUBLIC_HOST}`]);
   [etcd, target, hook] = await Promise.all([
     startEtcdCluster(1, lab.hostAddress),
     hitTarget(lab.targetAddress),
     receiver(lab.hostAddress),
   ]);
+  wrong = await listen(
+    http.createServer((_req, res) => res.writeHead(503).end('no backend here\n')),
+    lab.otherAddress,
+    target.port,
+  );
 }, 60_000);
 afterAll(async () => {
   await Promise.all([...nodes.values()].map((n) => n.kill()));
-  await Promise.all([target?.close(), hook?.close()]);
+  await Promise.all([target?.close(), hook?.close(), wrong?.close()]);
   await etcd?.stop();
   await lab?.cleanup();
   await temp.cleanup();
@@ -53,6 +65,8 @@ cluster:
   lease_ttl: ${LEASE_TTL_MS}ms
 checks:
   - { name: ${CHECK}, type: http, url: "${target.url}/health", expect: { status: 200 }, locations: [fra, nyc, home], quorum: 2 }
+  - { name: www-origin, type: http, url: "http://${PUBLIC_HOST}:${target.port}/health", resolve: ${lab.targetAddress}, expect: { status: 200 }, locations: [fra] }
+  - { name: www-public, type: http, url: "http://${PUBLIC_HOST}:${target.port}/health", expect: { status: 200 }, locations: [nyc, home], quorum: 1 }
 alerts:
   group_wait: 100ms
   channels:
@@ -72,10 +86,10 @@ interface Told {
 }
 
 /** Every event about the check the receiver accepted, in order. */
-function told(): Told[] {
+function told(check = CHECK): Told[] {
   return hook.accepted.flatMap((r) =>
     (r.json as { events: (Told & { check: string; details: { locations: Told['locations'] } })[] }).events
-      .filter((e) => e.check === CHECK)
+      .filter((e) => e.check === check)
       .map((e) => ({ ...e, locations: e.details.locations })),
   );
 }
@@ -182,4 +196,15 @@ describe('a check run from three locations, quorum 2', () => {
         .filter((e) => e.status === 'fail'),
     ).toEqual([]);
   }, 60_000);
+
+  it('says DNS when the public name leads elsewhere from outside while the origin answers', async () => {
+    const failed = await waitFor(() => told('www-public').find((e) => e.kind === 'firing'), 20_000, 100);
+    expect(failed.status).toBe('fail');
+    expect(failed.reason).toMatch(/^fails from nyc: status 503/);
+    expect(failed.reason).toContain(
+      `fails from outside, origin answers locally; from outside the name leads to ${lab.otherAddress}, not the origin's ${lab.targetAddress}`,
+    );
+    expect((failed as Told & { hint: string }).hint).toMatch(/^look at DNS: the public record points at /);
+    expect(told('www-origin')).toEqual([]);
+  }, 40_000);
 });

@@ -63,6 +63,8 @@ export class LocationQuorum {
     private readonly record: (key: string) => HandedOverState | undefined,
     /** Locations with at least one live node. */
     private readonly liveLocations: () => ReadonlySet<string>,
+    /** Adds what can be said of the failing layer (edge or origin) to a combined result. */
+    private readonly explain: (check: CheckConfig, result: ProbeResult) => ProbeResult = (_c, r) => r,
   ) {}
 
   state(check: string): Combined | undefined {
@@ -94,6 +96,6 @@ export class LocationQuorum {
     if (!check.locations) return undefined;
     const seen = locationViews(check, this.record, this.liveLocations());
     if (![...seen.values()].some((v) => v.status !== 'unknown')) return undefined;
-    return combineLocations(check.locations, check.quorum ?? check.locations.length, seen);
+    return this.explain(check, combineLocations(check.locations, check.quorum ?? check.locations.length, seen));
   }
 }

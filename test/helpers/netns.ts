@@ -5,6 +5,8 @@
  * no path there. Needs root (CI runs as root) and iproute2.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 function ip(args: string[]): Promise<void> {
   return new Promise((resolve, reject) =>
@@ -27,6 +29,10 @@ export interface NetLab {
   hostAddress: string;
   /** The target's address: reached from the host and from the places with a route to it. */
   targetAddress: string;
+  /** Another address every place reaches (a second server: another load balancer, an old host). */
+  otherAddress: string;
+  /** Writes the place's /etc/hosts (`ip netns exec` mounts /etc/netns/<ns>/hosts): before its processes start. */
+  hosts(place: string, lines: string[]): void;
   places: Place[];
   /** Takes the place's route to the target away, or gives it back. */
   cut(place: string): Promise<void>;
@@ -40,6 +46,7 @@ export async function startNetLab(names: string[]): Promise<NetLab> {
   const bridge = `fwbr${id}`;
   const hostAddress = `198.18.${id}.1`;
   const targetAddress = `198.19.${id}.1`;
+  const otherAddress = `198.19.${id}.2`;
   const places: Place[] = names.map((name, i) => ({
     name,
     netns: `fw${id}-${name}`,
@@ -48,14 +55,24 @@ export async function startNetLab(names: string[]): Promise<NetLab> {
   const lab: NetLab = {
     hostAddress,
     targetAddress,
+    otherAddress,
     places,
+    hosts(name, lines) {
+      const dir = path.join('/etc/netns', place(name).netns);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'hosts'), `127.0.0.1 localhost\n${lines.join('\n')}\n`);
+    },
     cut: (name) => ip(['netns', 'exec', place(name).netns, 'ip', 'route', 'del', `${targetAddress}/32`]),
     restore: (name) =>
       ip(['netns', 'exec', place(name).netns, 'ip', 'route', 'add', `${targetAddress}/32`, 'via', hostAddress]),
     async cleanup() {
-      for (const p of places) await ip(['netns', 'del', p.netns]).catch(() => undefined);
+      for (const p of places) {
+        await ip(['netns', 'del', p.netns]).catch(() => undefined);
+        rmSync(path.join('/etc/netns', p.netns), { recursive: true, force: true });
+      }
       await ip(['link', 'del', bridge]).catch(() => undefined);
       await ip(['addr', 'del', `${targetAddress}/32`, 'dev', 'lo']).catch(() => undefined);
+      await ip(['addr', 'del', `${otherAddress}/32`, 'dev', 'lo']).catch(() => undefined);
     },
   };
   const place = (name: string) => {
@@ -69,6 +86,7 @@ export async function startNetLab(names: string[]): Promise<NetLab> {
     await ip(['addr', 'add', `${hostAddress}/24`, 'dev', bridge]);
     await ip(['link', 'set', bridge, 'up']);
     await ip(['addr', 'add', `${targetAddress}/32`, 'dev', 'lo']);
+    await ip(['addr', 'add', `${otherAddress}/32`, 'dev', 'lo']);
     for (const [i, p] of places.entries()) {
       const outside = `fw${id}v${i}`;
       const inside = `fw${id}p${i}`;
@@ -81,6 +99,7 @@ export async function startNetLab(names: string[]): Promise<NetLab> {
       await inNs(['link', 'set', inside, 'up']);
       await inNs(['link', 'set', 'lo', 'up']);
       await lab.restore(p.name);
+      await inNs(['route', 'add', `${otherAddress}/32`, 'via', hostAddress]);
     }
   } catch (err) {
     await lab.cleanup();
