@@ -166,6 +166,15 @@ describe('config loading', () => {
       `${head}${httpCheck('a', '    follow_redirects: sometimes\n')}`,
       'checks[0].follow_redirects: expected a boolean, got "sometimes"',
     ],
+    [
+      `${head}${httpCheck('a', '    locations: [fra, nyc, home]\n    quorum: 4\n')}`,
+      'checks[0].quorum: is 4 but only 3 locations are listed',
+    ],
+    [
+      `${head}${httpCheck('a', '    quorum: 2\n')}`,
+      'checks[0].quorum: quorum needs locations: the locations it counts',
+    ],
+    [`${head}${httpCheck('a', '    locations: [fra, fra]\n')}`, 'checks[0].locations: lists a location twice'],
     [`server:\n  listen: nine\n`, 'server.listen: expected host:port'],
     [`max_concurrency: 0\n`, 'max_concurrency: must be at least 1'],
     [`checks: {}\n`, 'checks: expected a list, got a map'],
