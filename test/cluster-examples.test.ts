@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { clusterSchema } from '../src/cluster/config.js';
+import { parseConfig } from '../src/config/load.js';
 
 interface Manifest {
   kind: string;
@@ -50,5 +51,28 @@ describe('examples/compose', () => {
     expect(initial?.split(',')).toHaveLength(3);
     const config = parse(readFileSync('examples/compose/forgewatch.yaml', 'utf8')) as { cluster: object };
     expect(clusterSchema.parse({ ...config.cluster, node: 'forgewatch-0' }).etcd.endpoints).toHaveLength(3);
+  });
+});
+
+describe('examples/vantage', () => {
+  it('is one config for the VPS and the node at home, whose checks run from both places', () => {
+    const text = readFileSync('examples/vantage/forgewatch.yaml', 'utf8');
+    const env = { FORGEWATCH_NODE: 'home-1', FORGEWATCH_LOCATION: 'home', ETCD_PASSWORD: 'secret' };
+    const config = parseConfig(text, 'forgewatch.yaml', env, '/etc/forgewatch');
+    expect(config.cluster?.location).toBe('home');
+    const located = Object.fromEntries(config.checks.map((c) => [c.name, [c.locations, c.quorum]]));
+    expect(located).toEqual({
+      'api-origin': [['fra'], 1],
+      'api-public': [['fra', 'home'], 2],
+      'api-cert': [['fra', 'home'], 2],
+    });
+    const compose = parse(readFileSync('examples/vantage/compose.yaml', 'utf8')) as {
+      services: { forgewatch: { environment: Record<string, string>; volumes: string[] } };
+    };
+    expect(compose.services.forgewatch.environment).toMatchObject({
+      FORGEWATCH_NODE: 'home-1',
+      FORGEWATCH_LOCATION: 'home',
+    });
+    expect(compose.services.forgewatch.volumes).toContain('./forgewatch.yaml:/etc/forgewatch/forgewatch.yaml:ro');
   });
 });
