@@ -22,11 +22,29 @@ async function serve(configFile: string) {
   served.onLine((line) => {
     if (!line.includes('"event":"transition"')) return;
     const { to } = JSON.parse(line) as { to: string };
-    for (const w of waiters.splice(0)) if (w.to === to) w.resolve();
+    // Only the waiters for this status: a transition elsewhere (a restart's first run) leaves the others waiting.
+    for (const w of waiters.filter((x) => x.to === to)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   });
   return {
     ...served,
-    transitionTo: (to: string) => new Promise<void>((resolve) => waiters.push({ to, resolve })),
+    /** Rejects, with what the process printed, when the transition does not come within 30 s. */
+    transitionTo: (to: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no transition to ${to} within 30s; output:\n${served.output().slice(-2000)}`)),
+          30_000,
+        );
+        waiters.push({
+          to,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      }),
   };
 }
 

@@ -1,7 +1,6 @@
 /** A real `forgewatch serve` child process on a free port, killed (-9) by the test's cleanups if still running. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort } from './servers.js';
 import { BUILT_CLI, waitFor } from './service.js';
 
 export type Cleanups = (() => Promise<void>)[];
@@ -20,9 +19,10 @@ export async function serveProcess(
   cleanups: Cleanups,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServedProcess> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', `127.0.0.1:${port}`], {
-    env: { ...process.env, ...env },
+  // Port 0, and the address from its own `started` line: a port read free here could be taken by another test's
+  // server before this process binds it, and that server would then answer for it.
+  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', '127.0.0.1:0'], {
+    env: { ...process.env, FORGEWATCH_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   cleanups.push(async () => {
@@ -41,14 +41,11 @@ export async function serveProcess(
     for (const line of lines) for (const fn of listeners) fn(line);
   });
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    () =>
-      fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-  );
+  const url = await waitFor(() => {
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`forgewatch serve exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${out}`);
+    const started = out.split('\n').find((l) => l.includes('"event":"started"'));
+    return started ? (JSON.parse(started) as { url: string }).url : undefined;
+  }, 15_000);
   return { proc, url, output: () => out, onLine: (fn) => void listeners.push(fn) };
 }
