@@ -12,6 +12,7 @@ import type { ClusterView } from '../src/cluster/fleet.js';
 import { receiver, type Receiver } from './helpers/alerts.js';
 import { startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
 import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from './helpers/fleet.js';
+import { startDnsServer, type RunningDns } from './helpers/dns.js';
 import { startNetLab, type NetLab } from './helpers/netns.js';
 import { listen, type Started } from './helpers/servers.js';
 import { tempDir, waitFor } from './helpers/service.js';
@@ -20,6 +21,7 @@ const LEASE_TTL_MS = 3_000;
 const CHECK = 'api-public';
 const PUBLIC_HOST = 'www.vantage.test';
 let wrong: Started<http.Server>;
+let dns: RunningDns;
 
 let lab: NetLab;
 let etcd: EtcdCluster;
@@ -30,8 +32,10 @@ const nodes = new Map<string, FleetProcess>();
 
 beforeAll(async () => {
   lab = await startNetLab(['nyc', 'home']);
-  // From nyc the public name leads to another server (a wrong load balancer); from home, to the origin.
-  lab.hosts('nyc', [`${lab.otherAddress} ${PUBLIC_HOST}`]);
+  // From nyc the public name's DNS answers another server (a wrong load balancer); from home it leads to the origin.
+  dns = await startDnsServer({ [PUBLIC_HOST]: { A: [lab.otherAddress] } }, { host: lab.hostAddress, port: 53 });
+  lab.hosts('nyc', []);
+  lab.resolver('nyc', lab.hostAddress);
   lab.hosts('home', [`${lab.targetAddress} ${PUBLIC_HOST}`]);
   [etcd, target, hook] = await Promise.all([
     startEtcdCluster(1, lab.hostAddress),
@@ -46,7 +50,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await Promise.all([...nodes.values()].map((n) => n.kill()));
-  await Promise.all([target?.close(), hook?.close(), wrong?.close()]);
+  await Promise.all([target?.close(), hook?.close(), wrong?.close(), dns?.close()]);
   await etcd?.stop();
   await lab?.cleanup();
   await temp.cleanup();
@@ -206,5 +210,7 @@ describe('a check run from three locations, quorum 2', () => {
     );
     expect((failed as Told & { hint: string }).hint).toMatch(/^look at DNS: the public record points at /);
     expect(told('www-origin')).toEqual([]);
+    // nyc's node asked the test's DNS server for the name.
+    expect(dns.queries).toContain(`A ${PUBLIC_HOST}`);
   }, 40_000);
 });

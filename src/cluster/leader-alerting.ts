@@ -120,7 +120,7 @@ export class LeaderAlerting {
       EtcdIncidentStore.open(fleet.client, fleet.prefix, fence, logger),
       EtcdOutboxStore.open(fleet.client, fleet.prefix, fence, logger),
     ]);
-    const nodes = new NodeWatch(fleet, () => opts.checks().map((c) => c.name));
+    const nodes = new NodeWatch(fleet, opts.checks);
     await nodes.start();
     if (!fleet.isLeader) return void (await nodes.close());
     const outbox = core.outbox(store);

@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import type { Watcher } from 'etcd3';
 import type { AlertedCheck } from '../alerts/check-states.js';
 import type { Transition } from '../checks/state.js';
+import type { CheckConfig } from '../config/load.js';
 import type { ProbeResult } from '../probes/types.js';
+import { ownerOf } from './assign.js';
 import type { Fleet, KnownNode } from './fleet.js';
 import type { MemberRecord } from './membership.js';
 
@@ -44,8 +46,8 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
 
   constructor(
     private readonly fleet: Fleet,
-    /** The configured check names (to tell where a stopped node's checks run now). */
-    private readonly checkNames: () => string[],
+    /** The configured checks (to tell where a stopped node's checks run now). */
+    private readonly checks: () => readonly CheckConfig[],
   ) {
     super();
     this.members = fleet.members;
@@ -150,10 +152,13 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
     const alive = [...without, { ...node, started_at: '', config_hash: '' }];
     const movedTo = new Map<string, number>();
     const moved: string[] = [];
-    for (const name of this.checkNames()) {
-      if (this.fleet.runnerOf(name, alive) !== node.name) continue;
-      moved.push(name);
-      const owner = this.fleet.runnerOf(name, without) ?? 'no node';
+    for (const check of this.checks()) {
+      // A check run from several locations moves only within the stopped node's location.
+      if (check.locations && !check.locations.includes(node.location)) continue;
+      const location = check.locations ? node.location : undefined;
+      if (ownerOf(check.name, alive, location) !== node.name) continue;
+      moved.push(check.name);
+      const owner = ownerOf(check.name, without, location) ?? (location ? `no node in ${location}` : 'no node');
       movedTo.set(owner, (movedTo.get(owner) ?? 0) + 1);
     }
     const where = [...movedTo].map(([owner, n]) => `${owner} (${n})`).join(', ');

@@ -82,7 +82,11 @@ function answer(type: number, value: Buffer, ttl = 300): Buffer {
   return Buffer.concat([fixed, value]);
 }
 
-export async function startDnsServer(zone: Record<string, DnsEntry>): Promise<RunningDns> {
+/** `bind`: where it answers (port 53 on an address of a network namespace's resolv.conf, for the system resolver). */
+export async function startDnsServer(
+  zone: Record<string, DnsEntry>,
+  bind: { host: string; port: number } = { host: '127.0.0.1', port: 0 },
+): Promise<RunningDns> {
   const socket = dgram.createSocket('udp4');
   const queries: string[] = [];
   const table = new Map(Object.entries(zone).map(([k, v]) => [k.toLowerCase().replace(/\.$/, ''), v]));
@@ -111,12 +115,12 @@ export async function startDnsServer(zone: Record<string, DnsEntry>): Promise<Ru
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
+    socket.bind(bind.port, bind.host, () => resolve());
   });
   const { port } = socket.address();
   return {
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${bind.host}:${port}`,
     queries,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };

@@ -33,6 +33,8 @@ export interface NetLab {
   otherAddress: string;
   /** Writes the place's /etc/hosts (`ip netns exec` mounts /etc/netns/<ns>/hosts): before its processes start. */
   hosts(place: string, lines: string[]): void;
+  /** Points the place's resolver at `nameserver` (/etc/netns/<ns>/resolv.conf): before its processes start. */
+  resolver(place: string, nameserver: string): void;
   places: Place[];
   /** Takes the place's route to the target away, or gives it back. */
   cut(place: string): Promise<void>;
@@ -61,6 +63,11 @@ export async function startNetLab(names: string[]): Promise<NetLab> {
       const dir = path.join('/etc/netns', place(name).netns);
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'hosts'), `127.0.0.1 localhost\n${lines.join('\n')}\n`);
+    },
+    resolver(name, nameserver) {
+      const dir = path.join('/etc/netns', place(name).netns);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'resolv.conf'), `nameserver ${nameserver}\noptions timeout:1 attempts:2\n`);
     },
     cut: (name) => ip(['netns', 'exec', place(name).netns, 'ip', 'route', 'del', `${targetAddress}/32`]),
     restore: (name) =>
