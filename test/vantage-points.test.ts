@@ -68,7 +68,8 @@ cluster:
   location: \${FW_LOCATION}
   lease_ttl: ${LEASE_TTL_MS}ms
 checks:
-  - { name: ${CHECK}, type: http, url: "${target.url}/health", expect: { status: 200 }, locations: [fra, nyc, home], quorum: 2 }
+  - { name: backend, type: http, url: "${target.url}/backend", expect: { status: 200 }, locations: [fra] }
+  - { name: ${CHECK}, type: http, url: "${target.url}/health", expect: { status: 200 }, locations: [fra, nyc, home], quorum: 2, depends_on: [backend] }
   - { name: www-origin, type: http, url: "http://${PUBLIC_HOST}:${target.port}/health", resolve: ${lab.targetAddress}, expect: { status: 200 }, locations: [fra] }
   - { name: www-public, type: http, url: "http://${PUBLIC_HOST}:${target.port}/health", expect: { status: 200 }, locations: [nyc, home], quorum: 1 }
 alerts:
@@ -213,4 +214,27 @@ describe('a check run from three locations, quorum 2', () => {
     // nyc's node asked the test's DNS server for the name.
     expect(dns.queries).toContain(`A ${PUBLIC_HOST}`);
   }, 40_000);
+
+  it('folds a public check failing everywhere under its failing backend, as any check', async () => {
+    const before = hook.accepted.length;
+    target.set('backend', 500);
+    await waitFor(() => told('backend').find((e) => e.kind === 'firing'), 20_000, 100);
+    target.set('health', 502);
+    // The public check fails from every location meanwhile (as every node shows it)...
+    const stateOf = async () =>
+      (
+        await getJson<{ checks: { name: string; state: string }[] }>(`${nodes.get('fra-1')!.url}/api/status`)
+      ).checks.find((c) => c.name === CHECK)?.state;
+    await waitFor(async () => (await stateOf()) === 'fail', 20_000, 100);
+    // ...and recovers before its backend does: folded under the backend, it is told neither way.
+    target.set('health', 200);
+    await waitFor(async () => (await stateOf()) === 'ok', 20_000, 100);
+    target.set('backend', 200);
+    await waitFor(() => told('backend').some((e) => e.kind === 'resolved'), 20_000, 100);
+    const publicAfter = hook.accepted
+      .slice(before)
+      .flatMap((r) => (r.json as { events: { check: string; kind: string }[] }).events)
+      .filter((e) => e.check === CHECK && e.kind === 'firing');
+    expect(publicAfter).toEqual([]);
+  }, 60_000);
 });
