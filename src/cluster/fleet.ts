@@ -17,10 +17,9 @@ import { configHash, writeJoinedMarker } from './joining.js';
 import { lastRenewals, type ClusterView } from './cluster-view.js';
 import { FleetStates } from './fleet-states.js';
 import { HandoverStore, MAX_DETAILS_BYTES, type HandedOverState } from './handover.js';
-import { combineLocations } from '../checks/locations.js';
 import type { CheckConfig } from '../config/load.js';
 import type { LocatedView } from '../server/fleet-status.js';
-import { locationKey, locationViews, splitLocationKey } from './location-quorum.js';
+import { locatedView, locationKey, splitLocationKey } from './location-quorum.js';
 import { Share } from './share.js';
 import { Membership, type CoordinationState, type MemberRecord } from './membership.js';
 
@@ -295,24 +294,8 @@ export class Fleet {
 
   /** A check run from several locations, judged on what each location's record says now (no request to etcd). */
   locations(check: CheckConfig): LocatedView | undefined {
-    if (!check.locations) return undefined;
     const live = new Set(this.share.withSelf(this.membership.members).map((m) => m.location));
-    const seen = locationViews(check, (key) => this.states.get(key), live);
-    const result = combineLocations(check.locations, check.quorum ?? check.locations.length, seen);
-    const locations: LocatedView['locations'] = {};
-    let since = new Date(0).toISOString();
-    for (const [location, v] of seen) {
-      locations[location] = {
-        status: v.status,
-        reason: v.reason,
-        ...(v.hint ? { hint: v.hint } : {}),
-        ...(v.node ? { node: v.node } : {}),
-        ...(v.since ? { since: v.since } : {}),
-        ...(v.at ? { at: v.at } : {}),
-      };
-      if (v.since && v.since > since) since = v.since;
-    }
-    return { result, since, locations };
+    return locatedView(check, this.opts.monitor.config.checks, (key) => this.states.get(key), live);
   }
 
   /** The fleet as the status page shows it, from what this node holds (no request to etcd). */

@@ -16,8 +16,8 @@ import { EtcdIncidentStore, EtcdOutboxStore, type Fence } from './alert-store.js
 import type { Fleet } from './fleet.js';
 import type { FleetStateChange } from './fleet-states.js';
 import type { HandedOverState } from './handover.js';
-import { whichLayer, withLayer } from '../checks/layers.js';
-import { LocationQuorum, locationKey, splitLocationKey } from './location-quorum.js';
+import { LocationQuorum, splitLocationKey } from './location-quorum.js';
+import { explainLayer } from './origin.js';
 import { NodeWatch } from './node-watch.js';
 import { RecordLog } from './record-log.js';
 
@@ -51,27 +51,6 @@ export function recordTransition(change: FleetStateChange): Transition | undefin
     previousDurationMs: before ? Math.max(0, Date.parse(after.since) - Date.parse(before.since)) : 0,
     at: after.at ?? after.since,
   };
-}
-
-/** The host of an http(s) check's URL. */
-function hostOf(check: CheckConfig): string | undefined {
-  try {
-    return typeof check.url === 'string' ? new URL(check.url).hostname : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The check of `check`'s origin: another check of the same host name pinned to the origin's address
- * (`resolve:`), else the first check it depends on.
- */
-export function originOf(check: CheckConfig, checks: readonly CheckConfig[]): CheckConfig | undefined {
-  const host = hostOf(check);
-  const pinned = checks.find((c) => c !== check && typeof c.resolve === 'string' && host && hostOf(c) === host);
-  if (pinned || typeof check.resolve === 'string') return pinned;
-  const dep = check.depends_on[0];
-  return dep === undefined ? undefined : checks.find((c) => c.name === dep);
 }
 
 /** The later of two records of one key (a replayed change is older than what the mirror holds). */
@@ -249,23 +228,8 @@ export class LeaderAlerting {
 
   /** A failing public check whose origin check passes (or fails too): which layer fails, in its reason. */
   private explainLayer(check: CheckConfig, result: ProbeResult): ProbeResult {
-    if (result.status === 'ok') return result;
-    const origin = originOf(check, this.opts.checks());
-    // An origin check run from one location (the origin's own) is read from that location's record.
-    const key = origin && (origin.locations ? locationKey(origin.name, origin.locations[0] as string) : origin.name);
-    const record = key && newer(this.latest.get(key), this.opts.fleet.states.get(key));
-    if (!origin || !record) return result;
-    const tls = record.details?.tls;
-    const fingerprint = tls && typeof tls === 'object' && !Array.isArray(tls) ? tls.fingerprint_sha256 : undefined;
-    const resolved = typeof origin.resolve === 'string' ? origin.resolve : record.details?.address;
-    return withLayer(
-      result,
-      whichLayer(result, {
-        name: origin.name,
-        status: record.status,
-        ...(typeof resolved === 'string' ? { address: resolved } : {}),
-        ...(typeof fingerprint === 'string' ? { fingerprint } : {}),
-      }),
+    return explainLayer(check, result, this.opts.checks(), (key) =>
+      newer(this.latest.get(key), this.opts.fleet.states.get(key)),
     );
   }
 

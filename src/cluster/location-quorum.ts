@@ -7,7 +7,9 @@ import type { CheckConfig } from '../config/load.js';
 import { combineLocations, type LocationView } from '../checks/locations.js';
 import { advance, type CheckState, type Transition } from '../checks/state.js';
 import type { ProbeResult } from '../probes/types.js';
+import type { LocatedView } from '../server/fleet-status.js';
 import type { HandedOverState } from './handover.js';
+import { explainLayer } from './origin.js';
 
 /** The record key of one location's view of a check. */
 export const locationKey = (check: string, location: string) => `${check}@${location}`;
@@ -98,4 +100,31 @@ export class LocationQuorum {
     if (![...seen.values()].some((v) => v.status !== 'unknown')) return undefined;
     return this.explain(check, combineLocations(check.locations, check.quorum ?? check.locations.length, seen));
   }
+}
+
+/** A location-judged check as every node shows it: each location's view, and the check judged on them (with its layer). */
+export function locatedView(
+  check: CheckConfig,
+  checks: readonly CheckConfig[],
+  record: (key: string) => HandedOverState | undefined,
+  live: ReadonlySet<string>,
+): LocatedView | undefined {
+  if (!check.locations) return undefined;
+  const seen = locationViews(check, record, live);
+  const combined = combineLocations(check.locations, check.quorum ?? check.locations.length, seen);
+  const result = explainLayer(check, combined, checks, record);
+  const locations: LocatedView['locations'] = {};
+  let since = new Date(0).toISOString();
+  for (const [location, v] of seen) {
+    locations[location] = {
+      status: v.status,
+      reason: v.reason,
+      ...(v.hint ? { hint: v.hint } : {}),
+      ...(v.node ? { node: v.node } : {}),
+      ...(v.since ? { since: v.since } : {}),
+      ...(v.at ? { at: v.at } : {}),
+    };
+    if (v.since && v.since > since) since = v.since;
+  }
+  return { result, since, locations };
 }
