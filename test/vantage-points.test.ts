@@ -164,6 +164,32 @@ describe('a check run from three locations, quorum 2', () => {
     await waitFor(() => told().some((e) => e.kind === 'resolved'), 20_000, 100);
   }, 90_000);
 
+  it('says DNS when the public name leads elsewhere from outside while the origin answers', async () => {
+    const failed = await waitFor(() => told('www-public').find((e) => e.kind === 'firing'), 20_000, 100);
+    expect(failed.status).toBe('fail');
+    expect(failed.reason).toMatch(/^fails from nyc: status 503/);
+    expect(failed.reason).toContain(
+      `fails from outside, origin answers locally; from outside the name leads to ${lab.otherAddress}, not the origin's ${lab.targetAddress}`,
+    );
+    expect((failed as Told & { hint: string }).hint).toMatch(/^look at DNS: the public record points at /);
+    expect(told('www-origin')).toEqual([]);
+    // Every node shows the same: home's /api/status, from its namespace.
+    await waitFor(
+      async () =>
+        (
+          await getJson<{ checks: { name: string; last: { reason: string } | null }[] }>(
+            `${nodes.get('home-1')!.url}/api/status`,
+          )
+        ).checks
+          .find((c) => c.name === 'www-public')
+          ?.last?.reason.includes(`from outside the name leads to ${lab.otherAddress}, not the origin's`),
+      10_000,
+      100,
+    );
+    // nyc's node asked the test's DNS server for the name.
+    expect(dns.queries).toContain(`A ${PUBLIC_HOST}`);
+  }, 40_000);
+
   it('counts a location whose node is gone as unknown, not as failing', async () => {
     const before = told().length;
     await nodes.get('nyc-1')!.kill('SIGKILL');
@@ -201,19 +227,6 @@ describe('a check run from three locations, quorum 2', () => {
         .filter((e) => e.status === 'fail'),
     ).toEqual([]);
   }, 60_000);
-
-  it('says DNS when the public name leads elsewhere from outside while the origin answers', async () => {
-    const failed = await waitFor(() => told('www-public').find((e) => e.kind === 'firing'), 20_000, 100);
-    expect(failed.status).toBe('fail');
-    expect(failed.reason).toMatch(/^fails from nyc: status 503/);
-    expect(failed.reason).toContain(
-      `fails from outside, origin answers locally; from outside the name leads to ${lab.otherAddress}, not the origin's ${lab.targetAddress}`,
-    );
-    expect((failed as Told & { hint: string }).hint).toMatch(/^look at DNS: the public record points at /);
-    expect(told('www-origin')).toEqual([]);
-    // nyc's node asked the test's DNS server for the name.
-    expect(dns.queries).toContain(`A ${PUBLIC_HOST}`);
-  }, 40_000);
 
   it('folds a public check failing everywhere under its failing backend, as any check', async () => {
     const before = hook.accepted.length;
