@@ -188,9 +188,6 @@ export class Fleet {
   get prefix(): string {
     return this.opts.cluster.etcd.prefix;
   }
-  get leaseTtlMs(): number {
-    return this.opts.cluster.lease_ttl;
-  }
   get members(): readonly MemberRecord[] {
     return this.membership.members;
   }
