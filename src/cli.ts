@@ -11,6 +11,8 @@ import { DuplicateNodeError } from './cluster/membership.js';
 import { ClusterStatusError, fetchClusterView, formatClusterTable } from './cluster/status-table.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
 import { defaultConfigText } from './config/default.js';
+import { STEADY_SCAN_MS, SteadyListeners } from './ports/default-checks.js';
+import type { Listener } from './ports/proc-net.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
 import { loadConfigFileIsolated } from './config/load-isolated.js';
@@ -97,8 +99,8 @@ function parseListenFlag(text: string): ListenAddress {
   return parsed.address;
 }
 
-function embeddedDefault(listen: ListenAddress): Config {
-  return parseConfig(defaultConfigText(listen), EMBEDDED, process.env, process.cwd());
+function embeddedDefault(listen: ListenAddress, listeners: readonly Listener[]): Config {
+  return parseConfig(defaultConfigText(listen, listeners), EMBEDDED, process.env, process.cwd());
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -205,7 +207,15 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
   // The embedded default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
   let self: ListenAddress = listen ?? DEFAULT_LISTEN;
   // The long-running service parses files off its main heap, so a large config costs no lasting memory.
-  const load = file ? () => loadConfigFileIsolated(file) : () => embeddedDefault(self);
+  // Without a file, each load scans the listeners again; those the scan before saw too become checks.
+  const steady = new SteadyListeners();
+  let listeners: Listener[] = [];
+  const load = file
+    ? () => loadConfigFileIsolated(file)
+    : () => {
+        listeners = steady.scan();
+        return embeddedDefault(self, listeners);
+      };
   const config = await load();
   if (!file)
     logger.info(
@@ -222,7 +232,7 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
       onListening: (bound) => {
         if (file || bound.port === self.port) return undefined;
         self = { host: self.host, port: bound.port };
-        return embeddedDefault(self);
+        return embeddedDefault(self, listeners);
       },
     });
   } catch (err) {
@@ -238,10 +248,13 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
     return 2;
   }
   process.on('SIGHUP', () => void service.reload());
+  // The second scan, a few seconds after the first: the listeners still there become the default's port checks.
+  const steadyScan = file ? undefined : setTimeout(() => void service.reload(), STEADY_SCAN_MS);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  clearTimeout(steadyScan);
   logger.info({ event: 'stopping' }, 'shutting down');
   await service.close();
   return 0;

@@ -6,13 +6,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { defaultConfigText } from '../src/config/default.js';
-import { listenerChecksYaml } from '../src/ports/default-checks.js';
-import { decodeIPv6, parseProcNetTcp } from '../src/ports/proc-net.js';
+import { listenerChecksYaml, SteadyListeners } from '../src/ports/default-checks.js';
+import { decodeIPv6, parseProcNetTcp, readListenersSync } from '../src/ports/proc-net.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
 import { fakeEngine } from './helpers/container-check.js';
 import { runProbeAsNobody, runProbeUnderSetpriv } from './helpers/probe-as-nobody.js';
-import { freePort, listen, type Started } from './helpers/servers.js';
+import { freePort, listen, lowestFreePort, type Started } from './helpers/servers.js';
 import { tempDir } from './helpers/service.js';
 
 let scratch: ReturnType<typeof tempDir>;
@@ -520,7 +520,10 @@ describe('embedded default config', () => {
     const port = await lowestFreePort();
     await listen(net.createServer(), '127.0.0.1', port).then((s) => servers.push(s));
     await listen(net.createServer(), '::1', port).then((s) => servers.push(s));
-    const config = parseConfig(defaultConfigText({ host: '127.0.0.1', port: 9464 }), '(embedded default)');
+    const config = parseConfig(
+      defaultConfigText({ host: '127.0.0.1', port: 9464 }, readListenersSync()),
+      '(embedded default)',
+    );
     const mine = config.checks.filter((c) => c.name === `port-${port}`);
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ type: 'port', port, expect: 'listening' });
@@ -528,23 +531,19 @@ describe('embedded default config', () => {
   });
 });
 
-/** The lowest unprivileged port free on both 127.0.0.1 and ::1 (below the ephemeral range other tests draw from). */
-async function lowestFreePort(): Promise<number> {
-  for (let port = 1024; port < 65536; port++) {
-    const taken = await Promise.all(
-      ['127.0.0.1', '::1'].map(
-        (host) =>
-          new Promise<boolean>((resolve) => {
-            const probe = net.createServer();
-            probe.once('error', () => resolve(true));
-            probe.listen(port, host, () => probe.close(() => resolve(false)));
-          }),
-      ),
-    );
-    if (!taken.includes(true)) return port;
-  }
-  throw new Error('no free port');
-}
+describe('steady listeners', () => {
+  it('proposes a listener only once two scans saw it, so one that came and went is left out', async () => {
+    const steady = new SteadyListeners();
+    const kept = await listen(net.createServer(), '127.0.0.1', 0);
+    const brief = await listen(net.createServer(), '127.0.0.1', 0);
+    servers.push(kept);
+    expect(steady.scan()).toEqual([]);
+    await brief.close();
+    const seen = steady.scan().map((l) => l.port);
+    expect(seen).toContain(kept.port);
+    expect(seen).not.toContain(brief.port);
+  });
+});
 
 describe('the default port checks on a machine with hundreds of listeners', () => {
   it('keeps the 50 lowest distinct listening ports, without the excluded one or ports that only connect', () => {
@@ -565,7 +564,7 @@ describe('the default port checks on a machine with hundreds of listeners', () =
         .map((p, i) => row(i, `00000000000000000000000001000000:${hex(p)}`, '0A'));
       writeFileSync(path.join(scratch.dir, 'net', 'tcp'), `${header}\n${v4.join('\n')}\n`);
       writeFileSync(path.join(scratch.dir, 'net', 'tcp6'), `${header}\n${v6.join('\n')}\n`);
-      const yaml = listenerChecksYaml([40002], scratch.dir);
+      const yaml = listenerChecksYaml([40002], readListenersSync(scratch.dir));
       const checks = parseConfig(`checks:\n${yaml}`, 'default.yaml').checks;
       expect(checks.map((c) => c.name)).toEqual([
         'port-40001',

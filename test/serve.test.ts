@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILT_CLI, tempDir, waitFor } from './helpers/service.js';
-import { freePort, httpServer, listen } from './helpers/servers.js';
+import { freePort, httpServer, listen, lowestFreePort } from './helpers/servers.js';
 
 interface Served {
   child: ChildProcessWithoutNullStreams;
@@ -95,6 +95,28 @@ describe('forgewatch serve', () => {
       expect(report.checks[0]?.status).toBe('ok');
     } finally {
       if (s) await stop(s);
+      await cleanup();
+    }
+  });
+
+  it('watches the listeners still there a few seconds after start-up, not one that came and went', async () => {
+    const { dir, cleanup } = tempDir();
+    const kept = await listen(net.createServer(), '127.0.0.1', await lowestFreePort());
+    const brief = await listen(net.createServer(), '127.0.0.1', await lowestFreePort());
+    let s: Served | undefined;
+    try {
+      s = await serve([], dir, { FORGEWATCH_CONFIG: '' });
+      await brief.close();
+      // The second scan reloads the default: only then do listeners become checks.
+      await waitFor(() => s?.lines().some((l) => l.event === 'reloaded'), 15_000);
+      const names = ((await (await fetch(`${s.url}/api/status`)).json()) as { checks: { name: string }[] }).checks.map(
+        (c) => c.name,
+      );
+      expect(names).toContain(`port-${kept.port}`);
+      expect(names).not.toContain(`port-${brief.port}`);
+    } finally {
+      if (s) await stop(s);
+      await kept.close();
       await cleanup();
     }
   });

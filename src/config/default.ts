@@ -1,9 +1,11 @@
 /** The config used when no file is given: useful on any machine without editing anything. */
 import { listenerChecksYaml } from '../ports/default-checks.js';
+import type { Listener } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
 import type { ListenAddress } from '../util/listen.js';
 
-export function defaultConfigText(listen: ListenAddress): string {
+/** `listeners`: the TCP listeners to watch (those seen steadily, see SteadyListeners). */
+export function defaultConfigText(listen: ListenAddress, listeners: readonly Listener[]): string {
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   const selfAddress = hostPort(host, listen.port);
   return `# forgewatch embedded default (no config file found)
@@ -21,5 +23,5 @@ checks:
     expect:
       status: [200]
       json: { status: ok }
-${listenerChecksYaml([listen.port])}`;
+${listenerChecksYaml([listen.port], listeners)}`;
 }

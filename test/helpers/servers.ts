@@ -48,3 +48,21 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   await s.close();
   return s.port;
 }
+
+/** The lowest unprivileged port free on both 127.0.0.1 and ::1 (below the ephemeral range other tests draw from). */
+export async function lowestFreePort(): Promise<number> {
+  for (let port = 1024; port < 65536; port++) {
+    const taken = await Promise.all(
+      ['127.0.0.1', '::1'].map(
+        (host) =>
+          new Promise<boolean>((resolve) => {
+            const probe = net.createServer();
+            probe.once('error', () => resolve(true));
+            probe.listen(port, host, () => probe.close(() => resolve(false)));
+          }),
+      ),
+    );
+    if (!taken.includes(true)) return port;
+  }
+  throw new Error('no free port');
+}
