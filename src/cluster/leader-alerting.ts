@@ -53,6 +53,20 @@ export function recordTransition(change: FleetStateChange): Transition | undefin
   };
 }
 
+/** Checks by name, built once per config (a burst of record changes looks each one up). */
+function lookup(checks: () => readonly CheckConfig[]): (name: string) => CheckConfig | undefined {
+  let list: readonly CheckConfig[] | undefined;
+  let byName = new Map<string, CheckConfig>();
+  return (name) => {
+    const now = checks();
+    if (now !== list) {
+      list = now;
+      byName = new Map(now.map((c) => [c.name, c]));
+    }
+    return byName.get(name);
+  };
+}
+
 /** The later of two records of one key (a replayed change is older than what the mirror holds). */
 function newer(a: HandedOverState | undefined, b: HandedOverState | undefined): HandedOverState | undefined {
   if (!a || !b) return a ?? b;
@@ -140,7 +154,7 @@ export class LeaderAlerting {
   /** The fleet's states as the leader's alerter reads them: owners' records, location quorums, the nodes. */
   private static viewOf(holder: { run?: LeaderAlerting }, opts: LeaderAlertingOptions, nodes: NodeWatch): CheckStates {
     const { states } = opts.fleet;
-    const configured = (name: string) => opts.checks().find((c) => c.name === name);
+    const configured = lookup(opts.checks);
     return {
       state: (name) => {
         const node = nodes.state(name);
@@ -164,9 +178,7 @@ export class LeaderAlerting {
     };
   }
 
-  private configured(name: string): CheckConfig | undefined {
-    return this.opts.checks().find((c) => c.name === name);
-  }
+  private readonly configured = lookup(() => this.opts.checks());
 
   /**
    * Takes in the owners' record changes from where the former leader's alerter stopped (its cursor), each once
