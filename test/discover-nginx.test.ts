@@ -209,9 +209,10 @@ server {
     expect(config.unresolvedIncludes).toEqual([{ ...here(11), glob: '/etc/nginx/snippets/*.conf' }]);
   });
 
-  it('keeps ${var} as one word and backslashes of regexes', () => {
-    const [d] = parseFile('x.conf', 'return 302 https://${host}/a\\.b;');
-    expect(d?.args).toEqual(['302', 'https://${host}/a\\.b']);
+  it('keeps ${var} as one word and backslashes of regexes, and splits a ")" off a quoted string', () => {
+    const [ret, cond] = parseFile('x.conf', 'return 302 https://${host}/a\\.b;\nif ($host = "a b") { return 404; }');
+    expect(ret?.args).toEqual(['302', 'https://${host}/a\\.b']);
+    expect(cond?.args).toEqual(['($host', '=', 'a b', ')']);
   });
 
   it('expands a globbed include with the sections nginx -T printed for the files it matched', () => {
@@ -247,6 +248,13 @@ describe('syntax errors name the file and line', () => {
     ['a ";" missing before "}"', 'server {\n    listen 80 }\n', 2, /"listen" is missing its ";"/],
     ['a ";" missing at the end of the file', 'worker_processes 1', 1, /missing its ";" at the end of the file/],
     ['text glued to a closing quote', 'add_header X "a"b;\n', 1, /right after a quoted string/],
+    ['a "}" glued to a closing quote', 'server {\n    return 200 "ok"}\n', 2, /unexpected "}" right after/],
+    [
+      'a ";" missing inside one line',
+      'server {\n    listen 443 ssl server_name a.example;\n}\n',
+      2,
+      /"server_name" is not a listen parameter/,
+    ],
   ])('%s', (_what, text, line, problem) => {
     const err = syntaxError(text);
     expect([err.file, err.line]).toEqual(['/etc/nginx/nginx.conf', line]);

@@ -186,7 +186,8 @@ export function parseFile(file: string, text: string): NginxDirective[] {
       }
       i++;
       const after = text[i];
-      if (after !== undefined && !SEPARATORS.has(after) && after !== '}')
+      // As in nginx: `)` may follow (`if ($a = "b")`), anything else must be separated.
+      if (after !== undefined && !SEPARATORS.has(after) && after !== ')')
         fail(line, `unexpected "${after}" right after a quoted string`);
       addWord({ text: value, line: start, quoted: true });
     } else {

@@ -150,9 +150,24 @@ function hostAndPort(text: string, defaultPort: number): { host?: string; port: 
   return { host: m[1] === '*' ? undefined : m[1], port: m[2] ? Number(m[2]) : defaultPort, ipv6: false };
 }
 
+/** The parameters `listen` accepts (nginx 1.22 to 1.27); anything else is a typo or a lost `;`. */
+const LISTEN_FLAGS = new Set([
+  'ssl',
+  'http2',
+  'quic',
+  'proxy_protocol',
+  'default_server',
+  'default',
+  'deferred',
+  'bind',
+]);
+const LISTEN_SETTINGS = /^(backlog|rcvbuf|sndbuf|accept_filter|fastopen|ipv6only|reuseport|so_keepalive|setfib)(=|$)/;
+
 function readListen(d: NginxDirective, http2On: boolean): NginxListen | undefined {
   const [address, ...params] = d.args;
   if (address === undefined) return invalid(d, 'no address or port');
+  const unknown = params.find((p) => !LISTEN_FLAGS.has(p) && !LISTEN_SETTINGS.test(p));
+  if (unknown !== undefined) return invalid(d, `"${unknown}" is not a listen parameter (a missing ";"?)`);
   if (address.startsWith('unix:')) return undefined;
   const where = hostAndPort(address, 80);
   if (!where || where.port < 1 || where.port > 65535) return invalid(d, `"${address}" is not an address or port`);
