@@ -215,11 +215,14 @@ server {
     expect(cond?.args).toEqual(['($host', '=', 'a b', ')']);
   });
 
-  it('expands a globbed include with the sections nginx -T printed for the files it matched', () => {
+  it('expands a globbed include with the sections nginx -T printed, leaving out stream servers', () => {
     const config = readNginx(
       `# configuration file /etc/nginx/nginx.conf:
 http {
     include /etc/nginx/conf.d/*.conf;
+}
+stream {
+    server { listen 5432; proxy_pass 127.0.0.1:15432; }
 }
 
 # configuration file /etc/nginx/conf.d/a.conf:

@@ -68,6 +68,7 @@ export interface NginxLocation extends NginxPlace {
 }
 
 export interface NginxServer extends NginxPlace {
+  /** Empty when the block has no `listen` (nginx then listens on *:80 when run as root, *:8000 otherwise). */
   listens: NginxListen[];
   serverNames: NginxServerName[];
   sslCertificate?: NginxPath;
