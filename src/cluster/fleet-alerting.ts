@@ -21,7 +21,8 @@ import type { Logger } from '../log.js';
 import type { Fleet } from './fleet.js';
 import type { CoordinationState } from './membership.js';
 import { FleetSilences } from './fleet-silences.js';
-import { LeaderAlerting, recordResult } from './leader-alerting.js';
+import { recordResult } from './handover.js';
+import { LeaderAlerting } from './leader-alerting.js';
 
 export class FleetAlerting {
   private readonly localOutbox: Outbox;

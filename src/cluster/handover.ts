@@ -6,7 +6,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { CheckStatus } from '../checks/state.js';
-import type { JsonObject } from '../probes/types.js';
+import type { JsonObject, ProbeResult } from '../probes/types.js';
 
 /** A check's settled state as the fleet keeps it: what its owner saw at its latest transition. */
 export interface HandedOverState {
@@ -31,6 +31,19 @@ export interface HandedOverState {
    * alerter adopts that incident instead of announcing it a second time.
    */
   alerted?: { opened_at: string; channels: string[] };
+}
+
+/** The result a fleet record stands for (what the owner's transition carried). */
+export function recordResult(r: HandedOverState): ProbeResult {
+  return {
+    status: r.status,
+    reason: r.reason,
+    ...(r.hint ? { hint: r.hint } : {}),
+    ...(r.code !== undefined ? { code: r.code } : {}),
+    timings: { total: 0 },
+    details: r.details ?? {},
+    observations: [],
+  };
 }
 
 /** Details larger than this stay on the node that ran the check (keeps etcd values small). */

@@ -15,24 +15,11 @@ import type { ProbeResult } from '../probes/types.js';
 import { EtcdIncidentStore, EtcdOutboxStore, type Fence } from './alert-store.js';
 import type { Fleet } from './fleet.js';
 import type { FleetStateChange } from './fleet-states.js';
-import type { HandedOverState } from './handover.js';
+import { recordResult, type HandedOverState } from './handover.js';
 import { LocationQuorum, splitLocationKey } from './location-quorum.js';
 import { explainLayer } from './origin.js';
 import { NodeWatch } from './node-watch.js';
 import { RecordLog } from './record-log.js';
-
-/** The result a fleet record stands for (what the owner's transition carried). */
-export function recordResult(r: HandedOverState): ProbeResult {
-  return {
-    status: r.status,
-    reason: r.reason,
-    ...(r.hint ? { hint: r.hint } : {}),
-    ...(r.code !== undefined ? { code: r.code } : {}),
-    timings: { total: 0 },
-    details: r.details ?? {},
-    observations: [],
-  };
-}
 
 /** The transition a change of a fleet record stands for, if any. */
 export function recordTransition(change: FleetStateChange): Transition | undefined {

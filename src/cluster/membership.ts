@@ -20,6 +20,11 @@ export interface MemberRecord {
   checks_owned?: number;
 }
 
+/** A member as assignment sees it before (or after) etcd holds its record: name and location only. */
+export function placeholderMember(node: { name: string; location: string; address?: string }): MemberRecord {
+  return { name: node.name, location: node.location, address: node.address ?? '', started_at: '', config_hash: '' };
+}
+
 export interface CoordinationState {
   up: boolean;
   reason: string;

@@ -11,7 +11,7 @@ import type { CheckConfig } from '../config/load.js';
 import type { ProbeResult } from '../probes/types.js';
 import { ownerOf } from './assign.js';
 import type { Fleet, KnownNode } from './fleet.js';
-import type { MemberRecord } from './membership.js';
+import { placeholderMember, type MemberRecord } from './membership.js';
 
 export const NODE_CHECK_TYPE = 'node';
 
@@ -149,7 +149,7 @@ export class NodeWatch extends EventEmitter<NodeWatchEvents> {
   /** Where the stopped node's checks run now: owners over the members with it and without it. */
   private stopped(node: KnownNode, withIt: readonly MemberRecord[]): ProbeResult {
     const without = withIt.filter((m) => m.name !== node.name);
-    const alive = [...without, { ...node, started_at: '', config_hash: '' }];
+    const alive = [...without, placeholderMember(node)];
     const movedTo = new Map<string, number>();
     const moved: string[] = [];
     for (const check of this.checks()) {

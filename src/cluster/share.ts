@@ -10,7 +10,7 @@ import { ownerOf } from './assign.js';
 import type { ClusterConfig } from './config.js';
 import type { HandedOverState } from './handover.js';
 import { locationKey } from './location-quorum.js';
-import type { MemberRecord } from './membership.js';
+import { placeholderMember, type MemberRecord } from './membership.js';
 
 export interface ShareOptions {
   cluster: ClusterConfig;
@@ -52,10 +52,7 @@ export class Share {
   withSelf(members: readonly MemberRecord[]): MemberRecord[] {
     const { cluster } = this.opts;
     if (members.some((m) => m.name === cluster.node)) return [...members];
-    return [
-      ...members,
-      { name: cluster.node, location: cluster.location, address: '', started_at: '', config_hash: '' },
-    ];
+    return [...members, placeholderMember({ name: cluster.node, location: cluster.location })];
   }
 
   /** The member that runs `check` over `members` (this node included). */

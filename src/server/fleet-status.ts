@@ -7,7 +7,7 @@
  * they would show what a node saw that no longer watches the check.
  */
 import type { CheckView, Monitor } from '../checks/monitor.js';
-import type { HandedOverState } from '../cluster/handover.js';
+import { recordResult, type HandedOverState } from '../cluster/handover.js';
 import type { ProbeResult } from '../probes/types.js';
 
 /** A check's state as the fleet records it: what its owner saw at its latest transition. */
@@ -98,15 +98,7 @@ export function fleetCheckView(local: CheckView, fleet: FleetStatusSource): Flee
       check: local.check,
       at: recordedAt,
       state,
-      result: {
-        status: record.status,
-        reason: record.reason,
-        ...(record.hint ? { hint: record.hint } : {}),
-        ...(record.code ? { code: record.code } : {}),
-        timings: {},
-        details: record.details ?? {},
-        observations: [],
-      },
+      result: recordResult(record),
     },
     running: false,
     node: runner ?? record.node,
