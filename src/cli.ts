@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** forgewatch's command line: serve | check | validate | init. Exit codes: 0 ok, 1 a check fails, 2 config or usage error. */
+/** forgewatch's command line: serve | check | validate | discover | init | cluster. Exit codes: 0 ok, 1 a check fails, 2 config or usage error. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,9 +10,12 @@ import { EtcdUnavailableError } from './cluster/etcd.js';
 import { DuplicateNodeError } from './cluster/membership.js';
 import { ClusterStatusError, fetchClusterView, formatClusterTable } from './cluster/status-table.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
-import { defaultConfigText } from './config/default.js';
+import { DISCOVERED_CONFIG, defaultConfigText, WRITE_DISCOVERED } from './config/default.js';
+import { DISCOVER_USAGE, DiscoverUsageError, runDiscover } from './discover/command.js';
+import { discover, type DiscoverOptions, type Discovery } from './discover/index.js';
+import { describeListeners } from './discover/ports.js';
+import { sourceLines } from './discover/render.js';
 import { STEADY_SCAN_MS, SteadyListeners } from './ports/default-checks.js';
-import type { Listener } from './ports/proc-net.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
 import { loadConfigFileIsolated } from './config/load-isolated.js';
@@ -23,15 +26,18 @@ import { ListenError, startService, type Service } from './service.js';
 import { LOOPBACK_HOST, parseListenAddress, type ListenAddress } from './util/listen.js';
 
 const COMMAND_USAGE = {
-  serve: `forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text]
+  serve: `forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text] [--nginx …] [--letsencrypt …] [--docker …]
 
 Runs every check on its schedule and serves /, /metrics, /check, /api/status and /healthz.
-  -c, --config PATH   the config (else $FORGEWATCH_CONFIG, else ./forgewatch.yaml, else an embedded default)
+  -c, --config PATH   the config (else $FORGEWATCH_CONFIG, else ./forgewatch.yaml, else what discovery
+                      finds on this machine: see forgewatch discover)
   --listen HOST:PORT  overrides server.listen; HOST:0 binds a free port
   --log-format F      json (default: one JSON line per event) or text (one readable line, for a terminal);
                       also $FORGEWATCH_LOG_FORMAT. The level comes from $FORGEWATCH_LOG_LEVEL (info)
-SIGHUP or POST /-/reload reloads the config. Exit 2: a config, state_dir or listen address it cannot use,
-an etcd it cannot reach (with cluster:), or a node name another live node holds.`,
+  --nginx, --letsencrypt, --docker   without a config file, the sources discovery reads (as forgewatch discover)
+SIGHUP or POST /-/reload reloads the config (without a file: discovers again).
+Exit 2: a config, state_dir or listen address it cannot use, an etcd it cannot reach
+(with cluster:), or a node name another live node holds.`,
   check: `forgewatch check [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
 
 Runs the selected checks once and prints a table (or, with --json, the JSON of GET /check).
@@ -53,6 +59,7 @@ Shows the fleet as the node at URL sees it (default http://127.0.0.1:9464): memb
 addresses, checks owned, last lease renewal and whether each runs the leader's config, the leader and the
 coordination state (GET /api/cluster).
 The token comes from $FORGEWATCH_TOKEN. Exit 2: the node cannot be read or runs alone.`,
+  discover: DISCOVER_USAGE,
   init: `forgewatch init [PATH] [--force]
 
 Writes an annotated config to PATH (default ./forgewatch.yaml); --force overwrites an existing file.`,
@@ -68,12 +75,13 @@ usage:
   forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text]
   forgewatch check   [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
   forgewatch validate [PATH | -c PATH]
+  forgewatch discover [--nginx auto|off|PATH] [--letsencrypt DIR] [--docker SOCKET|off] [--write PATH] [--json]
   forgewatch init    [PATH] [--force]
   forgewatch cluster status [--url URL] [--json]
   forgewatch COMMAND --help   that command's options
 
 The config comes from -c PATH, else $FORGEWATCH_CONFIG, else ./forgewatch.yaml;
-with none of them, serve runs an embedded default (a self-check and the local ports)
+with none of them, serve watches what discovery finds here (forgewatch discover shows it)
 and check stops with exit 2 (a pipeline without its config must not pass).
 exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
 (serve: also a state_dir or listen address it cannot use)`;
@@ -81,7 +89,6 @@ exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
 const DEFAULT_FILE = 'forgewatch.yaml';
 /** The check table's width without --wide: a terminal's and a CI log's usual 100 columns. */
 const TABLE_WIDTH = 100;
-const EMBEDDED = '(embedded default)';
 const DEFAULT_LISTEN: ListenAddress = { host: LOOPBACK_HOST, port: 9464 };
 const DEFAULT_URL = `http://${LOOPBACK_HOST}:${DEFAULT_LISTEN.port}`;
 
@@ -99,8 +106,8 @@ function parseListenFlag(text: string): ListenAddress {
   return parsed.address;
 }
 
-function embeddedDefault(listen: ListenAddress, listeners: readonly Listener[]): Config {
-  return parseConfig(defaultConfigText(listen, listeners), EMBEDDED, process.env, process.cwd());
+function discoveredDefault(listen: ListenAddress, discovery: Discovery): Config {
+  return parseConfig(defaultConfigText(listen, discovery), DISCOVERED_CONFIG, process.env, process.cwd());
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -121,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
       'log-format': { type: 'string' },
       force: { type: 'boolean' },
       url: { type: 'string' },
+      nginx: { type: 'string' },
+      letsencrypt: { type: 'string' },
+      docker: { type: 'string' },
+      write: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -142,7 +153,11 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      return serve(values.config, values.listen, logFormat(values['log-format']));
+      return serve(values.config, values.listen, logFormat(values['log-format']), {
+        ...(values.nginx !== undefined ? { nginx: values.nginx } : {}),
+        ...(values.letsencrypt !== undefined ? { letsencrypt: values.letsencrypt } : {}),
+        ...(values.docker !== undefined ? { docker: values.docker } : {}),
+      });
     case 'check':
       if ((values.type?.length ?? 0) > 1) throw new UsageError('--type takes one check type');
       return check(values.config, {
@@ -164,6 +179,15 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${file}: ok (${config.checks.length} checks)`);
       return 0;
     }
+    case 'discover':
+      return runDiscover({
+        ...(values.nginx !== undefined ? { nginx: values.nginx } : {}),
+        ...(values.letsencrypt !== undefined ? { letsencrypt: values.letsencrypt } : {}),
+        ...(values.docker !== undefined ? { docker: values.docker } : {}),
+        ...(values.write !== undefined ? { write: values.write } : {}),
+        json: values.json ?? false,
+        force: values.force ?? false,
+      });
     case 'init': {
       const file = positionals[0] ?? DEFAULT_FILE;
       if (existsSync(file) && !values.force) throw new UsageError(`${file} exists; use --force to overwrite it`);
@@ -193,34 +217,47 @@ function logFormat(flag: string | undefined): LogFormat {
 
 /**
  * `check` and `validate` agree: a config without checks is a mistake (an empty file, the checks under the
- * wrong key), not a pass. `serve` still runs one, as it runs the embedded default, so alerts can be set up first.
+ * wrong key), not a pass. `serve` still runs one, as it runs a discovered default, so alerts can be set up first.
  */
 function requireChecks(config: Config, file: string): void {
   if (config.checks.length === 0)
     throw new UsageError(`no checks in ${file}: add a checks: list (forgewatch init writes an annotated example)`);
 }
 
-async function serve(explicit: string | undefined, listenFlag: string | undefined, format: LogFormat): Promise<number> {
+async function serve(
+  explicit: string | undefined,
+  listenFlag: string | undefined,
+  format: LogFormat,
+  sources: Pick<DiscoverOptions, 'nginx' | 'letsencrypt' | 'docker'>,
+): Promise<number> {
   const logger = createLogger(undefined, format);
   const listen = listenFlag ? parseListenFlag(listenFlag) : undefined;
   const file = configPath(explicit);
-  // The embedded default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
+  // The discovered default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
   let self: ListenAddress = listen ?? DEFAULT_LISTEN;
   // The long-running service parses files off its main heap, so a large config costs no lasting memory.
-  // Without a file, each load scans the listeners again; those the scan before saw too become checks.
+  // Without a file, each load discovers this machine again; listeners the scan before saw too become checks.
   const steady = new SteadyListeners();
-  let listeners: Listener[] = [];
+  let discovery: Discovery | undefined;
   const load = file
     ? () => loadConfigFileIsolated(file)
-    : () => {
-        listeners = steady.scan();
-        return embeddedDefault(self, listeners);
+    : async () => {
+        discovery = await discover({
+          ...sources,
+          ports: () => describeListeners(steady.scan()),
+          excludePorts: [self.port],
+        });
+        logger.info(
+          { event: 'discovered', checks: discovery.proposals.length, sources: sourceLines(discovery) },
+          `discovered ${discovery.proposals.length} checks on this machine`,
+        );
+        return discoveredDefault(self, discovery);
       };
   const config = await load();
   if (!file)
     logger.info(
       { event: 'default_config' },
-      `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): running the embedded default; forgewatch init writes a starting point`,
+      `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): watching what discovery found here; ${WRITE_DISCOVERED} keeps it as a file to edit`,
     );
   let service: Service;
   try {
@@ -230,9 +267,9 @@ async function serve(explicit: string | undefined, listenFlag: string | undefine
       logger,
       ...(listen ? { listen } : {}),
       onListening: (bound) => {
-        if (file || bound.port === self.port) return undefined;
+        if (file || !discovery || bound.port === self.port) return undefined;
         self = { host: self.host, port: bound.port };
-        return embeddedDefault(self, listeners);
+        return discoveredDefault(self, discovery);
       },
     });
   } catch (err) {
@@ -271,7 +308,7 @@ interface CheckOptions {
 
 async function check(explicit: string | undefined, opts: CheckOptions): Promise<number> {
   const file = configPath(explicit);
-  // The embedded default only watches this machine's own listeners, which pass by construction: in a
+  // The discovered default only watches what is there now, which passes by construction: in a
   // deploy pipeline, a missing config must stop the pipeline rather than pass it.
   if (!file)
     throw new UsageError(
@@ -315,6 +352,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) console.error(err.message);
     else if (
       err instanceof UsageError ||
+      err instanceof DiscoverUsageError ||
       err instanceof ClusterStatusError ||
       (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')
     )

@@ -29,7 +29,7 @@ export interface ServiceOptions {
   listen?: { host: string; port: number };
   /**
    * Called once bound, with the real address (port 0 resolved), before any check runs; may return the
-   * config to run instead (the embedded default's self-check must dial the port actually bound).
+   * config to run instead (the discovered default's self-check must dial the port actually bound).
    */
   onListening?: (address: { host: string; port: number }) => Config | undefined;
 }

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { defaultConfigText } from '../src/config/default.js';
-import { listenerChecksYaml, SteadyListeners } from '../src/ports/default-checks.js';
+import { SteadyListeners } from '../src/ports/default-checks.js';
+import { describeListeners } from '../src/discover/ports.js';
+import { propose } from '../src/discover/propose.js';
 import { decodeIPv6, parseProcNetTcp, readListenersSync } from '../src/ports/proc-net.js';
 import type { JsonObject } from '../src/probes/types.js';
 import { runCheck } from './helpers/checks.js';
@@ -520,10 +522,9 @@ describe('embedded default config', () => {
     const port = await lowestFreePort();
     await listen(net.createServer(), '127.0.0.1', port).then((s) => servers.push(s));
     await listen(net.createServer(), '::1', port).then((s) => servers.push(s));
-    const config = parseConfig(
-      defaultConfigText({ host: '127.0.0.1', port: 9464 }, readListenersSync()),
-      '(embedded default)',
-    );
+    const ports = await describeListeners(readListenersSync());
+    const discovery = { sources: [], proposals: propose({ ports }), remarks: [] };
+    const config = parseConfig(defaultConfigText({ host: '127.0.0.1', port: 9464 }, discovery), '(discovered)');
     const mine = config.checks.filter((c) => c.name === `port-${port}`);
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ type: 'port', port, expect: 'listening' });
@@ -546,7 +547,7 @@ describe('steady listeners', () => {
 });
 
 describe('the default port checks on a machine with hundreds of listeners', () => {
-  it('keeps the 50 lowest distinct listening ports, without the excluded one or ports that only connect', () => {
+  it('keeps the 50 lowest distinct listening ports, without its own or ports that only connect', async () => {
     const scratch = tempDir('forgewatch-default-ports-');
     try {
       mkdirSync(path.join(scratch.dir, 'net'));
@@ -564,8 +565,17 @@ describe('the default port checks on a machine with hundreds of listeners', () =
         .map((p, i) => row(i, `00000000000000000000000001000000:${hex(p)}`, '0A'));
       writeFileSync(path.join(scratch.dir, 'net', 'tcp'), `${header}\n${v4.join('\n')}\n`);
       writeFileSync(path.join(scratch.dir, 'net', 'tcp6'), `${header}\n${v6.join('\n')}\n`);
-      const yaml = listenerChecksYaml([40002], readListenersSync(scratch.dir));
-      const checks = parseConfig(`checks:\n${yaml}`, 'default.yaml').checks;
+      const found = await describeListeners(readListenersSync(scratch.dir), scratch.dir);
+      // As serve asks discovery: its own port left out.
+      const discovery = {
+        sources: [],
+        proposals: propose({ ports: found.filter((p) => p.port !== 40002) }),
+        remarks: [],
+      };
+      const checks = parseConfig(
+        defaultConfigText({ host: '127.0.0.1', port: 40002 }, discovery),
+        'default.yaml',
+      ).checks.filter((c) => c.type === 'port');
       expect(checks.map((c) => c.name)).toEqual([
         'port-40001',
         ...Array.from({ length: 49 }, (_, i) => `port-${40003 + i}`),

@@ -20,7 +20,7 @@ import { yamlSyntaxProblems } from './yaml-syntax.js';
 export type CheckConfig = ResolvedCommon & { readonly [key: string]: unknown };
 
 export interface Config extends Omit<TopLevel, 'checks'> {
-  /** The file it came from, or "(embedded default)". */
+  /** The file it came from, or "(discovered on this machine)" for the default. */
   source: string;
   checks: CheckConfig[];
   /** A stable text per check; a changed one means the check's run memory is reset on reload. */

@@ -15,6 +15,8 @@ export interface PublishedPort {
 }
 
 export interface DiscoveredContainer {
+  /** The full container id (the port table names a listener's container by it). */
+  id: string;
   name: string;
   image: string;
   /** `always`, `unless-stopped`, `on-failure`; empty for none. */
@@ -86,6 +88,7 @@ export async function readDocker(socket: string): Promise<DockerFindings> {
       }
       if ((restart === '' || restart === 'no') && ports.length === 0 && labels.enable !== 'true') continue;
       findings.containers.push({
+        id: c.Id,
         name,
         image: c.Config?.Image ?? c.Image ?? '',
         restart_policy: restart === 'no' ? '' : restart,

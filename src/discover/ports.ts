@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findSocketOwner } from '../ports/owner.js';
 import { SteadyListeners, STEADY_SCAN_MS } from '../ports/default-checks.js';
-import { distinctPorts, reachableHost } from '../ports/proc-net.js';
+import { distinctPorts, reachableHost, type Listener } from '../ports/proc-net.js';
 
 export interface DiscoveredPort {
   port: number;
@@ -15,13 +15,10 @@ export interface DiscoveredPort {
   owner: { process: string; pid: number; unit: string | null; container_id: string | null } | null;
 }
 
-export async function readPorts(opts: { procRoot?: string; intervalMs?: number } = {}): Promise<DiscoveredPort[]> {
-  const { procRoot = '/proc', intervalMs = STEADY_SCAN_MS } = opts;
-  const steady = new SteadyListeners(procRoot);
-  steady.scan();
-  await sleep(intervalMs);
+/** Listeners with their owners, one per port, lowest port first. */
+export async function describeListeners(listeners: readonly Listener[], procRoot = '/proc'): Promise<DiscoveredPort[]> {
   const out: DiscoveredPort[] = [];
-  for (const l of distinctPorts(steady.scan())) {
+  for (const l of distinctPorts(listeners)) {
     const { owner } = await findSocketOwner(l.inode, procRoot);
     out.push({
       port: l.port,
@@ -32,4 +29,12 @@ export async function readPorts(opts: { procRoot?: string; intervalMs?: number }
     });
   }
   return out.sort((a, b) => a.port - b.port);
+}
+
+export async function readPorts(opts: { procRoot?: string; intervalMs?: number } = {}): Promise<DiscoveredPort[]> {
+  const { procRoot = '/proc', intervalMs = STEADY_SCAN_MS } = opts;
+  const steady = new SteadyListeners(procRoot);
+  steady.scan();
+  await sleep(intervalMs);
+  return describeListeners(steady.scan(), procRoot);
 }

@@ -1,12 +1,9 @@
 /**
- * Port checks for the embedded default config: every TCP port this machine keeps listening on should stay up. A
+ * The listeners discovery proposes: every TCP port this machine keeps listening on should stay up. A
  * listener becomes a check only once two scans a few seconds apart both saw it, so a short-lived listener caught
  * at start-up (a build, a test, an installer) never becomes a check that fails seconds later.
  */
-import { distinctPorts, readListenersSync, reachableHost, type Listener } from './proc-net.js';
-
-/** Enough for a typical host; a machine with hundreds of listeners gets the lowest ports only. */
-const MAX_DEFAULT_PORT_CHECKS = 50;
+import { readListenersSync, type Listener } from './proc-net.js';
 
 /** The time between the two scans that make a listener steady. */
 export const STEADY_SCAN_MS = 3_000;
@@ -26,17 +23,4 @@ export class SteadyListeners {
     this.previous = new Set(now.map(key));
     return before ? now.filter((l) => before.has(key(l))) : [];
   }
-}
-
-/** YAML list items (indented for `checks:`), one `port-<port>` check per listening port, skipping `exclude`. */
-export function listenerChecksYaml(exclude: readonly number[], listeners: readonly Listener[]): string {
-  const ports = distinctPorts(listeners)
-    .filter((l) => !exclude.includes(l.port))
-    .slice(0, MAX_DEFAULT_PORT_CHECKS);
-  return ports
-    .map(
-      (l) =>
-        `  - name: port-${l.port}\n    type: port\n    host: ${JSON.stringify(reachableHost(l))}\n    port: ${l.port}\n    expect: listening\n`,
-    )
-    .join('');
 }

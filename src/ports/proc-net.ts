@@ -71,7 +71,7 @@ export async function readListeners(procRoot = '/proc'): Promise<Listener[]> {
   return lists.flat();
 }
 
-/** The same, synchronously, for building the embedded default config at start-up. */
+/** The same, synchronously, for the steady-listener scans of the discovered default. */
 export function readListenersSync(procRoot = '/proc'): Listener[] {
   return files(procRoot).flatMap(([file, family]) => {
     try {

@@ -5,6 +5,7 @@
 import type { Request } from 'express';
 import { failingRoot, failingStatus, type CheckStates } from '../alerts/check-states.js';
 import type { CheckView } from '../checks/monitor.js';
+import { DISCOVERED_CONFIG, WRITE_DISCOVERED } from '../config/default.js';
 import { formatDuration } from '../util/format.js';
 import { summaryFacts } from '../probes/index.js';
 import { locationRows } from './location-rows.js';
@@ -34,6 +35,7 @@ export function statusPage(history: History): RouteInstaller {
             full,
             now: Date.now(),
             ...(fleet ? { fleet: { node: fleet.node, ...fleet.glance() } } : {}),
+            discovered: monitor.config.source === DISCOVERED_CONFIG,
           }),
         );
     });
@@ -72,6 +74,8 @@ interface RenderOptions {
   now: number;
   /** The fleet this node is part of: a banner, and the node that ran each check. */
   fleet?: FleetGlance & { node: string };
+  /** No config file: the checks are what discovery found, and the page says how to keep them. */
+  discovered?: boolean;
 }
 
 const byStatusThenName = (a: CheckView, b: CheckView) =>
@@ -142,7 +146,7 @@ export function renderPage(views: FleetCheckView[], history: History, opts: Rend
 <style>${CSS}</style></head>
 <body><header><h1>forgewatch</h1><p class="summary summary-${counts.fail ? 'fail' : counts.warn ? 'warn' : 'ok'}">${escapeHtml(headline)}</p>
 <p class="counts">${(['fail', 'warn', 'unknown', 'ok'] as const).map((s) => `<span class="pill ${s}">${counts[s]} ${s}</span>`).join(' ')}</p>
-${opts.full && opts.fleet ? fleetBanner(opts.fleet) : ''}<p class="meta">Updated ${escapeHtml(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
+${opts.full && opts.fleet ? fleetBanner(opts.fleet) : ''}${opts.discovered ? DISCOVERED_NOTE : ''}<p class="meta">Updated ${escapeHtml(new Date(opts.now).toISOString().replace('T', ' ').slice(0, 19))} UTC · refreshes every ${REFRESH_SECONDS}s${opts.full ? '' : ' · names and states only: open with ?token=… for details'}</p></header>
 <main><ul class="checks">
 ${rows || '<li class="empty">No checks configured.</li>'}
 </ul></main></body></html>`;
@@ -165,6 +169,8 @@ function briefRow(v: CheckView, root?: string): string {
  * Who else watches: the members and the leader, a node left alone, a config that differs from the leader's, and
  * while etcd cannot be reached, why this node runs (and alerts on) every check by itself.
  */
+const DISCOVERED_NOTE = `<p class="discovered">No config file: these checks were discovered on this machine (nginx, certbot, containers, listening ports). To keep and edit them: <code>${escapeHtml(WRITE_DISCOVERED)}</code>, then <code>forgewatch serve -c forgewatch.yaml</code></p>`;
+
 function fleetBanner(fleet: FleetGlance & { node: string }): string {
   if (!fleet.coordination.up)
     return `<p class="fleet down">cannot coordinate through etcd (${escapeHtml(fleet.coordination.reason)}): this node runs every check and alerts on its own</p>`;
@@ -300,7 +306,7 @@ header,main{max-width:1100px;margin:0 auto;padding:12px 16px}header h1{font-size
 .facts{margin:4px 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.88rem}.facts .bad{color:var(--fail);font-weight:600}.facts .warn{color:var(--warn);font-weight:600}
 .when{color:var(--muted);font-size:.8rem}.cause{color:var(--fail)}.spark{align-self:center;display:flex;align-items:center;gap:6px;color:var(--muted);font-size:.8rem}
 .sparkline{display:block}.sparkline polyline{fill:none;stroke:var(--muted);stroke-width:1.5}.sparkline circle.ok{fill:var(--muted)}.sparkline circle.fail{fill:var(--fail)}.sparkline circle.warn{fill:var(--warn)}
-.empty{color:var(--muted)}.node{color:var(--muted);font-size:.8rem}.fleet{margin:4px 0;font-size:.85rem;color:var(--muted)}
+.empty{color:var(--muted)}.node{color:var(--muted);font-size:.8rem}.fleet,.discovered{margin:4px 0;font-size:.85rem;color:var(--muted)}
 .fleet.down,.fleet.drift{color:var(--fail);font-weight:600}.fleet.alone{color:var(--warn)}.check.dependent{margin-left:32px;position:relative}
 .check.dependent::before{content:"↳";position:absolute;left:-22px;top:8px;color:var(--muted);font-size:1.1rem}
 @media (max-width:640px){.check{grid-template-columns:1fr}.summary{font-size:1.3rem}header,main{padding:8px 10px}}

@@ -1,0 +1,44 @@
+/**
+ * The discovered config as a file a person reads before using it: what each source gave or why it was skipped,
+ * each check with where it came from and what is already wrong with it, and a commented `alerts:` block (channels
+ * are never invented: where alerts go is the reader's choice).
+ */
+import { stringify } from 'yaml';
+import type { Discovery } from './index.js';
+import { proposalsYaml } from './propose.js';
+
+const ALERTS_BLOCK = `# Where alerts go: uncomment one channel and fill it in (see docs/alerts.md).
+# alerts:
+#   channels:
+#     - name: ops-email
+#       type: email
+#       smtp:
+#         host: smtp.example.com
+#         port: 587
+#         secure: starttls
+#         user: alerts
+#         password: \${SMTP_PASSWORD}
+#       from: forgewatch@example.com
+#       to: [ops@example.com]
+#     - name: ops-slack
+#       type: slack
+#       webhook_url: \${SLACK_WEBHOOK_URL}
+`;
+
+export function sourceLines(d: Discovery): string[] {
+  return d.sources.map((s) =>
+    s.skipped ? `${s.source}: skipped (${s.from}): ${s.skipped}` : `${s.source}: ${s.from}: ${s.found ?? 'read'}`,
+  );
+}
+
+export function discoveredYaml(d: Discovery, header: readonly string[] = []): string {
+  const lines = [
+    ...header.map((h) => `# ${h}`),
+    '# Sources:',
+    ...sourceLines(d).map((l) => `#   ${l}`),
+    ...(d.remarks.length ? ['# Not proposed:', ...d.remarks.map((r) => `#   ${r}`)] : []),
+    '',
+  ];
+  const checks = d.proposals.length ? proposalsYaml(d.proposals, (v) => stringify(v)) : 'checks: []\n';
+  return `${lines.join('\n')}\n${checks}\n${ALERTS_BLOCK}`;
+}
