@@ -3,26 +3,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { StateDirLockedError } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
-import { StateDirError } from './checks/store.js';
-import { EtcdUnavailableError } from './cluster/etcd.js';
-import { DuplicateNodeError } from './cluster/membership.js';
 import { ClusterStatusError, fetchClusterView, formatClusterTable } from './cluster/status-table.js';
 import { buildReport, formatTable, selectChecks, type CheckReport } from './checks/report.js';
-import { DISCOVERED_CONFIG, defaultConfigText, WRITE_DISCOVERED } from './config/default.js';
 import { DISCOVER_USAGE, DiscoverUsageError, runDiscover } from './discover/command.js';
-import { discover, type DiscoverOptions, type Discovery } from './discover/index.js';
-import { describeListeners } from './discover/ports.js';
-import { sourceLines } from './discover/render.js';
-import { STEADY_SCAN_MS, SteadyListeners } from './ports/default-checks.js';
 import { INIT_TEMPLATE } from './config/init-template.js';
-import { ConfigError, loadConfigFile, parseConfig, type Config } from './config/load.js';
-import { loadConfigFileIsolated } from './config/load-isolated.js';
+import { ConfigError, loadConfigFile, type Config } from './config/load.js';
 import { parseDuration } from './config/units.js';
 import { createLogger, isLogFormat, LOG_FORMATS, type LogFormat } from './log.js';
 import { probeKinds } from './probes/index.js';
-import { ListenError, startService, type Service } from './service.js';
+import { DEFAULT_LISTEN, serve } from './serve-command.js';
 import { LOOPBACK_HOST, parseListenAddress, type ListenAddress } from './util/listen.js';
 
 const COMMAND_USAGE = {
@@ -89,7 +79,6 @@ exit codes: 0 all checks pass, 1 a check fails, 2 a config or usage error
 const DEFAULT_FILE = 'forgewatch.yaml';
 /** The check table's width without --wide: a terminal's and a CI log's usual 100 columns. */
 const TABLE_WIDTH = 100;
-const DEFAULT_LISTEN: ListenAddress = { host: LOOPBACK_HOST, port: 9464 };
 const DEFAULT_URL = `http://${LOOPBACK_HOST}:${DEFAULT_LISTEN.port}`;
 
 class UsageError extends Error {}
@@ -104,10 +93,6 @@ function parseListenFlag(text: string): ListenAddress {
   const parsed = parseListenAddress(text);
   if (!parsed.ok) throw new UsageError(`--listen: ${parsed.problem}`);
   return parsed.address;
-}
-
-function discoveredDefault(listen: ListenAddress, discovery: Discovery): Config {
-  return parseConfig(defaultConfigText(listen, discovery), DISCOVERED_CONFIG, process.env, process.cwd());
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -153,10 +138,14 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve':
-      return serve(values.config, values.listen, logFormat(values['log-format']), {
+      return serve({
+        file: configPath(values.config),
+        ...(values.listen ? { listen: parseListenFlag(values.listen) } : {}),
+        logger: createLogger(undefined, logFormat(values['log-format'])),
         ...(values.nginx !== undefined ? { nginx: values.nginx } : {}),
         ...(values.letsencrypt !== undefined ? { letsencrypt: values.letsencrypt } : {}),
         ...(values.docker !== undefined ? { docker: values.docker } : {}),
+        defaultFile: DEFAULT_FILE,
       });
     case 'check':
       if ((values.type?.length ?? 0) > 1) throw new UsageError('--type takes one check type');
@@ -222,79 +211,6 @@ function logFormat(flag: string | undefined): LogFormat {
 function requireChecks(config: Config, file: string): void {
   if (config.checks.length === 0)
     throw new UsageError(`no checks in ${file}: add a checks: list (forgewatch init writes an annotated example)`);
-}
-
-async function serve(
-  explicit: string | undefined,
-  listenFlag: string | undefined,
-  format: LogFormat,
-  sources: Pick<DiscoverOptions, 'nginx' | 'letsencrypt' | 'docker'>,
-): Promise<number> {
-  const logger = createLogger(undefined, format);
-  const listen = listenFlag ? parseListenFlag(listenFlag) : undefined;
-  const file = configPath(explicit);
-  // The discovered default's self-check dials this; once bound it is the real port (--listen HOST:0 included).
-  let self: ListenAddress = listen ?? DEFAULT_LISTEN;
-  // The long-running service parses files off its main heap, so a large config costs no lasting memory.
-  // Without a file, each load discovers this machine again; listeners the scan before saw too become checks.
-  const steady = new SteadyListeners();
-  let discovery: Discovery | undefined;
-  const load = file
-    ? () => loadConfigFileIsolated(file)
-    : async () => {
-        discovery = await discover({
-          ...sources,
-          ports: () => describeListeners(steady.scan()),
-          excludePorts: [self.port],
-        });
-        logger.info(
-          { event: 'discovered', checks: discovery.proposals.length, sources: sourceLines(discovery) },
-          `discovered ${discovery.proposals.length} checks on this machine`,
-        );
-        return discoveredDefault(self, discovery);
-      };
-  const config = await load();
-  if (!file)
-    logger.info(
-      { event: 'default_config' },
-      `no config file (-c, FORGEWATCH_CONFIG or ./${DEFAULT_FILE}): watching what discovery found here; ${WRITE_DISCOVERED} keeps it as a file to edit`,
-    );
-  let service: Service;
-  try {
-    service = await startService({
-      config,
-      loadConfig: load,
-      logger,
-      ...(listen ? { listen } : {}),
-      onListening: (bound) => {
-        if (file || !discovery || bound.port === self.port) return undefined;
-        self = { host: self.host, port: bound.port };
-        return discoveredDefault(self, discovery);
-      },
-    });
-  } catch (err) {
-    if (!(
-      err instanceof StateDirError ||
-      err instanceof StateDirLockedError ||
-      err instanceof ListenError ||
-      err instanceof EtcdUnavailableError ||
-      err instanceof DuplicateNodeError
-    ))
-      throw err;
-    logger.error({ event: err.event, error: err.message, hint: err.hint }, err.message);
-    return 2;
-  }
-  process.on('SIGHUP', () => void service.reload());
-  // The second scan, a few seconds after the first: the listeners still there become the default's port checks.
-  const steadyScan = file ? undefined : setTimeout(() => void service.reload(), STEADY_SCAN_MS);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  clearTimeout(steadyScan);
-  logger.info({ event: 'stopping' }, 'shutting down');
-  await service.close();
-  return 0;
 }
 
 interface CheckOptions {

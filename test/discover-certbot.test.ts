@@ -1,45 +1,18 @@
 /** certbot's lineages laid out as certbot lays them out: live/ symlinks into archive/, renewal/*.conf. */
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCertbot } from '../src/discover/certbot.js';
-import { createLeaf, createRootCa, daysFromNow } from './helpers/pki.js';
+import { certbotLineage } from './helpers/certbot.js';
+import { createRootCa } from './helpers/pki.js';
 import { tempDir } from './helpers/service.js';
 
 const temp = tempDir('forgewatch-certbot-');
 afterAll(() => temp.cleanup());
 
-/** One lineage: archive/<name>/{cert,chain,fullchain,privkey}1.pem, live/<name>/* -> ../../archive/<name>/*1.pem. */
+/** One lineage with its own CA, laid out as certbot does. */
 async function lineage(root: string, name: string, sans: string[], days: number): Promise<void> {
-  const ca = await createRootCa(`CA for ${name}`);
-  const leaf = await createLeaf(ca, { sans, notAfter: daysFromNow(days) });
-  const archive = path.join(root, 'archive', name);
-  const live = path.join(root, 'live', name);
-  mkdirSync(archive, { recursive: true });
-  mkdirSync(live, { recursive: true });
-  const files = { cert: leaf.cert, chain: ca.cert, fullchain: leaf.cert + ca.cert, privkey: leaf.key };
-  for (const [kind, pem] of Object.entries(files)) {
-    writeFileSync(path.join(archive, `${kind}1.pem`), pem);
-    symlinkSync(path.join('..', '..', 'archive', name, `${kind}1.pem`), path.join(live, `${kind}.pem`));
-  }
-  mkdirSync(path.join(root, 'renewal'), { recursive: true });
-  writeFileSync(
-    path.join(root, 'renewal', `${name}.conf`),
-    `# renew_before_expiry = 30 days
-version = 2.9.0
-archive_dir = ${archive}
-cert = ${live}/cert.pem
-privkey = ${live}/privkey.pem
-chain = ${live}/chain.pem
-fullchain = ${live}/fullchain.pem
-
-[renewalparams]
-account = 0123456789abcdef
-authenticator = nginx
-installer = nginx
-server = https://acme-v02.api.letsencrypt.org/directory
-`,
-  );
+  await certbotLineage(root, name, await createRootCa(`CA for ${name}`), sans, days);
 }
 
 describe('reading certbot lineages', () => {
@@ -82,7 +55,7 @@ describe('reading certbot lineages', () => {
     expect(missing).toEqual({
       lineages: [],
       problems: [],
-      skipped: `cannot read ${path.join(temp.dir, 'no-such-dir', 'renewal')}: ENOENT`,
+      skipped: `${path.join(temp.dir, 'no-such-dir', 'renewal')} does not exist: no certbot lineages here`,
     });
   });
 });

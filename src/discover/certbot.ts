@@ -63,7 +63,15 @@ export async function readCertbot(dir = '/etc/letsencrypt'): Promise<CertbotFind
   try {
     files = (await readdir(path.join(dir, 'renewal'))).filter((f) => f.endsWith('.conf')).sort();
   } catch (err) {
-    return { lineages: [], problems: [], skipped: `cannot read ${path.join(dir, 'renewal')}: ${fileErrorText(err)}` };
+    const renewal = path.join(dir, 'renewal');
+    const code = (err as NodeJS.ErrnoException).code;
+    const skipped =
+      code === 'ENOENT'
+        ? `${renewal} does not exist: no certbot lineages here`
+        : code === 'EACCES'
+          ? `cannot read ${renewal}: permission denied: run forgewatch as a user that may read it (certbot keeps it root-only)`
+          : `cannot read ${renewal}: ${fileErrorText(err)}`;
+    return { lineages: [], problems: [], skipped };
   }
   const findings: CertbotFindings = { lineages: [], problems: [] };
   for (const file of files) {

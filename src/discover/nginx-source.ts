@@ -36,8 +36,9 @@ function nginxT(): Promise<{ text: string } | { problem: string }> {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') return resolve({ problem: 'nginx is not installed here (no nginx in PATH)' });
         if (err.killed) return resolve({ problem: `nginx -T did not finish within ${NGINX_T_TIMEOUT_MS / 1000}s` });
-        // nginx says what is wrong on its last stderr line ("nginx: [emerg] … in /etc/nginx/…:12").
-        const said = stderr.trim().split('\n').filter(Boolean).pop() ?? err.message;
+        // nginx says what is wrong on its [emerg] line ("nginx: [emerg] … in /etc/nginx/…:12"), else its last.
+        const lines = stderr.trim().split('\n').filter(Boolean);
+        const said = lines.find((l) => l.includes('[emerg]')) ?? lines.pop() ?? err.message;
         resolve({ problem: `nginx -T failed: ${said}` });
       },
     );

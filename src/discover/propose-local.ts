@@ -141,6 +141,8 @@ export function proposeLocal(
           host: t.host === 'localhost' ? '127.0.0.1' : t.host,
           port: t.port,
           ...(owner ? { owner } : {}),
+          // The engine names the container holding the port.
+          ...(container && socket && socket !== DEFAULT_SOCKET ? { socket } : {}),
           ...intervalOf(container, []),
         },
       });

@@ -14,17 +14,25 @@ export interface ServedProcess {
   onLine(fn: (line: string) => void): void;
 }
 
+/** `configFile` undefined: no config file (serve runs what discovery finds, in `cwd`), `args` naming its sources. */
 export async function serveProcess(
-  configFile: string,
+  configFile: string | undefined,
   cleanups: Cleanups,
   env: NodeJS.ProcessEnv = {},
+  opts: { args?: string[]; cwd?: string } = {},
 ): Promise<ServedProcess> {
   // Port 0, and the address from its own `started` line: a port read free here could be taken by another test's
   // server before this process binds it, and that server would then answer for it.
-  const proc = spawn(process.execPath, [BUILT_CLI, 'serve', '-c', configFile, '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, FORGEWATCH_LOG_FORMAT: 'json', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const config = configFile === undefined ? [] : ['-c', configFile];
+  const proc = spawn(
+    process.execPath,
+    [BUILT_CLI, 'serve', ...config, '--listen', '127.0.0.1:0', ...(opts.args ?? [])],
+    {
+      env: { ...process.env, FORGEWATCH_LOG_FORMAT: 'json', ...env },
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   cleanups.push(async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
