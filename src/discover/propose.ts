@@ -70,11 +70,13 @@ function upstreamsOf(s: NginxServer): UpstreamTarget[] {
   return out;
 }
 
-/** Why a name the block serves is not covered by its certificate, when it is not. */
-function uncovered(name: string, certPath: string | undefined, certs: Findings['certificates']): string | undefined {
+/** Why the block's certificate fails names it serves (every tls check of the block expects them all). */
+function uncovered(names: string[], certPath: string | undefined, certs: Findings['certificates']): string | undefined {
   const cert = certPath ? certs?.get(certPath) : undefined;
-  if (!cert || 'error' in cert || cert.names.some((pattern) => dnsNameMatches(pattern, name))) return undefined;
-  return `already failing: the certificate in ${certPath} covers ${cert.names.join(', ') || 'no DNS name'} but not ${name}`;
+  if (!cert || 'error' in cert) return undefined;
+  const missing = names.filter((n) => !cert.names.some((pattern) => dnsNameMatches(pattern, n)));
+  if (missing.length === 0) return undefined;
+  return `already failing: the certificate in ${certPath} covers ${cert.names.join(', ') || 'no DNS name'} but not ${missing.join(', ')}`;
 }
 
 export function propose(found: Findings): Proposal[] {
@@ -108,12 +110,13 @@ export function propose(found: Findings): Proposal[] {
       });
     }
     // Served-versus-disk drift (renewed but not reloaded) is judged by the tls check, when the file can be read.
+    const blockMissing = uncovered(names, certFile?.path, found.certificates);
     const driftFile = certFile && certRead && !('error' in certRead) ? { cert_file: certFile.path } : {};
     for (const n of server.serverNames.filter((x) => x.checkable)) {
       const source = `nginx: ${place(n)} server_name ${n.name}`;
       if (tlsListen) {
         const portPart = tlsListen.port === 443 ? '' : `:${tlsListen.port}`;
-        const missing = uncovered(n.name, certFile?.path, found.certificates);
+        const missing = uncovered([n.name], certFile?.path, found.certificates);
         add({
           source,
           notes: missing ? [missing] : [],
@@ -127,7 +130,7 @@ export function propose(found: Findings): Proposal[] {
         });
         add({
           source,
-          notes: missing ? [missing] : [],
+          notes: blockMissing ? [blockMissing] : [],
           check: {
             name: checkNameOf(`tls-${n.name}`),
             type: 'tls',
