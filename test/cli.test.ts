@@ -124,7 +124,7 @@ describe('forgewatch check', () => {
     expect(twice.stderr).toContain('--type takes one check type');
   });
 
-  it('without a config file, says so and exits 2 instead of passing on the embedded default', async () => {
+  it('without a config file, says so and exits 2 instead of passing on the discovered default', async () => {
     const empty = tempDir();
     try {
       const res = await runCli(['check'], { cwd: empty.dir, env: { FORGEWATCH_CONFIG: '' } });

@@ -516,7 +516,7 @@ describe('owner details from a prepared /proc tree', () => {
   });
 });
 
-describe('embedded default config', () => {
+describe('the discovered default config', () => {
   it('adds one port check per listening port, once across addresses', async () => {
     // The default keeps the lowest ports: the test's port must be low, or a busy machine would crowd it out.
     const port = await lowestFreePort();

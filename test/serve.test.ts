@@ -79,7 +79,7 @@ const jsonLines = (text: string) =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('forgewatch serve', () => {
-  it('runs the embedded default when no config file exists, and its self-check passes', async () => {
+  it('runs the discovered default when no config file exists, and its self-check passes', async () => {
     const { dir, cleanup } = tempDir();
     let s: Served | undefined;
     try {
@@ -180,7 +180,7 @@ describe('forgewatch serve', () => {
     }
   });
 
-  it('with --listen HOST:0 the embedded self-check dials the port actually bound', async () => {
+  it('with --listen HOST:0 the discovered self-check dials the port actually bound', async () => {
     const { dir, cleanup } = tempDir();
     let s: Served | undefined;
     try {
