@@ -7,7 +7,6 @@
  *      1k-check fleet with a short interval and lease_ttl (the target records who ran what).
  * The nodes log JSON; their logs are dropped once they listen.
  */
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assignChecks } from '../src/cluster/assign.js';
@@ -15,6 +14,9 @@ import type { ClusterView } from '../src/cluster/fleet.js';
 import { startEtcdCluster, type EtcdCluster } from '../test/helpers/etcd.js';
 import { getJson, hitTarget, startFleetNode, type FleetProcess, type HitTarget } from '../test/helpers/fleet.js';
 import { tempDir, waitFor } from '../test/helpers/service.js';
+import { cpuSeconds, row as printRow } from './proc.js';
+
+const row = (label: string, values: Record<string, string | number>) => printRow(label, values, 2);
 
 const CHECKS_STEADY = 10_000;
 /** One node's share of the fleet, for the control that runs alone. */
@@ -24,7 +26,6 @@ const CHECKS_FAILOVER = 1_000;
 const INTERVAL_FAILOVER_S = 5;
 const LEASE_TTL_FAILOVER_S = 3;
 const FLEET = ['web-1', 'web-2', 'web-3'];
-const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 /** The counters that tell what etcd wrote (mvcc) and agreed on (raft proposals); lease renewals skip raft. */
 const ETCD_COUNTERS = [
   'etcd_mvcc_put_total',
@@ -35,22 +36,7 @@ const ETCD_COUNTERS = [
 ] as const;
 type EtcdCounters = Record<(typeof ETCD_COUNTERS)[number], number>;
 
-function row(label: string, values: Record<string, string | number>): void {
-  const shown = Object.entries(values).map(
-    ([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(2)) : v}`,
-  );
-  console.log(`${label.padEnd(44)} ${shown.join('  ')}`);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU seconds (user + system) a process has used; fields after the command name, which may hold spaces. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
 
 /** The etcd members this process started: the helper keeps their handles to itself. */
 function etcdPids(): number[] {

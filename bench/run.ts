@@ -3,6 +3,8 @@
  *   npm run bench            full run (about 5 minutes, the fleet scenario included)
  *   npm run bench -- --quick shorter scheduled phases
  *   npm run bench -- --scenario=fleet   one scenario only (any name of SCENARIOS)
+ *   npm run bench -- --vs-blackbox      also forgewatch against blackbox_exporter on the same target (bench/blackbox.ts)
+ *   npm run bench -- --scenario=scheduled-1k --profile=DIR   CPU and allocation profiles of the scheduled phase
  * Prints probes/s, CPU microseconds per probe (this process only), peak RSS, scheduler lateness and /metrics render time.
  */
 import { fork } from 'node:child_process';
@@ -17,8 +19,14 @@ import { parseConfig } from '../src/config/load.js';
 import { loadConfigFileIsolated } from '../src/config/load-isolated.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { fleetScenario } from './fleet.js';
+import { blackboxScenario } from './blackbox.js';
+import { profilePhase } from './profile.js';
+import { serveMemory } from './serve-memory.js';
+import { row } from './proc.js';
 
 const quick = process.argv.includes('--quick');
+/** Where the scheduled phases write their CPU and allocation profiles (bench/profile.ts), when asked. */
+const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
 
 function configFor(count: number, port: number, interval: string, concurrency: number, expect = ''): string {
   const checks: string[] = [];
@@ -41,14 +49,6 @@ function settle(): void {
 
 function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
-}
-
-function row(label: string, values: Record<string, string | number>): void {
-  console.log(
-    `${label.padEnd(44)} ${Object.entries(values)
-      .map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(1)) : v}`)
-      .join('  ')}`,
-  );
 }
 
 async function burst(count: number, port: number, concurrency: number, expect = ''): Promise<void> {
@@ -86,6 +86,7 @@ async function scheduled(count: number, port: number, interval: string, seconds:
   let runs = 0;
   monitor.onResult(() => runs++);
   const scheduler = new Scheduler(monitor);
+  const profile = profileDir ? await profilePhase(profileDir, `scheduled-${count}`) : undefined;
   const cpu0 = cpuMicros();
   const t0 = performance.now();
   scheduler.start();
@@ -96,6 +97,7 @@ async function scheduled(count: number, port: number, interval: string, seconds:
   clearInterval(sampler);
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = cpuMicros() - cpu0;
+  const profiles = await profile?.stop();
   const m0 = performance.now();
   await metrics.render();
   const renderMs = performance.now() - m0;
@@ -112,6 +114,7 @@ async function scheduled(count: number, port: number, interval: string, seconds:
     heap_end_MiB: process.memoryUsage().heapUsed / 1024 / 1024,
     metrics_render_ms: renderMs,
   });
+  if (profiles) console.log(`  profiles: ${profiles.join(' ')}`);
   await monitor.close();
 }
 
@@ -147,8 +150,15 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', quick ? 11 : 21),
   'scheduled-10k': (port) => scheduled(10_000, port, '60s', quick ? 30 : 65),
+  // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
+  'serve-1k': (port) => serveMemory(port, 1000),
+  'serve-10k': (port) => serveMemory(port, 10_000),
   // Real `forgewatch serve` processes over a real etcd: CPU per node against one node alone, etcd writes, failover.
   fleet: (port) => fleetScenario(port, quick),
+};
+/** Only with --vs-blackbox (or asked by name): it needs Debian's prometheus-blackbox-exporter. */
+const OPTIONAL: Record<string, (port: number) => Promise<void>> = {
+  'vs-blackbox': () => blackboxScenario(quick),
 };
 
 /** Each scenario runs in a fresh process so its peak RSS and CPU are its own. */
@@ -157,19 +167,25 @@ async function main(): Promise<void> {
   // With the target's port given, this process is the scenario's own (forked below).
   if (only && process.env.FORGEWATCH_BENCH_PORT) {
     const port = Number(process.env.FORGEWATCH_BENCH_PORT);
-    await SCENARIOS[only]?.(port);
+    await (SCENARIOS[only] ?? OPTIONAL[only])?.(port);
     return;
   }
   const target = fork(fileURLToPath(new URL('./target-server.js', import.meta.url)), { stdio: 'inherit' });
   const port = await new Promise<number>((resolve) => target.once('message', (m: { port: number }) => resolve(m.port)));
   console.log(`forgewatch bench — node ${process.version}, target on 127.0.0.1:${port} (separate process)\n`);
   try {
-    for (const name of only ? [only] : Object.keys(SCENARIOS)) {
-      const child = fork(fileURLToPath(import.meta.url), [`--scenario=${name}`, ...(quick ? ['--quick'] : [])], {
-        env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) },
-        stdio: 'inherit',
-        execArgv: ['--expose-gc'],
-      });
+    const names = only ? [only] : Object.keys(SCENARIOS);
+    if (process.argv.includes('--vs-blackbox') && !names.includes('vs-blackbox')) names.push('vs-blackbox');
+    for (const name of names) {
+      const child = fork(
+        fileURLToPath(import.meta.url),
+        [`--scenario=${name}`, ...process.argv.filter((a) => a === '--quick' || a.startsWith('--profile='))],
+        {
+          env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) },
+          stdio: 'inherit',
+          execArgv: ['--expose-gc'],
+        },
+      );
       await new Promise((resolve) => child.once('exit', resolve));
     }
   } finally {

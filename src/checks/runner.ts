@@ -44,24 +44,21 @@ export async function runProbe(
 ): Promise<ProbeResult> {
   const release = await limiter.acquire();
   const started = performance.now();
-  const run = deadline(shutdown, check.timeout);
+  /** Settles the run's result early when the probe ignores its abort past the grace period. */
+  let settle: ((result: ProbeResult) => void) | undefined;
+  const run = deadline(shutdown, check.timeout, {
+    graceMs: GRACE_MS,
+    onOverdue: () =>
+      settle?.(
+        failed(`timeout after ${formatDuration(check.timeout)} (the probe did not stop in time)`, undefined, started),
+      ),
+  });
   const { signal } = run;
-  let guard: NodeJS.Timeout | undefined;
   try {
-    const overdue = new Promise<ProbeResult>((resolve) => {
-      guard = setTimeout(
-        () =>
-          resolve(
-            failed(
-              `timeout after ${formatDuration(check.timeout)} (the probe did not stop in time)`,
-              undefined,
-              started,
-            ),
-          ),
-        check.timeout + GRACE_MS,
-      );
+    return await new Promise<ProbeResult>((resolve, reject) => {
+      settle = resolve;
+      kind.probe(check, { signal, memo }).then(resolve, reject);
     });
-    return await Promise.race([kind.probe(check, { signal, memo }), overdue]);
   } catch (err) {
     if (run.timedOut) return failed(`timeout after ${formatDuration(check.timeout)}`, undefined, started);
     if (shutdown.aborted) return failed('cancelled: forgewatch is shutting down', undefined, started);
@@ -71,7 +68,6 @@ export async function runProbe(
       started,
     );
   } finally {
-    clearTimeout(guard);
     run.done();
     release();
   }

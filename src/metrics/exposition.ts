@@ -33,15 +33,33 @@ function number(v: number): string {
   return String(v);
 }
 
+/** The `# HELP` and `# TYPE` lines of a family. */
+export function familyHeader(f: Pick<Family, 'name' | 'help' | 'type'>): string {
+  return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+}
+
+/** What goes before each label value of a family's samples: `{check="`, `,phase="`... */
+export function labelPrefixes(labelNames: readonly string[]): string[] {
+  return labelNames.map((l, i) => `${i === 0 ? '{' : ','}${l}="`);
+}
+
+/** One sample line; `prefixes` from labelPrefixes() of the family's label names. */
+export function sampleLine(
+  name: string,
+  prefixes: readonly string[],
+  values: readonly string[],
+  value: number,
+): string {
+  let line = name;
+  for (let i = 0; i < prefixes.length; i++) line += `${prefixes[i] as string}${escapeLabel(values[i] ?? '')}"`;
+  if (prefixes.length > 0) line += '}';
+  return `${line} ${number(value)}\n`;
+}
+
 /** One family in the text format; empty when it has no samples, as prom-client leaves out nothing but HELP and TYPE. */
 export function renderFamily(f: Family): string {
-  const parts: string[] = [`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`];
-  const prefixes = f.labelNames.map((l, i) => `${i === 0 ? '{' : ','}${l}="`);
-  for (const s of f.samples()) {
-    let line = f.name;
-    for (let i = 0; i < prefixes.length; i++) line += `${prefixes[i] as string}${escapeLabel(s.values[i] ?? '')}"`;
-    if (prefixes.length > 0) line += '}';
-    parts.push(`${line} ${number(s.value)}\n`);
-  }
+  const parts: string[] = [familyHeader(f)];
+  const prefixes = labelPrefixes(f.labelNames);
+  for (const s of f.samples()) parts.push(sampleLine(f.name, prefixes, s.values, s.value));
   return parts.join('');
 }

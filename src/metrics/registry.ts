@@ -6,8 +6,8 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import { probeKinds } from '../probes/index.js';
-import type { MetricSpec, Observation, Status } from '../probes/types.js';
-import { renderFamily, type Family, type Sample } from './exposition.js';
+import type { MetricSpec, Observation } from '../probes/types.js';
+import { CheckSeries, type RunCounts } from './check-series.js';
 
 /** What the fleet series are read from (src/cluster/fleet.ts). */
 export interface ClusterGauges {
@@ -18,9 +18,6 @@ export interface ClusterGauges {
   readonly handovers: number;
 }
 
-const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
-type RunResult = Status;
-const RUN_RESULTS: readonly RunResult[] = ['ok', 'warn', 'fail'];
 /**
  * prom-client's default metrics that are gauges named like counters: `promtool check metrics` rejects
  * them, and each is the sum of its un-suffixed sibling (nodejs_active_handles etc.), which stays.
@@ -34,12 +31,12 @@ const MISNAMED_DEFAULTS = [
 export class Metrics {
   /** prom-client's own metrics and the few service-wide ones; alert channels register theirs here too. */
   readonly registry = new Registry();
-  /** The per-check families, rendered without prom-client (see exposition.ts). */
-  private readonly families: Family[] = [];
-  /** Latest observations per check, indexed by metric name. */
-  private readonly latest = new Map<string, Map<string, Observation[]>>();
+  /** The per-check families, rendered without prom-client and kept as text per check (see check-series.ts). */
+  private readonly series: CheckSeries;
+  /** Observations of each check's latest result. */
+  private readonly latest = new Map<string, readonly Observation[]>();
   /** Runs per check by result, under the type they were counted as. */
-  private readonly runs = new Map<string, { type: string; counts: Record<RunResult, number> }>();
+  private readonly runs = new Map<string, RunCounts>();
   private readonly reloadOk: Gauge;
   private readonly reloadAt: Gauge;
 
@@ -50,59 +47,12 @@ export class Metrics {
   constructor(
     private readonly monitor: Monitor,
     scheduler?: Scheduler,
-    private readonly location?: string,
+    location?: string,
   ) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
-    const views = () => this.monitor.views();
+    this.series = new CheckSeries(declaredMetrics(), location);
     const runs = this.runs;
-    this.checkFamily(
-      'forgewatch_check_up',
-      'Whether the last run of the check passed (1 for ok or warn, 0 for fail).',
-      ['check', 'type'],
-      function* () {
-        for (const v of views())
-          if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.status === 'fail' ? 0 : 1 };
-      },
-    );
-    this.checkFamily(
-      'forgewatch_check_status',
-      'Settled status of the check after thresholds: 1 on the current status.',
-      ['check', 'type', 'status'],
-      function* () {
-        for (const v of views())
-          for (const status of STATUSES)
-            yield { values: [v.check.name, v.check.type, status], value: v.state.status === status ? 1 : 0 };
-      },
-    );
-    this.checkFamily(
-      'forgewatch_check_duration_seconds',
-      'Duration of the last run of the check.',
-      ['check', 'type'],
-      function* () {
-        for (const v of views())
-          if (v.last) yield { values: [v.check.name, v.check.type], value: v.last.result.timings.total ?? 0 };
-      },
-    );
-    // Every result of a check that ran is exported, zeros included, so rate() sees a first failure.
-    this.checkFamily(
-      'forgewatch_check_runs_total',
-      'Runs of each check by result.',
-      ['check', 'type', 'result'],
-      function* () {
-        for (const [check, { type, counts }] of runs)
-          for (const result of RUN_RESULTS) yield { values: [check, type, result], value: counts[result] };
-      },
-      'counter',
-    );
-    this.checkFamily(
-      'forgewatch_check_last_run_timestamp_seconds',
-      'Unix time the check last finished a run.',
-      ['check'],
-      function* () {
-        for (const v of views()) if (v.last) yield { values: [v.check.name], value: Date.parse(v.last.at) / 1000 };
-      },
-    );
     const reg = [this.registry];
     this.reloadOk = new Gauge({
       name: 'forgewatch_config_last_reload_successful',
@@ -146,25 +96,19 @@ export class Metrics {
         },
       });
     }
-    for (const spec of declaredMetrics()) this.probeFamily(spec);
-
     monitor.onResult((rec) => {
       const counted = runs.get(rec.check.name);
       if (counted && counted.type === rec.check.type) counted.counts[rec.result.status]++;
       else
         runs.set(rec.check.name, { type: rec.check.type, counts: { ok: 0, warn: 0, fail: 0, [rec.result.status]: 1 } });
-      const byMetric = new Map<string, Observation[]>();
-      for (const o of rec.result.observations) {
-        const list = byMetric.get(o.metric);
-        if (list) list.push(o);
-        else byMetric.set(o.metric, [o]);
-      }
-      this.latest.set(rec.check.name, byMetric);
+      this.latest.set(rec.check.name, rec.result.observations);
+      this.series.changed(rec.check.name);
     });
     monitor.onConfig((config) => {
       const live = new Map(config.checks.map((c) => [c.name, c.type]));
       for (const name of [...this.latest.keys()]) if (!live.has(name)) this.latest.delete(name);
       for (const [name, { type }] of [...runs]) if (live.get(name) !== type) runs.delete(name);
+      this.series.keepOnly(new Set(live.keys()));
     });
   }
 
@@ -208,59 +152,19 @@ export class Metrics {
     if (ok) this.reloadAt.set(Date.now() / 1000);
   }
 
-  /** Yields to the event loop between families: a scrape of thousands of checks must not stall the scheduler. */
+  /** Yields to the event loop now and then: a scrape of thousands of checks must not stall the scheduler. */
   async render(): Promise<string> {
-    const parts = [await this.registry.metrics()];
-    for (const family of this.families) {
-      parts.push(renderFamily(family));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return parts.join('');
+    const head = await this.registry.metrics();
+    const checks = this.monitor.views().map((view) => ({
+      view,
+      runs: this.runs.get(view.check.name),
+      observations: this.latest.get(view.check.name),
+    }));
+    return head + (await this.series.render(checks, () => new Promise((resolve) => setImmediate(resolve))));
   }
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  private family(
-    name: string,
-    help: string,
-    labelNames: readonly string[],
-    samples: () => Iterable<Sample>,
-    type: Family['type'] = 'gauge',
-  ): void {
-    this.families.push({ name, help, type, labelNames, samples });
-  }
-
-  /** A family of per-check series: a fleet node adds its location to each. */
-  private checkFamily(
-    name: string,
-    help: string,
-    labelNames: readonly string[],
-    samples: () => Iterable<Sample>,
-    type: Family['type'] = 'gauge',
-  ): void {
-    const location = this.location;
-    if (location === undefined) return this.family(name, help, labelNames, samples, type);
-    this.family(
-      name,
-      help,
-      [...labelNames, 'location'],
-      function* () {
-        for (const sample of samples()) yield { ...sample, values: [...sample.values, location] };
-      },
-      type,
-    );
-  }
-
-  private probeFamily(spec: MetricSpec): void {
-    const latest = this.latest;
-    this.checkFamily(spec.name, spec.help, ['check', ...spec.labelNames], function* () {
-      for (const [check, byMetric] of latest) {
-        for (const o of byMetric.get(spec.name) ?? [])
-          yield { values: [check, ...spec.labelNames.map((l) => o.labels?.[l] ?? '')], value: o.value };
-      }
-    });
   }
 }
 

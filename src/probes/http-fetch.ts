@@ -51,6 +51,13 @@ export interface FetchOptions {
   state: RunState;
 }
 
+/**
+ * What a finished request's connection is destroyed with. UND_ERR_INFO tells undici it is no failure; its stack is
+ * read once here, as Node's stream destroy() reads the stack of the error it is given.
+ */
+const RESPONSE_COMPLETE = Object.assign(new Error('response complete'), { code: 'UND_ERR_INFO' });
+void RESPONSE_COMPLETE.stack;
+
 export function portOf(url: URL): number {
   return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
 }
@@ -140,8 +147,9 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
       chunks.push(chunk as Buffer);
     }
     add(state, 'transfer', (performance.now() - headersAt) / 1000);
-    // A graceful close: destroy() would build an error (and its stack) on every successful probe.
-    client.close().catch(() => undefined);
+    // The response is complete: the connection goes. Both close() and a bare destroy() build an error with its
+    // stack on every probe; one shared error, marked informational so undici fails nothing with it, costs nothing.
+    client.destroy(RESPONSE_COMPLETE).catch(() => undefined);
     return {
       url,
       status: res.statusCode,

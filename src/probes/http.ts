@@ -189,9 +189,18 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
     ...(code ? { code } : {}),
     timings,
     details,
-    observations: [...runObservations(state, PHASES), ...(hop.tls?.observations ?? [])],
+    observations: [...runObservations(state, phasesOfRun(state)), ...(hop.tls?.observations ?? [])],
   } satisfies ProbeResult<HttpMetricName>;
 };
+
+/**
+ * The phases a successful run reports as series: all of them, but TLS only when some hop spoke it. The tls phase of a
+ * plain http:// check is always 0, a series per check that no panel or rule learns anything from.
+ */
+function phasesOfRun(state: RunState): readonly TimedPhase[] {
+  return state.measured.has('tls') ? PHASES : PLAIN_PHASES;
+}
+const PLAIN_PHASES = PHASES.filter((p) => p !== 'tls');
 
 /** Status code (when one came) and phase durations: every phase after a success, the measured ones after a failure. */
 function runObservations(state: RunState, phases: readonly TimedPhase[]): Observation<HttpMetricName>[] {

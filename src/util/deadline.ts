@@ -12,12 +12,23 @@ interface Deadline {
   done(): void;
 }
 
-export function deadline(parent: AbortSignal, ms: number): Deadline {
+/** Called `graceMs` after the deadline aborted the signal, unless done() came first. */
+export interface Overdue {
+  graceMs: number;
+  onOverdue: () => void;
+}
+
+/**
+ * One timer serves both the deadline and, when given, the overdue call after it: a run that ends in time (nearly
+ * every one) arms and clears a single timer.
+ */
+export function deadline(parent: AbortSignal, ms: number, overdue?: Overdue): Deadline {
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  let timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new DOMException(`timeout after ${formatDuration(ms)}`, 'TimeoutError'));
+    if (overdue) timer = setTimeout(overdue.onOverdue, overdue.graceMs);
   }, ms);
   const onParent = () => controller.abort(parent.reason);
   if (parent.aborted) onParent();
