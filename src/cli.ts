@@ -65,7 +65,7 @@ usage:
   forgewatch [serve] [-c PATH] [--listen HOST:PORT] [--log-format json|text]
   forgewatch check   [-c PATH] [--json] [--wide] [--name N]... [--type T] [--label K:V]... [--wait 120s]
   forgewatch validate [PATH | -c PATH]
-  forgewatch discover [--nginx auto|off|PATH] [--letsencrypt DIR] [--docker SOCKET|off] [--write PATH] [--json]
+  forgewatch discover [--nginx auto|off|PATH] [--letsencrypt DIR|off] [--docker SOCKET|off] [--write PATH] [--json]
   forgewatch init    [PATH] [--force]
   forgewatch cluster status [--url URL] [--json]
   forgewatch COMMAND --help   that command's options

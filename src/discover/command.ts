@@ -21,7 +21,7 @@ export interface DiscoverFlags {
 
 export class DiscoverUsageError extends Error {}
 
-export const DISCOVER_USAGE = `forgewatch discover [--nginx auto|off|PATH] [--letsencrypt DIR] [--docker SOCKET|off] [--write PATH] [--force] [--json]
+export const DISCOVER_USAGE = `forgewatch discover [--nginx auto|off|PATH] [--letsencrypt DIR|off] [--docker SOCKET|off] [--write PATH] [--force] [--json]
 
 Reads this machine and prints a commented config with the checks it proposes, each saying where it came from:
   --nginx auto|off|PATH   auto (default) runs nginx -T; PATH is a config file or saved nginx -T output

@@ -186,9 +186,11 @@ export function proposeLocal(
   for (const p of (found.ports ?? []).filter((x) => !used.has(x.port)).slice(0, MAX_LISTENER_CHECKS)) {
     const container = containerOf(containers, p.port, p);
     const owner = ownerOf(p, container);
-    const who = p.owner ? `${p.owner.process}${p.owner.unit ? ` (${p.owner.unit})` : ''}` : 'a listener';
+    const who = p.owner
+      ? `${p.owner.process}${p.owner.unit ? ` (${p.owner.unit})` : ''} listening`
+      : 'listening (its owner is not visible to this user)';
     add({
-      source: `ports: ${who} listening on ${hostPort(p.host, p.port)}`,
+      source: `ports: ${who} on ${hostPort(p.host, p.port)}`,
       notes: [],
       check: {
         name: checkNameOf(`port-${p.port}`),
