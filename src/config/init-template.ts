@@ -1,5 +1,24 @@
 /** The annotated forgewatch.yaml that `forgewatch init` writes, modelled on a typical deployment:
  * a backend container on :8000, a frontend on :3001, nginx terminating TLS for the public hosts. */
+/** Where alerts go, commented out: channels are the reader's to choose (also ends discover's output). */
+export const ALERTS_EXAMPLE = `# Alerts when a check regresses and when it recovers (see docs/alerts.md); uncomment to use:
+# alerts:
+#   channels:
+#     - name: ops-mail
+#       type: email
+#       smtp:                     # one key per line: inside { } a \${VAR} must be quoted, "\${VAR}"
+#         host: smtp.example.com
+#         port: 587
+#         secure: starttls
+#         user: alerts
+#         password: \${SMTP_PASSWORD}
+#       from: forgewatch@example.com
+#       to: [ops@example.com]
+#     - name: ops-slack
+#       type: slack
+#       webhook_url: \${SLACK_WEBHOOK_URL}
+`;
+
 export const INIT_TEMPLATE = `# forgewatch.yaml — what to watch, and how often.
 # Durations: 250ms 30s 5m 1h 7d. Sizes: 512KiB 1MiB.
 # \${VAR} reads an environment variable (a missing one is an error; \${VAR:-default} gives a default,
@@ -86,20 +105,4 @@ checks:
     owner: { container: forgetrace-backend }
     bind: loopback
 
-# Alerts when a check regresses and when it recovers (see docs/alerts.md); uncomment to use:
-# alerts:
-#   channels:
-#     - name: ops-mail
-#       type: email
-#       smtp:                     # one key per line: inside { } a \${VAR} must be quoted, "\${VAR}"
-#         host: smtp.example.com
-#         port: 587
-#         secure: starttls
-#         user: alerts
-#         password: \${SMTP_PASSWORD}
-#       from: forgewatch@example.com
-#       to: [ops@example.com]
-#     - name: ops-slack
-#       type: slack
-#       webhook_url: \${SLACK_WEBHOOK_URL}
-`;
+${ALERTS_EXAMPLE}`;

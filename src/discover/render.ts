@@ -5,25 +5,8 @@
  */
 import { stringify } from 'yaml';
 import type { Discovery } from './index.js';
+import { ALERTS_EXAMPLE } from '../config/init-template.js';
 import { proposalsYaml } from './propose.js';
-
-const ALERTS_BLOCK = `# Where alerts go: uncomment one channel and fill it in (see docs/alerts.md).
-# alerts:
-#   channels:
-#     - name: ops-email
-#       type: email
-#       smtp:
-#         host: smtp.example.com
-#         port: 587
-#         secure: starttls
-#         user: alerts
-#         password: \${SMTP_PASSWORD}
-#       from: forgewatch@example.com
-#       to: [ops@example.com]
-#     - name: ops-slack
-#       type: slack
-#       webhook_url: \${SLACK_WEBHOOK_URL}
-`;
 
 export function sourceLines(d: Discovery): string[] {
   return d.sources.map((s) =>
@@ -40,5 +23,5 @@ export function discoveredYaml(d: Discovery, header: readonly string[] = []): st
     '',
   ];
   const checks = d.proposals.length ? proposalsYaml(d.proposals, (v) => stringify(v)) : 'checks: []\n';
-  return `${lines.join('\n')}\n${checks}\n${ALERTS_BLOCK}`;
+  return `${lines.join('\n')}\n${checks}\n${ALERTS_EXAMPLE}`;
 }
