@@ -204,6 +204,7 @@ interface PemFile {
 
 /** Certificate files read on every run (ca_file, cert_file), parsed again only when they changed. */
 const pemFiles = new Map<string, PemFile>();
+const SETTLED_MS = 1000;
 
 /**
  * The certificates in a PEM file, read and parsed only when the file changed (its inode, size or
@@ -217,6 +218,9 @@ export async function readPemFileIfChanged(file: string, since?: number): Promis
   const known = pemFiles.get(file);
   if (known?.version === version) return known.certs;
   const certs = readPemWithStats(file, stats);
+  // File times tick coarsely (a few ms): a file changed that recently may change again with the
+  // same times and size, so it is remembered only once its last change is safely in the past.
+  if (Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLED_MS) return certs;
   if (pemFiles.size >= 64) pemFiles.clear();
   pemFiles.set(file, { version, certs });
   // A failed read is not remembered: the next run tries again.

@@ -83,17 +83,24 @@ function buildStore(certs: readonly X509Certificate[], base?: TrustStore): Trust
   return { anchors, fingerprints };
 }
 
-/** Stores built on the system roots per set of extra anchors (as readAnchors returns them, reused while unchanged). */
-const extended = new WeakMap<readonly X509Certificate[], { base: TrustStore; store: TrustStore }>();
+/**
+ * Stores built on the system roots per set of extra anchors, by their fingerprints: the same anchors
+ * read again (a ca_file rewritten with the same content, or listed by several checks) give the same
+ * store, and so the verdicts remembered for it.
+ */
+const extended = new Map<string, { base: TrustStore; store: TrustStore }>();
+const MAX_EXTENDED = 64;
 
 /** The system roots (Node's and the system bundle) plus `extra` (a check's ca_file). */
 export function trustStore(extra: readonly X509Certificate[] = []): TrustStore {
   const base = system().store;
   if (extra.length === 0) return base;
-  const known = extended.get(extra);
+  const key = extra.map((c) => c.fingerprint256).join(' ');
+  const known = extended.get(key);
   if (known?.base === base) return known.store;
   const store = buildStore(extra, base);
-  extended.set(extra, { base, store });
+  if (extended.size >= MAX_EXTENDED) extended.clear();
+  extended.set(key, { base, store });
   return store;
 }
 
