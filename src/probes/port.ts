@@ -17,6 +17,7 @@ import {
   type Listener,
 } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
+import { deadline } from '../util/deadline.js';
 import {
   containerOf,
   describeOwner,
@@ -87,9 +88,9 @@ async function connects(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<{ listening: boolean; address: string; error?: string }> {
-  const own = AbortSignal.timeout(timeoutMs);
+  const own = deadline(signal, timeoutMs);
   try {
-    const d = await dial({ host, port: portNo, signal: AbortSignal.any([signal, own]) });
+    const d = await dial({ host, port: portNo, signal: own.signal });
     d.socket.destroy();
     return { listening: true, address: d.address };
   } catch (err) {
@@ -98,8 +99,10 @@ async function connects(
     return {
       listening: false,
       address: host,
-      error: own.aborted ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
+      error: own.timedOut ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
     };
+  } finally {
+    own.done();
   }
 }
 
