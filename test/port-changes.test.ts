@@ -3,7 +3,7 @@
  * the socket, the listener table) never hides what changed before the next.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,38 @@ describe('port checks over changes between runs', () => {
     expect(second.result.details.owner).toMatchObject({ pid: childPid, process: 'python3' });
     expect(second.result.reason).toBe(`127.0.0.1:${port} listening, held by python3 handover.py (pid ${childPid})`);
     process.kill(childPid, 'SIGKILL');
+  });
+
+  it('names the program a holder became when it ran exec, keeping the socket', async () => {
+    const renamed = path.join(scratch.dir, 'renamed-server');
+    symlinkSync('/usr/bin/python3', renamed);
+    const script = path.join(scratch.dir, 'reexec.py');
+    writeFileSync(
+      script,
+      [
+        'import os, socket, sys',
+        's = socket.socket()',
+        's.bind(("127.0.0.1", 0))',
+        's.listen()',
+        's.set_inheritable(True)',
+        'print(s.getsockname()[1], flush=True)',
+        'sys.stdin.readline()',
+        `os.execv(${JSON.stringify(renamed)}, ["renamed-server", "-c", "import time; print('ready', flush=True); time.sleep(600)"])`,
+      ].join('\n'),
+    );
+    const child = spawn('/usr/bin/python3', ['-u', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
+    const next = lines(child);
+    const port = Number(await next());
+
+    const before = await portCheck(`port: ${port}`);
+    expect(before.result.details.owner).toMatchObject({ pid: child.pid, process: 'python3' });
+
+    child.stdin?.write('\n');
+    expect(await next()).toBe('ready');
+    const after = await portCheck(`port: ${port}\nowner: { process: renamed-server }`);
+    expect(after.result.status).toBe('ok');
+    expect(after.result.details.owner).toMatchObject({ pid: child.pid, process: 'renamed-server' });
   });
 
   it('names the new holder when another process takes the port over', async () => {

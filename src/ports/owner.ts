@@ -3,7 +3,7 @@
  * its systemd unit and container id from /proc/PID/cgroup. The /proc root is a parameter so forgewatch
  * can read a host /proc mounted elsewhere.
  */
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -99,23 +99,35 @@ interface KnownHolder {
   pid: number;
   fd: string;
   owner: ProcessInfo;
+  /** The process's comm as read then: a process that ran exec since is described again. */
+  comm: string;
 }
 
 /**
  * The holder last found for each socket (by /proc root and inode). Scanning every process's fds costs
- * milliseconds; one readlink of the remembered fd says whether that process still holds the socket.
- * A holder that exited, closed it or handed it on fails that test and the full scan runs again; a new
- * listener is a new socket, with an inode of its own.
+ * milliseconds; one readlink of the remembered fd says whether that process still holds the socket,
+ * and its comm whether it is still the same program. A holder that exited, closed it, handed it on or
+ * ran exec fails that test and the full scan runs again; a new listener is a new socket, with an inode
+ * of its own.
  */
 const knownHolders = new Map<string, KnownHolder>();
 const MAX_KNOWN_HOLDERS = 4096;
 /** Scans in progress, so checks of one port running together share one. */
 const scans = new Map<string, Promise<OwnerSearch>>();
 
+function commOf(procRoot: string, pid: number): string {
+  try {
+    return readFileSync(path.join(procRoot, String(pid), 'comm'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function stillHolds(procRoot: string, known: KnownHolder, target: string): boolean {
   try {
-    // Synchronous: one readlink in /proc costs less than a trip to the thread pool.
-    return readlinkSync(path.join(procRoot, String(known.pid), 'fd', known.fd)) === target;
+    // Synchronous: a readlink and a small read in /proc cost less than trips to the thread pool.
+    const dir = path.join(procRoot, String(known.pid));
+    return readlinkSync(path.join(dir, 'fd', known.fd)) === target && commOf(procRoot, known.pid) === known.comm;
   } catch {
     return false;
   }
@@ -134,9 +146,10 @@ async function scanForOwner(inode: number, procRoot: string, key: string): Promi
     const hit = found.findIndex((f) => f !== undefined && f !== 'unreadable');
     if (hit >= 0) {
       const pid = Number(batch[hit]);
+      const comm = commOf(procRoot, pid);
       const owner = await describeProcess(pid, procRoot);
       if (knownHolders.size >= MAX_KNOWN_HOLDERS) knownHolders.clear();
-      knownHolders.set(key, { pid, fd: found[hit] as string, owner });
+      knownHolders.set(key, { pid, fd: found[hit] as string, owner, comm });
       return { owner, unreadable };
     }
   }
