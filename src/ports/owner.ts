@@ -3,6 +3,7 @@
  * its systemd unit and container id from /proc/PID/cgroup. The /proc root is a parameter so forgewatch
  * can read a host /proc mounted elsewhere.
  */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -70,13 +71,14 @@ async function describeProcess(pid: number, procRoot = '/proc'): Promise<Process
   };
 }
 
-async function holds(procRoot: string, pid: string, target: string): Promise<boolean | 'unreadable'> {
+/** The fd of `pid` that links to `target`; 'unreadable' when the fd table may not be read. */
+async function heldFd(procRoot: string, pid: string, target: string): Promise<string | 'unreadable' | undefined> {
   let fds: string[];
   try {
     fds = await readdir(path.join(procRoot, pid, 'fd'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'EACCES' || code === 'EPERM' ? 'unreadable' : false;
+    return code === 'EACCES' || code === 'EPERM' ? 'unreadable' : undefined;
   }
   // Root without CAP_SYS_PTRACE may list another root process's fds but not read where they point.
   let denied = false;
@@ -88,25 +90,86 @@ async function holds(procRoot: string, pid: string, target: string): Promise<boo
       }),
     ),
   );
-  if (links.includes(target)) return true;
-  return denied ? 'unreadable' : false;
+  const at = links.indexOf(target);
+  if (at >= 0) return fds[at];
+  return denied ? 'unreadable' : undefined;
 }
 
-/** Finds the process holding socket `inode` (the lowest pid when several share it, as after fork). */
-export async function findSocketOwner(inode: number, procRoot = '/proc', signal?: AbortSignal): Promise<OwnerSearch> {
-  if (!inode) return { unreadable: 0 };
+interface KnownHolder {
+  pid: number;
+  fd: string;
+  owner: ProcessInfo;
+  /** The process's comm as read then: a process that ran exec since is described again. */
+  comm: string;
+}
+
+/**
+ * The holder last found for each socket (by /proc root and inode). Scanning every process's fds costs
+ * milliseconds; one readlink of the remembered fd says whether that process still holds the socket,
+ * and its comm whether it is still the same program. A holder that exited, closed it, handed it on or
+ * ran exec fails that test and the full scan runs again; a new listener is a new socket, with an inode
+ * of its own.
+ */
+const knownHolders = new Map<string, KnownHolder>();
+const MAX_KNOWN_HOLDERS = 4096;
+/** Scans in progress, so checks of one port running together share one. */
+const scans = new Map<string, Promise<OwnerSearch>>();
+
+function commOf(procRoot: string, pid: number): string {
+  try {
+    return readFileSync(path.join(procRoot, String(pid), 'comm'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function stillHolds(procRoot: string, known: KnownHolder, target: string): boolean {
+  try {
+    // Synchronous: a readlink and a small read in /proc cost less than trips to the thread pool.
+    const dir = path.join(procRoot, String(known.pid));
+    return readlinkSync(path.join(dir, 'fd', known.fd)) === target && commOf(procRoot, known.pid) === known.comm;
+  } catch {
+    return false;
+  }
+}
+
+async function scanForOwner(inode: number, procRoot: string, key: string): Promise<OwnerSearch> {
   const target = `socket:[${inode}]`;
   const pids = (await readdir(procRoot).catch(() => [] as string[]))
     .filter((p) => /^\d+$/.test(p))
     .sort((a, b) => Number(a) - Number(b));
   let unreadable = 0;
   for (let i = 0; i < pids.length; i += BATCH) {
-    signal?.throwIfAborted();
     const batch = pids.slice(i, i + BATCH);
-    const found = await Promise.all(batch.map((pid) => holds(procRoot, pid, target)));
+    const found = await Promise.all(batch.map((pid) => heldFd(procRoot, pid, target)));
     unreadable += found.filter((f) => f === 'unreadable').length;
-    const hit = found.indexOf(true);
-    if (hit >= 0) return { owner: await describeProcess(Number(batch[hit]), procRoot), unreadable };
+    const hit = found.findIndex((f) => f !== undefined && f !== 'unreadable');
+    if (hit >= 0) {
+      const pid = Number(batch[hit]);
+      const comm = commOf(procRoot, pid);
+      const owner = await describeProcess(pid, procRoot);
+      if (knownHolders.size >= MAX_KNOWN_HOLDERS) knownHolders.clear();
+      knownHolders.set(key, { pid, fd: found[hit] as string, owner, comm });
+      return { owner, unreadable };
+    }
   }
+  knownHolders.delete(key);
   return { unreadable };
+}
+
+/** Finds the process holding socket `inode` (the lowest pid when several share it, as after fork). */
+export async function findSocketOwner(inode: number, procRoot = '/proc', signal?: AbortSignal): Promise<OwnerSearch> {
+  if (!inode) return { unreadable: 0 };
+  const key = `${inode}\0${procRoot}`;
+  const known = knownHolders.get(key);
+  if (known && stillHolds(procRoot, known, `socket:[${inode}]`)) return { owner: known.owner, unreadable: 0 };
+  signal?.throwIfAborted();
+  let scan = scans.get(key);
+  if (!scan) {
+    scan = scanForOwner(inode, procRoot, key).finally(() => scans.delete(key));
+    scans.set(key, scan);
+  }
+  const found = await scan;
+  signal?.throwIfAborted();
+  return found;
 }

@@ -2,7 +2,7 @@
  * TCP listeners from the kernel's /proc/net/tcp and tcp6. Addresses are hex: IPv4 one little-endian
  * 32-bit word, IPv6 four of them; ports are big-endian hex. State 0A is LISTEN.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatIPv6 } from '../util/address.js';
@@ -32,21 +32,32 @@ export function decodeIPv6(hex: string): string {
   return formatIPv6(groups);
 }
 
-/** Parses the text of /proc/net/tcp or tcp6 into its listening sockets. */
-export function parseProcNetTcp(text: string, family: 4 | 6): Listener[] {
-  const out: Listener[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[3] !== LISTEN) continue;
-    const [addrHex, portHex] = (f[1] as string).split(':');
-    if (!addrHex || !portHex || addrHex.length !== (family === 4 ? 8 : 32)) continue;
-    out.push({
+/** One row of /proc/net/tcp or tcp6: its state and, for a listener, the socket. */
+function parseRow(line: string, family: 4 | 6): { state: string; listener?: Listener } | undefined {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 10) return undefined;
+  const state = f[3] as string;
+  if (state !== LISTEN) return { state };
+  const [addrHex, portHex] = (f[1] as string).split(':');
+  if (!addrHex || !portHex || addrHex.length !== (family === 4 ? 8 : 32)) return { state };
+  return {
+    state,
+    listener: {
       family,
       address: family === 4 ? decodeIPv4(addrHex) : decodeIPv6(addrHex),
       port: parseInt(portHex, 16),
       uid: Number(f[7]),
       inode: Number(f[9]),
-    });
+    },
+  };
+}
+
+/** Parses the text of /proc/net/tcp or tcp6 into its listening sockets. */
+export function parseProcNetTcp(text: string, family: 4 | 6): Listener[] {
+  const out: Listener[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const listener = parseRow(line, family)?.listener;
+    if (listener) out.push(listener);
   }
   return out;
 }
@@ -71,15 +82,83 @@ export async function readListeners(procRoot = '/proc'): Promise<Listener[]> {
   return lists.flat();
 }
 
+/**
+ * States the kernel prints while it walks its listening table: listeners, and on old kernels the
+ * half-open connections (SYN_RECV) under each. Every other state comes after the last listener.
+ */
+const LISTENING_SECTION = new Set([LISTEN, '03']);
+const CHUNK_BYTES = 16 * 1024;
+
+/**
+ * The listeners of one family, reading the table only as far as its listening section: the kernel
+ * formats a row per socket as it is read, and a busy host has thousands of TIME_WAIT rows after the
+ * listeners (milliseconds of kernel time for a whole read, for nothing a port check uses).
+ * Synchronous: /proc is generated in memory, and a read this short costs less than a trip to the
+ * thread pool. A missing file (no IPv6, not Linux) has none.
+ */
+export function readFamilyListenersSync(procRoot: string, family: 4 | 6): Listener[] {
+  const out: Listener[] = [];
+  let fd: number;
+  try {
+    fd = openSync(path.join(procRoot, family === 4 ? 'net/tcp' : 'net/tcp6'), 'r');
+  } catch {
+    return out;
+  }
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let pending = '';
+    let header = true;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
+      const lines = (pending + chunk.toString('latin1', 0, n)).split('\n');
+      // The last piece is a partial row until the next read (or the end) completes it.
+      pending = n === 0 ? '' : (lines.pop() as string);
+      for (const line of lines) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        const row = parseRow(line, family);
+        if (!row) continue;
+        if (!LISTENING_SECTION.has(row.state)) return out;
+        if (row.listener) out.push(row.listener);
+      }
+      if (n === 0) return out;
+    }
+  } catch {
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface TableRead {
+  /** When the read began (performance.now()). */
+  at: number;
+  listeners: Listener[];
+}
+
+/** The latest read of each table: checks running together share it instead of each reading its own. */
+const latestReads = new Map<string, TableRead>();
+
+/**
+ * The listeners of `family` as read at or after `since` (a performance.now() time): a read made since
+ * then is as current as one made now, so it is shared; an older one is never used.
+ */
+export function listenersReadSince(procRoot: string, family: 4 | 6, since: number): Listener[] {
+  const key = `${family}\0${procRoot}`;
+  const known = latestReads.get(key);
+  if (known && known.at >= since) return known.listeners;
+  const at = performance.now();
+  const listeners = readFamilyListenersSync(procRoot, family);
+  if (latestReads.size >= 64) latestReads.clear();
+  latestReads.set(key, { at, listeners });
+  return listeners;
+}
+
 /** The same, synchronously, for the steady-listener scans of the discovered default. */
 export function readListenersSync(procRoot = '/proc'): Listener[] {
-  return files(procRoot).flatMap(([file, family]) => {
-    try {
-      return parseProcNetTcp(readFileSync(file, 'utf8'), family);
-    } catch {
-      return [];
-    }
-  });
+  return [...readFamilyListenersSync(procRoot, 4), ...readFamilyListenersSync(procRoot, 6)];
 }
 
 export function isWildcard(address: string): boolean {

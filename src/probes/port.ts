@@ -8,8 +8,16 @@ import { dial, DialError } from '../net/dial.js';
 import { explainNetworkError } from '../net/explain.js';
 import { findSocketOwner } from '../ports/owner.js';
 import { ownPrivileges } from '../ports/privileges.js';
-import { isLoopback, isWildcard, listenersFor, readListeners, type Listener } from '../ports/proc-net.js';
+import {
+  isLoopback,
+  isWildcard,
+  listenersFor,
+  listenersReadSince,
+  readListeners,
+  type Listener,
+} from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
+import { deadline } from '../util/deadline.js';
 import {
   containerOf,
   describeOwner,
@@ -80,9 +88,9 @@ async function connects(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<{ listening: boolean; address: string; error?: string }> {
-  const own = AbortSignal.timeout(timeoutMs);
+  const own = deadline(signal, timeoutMs);
   try {
-    const d = await dial({ host, port: portNo, signal: AbortSignal.any([signal, own]) });
+    const d = await dial({ host, port: portNo, signal: own.signal });
     d.socket.destroy();
     return { listening: true, address: d.address };
   } catch (err) {
@@ -91,8 +99,10 @@ async function connects(
     return {
       listening: false,
       address: host,
-      error: own.aborted ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
+      error: own.timedOut ? 'no answer (filtered?)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message),
     };
+  } finally {
+    own.done();
   }
 }
 
@@ -121,10 +131,26 @@ interface PortFacts {
   ownerOk: boolean | undefined;
 }
 
+/**
+ * The listeners that can take connections to `address` on the check's port, from table reads made
+ * since `since` (the run's start; checks running together share them), IPv4 rows first. The other
+ * family's table is read only when it can matter: for a wildcard that exposes the port (bind:
+ * loopback), or when this family has no socket bound to the address itself.
+ */
+function listenersOf(check: PortCheck, address: string, since: number): Listener[] {
+  const family = address.includes(':') ? 6 : 4;
+  const own = listenersReadSince(check.proc_root, family, since);
+  const exact = listenersFor(own, address, check.port)[0];
+  if (check.bind !== 'loopback' && exact && !isWildcard(exact.address)) return own;
+  const other = listenersReadSince(check.proc_root, family === 4 ? 6 : 4, since);
+  return family === 4 ? [...own, ...other] : [...other, ...own];
+}
+
 /** Finds the listening socket behind a connection and who holds it (only possible on this machine). */
 async function gatherPortFacts(
   check: PortCheck,
   conn: Connection,
+  since: number,
   signal: AbortSignal,
   memo: ProbeMemo<EngineMemo>,
 ): Promise<PortFacts> {
@@ -135,8 +161,13 @@ async function gatherPortFacts(
   let note: string | undefined;
   let unresolved: string | undefined;
   if (conn.listening && isLocalAddress(conn.address)) {
-    const listeners = await readListeners(check.proc_root);
+    let listeners = listenersOf(check, conn.address, since);
     bound = listenersFor(listeners, conn.address, check.port)[0];
+    // Something answered: if the shared reads predate its socket, a read of both tables now has it.
+    if (!bound) {
+      listeners = await readListeners(check.proc_root);
+      bound = listenersFor(listeners, conn.address, check.port)[0];
+    }
     // Any wildcard socket on the port exposes it, even beside a loopback one (127.0.0.1:P and [::]:P).
     wide =
       bound && isWildcard(bound.address)
@@ -274,7 +305,7 @@ export const probePort: Probe<PortCheck, PortMetricName, EngineMemo> = async (ch
       details: { host: check.host, port: check.port, listening: false, owner: null, bound: null },
     });
   }
-  const facts = await gatherPortFacts(check, conn, signal, memo);
+  const facts = await gatherPortFacts(check, conn, started, signal, memo);
   const { owner, bound, note, ownerOk } = facts;
   const { status, reason, hint } = judgePort(check, facts);
 

@@ -5,7 +5,7 @@ import { checkSchema, filePath, port, type CheckOf } from '../config/fields.js';
 import { bareHost } from '../util/address.js';
 import { plainHttpNextDoor } from '../net/surroundings.js';
 import { explainNetworkError, explainTimeout, isTimeout, type RequestPhase } from '../net/explain.js';
-import { fileErrorText, readPemFile } from '../tls/certificate.js';
+import { fileErrorText, readPemFileIfChanged } from '../tls/certificate.js';
 import { certPolicyFields, checkWindows, sniName } from '../tls/config.js';
 import { connectionProblem, finding, HINTS, summarize } from '../tls/findings.js';
 import { connectTls, inspectServed, serverNameFor } from '../tls/handshake.js';
@@ -29,9 +29,9 @@ export type TlsCheck = CheckOf<typeof tlsCheckSchema>;
 
 export const tlsMetrics = [...tlsCertMetrics, servedMatchesFileMetric] as const satisfies readonly MetricSpec[];
 
-async function readExpected(file: string): Promise<ExpectedFile> {
+async function readExpected(file: string, since: number): Promise<ExpectedFile> {
   try {
-    const [leaf] = await readPemFile(file);
+    const [leaf] = await readPemFileIfChanged(file, since);
     return leaf ? { path: file, leaf } : { path: file, error: 'no PEM certificate in it' };
   } catch (err) {
     return { path: file, error: fileErrorText(err) };
@@ -49,7 +49,7 @@ export const probeTls: Probe<TlsCheck, MetricNames<typeof tlsMetrics>> = async (
   let anchors: readonly X509Certificate[] = [];
   if (check.ca_file) {
     try {
-      anchors = await readAnchors(check.ca_file);
+      anchors = await readAnchors(check.ca_file, started);
     } catch (err) {
       const f = finding('file_unreadable', 'fail', `cannot read ca_file ${check.ca_file}: ${fileErrorText(err)}`);
       return failed(f.reason, f.hint, started, { details: { ...summary, problems: [f.code] } });
@@ -85,7 +85,7 @@ export const probeTls: Probe<TlsCheck, MetricNames<typeof tlsMetrics>> = async (
     connection.socket.destroy();
   }
 
-  const file = check.cert_file ? await readExpected(check.cert_file) : undefined;
+  const file = check.cert_file ? await readExpected(check.cert_file, started) : undefined;
   const analysis = analyzeServed(served, {
     names,
     store: trustStore(anchors),

@@ -1,5 +1,6 @@
 /** Reads what a person needs from an X.509 certificate: names, validity, key and signature algorithm. */
 import { X509Certificate } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { allSans, parseSubjectAltNames, type SubjectAltNames } from './names.js';
 
@@ -61,8 +62,22 @@ function decodeOid(bytes: Buffer): string {
   return [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40, ...parts].join('.');
 }
 
+/**
+ * `read` computed once per certificate object: parsed certificates are reused while a server serves
+ * the same chain (see handshake.ts), and their key details and names are asked for on every run.
+ */
+function perCertificate<T>(read: (cert: X509Certificate) => T): (cert: X509Certificate) => T {
+  const known = new WeakMap<X509Certificate, T>();
+  return (cert) => {
+    if (known.has(cert)) return known.get(cert) as T;
+    const value = read(cert);
+    known.set(cert, value);
+    return value;
+  };
+}
+
 /** Node does not expose the outer signatureAlgorithm, so read it from the DER: Certificate ::= SEQUENCE { tbs, algorithm, signature }. */
-export function signatureAlgorithm(cert: X509Certificate): string {
+export const signatureAlgorithm = perCertificate((cert: X509Certificate): string => {
   try {
     const der = cert.raw;
     const outer = derHeader(der, 0);
@@ -75,7 +90,7 @@ export function signatureAlgorithm(cert: X509Certificate): string {
   } catch {
     return 'unknown';
   }
-}
+});
 
 export function isWeakSignature(algorithm: string): boolean {
   return /sha1|md5/i.test(algorithm);
@@ -86,7 +101,8 @@ export function formatName(name: string): string {
   return name.split('\n').filter(Boolean).join(', ');
 }
 
-export function keyOf(cert: X509Certificate): { type: string; bits: number | null } {
+/** The key's type and size (reading the public key is one of the dearer parts of an analysis). */
+export const keyOf = perCertificate((cert: X509Certificate): { type: string; bits: number | null } => {
   const key = cert.publicKey;
   const type = key.asymmetricKeyType ?? 'unknown';
   const details = key.asymmetricKeyDetails ?? {};
@@ -95,16 +111,16 @@ export function keyOf(cert: X509Certificate): { type: string; bits: number | nul
   if (type === 'ed25519') return { type, bits: 256 };
   if (type === 'ed448') return { type, bits: 456 };
   return { type, bits: null };
-}
+});
 
 export function isWeakKey(cert: X509Certificate): boolean {
   const { type, bits } = keyOf(cert);
   return (type === 'rsa' || type === 'rsa-pss' || type === 'dsa') && bits !== null && bits < 2048;
 }
 
-export function sansOf(cert: X509Certificate): SubjectAltNames {
-  return parseSubjectAltNames(cert.subjectAltName);
-}
+export const sansOf = perCertificate((cert: X509Certificate): SubjectAltNames =>
+  parseSubjectAltNames(cert.subjectAltName),
+);
 
 export function notAfterMs(cert: X509Certificate): number {
   return Date.parse(cert.validTo);
@@ -114,7 +130,8 @@ export function notBeforeMs(cert: X509Certificate): number {
   return Date.parse(cert.validFrom);
 }
 
-export function describeCertificate(cert: X509Certificate): CertificateInfo {
+/** Shared by every caller for the same certificate object: copy it before changing it. */
+export const describeCertificate = perCertificate((cert: X509Certificate): Readonly<CertificateInfo> => {
   const key = keyOf(cert);
   return {
     subject: formatName(cert.subject),
@@ -127,7 +144,7 @@ export function describeCertificate(cert: X509Certificate): CertificateInfo {
     key_bits: key.bits,
     signature_algorithm: signatureAlgorithm(cert),
   };
-}
+});
 
 export function sanList(cert: X509Certificate): string[] {
   return allSans(sansOf(cert));
@@ -149,9 +166,68 @@ function parsePemBundle(text: string): X509Certificate[] {
 const MAX_PEM_BYTES = 1024 * 1024;
 
 export async function readPemFile(file: string): Promise<X509Certificate[]> {
-  const { size } = await stat(file);
+  return readPemWithStats(file, await stat(file));
+}
+
+async function readPemWithStats(file: string, { size }: Stats): Promise<X509Certificate[]> {
   if (size > MAX_PEM_BYTES) throw new Error(`file is ${size} bytes, too large for a certificate bundle`);
   return parsePemBundle(await readFile(file, 'utf8'));
+}
+
+interface StatRead {
+  /** When the stat began (performance.now()). */
+  at: number;
+  stats: Promise<Stats>;
+}
+
+/** The latest stat of each file: checks running together with the same file share it. */
+const latestStats = new Map<string, StatRead>();
+
+/** Stats of `file` taken at or after `since` (a performance.now() time): one taken since then is as current as a new one. */
+function statSince(file: string, since: number | undefined): Promise<Stats> {
+  const known = latestStats.get(file);
+  if (since !== undefined && known && known.at >= since) return known.stats;
+  const read = { at: performance.now(), stats: stat(file) };
+  if (latestStats.size >= 256) latestStats.clear();
+  latestStats.set(file, read);
+  return read.stats;
+}
+
+function versionOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+interface PemFile {
+  version: string;
+  certs: Promise<readonly X509Certificate[]>;
+}
+
+/** Certificate files read on every run (ca_file, cert_file), parsed again only when they changed. */
+const pemFiles = new Map<string, PemFile>();
+const SETTLED_MS = 1000;
+
+/**
+ * The certificates in a PEM file, read and parsed only when the file changed (its inode, size or
+ * times): while it is unchanged the same array comes back, so what was built from it (a trust store,
+ * an OpenSSL context) is reused too. The file is checked with a stat taken at or after `since`
+ * (a performance.now() time, such as the start of the run): runs in progress together share one.
+ */
+export async function readPemFileIfChanged(file: string, since?: number): Promise<readonly X509Certificate[]> {
+  const stats = await statSince(file, since);
+  const version = versionOf(stats);
+  const known = pemFiles.get(file);
+  if (known?.version === version) return known.certs;
+  const certs = readPemWithStats(file, stats);
+  // File times tick coarsely (a few ms): a file changed that recently may change again with the
+  // same times and size, so it is remembered only once its last change is safely in the past.
+  if (Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) < SETTLED_MS) return certs;
+  if (pemFiles.size >= 64) pemFiles.clear();
+  pemFiles.set(file, { version, certs });
+  // A failed read is not remembered: the next run tries again.
+  certs.catch(() => {
+    if (pemFiles.get(file)?.certs === certs) pemFiles.delete(file);
+  });
+  return certs;
 }
 
 /** An fs error in a few words for a reason line: the errno code (ENOENT, EACCES) or the message. */

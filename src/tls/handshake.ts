@@ -69,6 +69,9 @@ function contextFor(anchors: readonly X509Certificate[]): tls.SecureContext {
 
 const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
 
+/** The full peer chain Node read during the handshake, by socket (see checkServerIdentity below). */
+const peerChains = new WeakMap<tls.TLSSocket, tls.DetailedPeerCertificate>();
+
 async function dialTcp(opts: TlsConnectOptions) {
   try {
     return await dial({
@@ -107,7 +110,12 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
     socket: tcp.socket,
     secureContext: contextFor(opts.anchors ?? []),
     rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
+    // Node reads the full chain (getPeerCertificate(true)) to call this when OpenSSL verified it: keep
+    // it rather than read it twice, each read copying every certificate.
+    checkServerIdentity: (_host, peer) => {
+      peerChains.set(socket, peer as tls.DetailedPeerCertificate);
+      return undefined;
+    },
     requestOCSP: true,
     ...(servername ? { servername } : {}),
     ...(opts.alpn ? { ALPNProtocols: opts.alpn } : {}),
@@ -139,13 +147,31 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
 
 const MAX_CHAIN = 10;
 
+/**
+ * Parsed certificates by SHA-256 fingerprint (a hash of the DER, so the same fingerprint is the same
+ * certificate): a server serves the same chain run after run, and parsing one costs more than the
+ * rest of its analysis. Emptied when full; a certificate seen again is parsed again.
+ */
+const parsed = new Map<string, X509Certificate>();
+const MAX_PARSED = 2048;
+
+function certificateOf(peer: tls.PeerCertificate): X509Certificate {
+  let cert = parsed.get(peer.fingerprint256);
+  if (!cert) {
+    cert = new X509Certificate(peer.raw);
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(peer.fingerprint256, cert);
+  }
+  return cert;
+}
+
 export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): ServedTls {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>();
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  let cert: tls.DetailedPeerCertificate | undefined = peerChains.get(socket) ?? socket.getPeerCertificate(true);
   while (cert?.raw && !seen.has(cert.fingerprint256) && chain.length < MAX_CHAIN) {
     seen.add(cert.fingerprint256);
-    chain.push(new X509Certificate(cert.raw));
+    chain.push(certificateOf(cert));
     cert = cert.issuerCertificate;
   }
   const error = socket.authorizationError as unknown;

@@ -3,10 +3,9 @@
  * untrusted, self-signed or incomplete chain is named precisely instead of ending the connection.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import tls from 'node:tls';
-import { formatName, pemBlocks, readPemFile } from './certificate.js';
+import { formatName, pemBlocks, readPemFileIfChanged } from './certificate.js';
 
 export interface TrustStore {
   anchors: Map<string, X509Certificate[]>;
@@ -84,17 +83,24 @@ function buildStore(certs: readonly X509Certificate[], base?: TrustStore): Trust
   return { anchors, fingerprints };
 }
 
-/** Stores built on the system roots per set of extra anchors (as readAnchors returns them, reused while unchanged). */
-const extended = new WeakMap<readonly X509Certificate[], { base: TrustStore; store: TrustStore }>();
+/**
+ * Stores built on the system roots per set of extra anchors, by their fingerprints: the same anchors
+ * read again (a ca_file rewritten with the same content, or listed by several checks) give the same
+ * store, and so the verdicts remembered for it.
+ */
+const extended = new Map<string, { base: TrustStore; store: TrustStore }>();
+const MAX_EXTENDED = 64;
 
 /** The system roots (Node's and the system bundle) plus `extra` (a check's ca_file). */
 export function trustStore(extra: readonly X509Certificate[] = []): TrustStore {
   const base = system().store;
   if (extra.length === 0) return base;
-  const known = extended.get(extra);
+  const key = extra.map((c) => c.fingerprint256).join(' ');
+  const known = extended.get(key);
   if (known?.base === base) return known.store;
   const store = buildStore(extra, base);
-  extended.set(extra, { base, store });
+  if (extended.size >= MAX_EXTENDED) extended.clear();
+  extended.set(key, { base, store });
   return store;
 }
 
@@ -119,14 +125,45 @@ export interface VerifyOptions {
 }
 
 /**
+ * Verdicts by trust store and chain: a verdict depends on nothing else (no clock), and checking each
+ * link's signature again on every run of an unchanged chain is most of a check's own CPU.
+ */
+const verdicts = new WeakMap<TrustStore, Map<string, ChainVerdict>>();
+const MAX_VERDICTS = 1024;
+
+/**
  * Builds the path from `leaf` upwards, preferring a trust anchor as soon as one signed the current
- * certificate (as OpenSSL's trusted-first does), else a certificate from `supplied`.
+ * certificate (as OpenSSL's trusted-first does), else a certificate from `supplied`. The verdict is
+ * shared by every caller asking about the same chain and store: it is not to be changed.
  */
 export function verifyChain(
   leaf: X509Certificate,
   supplied: readonly X509Certificate[],
   store: TrustStore,
   opts: VerifyOptions = {},
+): ChainVerdict {
+  const key = [opts.source ?? 'server', opts.truncatedAt ?? '', leaf.fingerprint256]
+    .concat(supplied.map((c) => c.fingerprint256))
+    .join(' ');
+  let known = verdicts.get(store);
+  if (!known) {
+    known = new Map();
+    verdicts.set(store, known);
+  }
+  let verdict = known.get(key);
+  if (!verdict) {
+    verdict = buildChain(leaf, supplied, store, opts);
+    if (known.size >= MAX_VERDICTS) known.clear();
+    known.set(key, verdict);
+  }
+  return verdict;
+}
+
+function buildChain(
+  leaf: X509Certificate,
+  supplied: readonly X509Certificate[],
+  store: TrustStore,
+  opts: VerifyOptions,
 ): ChainVerdict {
   const path = [leaf];
   const pool = supplied.filter((c) => c.fingerprint256 !== leaf.fingerprint256);
@@ -187,31 +224,13 @@ export function opensslCa(extra: readonly X509Certificate[]): string[] {
   return [...system().pems, ...extra.map((c) => c.toString())];
 }
 
-interface AnchorFile {
-  version: string;
-  certs: readonly X509Certificate[];
-}
-
-/** Every run of a check with a ca_file reads it: parse it again only when it changed. */
-const anchorFiles = new Map<string, AnchorFile>();
-
-function versionOf(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
-
 /**
  * Reads a PEM bundle of trust anchors (ca_file); an error names the problem in a few words. While the
  * file is unchanged (same inode, size and times) the same array comes back, so its trust store and
- * OpenSSL context are reused too.
+ * OpenSSL context are reused too. `since`: see readPemFileIfChanged.
  */
-export async function readAnchors(file: string): Promise<readonly X509Certificate[]> {
-  const version = versionOf(await stat(file));
-  const known = anchorFiles.get(file);
-  if (known?.version === version) return known.certs;
-  anchorFiles.delete(file);
-  const certs = await readPemFile(file);
+export async function readAnchors(file: string, since?: number): Promise<readonly X509Certificate[]> {
+  const certs = await readPemFileIfChanged(file, since);
   if (certs.length === 0) throw new Error('no PEM certificate in it');
-  if (anchorFiles.size >= 64) anchorFiles.clear();
-  anchorFiles.set(file, { version, certs });
   return certs;
 }
