@@ -29,16 +29,28 @@ interface FamilyWriter extends Pick<Family, 'name' | 'help' | 'type'> {
   prefixes: readonly string[];
 }
 
-/** A check's text per family, and what it was written from: any of these replaced means the text is stale. */
+/**
+ * A check's text, and what it was written from: any of these replaced means the text is stale. The text is kept as
+ * bytes, so a scrape copies it into its chunks and never builds one string of megabytes: `text` starts with one
+ * 32-bit little-endian end offset per family, then the lines of every family in family order (UTF-8).
+ */
 interface Written {
   check: CheckConfig;
   state: CheckState;
   last: RunRecord | undefined;
   observations: readonly Observation[] | undefined;
   runs: RunCounts | undefined;
-  /** Indexed like the families; undefined where the check has no sample. */
-  parts: Array<string | undefined>;
+  text: Buffer;
 }
+
+/** The per-check families of a scrape: their size, and their bytes in chunks written when asked for. */
+export interface SeriesBody {
+  byteLength: number;
+  chunks: () => Generator<Buffer>;
+}
+
+/** Bytes per chunk a scrape hands on: large enough that compressing them costs few round trips to the thread pool. */
+const CHUNK_BYTES = 64 * 1024;
 
 /** The fixed per-check families, then one per probe metric. */
 const CHECK_FAMILIES = [
@@ -76,25 +88,20 @@ const CHECK_FAMILIES = [
 ] as const;
 const [UP, STATUS, DURATION, RUNS, LAST_RUN] = [0, 1, 2, 3, 4] as const;
 
-/**
- * The same text as one flat string. Text built with + is a rope that every scrape would walk again, piece by piece,
- * to join it; converting it to a number makes V8 flatten it in place, once (the trick of the flatstr package).
- */
-function flat(text: string): string {
-  void Number(text);
-  return text;
-}
-
 export class CheckSeries {
   private readonly families: FamilyWriter[];
   /** Family index of each probe metric. */
   private readonly probeFamily = new Map<string, { index: number; spec: MetricSpec }>();
   private readonly written = new Map<string, Written>();
-  private readonly location: readonly string[];
+  private readonly location: string | undefined;
+  /** HELP and TYPE of each family. */
+  private readonly headers: Buffer[];
+  /** Bytes at the start of a check's text that hold where each family's lines end. */
+  private readonly offsetBytes: number;
 
   /** `location`: a fleet node's location, the last label of every per-check series. */
   constructor(probeMetrics: readonly MetricSpec[], location?: string) {
-    this.location = location === undefined ? [] : [location];
+    this.location = location;
     const withLocation = (labels: readonly string[]) => (location === undefined ? labels : [...labels, 'location']);
     this.families = CHECK_FAMILIES.map((f) => ({ ...f, prefixes: labelPrefixes(withLocation(f.labelNames)) }));
     for (const spec of probeMetrics) {
@@ -106,6 +113,8 @@ export class CheckSeries {
         prefixes: labelPrefixes(withLocation(['check', ...spec.labelNames])),
       });
     }
+    this.headers = this.families.map((family) => Buffer.from(familyHeader(family)));
+    this.offsetBytes = this.families.length * 4;
   }
 
   /** Drops a check's text: it ran, so its counts and observations moved. */
@@ -121,10 +130,14 @@ export class CheckSeries {
   /**
    * Every family, HELP and TYPE included even without samples, each check's lines written again only when stale.
    * `pause` is awaited every so many checks written, so a first scrape of thousands does not stall the scheduler.
+   * The chunks are copied from the checks' texts of this moment: a check that runs meanwhile gets a new text.
    */
-  async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<string> {
-    const rows: Written[] = [];
+  async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<SeriesBody> {
+    const rows: Buffer[] = [];
     let writtenNow = 0;
+    let byteLength = 0;
+    for (const header of this.headers) byteLength += header.length;
+    const offsets = this.offsetBytes;
     for (const facts of checks) {
       const name = facts.view.check.name;
       let row = this.written.get(name);
@@ -133,17 +146,39 @@ export class CheckSeries {
         this.written.set(name, row);
         if (++writtenNow % 1000 === 0) await pause();
       }
-      rows.push(row);
+      rows.push(row.text);
+      byteLength += row.text.length - offsets;
     }
-    const out: string[] = [];
-    for (const [index, family] of this.families.entries()) {
-      out.push(familyHeader(family));
-      for (const row of rows) {
-        const part = row.parts[index];
-        if (part !== undefined) out.push(part);
+    return { byteLength, chunks: () => this.chunks(rows) };
+  }
+
+  /** The families in order, each check's lines of a family copied from its text, in chunks of CHUNK_BYTES. */
+  private *chunks(rows: readonly Buffer[]): Generator<Buffer> {
+    let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let used = 0;
+    /** Makes room for `length` more bytes; answers the chunk to hand on when it had to start a new one. */
+    const full = (length: number): Buffer | undefined => {
+      if (used + length <= chunk.length) return undefined;
+      const done = used > 0 ? chunk.subarray(0, used) : undefined;
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, length));
+      used = 0;
+      return done;
+    };
+    for (let family = 0; family < this.headers.length; family++) {
+      const header = this.headers[family] as Buffer;
+      const done = full(header.length);
+      if (done) yield done;
+      used += header.copy(chunk, used);
+      for (const text of rows) {
+        const start = family === 0 ? this.offsetBytes : text.readUInt32LE((family - 1) * 4);
+        const end = text.readUInt32LE(family * 4);
+        if (end === start) continue;
+        const done = full(end - start);
+        if (done) yield done;
+        used += text.copy(chunk, used, start, end);
       }
     }
-    return out.join('');
+    if (used > 0) yield chunk.subarray(0, used);
   }
 
   private fresh(row: Written, { view, runs, observations }: CheckFacts): boolean {
@@ -157,14 +192,13 @@ export class CheckSeries {
   }
 
   private write({ view, runs, observations }: CheckFacts): Written {
-    const lines: Array<string[] | undefined> = new Array<string[] | undefined>(this.families.length);
+    const parts = new Array<string>(this.families.length).fill('');
     const { name, type } = view.check;
-    const line = (index: number, values: readonly string[], value: number) => {
+    const location = this.location;
+    const line = (index: number, values: string[], value: number) => {
       const family = this.families[index] as FamilyWriter;
-      const text = sampleLine(family.name, family.prefixes, [...values, ...this.location], value);
-      const list = lines[index];
-      if (list) list.push(text);
-      else lines[index] = [text];
+      if (location !== undefined) values.push(location);
+      parts[index] += sampleLine(family.name, family.prefixes, values, value);
     };
     const { last } = view;
     if (last) line(UP, [name, type], last.result.status === 'fail' ? 0 : 1);
@@ -177,7 +211,14 @@ export class CheckSeries {
       if (!family) continue;
       line(family.index, [name, ...family.spec.labelNames.map((l) => o.labels?.[l] ?? '')], o.value);
     }
-    const parts = Array.from(lines, (list) => (list ? flat(list.join('')) : undefined));
-    return { check: view.check, state: view.state, last, observations, runs, parts };
+    const body = parts.join('');
+    const text = Buffer.allocUnsafeSlow(this.offsetBytes + Buffer.byteLength(body));
+    // Byte offsets: the same as string offsets unless some label holds a character beyond ASCII.
+    const ascii = text.length - this.offsetBytes === body.length;
+    let end = this.offsetBytes;
+    for (const [index, part] of parts.entries())
+      text.writeUInt32LE((end += ascii ? part.length : Buffer.byteLength(part)), index * 4);
+    text.write(body, this.offsetBytes);
+    return { check: view.check, state: view.state, last, observations, runs, text };
   }
 }

@@ -1,6 +1,4 @@
 /** The HTTP API: /metrics, /check, /api/status, /api/cluster, /healthz, /-/reload. */
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Monitor } from '../checks/monitor.js';
 import type { ClusterView } from '../cluster/fleet.js';
@@ -12,10 +10,7 @@ import { probeKinds } from '../probes/index.js';
 import { bearerToken, sameSecret } from './auth.js';
 import { apiErrorHandler, refuseBody } from './errors.js';
 import { checkViews, type FleetStatusSource } from './fleet-status.js';
-
-/** Level 1: most of the size saving at a fraction of the default level's time, off the event loop. */
-const gzipAsync = promisify(gzip);
-const gzipFast = (text: string) => gzipAsync(text, { level: 1 });
+import { metricsRoute } from './metrics-route.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
 const STALE_TICK_MS = 10_000;
@@ -87,20 +82,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  app.get('/metrics', async (req, res, next) => {
-    try {
-      const text = await metrics.render();
-      // Prometheus asks for gzip; the text of thousands of checks is megabytes that shrink about tenfold.
-      const gzipped = req.acceptsEncodings('gzip', 'identity') === 'gzip';
-      const body = gzipped ? await gzipFast(text) : Buffer.from(text);
-      res.set('Content-Type', metrics.contentType).set('Vary', 'Accept-Encoding');
-      if (gzipped) res.set('Content-Encoding', 'gzip');
-      // Sent as is: express's send() would hash megabytes into an ETag no scraper uses.
-      res.set('Content-Length', String(body.length)).end(body);
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.get('/metrics', metricsRoute(metrics));
 
   app.get('/check', requireToken, async (req, res, next) => {
     try {
