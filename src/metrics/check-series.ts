@@ -7,7 +7,7 @@ import type { CheckConfig } from '../config/load.js';
 import type { CheckView, RunRecord } from '../checks/monitor.js';
 import type { CheckState } from '../checks/state.js';
 import type { MetricSpec, Observation, Status } from '../probes/types.js';
-import { familyHeader, labelPrefixes, sampleLine, type Family } from './exposition.js';
+import { escapeLabel, familyHeader, formatValue, type Family } from './exposition.js';
 
 const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
 const RUN_RESULTS: readonly Status[] = ['ok', 'warn', 'fail'];
@@ -26,21 +26,21 @@ interface CheckFacts {
 }
 
 interface FamilyWriter extends Pick<Family, 'name' | 'help' | 'type'> {
-  prefixes: readonly string[];
+  /** A probe metric's labels after `check`, each as it starts a label: `,phase="`. */
+  labelStarts: readonly string[];
 }
 
-/**
- * A check's text, and what it was written from: any of these replaced means the text is stale. The text is kept as
- * bytes, so a scrape copies it into its chunks and never builds one string of megabytes: `text` starts with one
- * 32-bit little-endian end offset per family, then the lines of every family in family order (UTF-8).
- */
+/** A check's text per family, and what it was written from: any of these replaced means the text is stale. */
 interface Written {
   check: CheckConfig;
   state: CheckState;
   last: RunRecord | undefined;
   observations: readonly Observation[] | undefined;
   runs: RunCounts | undefined;
-  text: Buffer;
+  /** Indexed like the families; empty where the check has no sample. */
+  parts: string[];
+  /** The UTF-8 size of all the parts. */
+  bytes: number;
 }
 
 /** The per-check families of a scrape: their size, and their bytes in chunks written when asked for. */
@@ -51,6 +51,8 @@ export interface SeriesBody {
 
 /** Bytes per chunk a scrape hands on: large enough that compressing them costs few round trips to the thread pool. */
 const CHUNK_BYTES = 64 * 1024;
+/** The most bytes a UTF-16 code unit takes in UTF-8. */
+const MAX_UTF8_PER_UNIT = 3;
 
 /** The fixed per-check families, then one per probe metric. */
 const CHECK_FAMILIES = [
@@ -93,28 +95,25 @@ export class CheckSeries {
   /** Family index of each probe metric. */
   private readonly probeFamily = new Map<string, { index: number; spec: MetricSpec }>();
   private readonly written = new Map<string, Written>();
-  private readonly location: string | undefined;
+  /** The label that ends every per-check series in a fleet: `,location="fra"`; empty alone. */
+  private readonly locationLabel: string;
   /** HELP and TYPE of each family. */
   private readonly headers: Buffer[];
-  /** Bytes at the start of a check's text that hold where each family's lines end. */
-  private readonly offsetBytes: number;
 
   /** `location`: a fleet node's location, the last label of every per-check series. */
   constructor(probeMetrics: readonly MetricSpec[], location?: string) {
-    this.location = location;
-    const withLocation = (labels: readonly string[]) => (location === undefined ? labels : [...labels, 'location']);
-    this.families = CHECK_FAMILIES.map((f) => ({ ...f, prefixes: labelPrefixes(withLocation(f.labelNames)) }));
+    this.locationLabel = location === undefined ? '' : `,location="${escapeLabel(location)}"`;
+    this.families = CHECK_FAMILIES.map((f) => ({ ...f, labelStarts: [] }));
     for (const spec of probeMetrics) {
       this.probeFamily.set(spec.name, { index: this.families.length, spec });
       this.families.push({
         name: spec.name,
         help: spec.help,
         type: 'gauge',
-        prefixes: labelPrefixes(withLocation(['check', ...spec.labelNames])),
+        labelStarts: spec.labelNames.map((l) => `,${l}="`),
       });
     }
     this.headers = this.families.map((family) => Buffer.from(familyHeader(family)));
-    this.offsetBytes = this.families.length * 4;
   }
 
   /** Drops a check's text: it ran, so its counts and observations moved. */
@@ -133,11 +132,10 @@ export class CheckSeries {
    * The chunks are copied from the checks' texts of this moment: a check that runs meanwhile gets a new text.
    */
   async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<SeriesBody> {
-    const rows: Buffer[] = [];
+    const rows: Array<readonly string[]> = [];
     let writtenNow = 0;
     let byteLength = 0;
     for (const header of this.headers) byteLength += header.length;
-    const offsets = this.offsetBytes;
     for (const facts of checks) {
       const name = facts.view.check.name;
       let row = this.written.get(name);
@@ -146,36 +144,37 @@ export class CheckSeries {
         this.written.set(name, row);
         if (++writtenNow % 1000 === 0) await pause();
       }
-      rows.push(row.text);
-      byteLength += row.text.length - offsets;
+      rows.push(row.parts);
+      byteLength += row.bytes;
     }
     return { byteLength, chunks: () => this.chunks(rows) };
   }
 
-  /** The families in order, each check's lines of a family copied from its text, in chunks of CHUNK_BYTES. */
-  private *chunks(rows: readonly Buffer[]): Generator<Buffer> {
+  /**
+   * The families in order, each check's lines of a family written into chunks of CHUNK_BYTES. A check that runs
+   * meanwhile gets new parts: the ones taken here are never changed.
+   */
+  private *chunks(rows: ReadonlyArray<readonly string[]>): Generator<Buffer> {
     let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     let used = 0;
-    /** Makes room for `length` more bytes; answers the chunk to hand on when it had to start a new one. */
-    const full = (length: number): Buffer | undefined => {
-      if (used + length <= chunk.length) return undefined;
-      const done = used > 0 ? chunk.subarray(0, used) : undefined;
-      chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, length));
-      used = 0;
-      return done;
-    };
     for (let family = 0; family < this.headers.length; family++) {
       const header = this.headers[family] as Buffer;
-      const done = full(header.length);
-      if (done) yield done;
+      if (used + header.length > chunk.length) {
+        yield chunk.subarray(0, used);
+        chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, header.length));
+        used = 0;
+      }
       used += header.copy(chunk, used);
-      for (const text of rows) {
-        const start = family === 0 ? this.offsetBytes : text.readUInt32LE((family - 1) * 4);
-        const end = text.readUInt32LE(family * 4);
-        if (end === start) continue;
-        const done = full(end - start);
-        if (done) yield done;
-        used += text.copy(chunk, used, start, end);
+      for (const parts of rows) {
+        const part = parts[family] as string;
+        if (part.length === 0) continue;
+        const most = part.length * MAX_UTF8_PER_UNIT;
+        if (used + most > chunk.length) {
+          if (used > 0) yield chunk.subarray(0, used);
+          chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+          used = 0;
+        }
+        used += chunk.write(part, used);
       }
     }
     if (used > 0) yield chunk.subarray(0, used);
@@ -191,34 +190,42 @@ export class CheckSeries {
     );
   }
 
+  /** The check's lines, written with as few intermediate strings as possible: thousands are written per scrape. */
   private write({ view, runs, observations }: CheckFacts): Written {
     const parts = new Array<string>(this.families.length).fill('');
-    const { name, type } = view.check;
-    const location = this.location;
-    const line = (index: number, values: string[], value: number) => {
-      const family = this.families[index] as FamilyWriter;
-      if (location !== undefined) values.push(location);
-      parts[index] += sampleLine(family.name, family.prefixes, values, value);
-    };
-    const { last } = view;
-    if (last) line(UP, [name, type], last.result.status === 'fail' ? 0 : 1);
-    for (const status of STATUSES) line(STATUS, [name, type, status], view.state.status === status ? 1 : 0);
-    if (last) line(DURATION, [name, type], last.result.timings.total ?? 0);
-    if (runs) for (const result of RUN_RESULTS) line(RUNS, [name, runs.type, result], runs.counts[result]);
-    if (last) line(LAST_RUN, [name], Date.parse(last.at) / 1000);
-    for (const o of observations ?? []) {
-      const family = this.probeFamily.get(o.metric);
-      if (!family) continue;
-      line(family.index, [name, ...family.spec.labelNames.map((l) => o.labels?.[l] ?? '')], o.value);
+    const names = this.families;
+    const end = `${this.locationLabel}} `;
+    const check = `{check="${escapeLabel(view.check.name)}"`;
+    const checkType = `${check},type="${escapeLabel(view.check.type)}"`;
+    const { last, state } = view;
+    if (last) parts[UP] = `${names[UP]?.name}${checkType}${end}${last.result.status === 'fail' ? 0 : 1}\n`;
+    let lines = '';
+    for (const status of STATUSES)
+      lines += `${names[STATUS]?.name}${checkType},status="${status}"${end}${state.status === status ? 1 : 0}\n`;
+    parts[STATUS] = lines;
+    if (last)
+      parts[DURATION] = `${names[DURATION]?.name}${checkType}${end}${formatValue(last.result.timings.total ?? 0)}\n`;
+    if (runs) {
+      const counted = runs.type === view.check.type ? checkType : `${check},type="${escapeLabel(runs.type)}"`;
+      lines = '';
+      for (const result of RUN_RESULTS)
+        lines += `${names[RUNS]?.name}${counted},result="${result}"${end}${formatValue(runs.counts[result])}\n`;
+      parts[RUNS] = lines;
     }
-    const body = parts.join('');
-    const text = Buffer.allocUnsafeSlow(this.offsetBytes + Buffer.byteLength(body));
-    // Byte offsets: the same as string offsets unless some label holds a character beyond ASCII.
-    const ascii = text.length - this.offsetBytes === body.length;
-    let end = this.offsetBytes;
-    for (const [index, part] of parts.entries())
-      text.writeUInt32LE((end += ascii ? part.length : Buffer.byteLength(part)), index * 4);
-    text.write(body, this.offsetBytes);
-    return { check: view.check, state: view.state, last, observations, runs, text };
+    if (last) parts[LAST_RUN] = `${names[LAST_RUN]?.name}${check}${end}${formatValue(Date.parse(last.at) / 1000)}\n`;
+    for (const o of observations ?? []) {
+      const found = this.probeFamily.get(o.metric);
+      if (!found) continue;
+      const family = names[found.index] as FamilyWriter;
+      let line = family.name + check;
+      const labelNames = found.spec.labelNames;
+      for (let i = 0; i < labelNames.length; i++)
+        line += `${family.labelStarts[i]}${escapeLabel(o.labels?.[labelNames[i] as string] ?? '')}"`;
+      parts[found.index] += `${line}${end}${formatValue(o.value)}\n`;
+    }
+    // Measuring a part also makes V8 flatten it (text built with + is a rope), once, rather than on every scrape.
+    let bytes = 0;
+    for (const part of parts) if (part.length > 0) bytes += Buffer.byteLength(part);
+    return { check: view.check, state, last, observations, runs, parts, bytes };
   }
 }
