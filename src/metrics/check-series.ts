@@ -50,7 +50,7 @@ export interface SeriesBody {
 }
 
 /** Bytes per chunk a scrape hands on: large enough that compressing them costs few round trips to the thread pool. */
-const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 512 * 1024;
 /** The most bytes a UTF-16 code unit takes in UTF-8. */
 const MAX_UTF8_PER_UNIT = 3;
 

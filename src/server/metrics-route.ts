@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics/registry.js';
  * Level 1: most of the size saving at a fraction of the default level's time. Compressed on the thread pool, chunk
  * by chunk as the text is copied, with output chunks as large as the input's so few round trips are needed.
  */
-const GZIP_OPTIONS = { level: 1, chunkSize: 64 * 1024 };
+const GZIP_OPTIONS = { level: 1, chunkSize: 256 * 1024 };
 
 async function gzipped(chunks: Iterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
