@@ -13,9 +13,13 @@ const GZIP_OPTIONS = { level: 1, chunkSize: 256 * 1024 };
 
 async function gzipped(chunks: Iterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), createGzip(GZIP_OPTIONS), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) out.push(chunk);
-  });
+  await pipeline(
+    Readable.from(chunks, { highWaterMark: 1 }),
+    createGzip(GZIP_OPTIONS),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) out.push(chunk);
+    },
+  );
   return out;
 }
 
