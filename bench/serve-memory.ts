@@ -3,6 +3,7 @@
  * (Accept-Encoding: gzip), their median time and sizes, then the process's resident memory.
  */
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startFleetNode } from '../test/helpers/fleet.js';
@@ -16,20 +17,27 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
-/** Fetches /metrics the way Prometheus does; undici's fetch would decompress on its own, so the size is read raw. */
-async function scrape(url: string): Promise<{ ms: number; wireBytes: number; textBytes: number }> {
+/**
+ * Fetches /metrics the way Prometheus asks for it, timed to its last byte. Read with node:http, which leaves the body
+ * as sent: fetch would also time its own decompression of ten megabytes, the scraper's work rather than the server's.
+ */
+function scrape(url: string): Promise<{ ms: number; wireBytes: number; textBytes: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/metrics`, {
-    headers: { 'accept-encoding': 'gzip' },
-    signal: AbortSignal.timeout(60_000),
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${url}/metrics`, { headers: { 'accept-encoding': 'gzip' }, timeout: 60_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const ms = performance.now() - t0;
+          const wire = Buffer.concat(chunks);
+          const text = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+          resolve({ ms, wireBytes: wire.length, textBytes: text.length });
+        });
+      })
+      .on('error', reject);
   });
-  const wire = Buffer.from(await res.arrayBuffer());
-  const ms = performance.now() - t0;
-  // fetch decompresses a gzip body itself: the wire size is then the Content-Length the server sent.
-  const sent = Number(res.headers.get('content-length') ?? wire.length);
-  const gzipped = wire[0] === 0x1f && wire[1] === 0x8b;
-  const text = gzipped ? gunzipSync(wire) : wire;
-  return { ms, wireBytes: res.headers.get('content-encoding') === 'gzip' ? sent : wire.length, textBytes: text.length };
 }
 
 export async function serveMemory(port: number, checks: number): Promise<void> {

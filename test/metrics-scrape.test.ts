@@ -64,6 +64,7 @@ describe('/metrics', () => {
     expect(gzipped.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(Number(gzipped.headers['content-length'])).toBe(gzipped.body.length);
     expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
     const unzipped = gunzipSync(gzipped.body).toString('utf8');
     const text = plain.body.toString('utf8');
     expect(families(unzipped)).toEqual(families(text));

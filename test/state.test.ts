@@ -40,6 +40,22 @@ function feed(
   return { state, transitions: transitions.map((t) => `${t.from}->${t.to}`), raw: transitions };
 }
 
+describe('a run that changes nothing', () => {
+  it('leaves the state as it was, and a pending move still starts a new state', () => {
+    const thresholds = { failure_threshold: 2, success_threshold: 1 };
+    const ok: CheckState = { status: 'ok', since: '2026-01-01T00:00:00.000Z' };
+    const now = new Date('2026-01-01T00:01:00.000Z');
+    const same = advance('api', ok, result('ok'), thresholds, now);
+    expect(same.state).toBe(ok);
+    expect(same.transition).toBeUndefined();
+    const pending = advance('api', ok, result('fail'), thresholds, now).state;
+    expect(pending).toEqual({ ...ok, pending: { direction: 'worse', count: 1, firstAt: now.toISOString() } });
+    const recovered = advance('api', pending, result('ok'), thresholds, now).state;
+    expect(recovered).toEqual(ok);
+    expect(recovered).not.toBe(pending);
+  });
+});
+
 describe('state machine', () => {
   it('settles unknown -> ok on the first good result', () => {
     expect(feed(['ok']).transitions).toEqual(['unknown->ok']);

@@ -51,8 +51,8 @@ export function advance(
   thresholds: Thresholds,
   now: Date,
 ): { state: CheckState; transition?: Transition } {
+  if (result.status === state.status) return sameStatus(check, state, result, thresholds, now);
   const at = now.toISOString();
-  if (result.status === state.status) return sameStatus(check, state, result, thresholds, at);
   const direction =
     state.status === 'unknown'
       ? result.status === 'ok'
@@ -94,8 +94,13 @@ export function advance(
   };
 }
 
-/** The state without what is pending: the status, since when, and the class of its failure. */
+/**
+ * The state without what is pending: the status, since when, and the class of its failure. The same object when
+ * nothing was pending, so a run that changes nothing (nearly every one) leaves the state as it was, for the
+ * readers that keep work per state (the metrics text) as for memory.
+ */
 function settled(state: CheckState): CheckState {
+  if (state.pending === undefined && state.pendingCode === undefined) return state;
   return { status: state.status, since: state.since, ...(state.code !== undefined ? { code: state.code } : {}) };
 }
 
@@ -105,7 +110,7 @@ function sameStatus(
   state: CheckState,
   result: ProbeResult,
   thresholds: Thresholds,
-  at: string,
+  now: Date,
 ): { state: CheckState; transition?: Transition } {
   const code = result.code;
   if (result.status === 'ok' || code === undefined || code === state.code) return { state: settled(state) };
@@ -113,6 +118,7 @@ function sameStatus(
   if (state.code === undefined) return { state: { ...settled(state), code } };
   const count = state.pendingCode?.code === code ? state.pendingCode.count + 1 : 1;
   if (count < thresholds.failure_threshold) return { state: { ...settled(state), pendingCode: { code, count } } };
+  const at = now.toISOString();
   return {
     state: { status: state.status, since: state.since, code },
     transition: {

@@ -7,7 +7,7 @@ import type { CheckConfig } from '../config/load.js';
 import type { CheckView, RunRecord } from '../checks/monitor.js';
 import type { CheckState } from '../checks/state.js';
 import type { MetricSpec, Observation, Status } from '../probes/types.js';
-import { familyHeader, labelPrefixes, sampleLine, type Family } from './exposition.js';
+import { escapeLabel, familyHeader, formatValue, type Family } from './exposition.js';
 
 const STATUSES = ['unknown', 'ok', 'warn', 'fail'] as const;
 const RUN_RESULTS: readonly Status[] = ['ok', 'warn', 'fail'];
@@ -26,7 +26,8 @@ interface CheckFacts {
 }
 
 interface FamilyWriter extends Pick<Family, 'name' | 'help' | 'type'> {
-  prefixes: readonly string[];
+  /** A probe metric's labels after `check`, each as it starts a label: `,phase="`. */
+  labelStarts: readonly string[];
 }
 
 /** A check's text per family, and what it was written from: any of these replaced means the text is stale. */
@@ -36,9 +37,22 @@ interface Written {
   last: RunRecord | undefined;
   observations: readonly Observation[] | undefined;
   runs: RunCounts | undefined;
-  /** Indexed like the families; undefined where the check has no sample. */
-  parts: Array<string | undefined>;
+  /** Indexed like the families; empty where the check has no sample. */
+  parts: string[];
+  /** The UTF-8 size of all the parts. */
+  bytes: number;
 }
+
+/** The per-check families of a scrape: their size, and their bytes in chunks written when asked for. */
+export interface SeriesBody {
+  byteLength: number;
+  chunks: () => Generator<Buffer>;
+}
+
+/** Bytes per chunk a scrape hands on: large enough that compressing them costs few round trips to the thread pool. */
+const CHUNK_BYTES = 512 * 1024;
+/** The most bytes a UTF-16 code unit takes in UTF-8. */
+const MAX_UTF8_PER_UNIT = 3;
 
 /** The fixed per-check families, then one per probe metric. */
 const CHECK_FAMILIES = [
@@ -76,36 +90,30 @@ const CHECK_FAMILIES = [
 ] as const;
 const [UP, STATUS, DURATION, RUNS, LAST_RUN] = [0, 1, 2, 3, 4] as const;
 
-/**
- * The same text as one flat string. Text built with + is a rope that every scrape would walk again, piece by piece,
- * to join it; converting it to a number makes V8 flatten it in place, once (the trick of the flatstr package).
- */
-function flat(text: string): string {
-  void Number(text);
-  return text;
-}
-
 export class CheckSeries {
   private readonly families: FamilyWriter[];
   /** Family index of each probe metric. */
   private readonly probeFamily = new Map<string, { index: number; spec: MetricSpec }>();
   private readonly written = new Map<string, Written>();
-  private readonly location: readonly string[];
+  /** The label that ends every per-check series in a fleet: `,location="fra"`; empty alone. */
+  private readonly locationLabel: string;
+  /** HELP and TYPE of each family. */
+  private readonly headers: Buffer[];
 
   /** `location`: a fleet node's location, the last label of every per-check series. */
   constructor(probeMetrics: readonly MetricSpec[], location?: string) {
-    this.location = location === undefined ? [] : [location];
-    const withLocation = (labels: readonly string[]) => (location === undefined ? labels : [...labels, 'location']);
-    this.families = CHECK_FAMILIES.map((f) => ({ ...f, prefixes: labelPrefixes(withLocation(f.labelNames)) }));
+    this.locationLabel = location === undefined ? '' : `,location="${escapeLabel(location)}"`;
+    this.families = CHECK_FAMILIES.map((f) => ({ ...f, labelStarts: [] }));
     for (const spec of probeMetrics) {
       this.probeFamily.set(spec.name, { index: this.families.length, spec });
       this.families.push({
         name: spec.name,
         help: spec.help,
         type: 'gauge',
-        prefixes: labelPrefixes(withLocation(['check', ...spec.labelNames])),
+        labelStarts: spec.labelNames.map((l) => `,${l}="`),
       });
     }
+    this.headers = this.families.map((family) => Buffer.from(familyHeader(family)));
   }
 
   /** Drops a check's text: it ran, so its counts and observations moved. */
@@ -121,10 +129,13 @@ export class CheckSeries {
   /**
    * Every family, HELP and TYPE included even without samples, each check's lines written again only when stale.
    * `pause` is awaited every so many checks written, so a first scrape of thousands does not stall the scheduler.
+   * The chunks are copied from the checks' texts of this moment: a check that runs meanwhile gets a new text.
    */
-  async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<string> {
-    const rows: Written[] = [];
+  async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<SeriesBody> {
+    const rows: Array<readonly string[]> = [];
     let writtenNow = 0;
+    let byteLength = 0;
+    for (const header of this.headers) byteLength += header.length;
     for (const facts of checks) {
       const name = facts.view.check.name;
       let row = this.written.get(name);
@@ -133,17 +144,40 @@ export class CheckSeries {
         this.written.set(name, row);
         if (++writtenNow % 1000 === 0) await pause();
       }
-      rows.push(row);
+      rows.push(row.parts);
+      byteLength += row.bytes;
     }
-    const out: string[] = [];
-    for (const [index, family] of this.families.entries()) {
-      out.push(familyHeader(family));
-      for (const row of rows) {
-        const part = row.parts[index];
-        if (part !== undefined) out.push(part);
+    return { byteLength, chunks: () => this.chunks(rows) };
+  }
+
+  /**
+   * The families in order, each check's lines of a family written into chunks of CHUNK_BYTES. A check that runs
+   * meanwhile gets new parts: the ones taken here are never changed.
+   */
+  private *chunks(rows: ReadonlyArray<readonly string[]>): Generator<Buffer> {
+    let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let used = 0;
+    for (let family = 0; family < this.headers.length; family++) {
+      const header = this.headers[family] as Buffer;
+      if (used + header.length > chunk.length) {
+        yield chunk.subarray(0, used);
+        chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, header.length));
+        used = 0;
+      }
+      used += header.copy(chunk, used);
+      for (const parts of rows) {
+        const part = parts[family] as string;
+        if (part.length === 0) continue;
+        const most = part.length * MAX_UTF8_PER_UNIT;
+        if (used + most > chunk.length) {
+          if (used > 0) yield chunk.subarray(0, used);
+          chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+          used = 0;
+        }
+        used += chunk.write(part, used);
       }
     }
-    return out.join('');
+    if (used > 0) yield chunk.subarray(0, used);
   }
 
   private fresh(row: Written, { view, runs, observations }: CheckFacts): boolean {
@@ -156,28 +190,42 @@ export class CheckSeries {
     );
   }
 
+  /** The check's lines, written with as few intermediate strings as possible: thousands are written per scrape. */
   private write({ view, runs, observations }: CheckFacts): Written {
-    const lines: Array<string[] | undefined> = new Array<string[] | undefined>(this.families.length);
-    const { name, type } = view.check;
-    const line = (index: number, values: readonly string[], value: number) => {
-      const family = this.families[index] as FamilyWriter;
-      const text = sampleLine(family.name, family.prefixes, [...values, ...this.location], value);
-      const list = lines[index];
-      if (list) list.push(text);
-      else lines[index] = [text];
-    };
-    const { last } = view;
-    if (last) line(UP, [name, type], last.result.status === 'fail' ? 0 : 1);
-    for (const status of STATUSES) line(STATUS, [name, type, status], view.state.status === status ? 1 : 0);
-    if (last) line(DURATION, [name, type], last.result.timings.total ?? 0);
-    if (runs) for (const result of RUN_RESULTS) line(RUNS, [name, runs.type, result], runs.counts[result]);
-    if (last) line(LAST_RUN, [name], Date.parse(last.at) / 1000);
-    for (const o of observations ?? []) {
-      const family = this.probeFamily.get(o.metric);
-      if (!family) continue;
-      line(family.index, [name, ...family.spec.labelNames.map((l) => o.labels?.[l] ?? '')], o.value);
+    const parts = new Array<string>(this.families.length).fill('');
+    const names = this.families;
+    const end = `${this.locationLabel}} `;
+    const check = `{check="${escapeLabel(view.check.name)}"`;
+    const checkType = `${check},type="${escapeLabel(view.check.type)}"`;
+    const { last, state } = view;
+    if (last) parts[UP] = `${names[UP]?.name}${checkType}${end}${last.result.status === 'fail' ? 0 : 1}\n`;
+    let lines = '';
+    for (const status of STATUSES)
+      lines += `${names[STATUS]?.name}${checkType},status="${status}"${end}${state.status === status ? 1 : 0}\n`;
+    parts[STATUS] = lines;
+    if (last)
+      parts[DURATION] = `${names[DURATION]?.name}${checkType}${end}${formatValue(last.result.timings.total ?? 0)}\n`;
+    if (runs) {
+      const counted = runs.type === view.check.type ? checkType : `${check},type="${escapeLabel(runs.type)}"`;
+      lines = '';
+      for (const result of RUN_RESULTS)
+        lines += `${names[RUNS]?.name}${counted},result="${result}"${end}${formatValue(runs.counts[result])}\n`;
+      parts[RUNS] = lines;
     }
-    const parts = Array.from(lines, (list) => (list ? flat(list.join('')) : undefined));
-    return { check: view.check, state: view.state, last, observations, runs, parts };
+    if (last) parts[LAST_RUN] = `${names[LAST_RUN]?.name}${check}${end}${formatValue(Date.parse(last.at) / 1000)}\n`;
+    for (const o of observations ?? []) {
+      const found = this.probeFamily.get(o.metric);
+      if (!found) continue;
+      const family = names[found.index] as FamilyWriter;
+      let line = family.name + check;
+      const labelNames = found.spec.labelNames;
+      for (let i = 0; i < labelNames.length; i++)
+        line += `${family.labelStarts[i]}${escapeLabel(o.labels?.[labelNames[i] as string] ?? '')}"`;
+      parts[found.index] += `${line}${end}${formatValue(o.value)}\n`;
+    }
+    // Measuring a part also makes V8 flatten it (text built with + is a rope), once, rather than on every scrape.
+    let bytes = 0;
+    for (const part of parts) if (part.length > 0) bytes += Buffer.byteLength(part);
+    return { check: view.check, state, last, observations, runs, parts, bytes };
   }
 }

@@ -18,7 +18,7 @@ export interface Family {
   samples: () => Iterable<Sample>;
 }
 
-function escapeLabel(v: string): string {
+export function escapeLabel(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 }
 
@@ -26,7 +26,7 @@ function escapeHelp(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-function number(v: number): string {
+export function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
@@ -53,7 +53,7 @@ export function sampleLine(
   let line = name;
   for (let i = 0; i < prefixes.length; i++) line += `${prefixes[i] as string}${escapeLabel(values[i] ?? '')}"`;
   if (prefixes.length > 0) line += '}';
-  return `${line} ${number(value)}\n`;
+  return `${line} ${formatValue(value)}\n`;
 }
 
 /** One family in the text format; empty when it has no samples, as prom-client leaves out nothing but HELP and TYPE. */

@@ -7,7 +7,10 @@ import type { Monitor } from '../checks/monitor.js';
 import type { Scheduler } from '../checks/scheduler.js';
 import { probeKinds } from '../probes/index.js';
 import type { MetricSpec, Observation } from '../probes/types.js';
-import { CheckSeries, type RunCounts } from './check-series.js';
+import { CheckSeries, type RunCounts, type SeriesBody } from './check-series.js';
+
+/** A scrape's text: its size in bytes and its bytes in chunks. */
+export type MetricsBody = SeriesBody;
 
 /** What the fleet series are read from (src/cluster/fleet.ts). */
 export interface ClusterGauges {
@@ -152,15 +155,32 @@ export class Metrics {
     if (ok) this.reloadAt.set(Date.now() / 1000);
   }
 
-  /** Yields to the event loop now and then: a scrape of thousands of checks must not stall the scheduler. */
-  async render(): Promise<string> {
-    const head = await this.registry.metrics();
+  /**
+   * The whole exposition: its size, and its bytes in chunks written as they are read, so a scrape of thousands of
+   * checks never holds megabytes of text at once. Yields to the event loop now and then while it writes the text of
+   * checks that ran since the last scrape: a scrape of thousands must not stall the scheduler.
+   */
+  async body(): Promise<MetricsBody> {
+    const head = Buffer.from(await this.registry.metrics());
     const checks = this.monitor.views().map((view) => ({
       view,
       runs: this.runs.get(view.check.name),
       observations: this.latest.get(view.check.name),
     }));
-    return head + (await this.series.render(checks, () => new Promise((resolve) => setImmediate(resolve))));
+    const series = await this.series.render(checks, () => new Promise((resolve) => setImmediate(resolve)));
+    return {
+      byteLength: head.length + series.byteLength,
+      *chunks() {
+        yield head;
+        yield* series.chunks();
+      },
+    };
+  }
+
+  /** The exposition as one string. */
+  async render(): Promise<string> {
+    const body = await this.body();
+    return Buffer.concat([...body.chunks()], body.byteLength).toString('utf8');
   }
 
   get contentType(): string {

@@ -202,20 +202,29 @@ function phasesOfRun(state: RunState): readonly TimedPhase[] {
 }
 const PLAIN_PHASES = PHASES.filter((p) => p !== 'tls');
 
+/** One labels object per phase, shared by every run's observations: a check keeps its last run's until the next. */
+const PHASE_LABELS = Object.fromEntries(PHASES.map((phase) => [phase, Object.freeze({ phase })])) as Record<
+  TimedPhase,
+  Readonly<Record<'phase', string>>
+>;
+
 /** Status code (when one came) and phase durations: every phase after a success, the measured ones after a failure. */
 function runObservations(state: RunState, phases: readonly TimedPhase[]): Observation<HttpMetricName>[] {
-  return [
-    ...(state.status !== undefined ? [{ metric: 'forgewatch_http_status_code' as const, value: state.status }] : []),
-    ...phases.map((phase) => ({
-      metric: 'forgewatch_http_phase_seconds' as const,
-      labels: { phase },
+  const observations: Observation<HttpMetricName>[] = [];
+  if (state.status !== undefined) observations.push({ metric: 'forgewatch_http_status_code', value: state.status });
+  for (const phase of phases)
+    observations.push({
+      metric: 'forgewatch_http_phase_seconds',
+      labels: PHASE_LABELS[phase],
       value: state.timings[phase],
-    })),
-  ];
+    });
+  return observations;
 }
 
 function inMs(timings: Record<string, number>): JsonObject {
-  return Object.fromEntries(Object.entries(timings).map(([phase, s]) => [phase, Math.round(s * 10_000) / 10]));
+  const out: JsonObject = {};
+  for (const phase in timings) out[phase] = Math.round((timings[phase] as number) * 10_000) / 10;
+  return out;
 }
 
 interface FailedRun {

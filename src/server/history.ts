@@ -3,7 +3,7 @@
  * Memory is bounded per check whatever the interval: runs are kept one by one until a check has
  * MAX_POINTS of them; then neighbours are merged pairwise and later runs closer together than the
  * new spacing fold into the last point, so the spacing grows until 24 hours fit.
- * Points live in typed arrays (17 bytes each) that grow on demand, so 10,000 checks with a full
+ * Points live in one buffer per check (17 bytes each) that grows on demand, so 10,000 checks with a full
  * day each stay around 40 MB, and a check that runs rarely costs almost nothing.
  */
 import type { Monitor } from '../checks/monitor.js';
@@ -24,35 +24,55 @@ export interface HistoryPoint {
   runs: number;
 }
 
+/** Bytes per point: the time (float64), the mean duration (float32), the runs (uint32) and the worst status (uint8). */
+const POINT_BYTES = 17;
+const T = 0;
+const MS = 8;
+const RUNS = 12;
+const STATUS = 16;
+
+/**
+ * A check's points in one buffer, read through one DataView: four typed arrays per check cost eight objects and four
+ * allocations each, which at ten thousand checks weighed more than the points themselves.
+ */
 class Series {
-  t = new Float64Array(INITIAL_CAPACITY);
-  ms = new Float32Array(INITIAL_CAPACITY);
-  status = new Uint8Array(INITIAL_CAPACITY);
-  runs = new Uint32Array(INITIAL_CAPACITY);
+  private view = new DataView(new ArrayBuffer(INITIAL_CAPACITY * POINT_BYTES));
   length = 0;
   /** Runs less than this many ms after the last point are merged into it. */
   spacing = 0;
 
   get bytes(): number {
-    return this.t.byteLength + this.ms.byteLength + this.status.byteLength + this.runs.byteLength;
+    return this.view.byteLength;
+  }
+
+  t(i: number): number {
+    return this.view.getFloat64(i * POINT_BYTES + T, true);
+  }
+
+  ms(i: number): number {
+    return this.view.getFloat32(i * POINT_BYTES + MS, true);
+  }
+
+  runs(i: number): number {
+    return this.view.getUint32(i * POINT_BYTES + RUNS, true);
+  }
+
+  status(i: number): number {
+    return this.view.getUint8(i * POINT_BYTES + STATUS);
   }
 
   push(t: number, ms: number, status: number): void {
-    if (this.length === this.t.length) this.grow(Math.min(this.t.length * 2, MAX_POINTS + 1));
-    const i = this.length++;
-    this.t[i] = t;
-    this.ms[i] = ms;
-    this.status[i] = status;
-    this.runs[i] = 1;
+    if ((this.length + 1) * POINT_BYTES > this.view.byteLength)
+      this.grow(Math.min((this.view.byteLength / POINT_BYTES) * 2, MAX_POINTS + 1));
+    this.set(this.length++, t, ms, 1, status);
   }
 
   /** Folds point `from` into point `into` (runs-weighted mean, worst status). */
   merge(into: number, from: number): void {
-    const a = this.runs[into] as number;
-    const b = this.runs[from] as number;
-    this.ms[into] = ((this.ms[into] as number) * a + (this.ms[from] as number) * b) / (a + b);
-    this.status[into] = Math.max(this.status[into] as number, this.status[from] as number);
-    this.runs[into] = a + b;
+    const a = this.runs(into);
+    const b = this.runs(from);
+    const ms = (this.ms(into) * a + this.ms(from) * b) / (a + b);
+    this.set(into, this.t(into), ms, a + b, Math.max(this.status(into), this.status(from)));
   }
 
   /** Halves the number of points by merging neighbours; returns the new length. */
@@ -67,28 +87,29 @@ class Series {
 
   dropBefore(oldest: number): void {
     let drop = 0;
-    while (drop < this.length && (this.t[drop] as number) < oldest) drop++;
+    while (drop < this.length && this.t(drop) < oldest) drop++;
     if (drop === 0) return;
-    for (const arr of [this.t, this.ms, this.status, this.runs]) arr.copyWithin(0, drop, this.length);
+    const bytes = new Uint8Array(this.view.buffer);
+    bytes.copyWithin(0, drop * POINT_BYTES, this.length * POINT_BYTES);
     this.length -= drop;
   }
 
+  private set(i: number, t: number, ms: number, runs: number, status: number): void {
+    const at = i * POINT_BYTES;
+    this.view.setFloat64(at + T, t, true);
+    this.view.setFloat32(at + MS, ms, true);
+    this.view.setUint32(at + RUNS, runs, true);
+    this.view.setUint8(at + STATUS, status);
+  }
+
   private move(from: number, to: number): void {
-    this.t[to] = this.t[from] as number;
-    this.ms[to] = this.ms[from] as number;
-    this.status[to] = this.status[from] as number;
-    this.runs[to] = this.runs[from] as number;
+    if (from !== to) this.set(to, this.t(from), this.ms(from), this.runs(from), this.status(from));
   }
 
   private grow(capacity: number): void {
-    const copy = <A extends Float64Array | Float32Array | Uint8Array | Uint32Array>(old: A, next: A): A => (
-      next.set(old),
-      next
-    );
-    this.t = copy(this.t, new Float64Array(capacity));
-    this.ms = copy(this.ms, new Float32Array(capacity));
-    this.status = copy(this.status, new Uint8Array(capacity));
-    this.runs = copy(this.runs, new Uint32Array(capacity));
+    const next = new Uint8Array(capacity * POINT_BYTES);
+    next.set(new Uint8Array(this.view.buffer, 0, this.length * POINT_BYTES));
+    this.view = new DataView(next.buffer);
   }
 }
 
@@ -117,14 +138,14 @@ export class History {
     if (!series) this.byCheck.set(check, (series = new Series()));
     const last = series.length - 1;
     series.push(t, durationMs, STATUS_RANK[status]);
-    if (last >= 0 && t - (series.t[last] as number) < series.spacing) {
+    if (last >= 0 && t - series.t(last) < series.spacing) {
       series.merge(last, last + 1);
       series.length--;
     }
     series.dropBefore(this.now() - HISTORY_WINDOW_MS);
     if (series.length > MAX_POINTS) {
       const length = series.halve();
-      series.spacing = Math.max(series.spacing * 2, (t - (series.t[0] as number)) / length);
+      series.spacing = Math.max(series.spacing * 2, (t - series.t(0)) / length);
     }
   }
 
@@ -135,10 +156,10 @@ export class History {
     const out: HistoryPoint[] = [];
     for (let i = 0; i < series.length; i++) {
       out.push({
-        t: series.t[i] as number,
-        durationMs: series.ms[i] as number,
-        status: STATUSES[series.status[i] as number] ?? 'fail',
-        runs: series.runs[i] as number,
+        t: series.t(i),
+        durationMs: series.ms(i),
+        status: STATUSES[series.status(i)] ?? 'fail',
+        runs: series.runs(i),
       });
     }
     return out;

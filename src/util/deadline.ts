@@ -19,6 +19,29 @@ export interface Overdue {
 }
 
 /**
+ * The signals following each long-lived parent, told by one listener per parent: adding and removing an event
+ * listener on every run cost more than the rest of the deadline together.
+ */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+function follow(parent: AbortSignal, controller: AbortController): void {
+  let set = followers.get(parent);
+  if (!set) {
+    const following = (set = new Set());
+    followers.set(parent, following);
+    parent.addEventListener(
+      'abort',
+      () => {
+        for (const child of following) child.abort(parent.reason);
+        following.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(controller);
+}
+
+/**
  * One timer serves both the deadline and, when given, the overdue call after it: a run that ends in time (nearly
  * every one) arms and clears a single timer.
  */
@@ -30,9 +53,8 @@ export function deadline(parent: AbortSignal, ms: number, overdue?: Overdue): De
     controller.abort(new DOMException(`timeout after ${formatDuration(ms)}`, 'TimeoutError'));
     if (overdue) timer = setTimeout(overdue.onOverdue, overdue.graceMs);
   }, ms);
-  const onParent = () => controller.abort(parent.reason);
-  if (parent.aborted) onParent();
-  else parent.addEventListener('abort', onParent, { once: true });
+  if (parent.aborted) controller.abort(parent.reason);
+  else follow(parent, controller);
   return {
     signal: controller.signal,
     get timedOut() {
@@ -40,7 +62,7 @@ export function deadline(parent: AbortSignal, ms: number, overdue?: Overdue): De
     },
     done() {
       clearTimeout(timer);
-      parent.removeEventListener('abort', onParent);
+      followers.get(parent)?.delete(controller);
     },
   };
 }
