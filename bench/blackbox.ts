@@ -168,8 +168,7 @@ export async function blackboxScenario(quick: boolean): Promise<void> {
     const fwPid = node.process.pid as number;
     const bbPid = blackbox.pid as number;
     for (const kind of KINDS) {
-      // A port check also finds who holds the port (/proc): far dearer per probe, so fewer rounds.
-      const fw = await measure(fwPid, kind === 'tcp' ? 1 : rounds, () => forgewatchRound(node as FleetProcess, kind));
+      const fw = await measure(fwPid, rounds, () => forgewatchRound(node as FleetProcess, kind));
       const box = await measure(bbPid, rounds, () => drive(CHECKS, (i) => blackboxProbe(bb.url, kind, t, i)));
       row(`  ${kind} (${kind === 'tcp' ? 'port' : kind} check vs ${MODULES[kind]})`, {
         forgewatch_cpu_us: Math.round(fw),
