@@ -199,10 +199,13 @@ export class Monitor {
     for (const fn of this.configListeners) fn(config);
   }
 
-  /** Never rejects (callers fire and forget it): the store reports a failed write and keeps the states in memory. */
-  persist(): Promise<void> {
+  /**
+   * Never rejects (callers fire and forget it): the store reports a failed write and keeps the states in memory.
+   * Writes coming back to back are spaced out unless `now` (shutdown).
+   */
+  persist(now = false): Promise<void> {
     if (!this.store) return Promise.resolve();
-    return this.store.save(() =>
+    return this.store[now ? 'flush' : 'save'](() =>
       Object.fromEntries(
         [...this.runtimes].map(([name, rt]) => [
           name,
@@ -222,6 +225,6 @@ export class Monitor {
 
   async close(): Promise<void> {
     this.shutdown.abort();
-    await this.persist();
+    await this.persist(true);
   }
 }
