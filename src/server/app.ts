@@ -171,10 +171,14 @@ function withLocations(
   };
 }
 
-/** How many checks go into one piece of the /api/status body. */
-const STATUS_BATCH = 500;
+/**
+ * How long one piece of the /api/status body grows (in characters) before it is sent. V8 puts a string of more than
+ * 128 KiB straight into its large-object space, which only a full collection frees: pieces that size, one every few
+ * hundred checks on every call, grew the heap by megabytes per call. Pieces this small stay in the young generation.
+ */
+const STATUS_PIECE_CHARS = 32 * 1024;
 
-/** `{...head, "checks": [...]}` in pieces of STATUS_BATCH checks. */
+/** `{...head, "checks": [...]}` in pieces of about STATUS_PIECE_CHARS characters. */
 function* statusJson(head: string, views: ReturnType<typeof checkViews>, inFleet: boolean): Generator<string> {
   let piece = `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"checks":[`;
   for (const [i, v] of views.entries()) {
@@ -200,7 +204,7 @@ function* statusJson(head: string, views: ReturnType<typeof checkViews>, inFleet
         : null,
       ...(v.locations ? { locations: v.locations } : {}),
     });
-    if ((i + 1) % STATUS_BATCH === 0) {
+    if (piece.length >= STATUS_PIECE_CHARS) {
       yield piece;
       piece = '';
     }
