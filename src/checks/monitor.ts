@@ -95,14 +95,12 @@ export class Monitor {
 
   view(name: string): CheckView | undefined {
     const r = this.runtimes.get(name);
-    return (
-      r && {
-        check: r.check,
-        state: r.state,
-        ...(r.last ? { last: r.last } : r.savedReason !== undefined ? { savedReason: r.savedReason } : {}),
-        running: r.inflight !== undefined,
-      }
-    );
+    if (!r) return undefined;
+    // One object per view, no spreads: /api/status and the status page ask for thousands at a time.
+    const { check, state, last, savedReason } = r;
+    const running = r.inflight !== undefined;
+    if (last) return { check, state, last, running };
+    return savedReason !== undefined ? { check, state, savedReason, running } : { check, state, running };
   }
 
   views(): CheckView[] {
@@ -199,10 +197,13 @@ export class Monitor {
     for (const fn of this.configListeners) fn(config);
   }
 
-  /** Never rejects (callers fire and forget it): the store reports a failed write and keeps the states in memory. */
-  persist(): Promise<void> {
+  /**
+   * Never rejects (callers fire and forget it): the store reports a failed write and keeps the states in memory.
+   * Writes coming back to back are spaced out unless `now` (shutdown).
+   */
+  persist(now = false): Promise<void> {
     if (!this.store) return Promise.resolve();
-    return this.store.save(() =>
+    return this.store[now ? 'flush' : 'save'](() =>
       Object.fromEntries(
         [...this.runtimes].map(([name, rt]) => [
           name,
@@ -222,6 +223,6 @@ export class Monitor {
 
   async close(): Promise<void> {
     this.shutdown.abort();
-    await this.persist();
+    await this.persist(true);
   }
 }

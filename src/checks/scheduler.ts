@@ -8,6 +8,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/load.js';
+import { DueQueue, type DueItem } from './due-queue.js';
 import type { Monitor } from './monitor.js';
 
 /** First runs spread over at least this long (bounded by the interval)... */
@@ -17,15 +18,19 @@ const FIRST_RUN_SPREAD_PER_CHECK_MS = 2;
 const LATENESS_SAMPLES = 4096;
 /** The most a cron-scheduled run is delayed past its time. */
 const CRON_JITTER_MS = 1_000;
+/** setTimeout's longest delay; a later due time is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SchedulerOptions {
   /** First runs spread over at least this long (bounded by the interval); default 5 s. */
   firstRunSpreadMs?: number;
 }
 
-interface Entry {
+interface Entry extends DueItem {
+  name: string;
   key: string;
-  timer?: NodeJS.Timeout;
+  /** Interval checks: the interval (ms); cron checks: 0. */
+  interval: number;
   task?: ScheduledTask;
   nextAt: number;
   /** The next run is the quick first one, not yet on the check's phase. */
@@ -60,6 +65,14 @@ export function cronJitter(name: string, nextRuns: readonly Date[]): number {
 
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Every check's next run, earliest first, behind one timer: a Timeout and a timer list per check cost
+   * memory and CPU for thousands of checks.
+   */
+  private readonly due = new DueQueue<Entry>();
+  private timer: NodeJS.Timeout | undefined;
+  /** When the timer is set to go off; Infinity when it is not set. */
+  private timerAt = Infinity;
   private heartbeat: NodeJS.Timeout | undefined;
   /** Last time the event loop ran the heartbeat: /healthz reads it. */
   lastTick = Date.now();
@@ -98,11 +111,13 @@ export class Scheduler {
       live.size * FIRST_RUN_SPREAD_PER_CHECK_MS,
     );
     for (const check of live.values()) if (!this.entries.has(check.name)) this.schedule(check, firstRunSpread);
+    this.armTimer();
   }
 
   stop(): void {
     clearInterval(this.heartbeat);
     for (const name of [...this.entries.keys()]) this.cancel(name);
+    this.armTimer();
   }
 
   /** When the check is due next (ms since the epoch), as planned. */
@@ -126,15 +141,24 @@ export class Scheduler {
   }
 
   private schedule(check: CheckConfig, firstRunSpread: number): void {
-    const entry: Entry = { key: keyOf(check), nextAt: 0, first: true, jitter: 0 };
+    const entry: Entry = {
+      name: check.name,
+      key: keyOf(check),
+      interval: check.schedule ? 0 : check.interval,
+      nextAt: 0,
+      first: true,
+      jitter: 0,
+      dueAt: 0,
+      queueIndex: -1,
+    };
     this.entries.set(check.name, entry);
     if (check.schedule) {
       const task = cron.schedule(
         check.schedule,
         ({ date }) => {
-          clearTimeout(entry.timer);
-          const due = date.getTime() + entry.jitter;
-          entry.timer = setTimeout(() => this.fire(check.name, due), Math.max(0, due - Date.now()));
+          if (this.entries.get(check.name) !== entry) return;
+          this.due.set(entry, date.getTime() + entry.jitter);
+          this.armTimer();
         },
         { name: `forgewatch:${check.name}` },
       );
@@ -144,24 +168,42 @@ export class Scheduler {
     }
     const spread = Math.min(check.interval, firstRunSpread);
     entry.nextAt = Date.now() + (stableHash(check.name) % Math.max(1, spread));
-    this.arm(check.name, entry, check.interval);
+    this.due.set(entry, entry.nextAt);
   }
 
-  private arm(name: string, entry: Entry, interval: number): void {
-    entry.timer = setTimeout(
-      () => {
-        const due = entry.nextAt;
-        const now = Date.now();
-        // After the quick first run, move onto the check's own phase, at least half an interval later.
-        entry.nextAt = entry.first ? nextSlot(name, interval, due + interval / 2) : due + interval;
-        entry.first = false;
-        // After a long stall, skip the missed slots instead of firing them back to back.
-        if (entry.nextAt <= now) entry.nextAt += Math.ceil((now - entry.nextAt) / interval) * interval;
-        if (this.entries.get(name) === entry) this.arm(name, entry, interval);
-        this.fire(name, due);
-      },
-      Math.max(0, entry.nextAt - Date.now()),
-    );
+  /** Sets the one timer for the earliest due run, unless it is already set for that time. */
+  private armTimer(): void {
+    const at = this.due.peek()?.dueAt ?? Infinity;
+    if (at === this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => this.runDue(), Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+  }
+
+  /** Fires every run now due, plans the next run of each interval check, and sets the timer for the next one. */
+  private runDue(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    for (let entry = this.due.peek(); entry && entry.dueAt <= now; entry = this.due.peek()) {
+      this.due.remove(entry);
+      const due = entry.dueAt;
+      if (entry.interval > 0) this.planNext(entry, due, now);
+      this.fire(entry.name, due);
+    }
+    this.armTimer();
+  }
+
+  private planNext(entry: Entry, due: number, now: number): void {
+    const { interval } = entry;
+    // After the quick first run, move onto the check's own phase, at least half an interval later.
+    entry.nextAt = entry.first ? nextSlot(entry.name, interval, due + interval / 2) : due + interval;
+    entry.first = false;
+    // After a long stall, skip the missed slots instead of firing them back to back.
+    if (entry.nextAt <= now) entry.nextAt += Math.max(1, Math.ceil((now - entry.nextAt) / interval)) * interval;
+    this.due.set(entry, entry.nextAt);
   }
 
   private fire(name: string, dueAt: number): void {
@@ -176,7 +218,7 @@ export class Scheduler {
   private cancel(name: string): void {
     const entry = this.entries.get(name);
     if (!entry) return;
-    clearTimeout(entry.timer);
+    this.due.remove(entry);
     void entry.task?.destroy();
     this.entries.delete(name);
   }

@@ -17,6 +17,12 @@ const persistedCheckSchema = z.object({
   reason: z.string().max(10_000).optional(),
 });
 const stateFileSchema = z.object({ version: z.literal(1), checks: z.record(z.string(), z.unknown()) });
+/**
+ * While transitions keep coming, the file is written at most this often. Each write serialises every check: with
+ * thousands of checks, first runs that each changed a state rewrote a megabyte back to back, the larger part of
+ * the service's garbage while they lasted. The first write after a quiet spell goes at once.
+ */
+const WRITE_GAP_MS = 1_000;
 
 interface StateFile {
   version: 1;
@@ -57,6 +63,11 @@ export class StateStore {
   private writing: Promise<void> | undefined;
   private dirty: (() => StateFile['checks']) | undefined;
   private failing = false;
+  /** When the last write ended (performance.now()). */
+  private lastWriteAt = -Infinity;
+  /** Ends the wait between two writes early (shutdown). */
+  private endWait: (() => void) | undefined;
+  private urgent = false;
 
   /** Throws StateDirError when the directory cannot be created or written. */
   constructor(
@@ -104,9 +115,28 @@ export class StateStore {
     return this.writing;
   }
 
+  /** Like save(), without waiting out the gap between writes: for shutdown. */
+  flush(snapshot: () => Record<string, PersistedCheck>): Promise<void> {
+    this.urgent = true;
+    const written = this.save(snapshot);
+    this.endWait?.();
+    return written;
+  }
+
   private async drain(): Promise<void> {
     while (this.dirty) {
+      const wait = this.lastWriteAt + WRITE_GAP_MS - performance.now();
+      if (wait > 0 && !this.urgent)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.endWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      this.endWait = undefined;
       const take = this.dirty;
+      if (!take) break;
       this.dirty = undefined;
       try {
         await writeFileAtomic(this.file, JSON.stringify({ version: 1, checks: take() } satisfies StateFile));
@@ -116,6 +146,8 @@ export class StateStore {
         if (!this.failing) this.events.onWriteFailed?.(err as Error, this.file);
         this.failing = true;
       }
+      this.lastWriteAt = performance.now();
     }
+    this.urgent = false;
   }
 }

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { probeKinds } from '../probes/index.js';
 import { bearerToken, sameSecret } from './auth.js';
 import { apiErrorHandler, refuseBody } from './errors.js';
-import { checkViews, type FleetStatusSource } from './fleet-status.js';
+import { fleetCheckView, type FleetCheckView, type FleetStatusSource } from './fleet-status.js';
 import { metricsRoute } from './metrics-route.js';
 
 /** The heartbeat ticks every second; this long without one means the event loop is stuck. */
@@ -123,10 +123,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/status', requireToken, async (_req, res, next) => {
     try {
       const fleet = deps.fleet?.();
-      const views = checkViews(monitor, fleet);
       res.type('application/json');
       const head = JSON.stringify(fleet ? { node: fleet.node } : {});
-      await pipeline(Readable.from(statusJson(head, views, fleet !== undefined), { highWaterMark: 1 }), res);
+      await pipeline(Readable.from(statusJson(head, monitor, fleet), { highWaterMark: 1 }), res);
     } catch (err) {
       if (res.headersSent) res.destroy(err as Error);
       else next(err);
@@ -171,14 +170,29 @@ function withLocations(
   };
 }
 
-/** How many checks go into one piece of the /api/status body. */
-const STATUS_BATCH = 500;
+/**
+ * How long one piece of the /api/status body grows (in characters) before it is sent. V8 puts a string of more than
+ * 128 KiB straight into its large-object space, which only a full collection frees: pieces that size, one every few
+ * hundred checks on every call, grew the heap by megabytes per call. Pieces this small stay in the young generation.
+ */
+const STATUS_PIECE_CHARS = 32 * 1024;
 
-/** `{...head, "checks": [...]}` in pieces of STATUS_BATCH checks. */
-function* statusJson(head: string, views: ReturnType<typeof checkViews>, inFleet: boolean): Generator<string> {
+/**
+ * `{...head, "checks": [...]}` in pieces of about STATUS_PIECE_CHARS characters. Each check's view is made as its turn
+ * comes, not all up front: a body of thousands takes a while to send, and views held that long outlive the young
+ * generation, to be freed only by a full collection.
+ */
+function* statusJson(head: string, monitor: Monitor, fleet: FleetStatusSource | undefined): Generator<string> {
+  const inFleet = fleet !== undefined;
   let piece = `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"checks":[`;
-  for (const [i, v] of views.entries()) {
-    if (i > 0) piece += ',';
+  let first = true;
+  for (const check of monitor.checks) {
+    const local = monitor.view(check.name);
+    // Gone in a reload while the body was being sent.
+    if (!local) continue;
+    const v: FleetCheckView = fleet ? fleetCheckView(local, fleet) : local;
+    if (!first) piece += ',';
+    first = false;
     piece += JSON.stringify({
       name: v.check.name,
       ...(inFleet ? { node: v.node ?? null } : {}),
@@ -200,7 +214,7 @@ function* statusJson(head: string, views: ReturnType<typeof checkViews>, inFleet
         : null,
       ...(v.locations ? { locations: v.locations } : {}),
     });
-    if ((i + 1) % STATUS_BATCH === 0) {
+    if (piece.length >= STATUS_PIECE_CHARS) {
       yield piece;
       piece = '';
     }
