@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Monitor } from '../src/checks/monitor.js';
 import { parseConfig } from '../src/config/load.js';
 import { History, HISTORY_WINDOW_MS, MAX_POINTS } from '../src/server/history.js';
-import { sparkline } from '../src/server/status-page.js';
+import { sparkline } from '../src/server/sparkline.js';
 import { httpServer } from './helpers/servers.js';
 
 describe('History', () => {
