@@ -5,11 +5,19 @@
  */
 import { readPemFile, fileErrorText, sansOf } from '../tls/certificate.js';
 import { readCertbot, type CertbotFindings } from './certbot.js';
+import { resolveSocket } from '../docker/client.js';
 import { readDocker, type DockerFindings } from './docker.js';
 import { findHealthPath, type HealthPath } from './health-path.js';
 import { readNginxSource, type NginxMode } from './nginx-source.js';
 import { readPorts, type DiscoveredPort } from './ports.js';
-import { propose, uncheckableNames, type CertificateNames, type Findings, type Proposal } from './propose.js';
+import {
+  propose,
+  uncheckableNames,
+  upstreamTargets,
+  type CertificateNames,
+  type Findings,
+  type Proposal,
+} from './propose.js';
 import { upstreamKey } from './propose-local.js';
 
 export interface DiscoverOptions {
@@ -41,12 +49,16 @@ export interface Discovery {
   remarks: string[];
 }
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
-
-function dockerSocket(flag: string | undefined): string {
-  if (flag) return flag;
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith('unix://') ? host.slice('unix://'.length) : DEFAULT_SOCKET;
+/** The engine as the container check finds it (`--docker`, else DOCKER_HOST's unix path, else the default). */
+function readEngine(flag: string | undefined): Promise<DockerFindings> {
+  let socket: string;
+  try {
+    socket = resolveSocket(flag);
+  } catch (err) {
+    const where = process.env.DOCKER_HOST ?? '';
+    return Promise.resolve({ socket: where, containers: [], disabled: [], skipped: (err as Error).message });
+  }
+  return readDocker(socket);
 }
 
 async function certificateNames(paths: readonly string[]): Promise<Map<string, CertificateNames>> {
@@ -66,11 +78,10 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   const letsencrypt = opts.letsencrypt ?? '/etc/letsencrypt';
-  const socket = opts.docker === 'off' ? undefined : dockerSocket(opts.docker);
   const [nginx, certbot, docker, ports] = await Promise.all([
     readNginxSource(opts.nginx ?? 'auto'),
     letsencrypt === 'off' ? undefined : readCertbot(letsencrypt),
-    socket ? readDocker(socket) : undefined,
+    opts.docker === 'off' ? undefined : readEngine(opts.docker),
     (opts.ports ?? (() => readPorts()))(),
   ]);
   const exclude = new Set(opts.excludePorts ?? []);
@@ -85,28 +96,23 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Discovery> {
   );
   found.health = await healthPaths(found);
   const proposals = propose(found).filter((p) => !(p.check.type === 'port' && exclude.has(Number(p.check.port))));
-  return { sources: reports(nginx, letsencrypt, certbot, socket, docker, ports), proposals, remarks: remarks(found) };
+  return { sources: reports(nginx, letsencrypt, certbot, docker, ports), proposals, remarks: remarks(found) };
 }
 
-/** Asks each upstream proposed without a path from a label for its health path, all at once. */
+/** Asks each upstream (once, whatever points at it) without a path from a label for its health path, all at once. */
 async function healthPaths(found: Findings): Promise<Map<string, HealthPath>> {
-  const targets = propose(found)
-    .filter((p) => p.check.type === 'http' && p.check.name.startsWith('upstream-'))
-    .map((p) => new URL(String(p.check.url)));
   const labelled = new Set(
     (found.docker?.containers ?? [])
       .filter((c) => c.labels['http.path'])
       .flatMap((c) => c.published.map((p) => p.host_port)),
   );
-  const out = new Map<string, HealthPath>();
-  await Promise.all(
-    targets
-      .filter((u) => !labelled.has(Number(u.port)))
-      .map(async (u) => {
-        const host = u.hostname.replace(/^\[|\]$/g, '');
-        out.set(upstreamKey(host, Number(u.port)), await findHealthPath(host, Number(u.port)));
-      }),
+  const targets = new Map(
+    upstreamTargets(found)
+      .filter((t) => !labelled.has(t.port))
+      .map((t) => [upstreamKey(t.host, t.port), t]),
   );
+  const out = new Map<string, HealthPath>();
+  await Promise.all([...targets].map(async ([key, t]) => out.set(key, await findHealthPath(t.host, t.port))));
   return out;
 }
 
@@ -114,7 +120,6 @@ function reports(
   nginx: Awaited<ReturnType<typeof readNginxSource>>,
   letsencrypt: string,
   certbot: CertbotFindings | undefined,
-  socket: string | undefined,
   docker: DockerFindings | undefined,
   ports: readonly DiscoveredPort[],
 ): SourceReport[] {
@@ -136,7 +141,7 @@ function reports(
   else
     out.push({
       source: 'docker',
-      from: socket ?? docker.socket,
+      from: docker.socket,
       found: `${plural(docker.containers.length, 'container')}${docker.disabled.length ? `, ${docker.disabled.length} left out by forgewatch.enable=false` : ''}`,
     });
   out.push({ source: 'ports', from: '/proc/net/tcp, /proc/net/tcp6', found: plural(ports.length, 'steady listener') });

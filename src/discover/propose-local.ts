@@ -6,6 +6,7 @@
  * steady listeners get a `port` check. `forgewatch.*` container labels override what was found.
  */
 import { parseDuration } from '../config/units.js';
+import { DEFAULT_SOCKET } from '../docker/client.js';
 import { isLoopback, isWildcard } from '../ports/proc-net.js';
 import { hostPort } from '../util/address.js';
 import type { DiscoveredContainer } from './docker.js';
@@ -22,7 +23,6 @@ export interface UpstreamTarget {
 
 /** Enough for a typical host; a machine with hundreds of listeners gets the lowest ports only. */
 const MAX_LISTENER_CHECKS = 50;
-const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 export const upstreamKey = (host: string, port: number): string => hostPort(host, port);
 
@@ -93,25 +93,33 @@ function containerCheck(c: DiscoveredContainer, socket: string | undefined, add:
   return name;
 }
 
-/** Proposes the upstreams' checks; answers the check each public check should depend on, by upstream key. */
+/** Each TCP port a container publishes, as a place reached over HTTP. */
+export function containerTargets(containers: readonly DiscoveredContainer[]): UpstreamTarget[] {
+  return containers.flatMap((c) =>
+    c.published
+      .filter((p) => p.protocol === 'tcp')
+      .map((p) => ({
+        host: isWildcard(p.host_ip) ? '127.0.0.1' : p.host_ip,
+        port: p.host_port,
+        source: `docker: container ${c.name} publishes ${hostPort(p.host_ip, p.host_port)}->${p.container_port}`,
+      })),
+  );
+}
+
+/**
+ * Proposes the checks of `targets` (nginx's upstreams, then containers' ports: see upstreamTargets), of
+ * containers, certbot lineages and other listeners; answers the check each public check should depend on,
+ * by upstream key.
+ */
 export function proposeLocal(
   found: Findings,
-  upstreams: readonly UpstreamTarget[],
+  targets: readonly UpstreamTarget[],
   add: (p: Proposal) => void,
   exclude: { ports: ReadonlySet<number>; certificates: ReadonlySet<string> },
 ): Map<string, string> {
   const containers = found.docker?.containers ?? [];
   const socket = found.docker?.socket;
   const ports = new Map((found.ports ?? []).map((p) => [p.port, p]));
-  const targets = [...upstreams];
-  for (const c of containers)
-    for (const p of c.published)
-      if (p.protocol === 'tcp')
-        targets.push({
-          host: isWildcard(p.host_ip) ? '127.0.0.1' : p.host_ip,
-          port: p.host_port,
-          source: `docker: container ${c.name} publishes ${hostPort(p.host_ip, p.host_port)}->${p.container_port}`,
-        });
 
   const checkOf = new Map<string, string>();
   const containerChecks = new Map<string, string>();

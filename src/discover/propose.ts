@@ -11,7 +11,7 @@ import type { CertbotFindings } from './certbot.js';
 import type { DockerFindings } from './docker.js';
 import type { HealthPath } from './health-path.js';
 import type { DiscoveredPort } from './ports.js';
-import { proposeLocal, upstreamKey, type UpstreamTarget } from './propose-local.js';
+import { containerTargets, proposeLocal, upstreamKey, type UpstreamTarget } from './propose-local.js';
 import type { NginxConfig, NginxListen, NginxServer } from './nginx.js';
 
 export interface Proposal {
@@ -70,6 +70,11 @@ function upstreamsOf(s: NginxServer): UpstreamTarget[] {
   return out;
 }
 
+/** Every place reached over plain HTTP on the way in: nginx's upstreams, then the ports containers publish. */
+export function upstreamTargets(found: Findings): UpstreamTarget[] {
+  return [...(found.nginx?.servers ?? []).flatMap(upstreamsOf), ...containerTargets(found.docker?.containers ?? [])];
+}
+
 /** Why the block's certificate fails names it serves (every tls check of the block expects them all). */
 function uncovered(names: string[], certPath: string | undefined, certs: Findings['certificates']): string | undefined {
   const cert = certPath ? certs?.get(certPath) : undefined;
@@ -87,7 +92,7 @@ export function propose(found: Findings): Proposal[] {
     else out.set(p.check.name, p);
   };
   const servers = found.nginx?.servers ?? [];
-  const upstreamCheckOf = proposeLocal(found, servers.flatMap(upstreamsOf), add, {
+  const upstreamCheckOf = proposeLocal(found, upstreamTargets(found), add, {
     ports: new Set(servers.flatMap((s) => s.listens.map((l) => l.port))),
     certificates: new Set(servers.flatMap((s) => (s.sslCertificate ? [s.sslCertificate.path] : []))),
   });

@@ -7,7 +7,7 @@ import type { ProbeMemo } from '../probes/types.js';
 import { demultiplex } from './frames.js';
 import type { ContainerInspect, ContainerSummary } from './types.js';
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
+export const DEFAULT_SOCKET = '/var/run/docker.sock';
 /** The newest API version this client speaks; older engines are met at their own version. */
 const CLIENT_API = [1, 43] as const;
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
