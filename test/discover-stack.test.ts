@@ -94,7 +94,14 @@ server {
 beforeAll(async () => {
   mkdirSync(bin, { recursive: true });
   mkdirSync(sites, { recursive: true });
-  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  // Four distinct ports: a free port asked twice can come back twice, and nginx would merge the listens.
+  const taken = new Set<number>();
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) {
+    let port = await freePort();
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    ports[k] = port;
+  }
   ca = await createRootCa('Forgetrace Test CA');
   const caFile = path.join(temp.dir, 'ca.pem');
   writeFileSync(caFile, ca.cert);
