@@ -174,6 +174,34 @@ describe('chains', () => {
     );
     expect(result.hint).toMatch(/CA bundle/);
   });
+
+  async function checkServing(...certs: Issued[]) {
+    const server = await serveHttps(chainPem(...certs), (certs[0] as Issued).key);
+    servers.push(server);
+    const config = `name: cert\ntype: tls\nhost: 127.0.0.1\nport: ${server.port}\nserver_name: forgetrace.test\nca_file: ${caFile}`;
+    return (await runCheck(config)).result;
+  }
+
+  it("fails with OpenSSL's verdict when the chain links but OpenSSL rejects it (an intermediate that is no CA)", async () => {
+    const notCa = await createIntermediateCa(root, 'Not A CA', { ca: false });
+    const result = await checkServing(await createLeaf(notCa, { sans: ['forgetrace.test'] }), notCa);
+    expect(result.status).toBe('fail');
+    expect(result.details.problems).toEqual(['untrusted']);
+    expect(result.reason).toBe('OpenSSL rejects the chain: INVALID_PURPOSE');
+  });
+
+  it('lists the chain as linked up to the root, leaving out a certificate sent that plays no part', async () => {
+    const stray = await createRootCa('Stray Root');
+    const leaf = await createLeaf(intermediate, { sans: ['forgetrace.test'] });
+    const result = await checkServing(leaf, stray, intermediate);
+    expect(result.status, result.reason).toBe('ok');
+    const chain = result.details.chain as { subject: string; trusted: boolean }[];
+    expect(chain.map((c) => [c.subject, c.trusted])).toEqual([
+      ['CN=forgetrace.test', true],
+      ['CN=Edge Test Intermediate', true],
+      ['CN=Edge Test Root', true],
+    ]);
+  });
 });
 
 describe('the closed set of problems', () => {

@@ -58,6 +58,8 @@ interface CertAnalysis {
   /** Earliest not_after over the leaf and its issuers. */
   chainMinNotAfter: number;
   trusted: boolean;
+  /** The leaf, then each issuer found among the certificates supplied, ending with the trust anchor when there is one. */
+  path: readonly X509Certificate[];
   okReason: string;
 }
 
@@ -110,6 +112,7 @@ export function analyzeCertificate(
     },
     chainMinNotAfter: Math.min(...verdict.path.map(notAfterMs)),
     trusted: verdict.trusted,
+    path: verdict.path,
     okReason: `certificate valid for ${daysLeft} days (until ${new Date(notAfter).toISOString().slice(0, 10)}), covers ${covered.join(', ') || 'no names checked'}`,
   };
 }
@@ -236,7 +239,9 @@ export function analyzeServed(
     findings,
     details: {
       ...cert.details,
-      chain: chainJson(served.chain, opts.store, 'server'),
+      // As linked by issuer, ending at the trust anchor: what the server sent in its order can include
+      // certificates that play no part.
+      chain: chainJson(cert.path, opts.store, 'server'),
       ...base,
       ...fileDetails,
       problems: problemCodes(findings),

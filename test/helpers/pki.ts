@@ -161,17 +161,22 @@ async function issue(
   };
 }
 
-/** An intermediate CA signed by `issuer` (pathLength: how many CAs may follow it below; default 0). */
+/**
+ * An intermediate CA signed by `issuer` (pathLength: how many CAs may follow it below; default 0).
+ * `ca: false` marks it as no CA in its basic constraints while keeping its keyCertSign usage.
+ */
 export function createIntermediateCa(
   issuer: Issued,
   name: string,
-  opts: Omit<CertOptions, 'sans' | 'cn'> & { pathLength?: number } = {},
+  opts: Omit<CertOptions, 'sans' | 'cn'> & { pathLength?: number; ca?: boolean } = {},
 ): Promise<Issued> {
   return issue(
     issuer,
     `CN=${name}`,
     [
-      new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
+      opts.ca === false
+        ? new x509.BasicConstraintsExtension(false, undefined, true)
+        : new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
     ],
     opts,
