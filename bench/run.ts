@@ -1,7 +1,7 @@
 /**
  * forgewatch benchmark: HTTP probes against a local server.
  *   npm run bench            full run (about 5 minutes, the fleet scenario included)
- *   npm run bench -- --quick shorter scheduled phases
+ *   npm run bench -- --quick shorter scheduled phases (each measured after its warm-up: the first runs and the JIT)
  *   npm run bench -- --scenario=fleet   one scenario only (any name of SCENARIOS)
  *   npm run bench -- --vs-blackbox      also forgewatch against blackbox_exporter on the same target (bench/blackbox.ts)
  *   npm run bench -- --scenario=scheduled-1k --profile=DIR   CPU and allocation profiles of the scheduled phase
@@ -76,7 +76,17 @@ async function burst(count: number, port: number, concurrency: number, expect = 
   await monitor.close();
 }
 
-async function scheduled(count: number, port: number, interval: string, seconds: number): Promise<void> {
+/**
+ * Runs `count` checks on their schedule and measures the steady state: after `warmup` seconds (the first runs,
+ * spread over the first seconds, and the JIT's warm-up, which a service pays once), for `seconds`.
+ */
+async function scheduled(
+  count: number,
+  port: number,
+  interval: string,
+  warmup: number,
+  seconds: number,
+): Promise<void> {
   // Loaded as `forgewatch serve` loads it: from a file, parsed in a worker thread.
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'forgewatch-bench-')), 'forgewatch.yaml');
   writeFileSync(file, configFor(count, port, interval, 64));
@@ -86,10 +96,12 @@ async function scheduled(count: number, port: number, interval: string, seconds:
   let runs = 0;
   monitor.onResult(() => runs++);
   const scheduler = new Scheduler(monitor);
+  scheduler.start();
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  runs = 0;
   const profile = profileDir ? await profilePhase(profileDir, `scheduled-${count}`) : undefined;
   const cpu0 = cpuMicros();
   const t0 = performance.now();
-  scheduler.start();
   let rssPeak = 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 200);
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -103,7 +115,7 @@ async function scheduled(count: number, port: number, interval: string, seconds:
   const renderMs = performance.now() - m0;
   settle();
   const late = scheduler.latencyPercentiles();
-  row(`scheduled ${count} checks every ${interval} for ${seconds}s`, {
+  row(`scheduled ${count} checks every ${interval}, ${seconds}s after ${warmup}s`, {
     runs,
     'cpu_us/probe': runs ? Math.round(cpu / runs) : 0,
     'cpu_%_of_one_core': (cpu / 1e6 / elapsed) * 100,
@@ -148,8 +160,8 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   'burst-10k': (port) => burst(10_000, port, 64),
   // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
-  'scheduled-1k': (port) => scheduled(1000, port, '5s', quick ? 11 : 21),
-  'scheduled-10k': (port) => scheduled(10_000, port, '60s', quick ? 30 : 65),
+  'scheduled-1k': (port) => scheduled(1000, port, '5s', 10, quick ? 11 : 21),
+  'scheduled-10k': (port) => scheduled(10_000, port, '60s', 30, quick ? 30 : 60),
   // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
   'serve-1k': (port) => serveMemory(port, 1000),
   'serve-10k': (port) => serveMemory(port, 10_000),

@@ -4,7 +4,8 @@
  * a stable per-check phase of the interval on the wall clock, so many checks with one interval spread
  * over all of it, and keep their phase across restarts and reloads. Cron checks fire after a stable
  * per-check delay of up to 1 s (at most half the schedule's shortest gap), so many checks with one
- * cron line do not start in the same millisecond.
+ * cron line do not start in the same millisecond. One timer serves every check; it wakes on a 50 ms grid
+ * of the clock, so a run starts up to 50 ms after its time, together with the others due by then.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/load.js';
@@ -18,6 +19,12 @@ const FIRST_RUN_SPREAD_PER_CHECK_MS = 2;
 const LATENESS_SAMPLES = 4096;
 /** The most a cron-scheduled run is delayed past its time. */
 const CRON_JITTER_MS = 1_000;
+/**
+ * The scheduler wakes on this grid of the wall clock and starts every run due by then: runs are at most
+ * this late, and runs due close together start together, so their connections' events share the event
+ * loop's wake-ups instead of each run paying for its own.
+ */
+const WAKE_GRID_MS = 50;
 /** setTimeout's longest delay; a later due time is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -171,9 +178,10 @@ export class Scheduler {
     this.due.set(entry, entry.nextAt);
   }
 
-  /** Sets the one timer for the earliest due run, unless it is already set for that time. */
+  /** Sets the one timer for the grid step of the earliest due run, unless it is already set for that time. */
   private armTimer(): void {
-    const at = this.due.peek()?.dueAt ?? Infinity;
+    const due = this.due.peek()?.dueAt ?? Infinity;
+    const at = Math.ceil(due / WAKE_GRID_MS) * WAKE_GRID_MS;
     if (at === this.timerAt) return;
     clearTimeout(this.timer);
     this.timer = undefined;
