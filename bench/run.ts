@@ -22,6 +22,7 @@ import { fleetScenario } from './fleet.js';
 import { blackboxScenario } from './blackbox.js';
 import { profilePhase } from './profile.js';
 import { serveMemory } from './serve-memory.js';
+import { cliNodeFlags } from '../test/helpers/service.js';
 import { row } from './proc.js';
 
 const quick = process.argv.includes('--quick');
@@ -161,7 +162,7 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', 10, quick ? 11 : 21),
-  'scheduled-10k': (port) => scheduled(10_000, port, '60s', 30, quick ? 30 : 60),
+  'scheduled-10k': (port) => scheduled(10_000, port, '60s', Number(process.env.W ?? 30), quick ? 30 : 60),
   // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
   'serve-1k': (port) => serveMemory(port, 1000),
   'serve-10k': (port) => serveMemory(port, 10_000),
@@ -195,7 +196,8 @@ async function main(): Promise<void> {
         {
           env: { ...process.env, FORGEWATCH_BENCH_PORT: String(port) },
           stdio: 'inherit',
-          execArgv: ['--expose-gc'],
+          // As `forgewatch serve` runs: with the CLI's node flags.
+          execArgv: ['--expose-gc', ...cliNodeFlags()],
         },
       );
       await new Promise((resolve) => child.once('exit', resolve));

@@ -7,7 +7,7 @@ import { acquireStateDirLock } from './checks/lock.js';
 import { Monitor } from './checks/monitor.js';
 import { Scheduler } from './checks/scheduler.js';
 import { StateStore } from './checks/store.js';
-import { EtcdUnavailableError } from './cluster/etcd.js';
+import { createEtcdClient, EtcdUnavailableError } from './cluster/etcd.js';
 import { Fleet } from './cluster/fleet.js';
 import { checkEtcd, joinedBefore } from './cluster/joining.js';
 import { FleetAlerting } from './cluster/fleet-alerting.js';
@@ -196,7 +196,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (bound) monitor.apply(bound);
   const cluster = monitor.config.cluster;
   if (cluster) {
-    const joining = new Fleet({ cluster, monitor, scheduler, logger, address: config.server.public_url ?? url });
+    const joining = new Fleet({
+      cluster,
+      client: await createEtcdClient(cluster),
+      monitor,
+      scheduler,
+      logger,
+      address: config.server.public_url ?? url,
+    });
     // Only the checks this node owns run on schedule (none before it has its share); /check still runs any check.
     scheduler.setFilter(joining.owns);
     try {

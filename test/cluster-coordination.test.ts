@@ -23,7 +23,7 @@ describe('coordination state', () => {
       node: 'solo',
       lease_ttl: '3s',
     });
-    client = createEtcdClient(config);
+    client = await createEtcdClient(config);
     const membership = new Membership({ client, config, address: 'http://127.0.0.1:7000', configHash: 'h' });
     const changes: Array<CoordinationState & { at: number }> = [];
     membership.on('coordination', (c) => changes.push({ ...c, at: Date.now() }));

@@ -31,9 +31,9 @@ function clusterConfig(node: string, prefix: string, endpoints = etcd.endpoints)
   return clusterSchema.parse({ etcd: { endpoints, prefix }, node, location: 'fra', lease_ttl: '3s' });
 }
 
-function node(name: string, prefix: string, address = `http://127.0.0.1:${8000 + name.length}`) {
+async function node(name: string, prefix: string, address = `http://127.0.0.1:${8000 + name.length}`) {
   const config = clusterConfig(name, prefix);
-  const client = createEtcdClient(config);
+  const client = await createEtcdClient(config);
   clients.push(client);
   return { name, client, membership: new Membership({ client, config, address, configHash: 'abc123' }) };
 }
@@ -91,7 +91,7 @@ describe('membership', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('"isLeader":true'), 15_000);
-    const nodes = ['web-1', 'web-2'].map((n) => node(n, prefix));
+    const nodes = await Promise.all(['web-1', 'web-2'].map((n) => node(n, prefix)));
     await Promise.all(nodes.map((n) => n.membership.start()));
     for (const n of nodes) await waitFor(() => n.membership.members.length === 3, 15_000);
     expect(nodes[0]?.membership.members.map((m) => [m.name, m.location, m.config_hash])).toEqual([
@@ -116,9 +116,9 @@ describe('membership', () => {
 
   it('refuses a second node with the same name, naming both addresses; a restart at the same address takes over', async () => {
     const prefix = `/fleet-${++fleet}/`;
-    const first = node('db-1', prefix, 'http://10.1.0.1:8080');
+    const first = await node('db-1', prefix, 'http://10.1.0.1:8080');
     await first.membership.start();
-    const second = node('db-1', prefix, 'http://10.1.0.2:8080');
+    const second = await node('db-1', prefix, 'http://10.1.0.2:8080');
     const err = await second.membership.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DuplicateNodeError);
     expect((err as Error).message).toContain('http://10.1.0.1:8080');
@@ -127,7 +127,7 @@ describe('membership', () => {
 
     // The first one crashes and comes back at once (its old lease still runs): it is let in.
     first.client.close();
-    const again = node('db-1', prefix, 'http://10.1.0.1:8080');
+    const again = await node('db-1', prefix, 'http://10.1.0.1:8080');
     await again.membership.start();
     await waitFor(() => again.membership.members.length === 1);
     expect(again.membership.members[0]?.address).toBe('http://10.1.0.1:8080');

@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCompose, setprivArgs, type ComposeService } from './helpers/compose.js';
 import { freePort } from './helpers/servers.js';
-import { tempDir, waitFor } from './helpers/service.js';
+import { cliNodeFlags, tempDir, waitFor } from './helpers/service.js';
 
 const run = promisify(execFile);
 const CONTEXT = path.resolve('.');
@@ -272,6 +272,17 @@ describe('Dockerfile', () => {
     }).services.forgewatch as ComposeService;
     expect(service.user).toBe('0:0');
     await startFinal(service, false);
+  });
+
+  it("starts node with the CLI's own flags (its #! line), as npx forgewatch and npm start do", () => {
+    const flags = cliNodeFlags();
+    expect(flags).toContain('--max-semi-space-size=2');
+    const final = stages.at(-1) as Stage;
+    expect(final.entrypoint).toEqual(['node', ...flags, '/app/dist/src/cli.js']);
+    const scripts = (
+      JSON.parse(readFileSync(path.join(CONTEXT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    expect(scripts.start).toContain(`node ${flags.join(' ')} dist/src/cli.js serve`);
   });
 
   it('keeps the build context small: dependencies, build output and secrets stay out', () => {

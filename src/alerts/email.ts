@@ -1,12 +1,14 @@
 /** Email through SMTP (nodemailer): a text and an HTML part; accepted means the server answered 250 to the message. */
 import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { filePath, port } from '../config/fields.js';
 import { channelName, secretText, timeout } from './channel-fields.js';
 import { abortedMessage, buildOrGiveUp, DeliveryError } from './errors.js';
 import { notificationHtml, notificationText, notificationTitle } from './render.js';
 import type { Channel, ChannelKind, Notification, SendOutcome } from './types.js';
+
+/** nodemailer, loaded on the first email: a service with no email channel never pays its memory. */
+let mailer: Promise<typeof import('nodemailer')> | undefined;
 
 const emailChannelSchema = z.strictObject({
   name: channelName,
@@ -50,6 +52,8 @@ export class EmailChannel implements Channel {
       text: notificationText(n),
       html: notificationHtml(n),
     }));
+    mailer ??= import('nodemailer');
+    const { default: nodemailer } = await mailer;
     const transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port ?? DEFAULT_PORTS[smtp.secure],

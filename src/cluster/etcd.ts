@@ -1,14 +1,19 @@
 /** The etcd client of a fleet node, and the start-up probe that turns "cannot coordinate" into a clear error. */
 import { readFileSync } from 'node:fs';
-import {
-  Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError,
-  GRPCUnauthenticatedError,
-  type IOptions,
-} from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { ClusterConfig } from './config.js';
+
+type Etcd3Library = typeof import('etcd3');
+let library: Promise<Etcd3Library> | undefined;
+
+/**
+ * etcd3, with the gRPC and protobuf libraries under it, loaded on first use: a node without `cluster:`
+ * never pays their memory (several MiB of code and heap).
+ */
+function loadEtcd3(): Promise<Etcd3Library> {
+  library ??= import('etcd3');
+  return library;
+}
 
 /** A single call (not a watch or keepalive stream) that takes longer than this has failed. */
 const CALL_DEADLINE_MS = 5_000;
@@ -34,7 +39,8 @@ function clientOptions(config: ClusterConfig, endpoints = config.etcd.endpoints)
   };
 }
 
-export function createEtcdClient(config: ClusterConfig): Etcd3 {
+export async function createEtcdClient(config: ClusterConfig): Promise<Etcd3> {
+  const { Etcd3 } = await loadEtcd3();
   return new Etcd3(clientOptions(config));
 }
 
@@ -55,7 +61,13 @@ export class EtcdUnavailableError extends Error {
 }
 
 /** A reason a user can act on, never the password (etcd's messages do not carry it; ours do not either). */
-function explain(err: unknown, timeoutMs: number): string {
+function explain(err: unknown, timeoutMs: number, lib: Etcd3Library): string {
+  const {
+    EtcdAuthenticationFailedError,
+    EtcdInvalidAuthTokenError,
+    EtcdPermissionDeniedError,
+    GRPCUnauthenticatedError,
+  } = lib;
   if (err instanceof EtcdAuthenticationFailedError || err instanceof EtcdInvalidAuthTokenError)
     return 'authentication failed: wrong user name or password';
   if (err instanceof EtcdPermissionDeniedError) return 'permission denied: the user is not authorized for the prefix';
@@ -90,6 +102,8 @@ export interface ProbeResult {
  * failures otherwise, for a warning.
  */
 export async function probeEtcd(config: ClusterConfig, timeoutMs = CALL_DEADLINE_MS): Promise<ProbeResult> {
+  const lib = await loadEtcd3();
+  const { Etcd3 } = lib;
   const results = await Promise.all(
     config.etcd.endpoints.map(async (endpoint) => {
       const client = new Etcd3({
@@ -101,7 +115,7 @@ export async function probeEtcd(config: ClusterConfig, timeoutMs = CALL_DEADLINE
         await withDeadline(client.get(`${config.etcd.prefix}members/`).string(), timeoutMs);
         return { endpoint, reason: undefined };
       } catch (err) {
-        return { endpoint, reason: explain(err, timeoutMs) };
+        return { endpoint, reason: explain(err, timeoutMs, lib) };
       } finally {
         client.close();
       }

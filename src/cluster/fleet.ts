@@ -12,7 +12,6 @@ import type { Scheduler } from '../checks/scheduler.js';
 import type { Logger } from '../log.js';
 import { describeCluster, type ClusterConfig } from './config.js';
 import { ConfigDrift, type ConfigMatch } from './config-drift.js';
-import { createEtcdClient } from './etcd.js';
 import { configHash, writeJoinedMarker } from './joining.js';
 import { lastRenewals, type ClusterView } from './cluster-view.js';
 import { FleetStates } from './fleet-states.js';
@@ -27,6 +26,8 @@ export type { ClusterMemberView, ClusterView } from './cluster-view.js';
 
 export interface FleetOptions {
   cluster: ClusterConfig;
+  /** The etcd client for `cluster.etcd` (createEtcdClient); the fleet closes it. */
+  client: Etcd3;
   monitor: Monitor;
   scheduler: Scheduler;
   logger: Logger;
@@ -59,7 +60,7 @@ export class Fleet {
 
   constructor(private readonly opts: FleetOptions) {
     const { cluster, monitor } = opts;
-    this.client = createEtcdClient(cluster);
+    this.client = opts.client;
     this.membership = new Membership({
       client: this.client,
       config: cluster,

@@ -5,7 +5,7 @@
  * ElectionObserver can report the last of several simultaneous candidates instead of the first (the elected one).
  */
 import { EventEmitter } from 'node:events';
-import { Election, type Campaign, type Etcd3, type Namespace, type Watcher } from 'etcd3';
+import type { Campaign, Election, Etcd3, Namespace, Watcher } from 'etcd3';
 
 interface LeadershipEvents {
   change: [{ isLeader: boolean; leader: string | undefined }];
@@ -86,7 +86,10 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
 
   private async observe(): Promise<void> {
     try {
-      const watcher = await this.client.watch().prefix(`${Election.prefix}/leader/`).create();
+      const watcher = await this.client
+        .watch()
+        .prefix(`${(this.election.constructor as typeof Election).prefix}/leader/`)
+        .create();
       if (!this.active) {
         await watcher.cancel();
         return;

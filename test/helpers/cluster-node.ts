@@ -9,7 +9,7 @@ import { createEtcdClient } from '../../src/cluster/etcd.js';
 import { Membership } from '../../src/cluster/membership.js';
 
 const config = clusterSchema.parse(JSON.parse(process.argv[2] as string));
-const client = createEtcdClient(config);
+const client = await createEtcdClient(config);
 const membership = new Membership({ client, config, address: process.argv[3] as string, configHash: 'h' });
 const say = (event: string, data: unknown) => process.stdout.write(JSON.stringify({ event, data }) + '\n');
 membership.on('members', (list) =>

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { receiver, type Receiver } from './alerts.js';
 import { startEtcdCluster, type EtcdCluster } from './etcd.js';
-import { BUILT_CLI, waitFor } from './service.js';
+import { BUILT_CLI, cliNodeFlags, waitFor } from './service.js';
 import { httpServer, type Started } from './servers.js';
 import type http from 'node:http';
 
@@ -37,7 +37,7 @@ export async function startFleetNode(
 ): Promise<FleetProcess> {
   const stateDir = path.join(dir, node);
   mkdirSync(stateDir, { recursive: true });
-  const serve = [BUILT_CLI, 'serve', '-c', configFile, '--listen', `${where.host ?? '127.0.0.1'}:0`];
+  const serve = [...cliNodeFlags(), BUILT_CLI, 'serve', '-c', configFile, '--listen', `${where.host ?? '127.0.0.1'}:0`];
   const [command, args] = where.netns
     ? ['ip', ['netns', 'exec', where.netns, process.execPath, ...serve]]
     : [process.execPath, serve];

@@ -1,7 +1,7 @@
 /** A real `forgewatch serve` child process on a free port, killed (-9) by the test's cleanups if still running. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { BUILT_CLI, waitFor } from './service.js';
+import { BUILT_CLI, cliNodeFlags, waitFor } from './service.js';
 
 export type Cleanups = (() => Promise<void>)[];
 
@@ -26,7 +26,7 @@ export async function serveProcess(
   const config = configFile === undefined ? [] : ['-c', configFile];
   const proc = spawn(
     process.execPath,
-    [BUILT_CLI, 'serve', ...config, '--listen', '127.0.0.1:0', ...(opts.args ?? [])],
+    [...cliNodeFlags(), BUILT_CLI, 'serve', ...config, '--listen', '127.0.0.1:0', ...(opts.args ?? [])],
     {
       env: { ...process.env, FORGEWATCH_LOG_FORMAT: 'json', ...env },
       ...(opts.cwd ? { cwd: opts.cwd } : {}),

@@ -1,6 +1,6 @@
 /** Starts a real forgewatch in the test process, and runs the real CLI as a child process. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,15 @@ export const BUILT_CLI = path.resolve(
   helpersDir,
   path.basename(path.resolve(helpersDir, '../..')) === 'dist' ? '../../src/cli.js' : '../../dist/src/cli.js',
 );
+
+/**
+ * The node flags of the CLI's `#!/usr/bin/env -S node …` line: what `npx forgewatch` and the installed
+ * `forgewatch` run with, so processes the tests and the bench start run as a user's would.
+ */
+export function cliNodeFlags(): string[] {
+  const shebang = readFileSync(BUILT_CLI, 'utf8').split('\n', 1)[0] ?? '';
+  return shebang.split(/\s+/).filter((word) => word.startsWith('--'));
+}
 
 export function tempDir(prefix = 'forgewatch-test-'): { dir: string; cleanup: () => Promise<void> } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -74,7 +83,7 @@ export function runCli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [BUILT_CLI, ...args],
+      [...cliNodeFlags(), BUILT_CLI, ...args],
       { cwd: opts.cwd, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 60_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
