@@ -36,7 +36,10 @@ export interface TlsConnection {
 
 /** What the server presented, read right after the handshake. */
 export interface ServedTls {
-  /** Leaf first, then the other certificates in the order the server sent them. */
+  /**
+   * Leaf first, then what OpenSSL could link from the certificates the server sent, by issuer; it may
+   * append the root it found in the trust store and drops certificates that link to nothing.
+   */
   chain: X509Certificate[];
   /** True when that chain went on beyond MAX_CHAIN certificates and was cut there. */
   truncated: boolean;
@@ -66,15 +69,8 @@ function contextFor(anchors: readonly X509Certificate[]): tls.SecureContext {
 
 const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
 
-/**
- * What Node's host name check receives. When OpenSSL verified the chain, Node calls
- * getPeerCertificate(true) for checkServerIdentity, copying every certificate into JS objects (about
- * 130 µs each, a third of a handshake's CPU). forgewatch judges names itself, so it answers that one
- * call with this instead, and reads the chain afterwards as X509Certificate objects, which cost a
- * fingerprint each. Should Node stop calling it, the handshake only costs what it did.
- */
-const UNUSED_PEER = Object.freeze({}) as tls.DetailedPeerCertificate;
-const skipPeerCopy = (): tls.DetailedPeerCertificate => UNUSED_PEER;
+/** The full peer chain Node read during the handshake, by socket (see checkServerIdentity below). */
+const peerChains = new WeakMap<tls.TLSSocket, tls.DetailedPeerCertificate>();
 
 async function dialTcp(opts: TlsConnectOptions) {
   try {
@@ -114,13 +110,18 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
     socket: tcp.socket,
     secureContext: contextFor(opts.anchors ?? []),
     rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
+    // Node reads the full chain (getPeerCertificate(true)) to call this when OpenSSL verified it: keep
+    // it rather than read it twice, each read copying every certificate. getPeerX509Certificate() would
+    // cost a third of that, but on Node 20 it leaks every intermediate it hands over (about 4 KiB a run).
+    checkServerIdentity: (_host, peer) => {
+      peerChains.set(socket, peer as tls.DetailedPeerCertificate);
+      return undefined;
+    },
     requestOCSP: true,
     ...(servername ? { servername } : {}),
     ...(opts.alpn ? { ALPNProtocols: opts.alpn } : {}),
   };
   const socket = tls.connect(options);
-  socket.getPeerCertificate = skipPeerCopy;
   socket.once('close', () => tcp.socket.destroy());
   socket.on('OCSPResponse', (response: unknown) => {
     ocspStapled = Buffer.isBuffer(response) && response.length > 0;
@@ -136,8 +137,6 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
       });
     }
     throw err;
-  } finally {
-    delete (socket as Partial<Pick<tls.TLSSocket, 'getPeerCertificate'>>).getPeerCertificate;
   }
   return {
     socket,
@@ -150,45 +149,36 @@ export async function connectTls(opts: TlsConnectOptions): Promise<TlsConnection
 const MAX_CHAIN = 10;
 
 /**
- * Served certificates by SHA-256 fingerprint (a hash of the DER, so the same fingerprint is the same
- * certificate): a server serves the same chain run after run, and what is read from a certificate
- * (names, key, description, chain verdicts) is remembered per object, so the same object must come
- * back each run. Emptied when full.
+ * Parsed certificates by SHA-256 fingerprint (a hash of the DER, so the same fingerprint is the same
+ * certificate): a server serves the same chain run after run, and parsing one costs more than the
+ * rest of its analysis. Emptied when full; a certificate seen again is parsed again.
  */
 const parsed = new Map<string, X509Certificate>();
 const MAX_PARSED = 2048;
 
-/** The parsed certificate for a served one, the same object while the server serves the same certificate. */
-function certificateOf(served: X509Certificate): X509Certificate {
-  const fingerprint = served.fingerprint256;
-  let cert = parsed.get(fingerprint);
+function certificateOf(peer: tls.PeerCertificate): X509Certificate {
+  let cert = parsed.get(peer.fingerprint256);
   if (!cert) {
-    cert = served;
+    cert = new X509Certificate(peer.raw);
     if (parsed.size >= MAX_PARSED) parsed.clear();
-    parsed.set(fingerprint, cert);
+    parsed.set(peer.fingerprint256, cert);
   }
   return cert;
 }
 
-/** Reads the served chain: call it once per connection (Node hands the peer's chain over only once). */
 export function inspectServed(socket: tls.TLSSocket, ocspStapled: boolean): ServedTls {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>();
-  let truncated = false;
-  // A list as sent, never a cycle: a certificate sent twice is listed once.
-  for (let cert = socket.getPeerX509Certificate(); cert; cert = cert.issuerCertificate) {
-    if (seen.has(cert.fingerprint256)) continue;
-    if (chain.length === MAX_CHAIN) {
-      truncated = true;
-      break;
-    }
+  let cert: tls.DetailedPeerCertificate | undefined = peerChains.get(socket) ?? socket.getPeerCertificate(true);
+  while (cert?.raw && !seen.has(cert.fingerprint256) && chain.length < MAX_CHAIN) {
     seen.add(cert.fingerprint256);
     chain.push(certificateOf(cert));
+    cert = cert.issuerCertificate;
   }
   const error = socket.authorizationError as unknown;
   return {
     chain,
-    truncated,
+    truncated: Boolean(cert?.raw && !seen.has(cert.fingerprint256)),
     protocol: socket.getProtocol() ?? null,
     cipher: socket.getCipher()?.name ?? null,
     alpn: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
