@@ -78,8 +78,9 @@ async function burst(count: number, port: number, concurrency: number, expect = 
 }
 
 /**
- * Runs `count` checks on their schedule and measures the steady state: after `warmup` seconds (the first runs,
- * spread over the first seconds, and the JIT's warm-up, which a service pays once), for `seconds`.
+ * Runs `count` checks on their schedule and measures the steady state: after `warmup` seconds (the first runs, spread
+ * over the first seconds, one interval more for every check to reach its own phase, and the JIT's warm-up, all of which
+ * a service pays once), for `seconds`.
  */
 async function scheduled(
   count: number,
@@ -162,7 +163,7 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', 10, quick ? 11 : 21),
-  'scheduled-10k': (port) => scheduled(10_000, port, '60s', Number(process.env.W ?? 30), quick ? 30 : 60),
+  'scheduled-10k': (port) => scheduled(10_000, port, '60s', 80, quick ? 30 : 60),
   // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
   'serve-1k': (port) => serveMemory(port, 1000),
   'serve-10k': (port) => serveMemory(port, 10_000),
