@@ -44,6 +44,6 @@ EXPOSE 9464
 # Serving on another port (--listen)? Set FORGEWATCH_HEALTHCHECK_URL to match.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.FORGEWATCH_HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--single-threaded-gc", "/app/dist/src/cli.js"]
 # 0.0.0.0 inside the container; publish the port on 127.0.0.1 of the host unless Prometheus scrapes from elsewhere.
 CMD ["serve", "--listen", "0.0.0.0:9464"]

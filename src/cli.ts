@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --single-threaded-gc
 /** forgewatch's command line: serve | check | validate | discover | init | cluster. Exit codes: 0 ok, 1 a check fails, 2 config or usage error. */
 // The flag above caps V8's young generation at 2 MiB per semi-space (16 by default): probe runs leave
 // short-lived garbage at a steady rate, and a default young generation grows to about 48 MiB of resident

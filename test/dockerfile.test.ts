@@ -277,6 +277,7 @@ describe('Dockerfile', () => {
   it("starts node with the CLI's own flags (its #! line), as npx forgewatch and npm start do", () => {
     const flags = cliNodeFlags();
     expect(flags).toContain('--max-semi-space-size=2');
+    expect(flags).toContain('--single-threaded-gc');
     const final = stages.at(-1) as Stage;
     expect(final.entrypoint).toEqual(['node', ...flags, '/app/dist/src/cli.js']);
     const scripts = (

@@ -2,6 +2,7 @@
  * Reads forgewatch.yaml: YAML with positions, ${VAR} / ${file:...} interpolation, validation per check
  * type, and semantic checks (unique names, dependencies). Every problem names file:line:col and key path.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
@@ -138,7 +139,8 @@ export function parseConfig(
   const fingerprints = new Map<string, string>();
   for (const { parsed, raw: entry } of entries) {
     if (!parsed) continue;
-    fingerprints.set(parsed.name as string, JSON.stringify(entry));
+    // A digest rather than the JSON itself: ten thousand checks' JSON stayed in memory for the service's whole life.
+    fingerprints.set(parsed.name as string, createHash('sha256').update(JSON.stringify(entry)).digest('base64'));
     checks.push(resolveCommon(parsed, top.defaults));
   }
   const secrets = configSecrets({ referenced: refs.secrets, token: top.server.token, checks, alerts: top.alerts });

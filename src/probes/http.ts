@@ -90,6 +90,18 @@ export const httpMetrics = [
 
 type HttpMetricName = MetricNames<typeof httpMetrics>;
 
+/**
+ * The check's URL as shown, written once per check config: every run's details hold it, so ten thousand checks keep
+ * one string each instead of one per run and a URL parsed for it every time.
+ */
+const SHOWN_URLS = new WeakMap<HttpCheck, string>();
+
+function shownUrlOf(check: HttpCheck): string {
+  let shown = SHOWN_URLS.get(check);
+  if (shown === undefined) SHOWN_URLS.set(check, (shown = redactUrl(check.url)));
+  return shown;
+}
+
 export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signal }) => {
   const started = performance.now();
   const state: RunState = {
@@ -97,7 +109,7 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
     timings: { dns: 0, connect: 0, tls: 0, ttfb: 0, transfer: 0 },
     measured: new Set(),
   };
-  const shownUrl = redactUrl(check.url);
+  const shownUrl = shownUrlOf(check);
   let anchors: readonly X509Certificate[] = [];
   if (check.tls.ca_file) {
     try {
@@ -171,7 +183,7 @@ export const probeHttp: Probe<HttpCheck, HttpMetricName> = async (check, { signa
   const certWarning = !verdict && hop.tls ? certificateWarning(hop.tls, check.tls) : undefined;
   const details: JsonObject = {
     url: shownUrl,
-    final_url: redactUrl(hop.url),
+    final_url: visited.length === 1 ? shownUrl : redactUrl(hop.url),
     status_code: hop.status,
     redirects: visited.length - 1,
     address: hop.address,
