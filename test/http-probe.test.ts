@@ -41,6 +41,17 @@ beforeAll(async () => {
         pump();
         return;
       }
+      case '/hints':
+        // An informational answer first (103 Early Hints), then the real one, with a header sent twice.
+        res.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' }, () => {
+          res.writeHead(200, [
+            ['Content-Type', 'text/plain'],
+            ['Set-Cookie', 'a=1'],
+            ['Set-Cookie', 'b=2'],
+          ]);
+          res.end('ready');
+        });
+        return;
       case '/a':
         res.writeHead(302, { location: '/b' }).end();
         return;
@@ -102,6 +113,14 @@ describe('http probe', () => {
   ])('expect %s -> %s', async (expectation, wanted) => {
     const { result } = await runCheck(check('/health', `expect: { ${expectation} }`));
     expect(result.status, result.reason).toBe(wanted);
+  });
+
+  it('reads the final answer after a 103 Early Hints, and a header sent twice as both values', async () => {
+    const { result } = await runCheck(check('/hints', 'expect: { status: [200], body_contains: ready }'));
+    expect(result.status, result.reason).toBe('ok');
+    expect(result.details).toMatchObject({ status_code: 200, body_bytes: 5 });
+    const cookies = await runCheck(check('/hints', "expect: { header: { set-cookie: '^a=1, b=3$' } }"));
+    expect(cookies.result.reason).toBe('header set-cookie is "a=1, b=2", expected /^a=1, b=3$/');
   });
 
   it('names the json path and the value it found', async () => {

@@ -119,34 +119,12 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
     },
   });
   try {
-    const res = await client.request({
-      path: url.pathname + url.search,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-      signal,
+    const res = await exchange(client, req, url, opts, (status) => {
+      add(state, 'ttfb', (performance.now() - readyAt) / 1000);
+      state.status = status;
+      state.phase = 'body';
     });
-    const headersAt = performance.now();
-    add(state, 'ttfb', (headersAt - readyAt) / 1000);
-    state.status = res.statusCode;
-    state.phase = 'body';
-    const chunks: Buffer[] = [];
-    let received = 0;
-    for await (const chunk of res.body) {
-      received += (chunk as Buffer).length;
-      if (received > opts.maxBody) {
-        res.body.destroy();
-        throw new ProbeFailure(
-          {
-            reason: `body exceeds ${formatSize(opts.maxBody)}`,
-            hint: 'The response is larger than max_body: point the check at a lighter health endpoint or raise max_body.',
-          },
-          served,
-        );
-      }
-      chunks.push(chunk as Buffer);
-    }
-    add(state, 'transfer', (performance.now() - headersAt) / 1000);
+    add(state, 'transfer', res.transferSeconds);
     // The response is complete: the connection goes. Both close() and a bare destroy() build an error with its
     // stack on every probe; one shared error, marked informational so undici fails nothing with it, costs nothing.
     client.destroy(RESPONSE_COMPLETE).catch(() => undefined);
@@ -154,7 +132,7 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
       url,
       status: res.statusCode,
       headers: res.headers,
-      body: Buffer.concat(chunks),
+      body: res.body,
       address: state.address ?? '',
       ...(served ? { tls: served } : {}),
     };
@@ -166,10 +144,112 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
       state.headerBytes = arrived;
     }
     client.destroy().catch(() => undefined);
+    if (err instanceof BodyTooLarge) throw new ProbeFailure(err.explained, served);
     if (tlsError) throw new ProbeFailure(tlsError, served);
     // The alert's error event may come just after undici gave up on the closed socket.
     if (https && !alert && (err as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_SOCKET')
       await new Promise((r) => setImmediate(r));
     throw alert ?? err;
   }
+}
+
+/** A response body over max_body, raised inside undici's handler to abort the request. */
+class BodyTooLarge extends Error {
+  constructor(readonly explained: Explained) {
+    super(explained.reason);
+  }
+}
+
+interface Exchanged {
+  statusCode: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  transferSeconds: number;
+}
+
+/**
+ * One request through undici's dispatch handler: the status, headers and body bytes as they arrive, with no
+ * response stream, async iterator or request wrapper built around them for a body read once and kept whole.
+ * `onHeaders` is told when the final (non-1xx) response's headers are in.
+ */
+function exchange(
+  client: Client,
+  req: HttpRequest,
+  url: URL,
+  opts: FetchOptions,
+  onHeaders: (statusCode: number) => void,
+): Promise<Exchanged> {
+  const { signal, maxBody } = opts;
+  return new Promise<Exchanged>((resolve, reject) => {
+    let abort: ((err: Error) => void) | undefined;
+    const onAbort = () => abort?.(signal.reason as Error);
+    const settle = () => signal.removeEventListener('abort', onAbort);
+    let statusCode = 0;
+    let headers: Record<string, string | string[]> = {};
+    let headersAt = 0;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    if (signal.aborted) return reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    client.dispatch(
+      { path: url.pathname + url.search, method: req.method, headers: req.headers, body: req.body },
+      {
+        onConnect(abortRequest) {
+          abort = abortRequest;
+          if (signal.aborted) abortRequest(signal.reason as Error);
+        },
+        onHeaders(status, raw) {
+          if (status < 200) return true; // informational (100 Continue, 103 Early Hints): the real answer follows
+          statusCode = status;
+          headers = parseRawHeaders(raw as unknown as Buffer[]);
+          headersAt = performance.now();
+          onHeaders(status);
+          return true;
+        },
+        onData(chunk) {
+          received += chunk.length;
+          // Thrown here, undici aborts the request with it and calls onError.
+          if (received > maxBody)
+            throw new BodyTooLarge({
+              reason: `body exceeds ${formatSize(maxBody)}`,
+              hint: 'The response is larger than max_body: point the check at a lighter health endpoint or raise max_body.',
+            });
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete() {
+          settle();
+          const transferSeconds = (performance.now() - headersAt) / 1000;
+          resolve({
+            statusCode,
+            headers,
+            body: Buffer.concat(chunks),
+            transferSeconds,
+          });
+        },
+        onError(err) {
+          settle();
+          reject(err);
+        },
+      },
+    );
+  });
+}
+
+/** Raw header pairs as one record: names lower-cased, repeated names (Set-Cookie) as a list, values as latin1. */
+function parseRawHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const seen = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (seen === undefined) {
+      // A header named __proto__ is a header like any other, not the record's prototype.
+      if (name === '__proto__')
+        Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+      else headers[name] = value;
+    } else if (typeof seen === 'string') headers[name] = [seen, value];
+    else seen.push(value);
+  }
+  return headers;
 }
