@@ -1,4 +1,5 @@
 /** Relative file paths in a config resolve against that config's folder, whatever else is parsed at the same time. */
+import { executionAsyncId } from 'node:async_hooks';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,16 +28,28 @@ describe('relative file paths', () => {
     ]);
   });
 
-  it('keep their own folder when two validations interleave', async () => {
-    const tick = () => new Promise((resolve) => setImmediate(resolve));
-    const resolveLater = (folder: string, order: number) =>
-      withBaseDir(folder, async () => {
-        for (let i = 0; i < order; i++) await tick();
-        return filePath.parse('ca.pem');
-      });
-    // The second starts after the first and finishes before it: a shared setting would be the other's by then.
-    const [first, second] = await Promise.all([resolveLater('/etc/one', 3), resolveLater('/etc/two', 1)]);
-    expect([first, second]).toEqual(['/etc/one/ca.pem', '/etc/two/ca.pem']);
+  it('keep their own folder when one validation runs inside another, and the working directory outside', () => {
+    const inner = withBaseDir('/etc/one', () => [
+      filePath.parse('ca.pem'),
+      withBaseDir('/etc/two', () => filePath.parse('ca.pem')),
+      filePath.parse('ca.pem'),
+    ]);
+    expect(inner).toEqual(['/etc/one/ca.pem', '/etc/two/ca.pem', '/etc/one/ca.pem']);
+    expect(() =>
+      withBaseDir('/etc/three', () => {
+        throw new Error('invalid');
+      }),
+    ).toThrow('invalid');
     expect(filePath.parse('ca.pem')).toBe(path.join(process.cwd(), 'ca.pem'));
+  });
+
+  it("leave Node's async hooks off: a promise made after loading a config runs no hook", async () => {
+    const file = path.join(dir, 'hooks.yaml');
+    writeFileSync(file, 'checks:\n  - { name: cert, type: cert_file, path: certs/x.pem }\n');
+    loadConfigFile(file, {});
+    // With async hooks on (an AsyncLocalStorage once run), a promise gets an async id of its own at creation.
+    let idInside = -1;
+    await Promise.resolve().then(() => (idInside = executionAsyncId()));
+    expect(idInside).toBe(0);
   });
 });

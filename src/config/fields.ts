@@ -1,5 +1,4 @@
 /** Reusable config field types. Each produces the plain-language error a user sees next to file:line:col. */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import path from 'node:path';
 import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
@@ -8,14 +7,21 @@ import { parseDuration, parseSize } from './units.js';
 /**
  * The folder relative file paths resolve against, for the validation running inside withBaseDir.
  * zod passes no context of its own to a transform, and the probe schemas are built once; this is
- * that context, scoped to one call (sync or async) rather than shared, so configs parsed at the
- * same time never resolve against each other's folder.
+ * that context. Validation is synchronous, so the folder is set for the call and restored after it
+ * (nested calls included). Not an AsyncLocalStorage: its first run() turns Node's async hooks on
+ * for the rest of the process, a cost on every promise and callback of every probe afterwards.
  */
-const configFolder = new AsyncLocalStorage<string>();
+let configFolder: string | undefined;
 
-/** Runs `fn` (a validation) with relative file paths resolving against `dir`. */
+/** Runs `fn` (a synchronous validation) with relative file paths resolving against `dir`. */
 export function withBaseDir<T>(dir: string, fn: () => T): T {
-  return configFolder.run(dir, fn);
+  const outer = configFolder;
+  configFolder = dir;
+  try {
+    return fn();
+  } finally {
+    configFolder = outer;
+  }
 }
 
 function quoted(v: unknown): string {
@@ -50,7 +56,7 @@ export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
 export const filePath = z
   .string()
   .min(1)
-  .transform((p) => path.resolve(configFolder.getStore() ?? process.cwd(), p));
+  .transform((p) => path.resolve(configFolder ?? process.cwd(), p));
 
 /** An HTTP status code or a range ("200-299"); stored as an inclusive [from, to]. */
 export const statusMatcher = z.union([z.string(), z.number()]).transform((v, ctx): [number, number] => {
