@@ -30,17 +30,20 @@ interface FamilyWriter extends Pick<Family, 'name' | 'help' | 'type'> {
   labelStarts: readonly string[];
 }
 
-/** A check's text per family, and what it was written from: any of these replaced means the text is stale. */
+/** A check's text, and what it was written from: any of these replaced means the text is stale. */
 interface Written {
   check: CheckConfig;
   state: CheckState;
   last: RunRecord | undefined;
   observations: readonly Observation[] | undefined;
   runs: RunCounts | undefined;
-  /** Indexed like the families; empty where the check has no sample. */
-  parts: string[];
-  /** The UTF-8 size of all the parts. */
-  bytes: number;
+  /**
+   * The check's lines of every family it has samples in, in family order, as UTF-8 bytes outside V8's heap: ten
+   * thousand checks' texts are 10 MB that the garbage collector would otherwise mark again and again.
+   */
+  text: Buffer;
+  /** Pairs of (family index, end of its lines in `text`), in family order; families without samples are absent. */
+  spans: number[];
 }
 
 /** The per-check families of a scrape: their size, and their bytes in chunks written when asked for. */
@@ -51,8 +54,6 @@ export interface SeriesBody {
 
 /** Bytes per chunk a scrape hands on: large enough that compressing them costs few round trips to the thread pool. */
 const CHUNK_BYTES = 512 * 1024;
-/** The most bytes a UTF-16 code unit takes in UTF-8. */
-const MAX_UTF8_PER_UNIT = 3;
 
 /** The fixed per-check families, then one per probe metric. */
 const CHECK_FAMILIES = [
@@ -132,7 +133,7 @@ export class CheckSeries {
    * The chunks are copied from the checks' texts of this moment: a check that runs meanwhile gets a new text.
    */
   async render(checks: Iterable<CheckFacts>, pause: () => Promise<void>): Promise<SeriesBody> {
-    const rows: Array<readonly string[]> = [];
+    const rows: Written[] = [];
     let writtenNow = 0;
     let byteLength = 0;
     for (const header of this.headers) byteLength += header.length;
@@ -144,19 +145,21 @@ export class CheckSeries {
         this.written.set(name, row);
         if (++writtenNow % 1000 === 0) await pause();
       }
-      rows.push(row.parts);
-      byteLength += row.bytes;
+      rows.push(row);
+      byteLength += row.text.length;
     }
     return { byteLength, chunks: () => this.chunks(rows) };
   }
 
   /**
-   * The families in order, each check's lines of a family written into chunks of CHUNK_BYTES. A check that runs
-   * meanwhile gets new parts: the ones taken here are never changed.
+   * The families in order, each check's lines of a family copied into chunks of CHUNK_BYTES. A check that runs
+   * meanwhile gets a new text: the ones taken here are never changed.
    */
-  private *chunks(rows: ReadonlyArray<readonly string[]>): Generator<Buffer> {
+  private *chunks(rows: readonly Written[]): Generator<Buffer> {
     let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     let used = 0;
+    /** Per row, the position in its spans of the next family it has lines in. */
+    const next = new Uint16Array(rows.length);
     for (let family = 0; family < this.headers.length; family++) {
       const header = this.headers[family] as Buffer;
       if (used + header.length > chunk.length) {
@@ -165,16 +168,19 @@ export class CheckSeries {
         used = 0;
       }
       used += header.copy(chunk, used);
-      for (const parts of rows) {
-        const part = parts[family] as string;
-        if (part.length === 0) continue;
-        const most = part.length * MAX_UTF8_PER_UNIT;
-        if (used + most > chunk.length) {
+      for (let r = 0; r < rows.length; r++) {
+        const { text, spans } = rows[r] as Written;
+        const at = next[r] as number;
+        if (spans[at] !== family) continue;
+        const start = at === 0 ? 0 : (spans[at - 1] as number);
+        const end = spans[at + 1] as number;
+        next[r] = at + 2;
+        if (used + end - start > chunk.length) {
           if (used > 0) yield chunk.subarray(0, used);
-          chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+          chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, end - start));
           used = 0;
         }
-        used += chunk.write(part, used);
+        used += text.copy(chunk, used, start, end);
       }
     }
     if (used > 0) yield chunk.subarray(0, used);
@@ -223,9 +229,18 @@ export class CheckSeries {
         line += `${family.labelStarts[i]}${escapeLabel(o.labels?.[labelNames[i] as string] ?? '')}"`;
       parts[found.index] += `${line}${end}${formatValue(o.value)}\n`;
     }
-    // Measuring a part also makes V8 flatten it (text built with + is a rope), once, rather than on every scrape.
+    const spans: number[] = [];
     let bytes = 0;
-    for (const part of parts) if (part.length > 0) bytes += Buffer.byteLength(part);
-    return { check: view.check, state, last, observations, runs, parts, bytes };
+    for (let family = 0; family < parts.length; family++) {
+      const part = parts[family] as string;
+      if (part.length === 0) continue;
+      bytes += Buffer.byteLength(part);
+      spans.push(family, bytes);
+    }
+    // Its own allocation rather than a slice of Node's shared pool: a slice would keep a whole pool slab alive.
+    const text = Buffer.allocUnsafeSlow(bytes);
+    let at = 0;
+    for (const part of parts) if (part.length > 0) at += text.write(part, at);
+    return { check: view.check, state, last, observations, runs, text, spans };
   }
 }
