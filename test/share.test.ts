@@ -41,6 +41,13 @@ describe('shareEqualParts', () => {
     expect(a?.v).not.toBe(b?.v);
     expect(a?.m).not.toBe(b?.m);
   });
+
+  it('keeps a key named __proto__ as a property of its own', () => {
+    const [item] = shareEqualParts([{ headers: JSON.parse('{"__proto__": "x", "a": "b"}') as Record<string, string> }]);
+    expect(Object.getPrototypeOf(item?.headers)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(item?.headers, '__proto__')?.value).toBe('x');
+    expect(item?.headers.a).toBe('b');
+  });
 });
 
 describe('a config read in a worker', () => {

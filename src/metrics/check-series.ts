@@ -1,7 +1,8 @@
 /**
  * The per-check families of /metrics, kept as text per check. Between two scrapes most of thousands of checks did
  * not run: their lines are reused as they are, and only a check that ran, changed state or changed config is
- * written again. The text format groups samples by family, so each check keeps one piece of text per family.
+ * written again. The text format groups samples by family, so each check keeps its lines family by family, with
+ * where each family's lines end.
  */
 import type { CheckConfig } from '../config/load.js';
 import type { CheckView, RunRecord } from '../checks/monitor.js';

@@ -36,7 +36,9 @@ function share(value: unknown, table: Table, top: boolean): { value: unknown; ke
   const parts: string[] = [];
   for (const name of Object.keys(record)) {
     const shared = share(record[name], table, false);
-    record[name] = shared.value;
+    // An own property named __proto__ (a header, a label) stays a property: assigning it would set the prototype.
+    if (name === '__proto__') Object.defineProperty(record, name, { value: shared.value });
+    else record[name] = shared.value;
     if (shared.key === undefined) plain = false;
     else parts.push(Array.isArray(value) ? shared.key : `${JSON.stringify(name)}:${shared.key}`);
   }
