@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cronJitter, nextSlot, Scheduler, stableHash } from '../src/checks/scheduler.js';
+import { cronJitter, matchesWithinAMinute, nextSlot, Scheduler, stableHash } from '../src/checks/scheduler.js';
 import { monitorFor } from './helpers/checks.js';
 import { httpServer, type Started } from './helpers/servers.js';
 import { waitFor } from './helpers/service.js';
@@ -247,5 +247,36 @@ describe('scheduler', () => {
     expect(Math.max(...planned) - Math.min(...planned)).toBeGreaterThan(300);
     // And they really start apart (without jitter all twenty start within a few milliseconds).
     expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(150);
+  });
+
+  it("reads a cron line's next runs for its jitter only when two can fall within a minute", async () => {
+    expect(['* * * * * *', '*/5 * * * * *', '0,30 * * * * *', '0-10 0 0 1 1 *'].map(matchesWithinAMinute)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(['0 0 1 1 *', '*/5 * * * *', '30 0 0 1 1 *', ' 0   0 * * * '].map(matchesWithinAMinute)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    // A yearly line still spreads its checks over the second after its time, as half its gap (a year) allows.
+    const checks = Array.from(
+      { length: 20 },
+      (_, i) => `  - name: yearly-${i}\n    type: http\n    url: ${target.url}/y${i}\n    schedule: "0 0 1 1 *"\n`,
+    ).join('');
+    const monitor = monitorFor(`checks:\n${checks}`);
+    const scheduler = new Scheduler(monitor);
+    scheduler.start();
+    const planned = monitor.checks.map((c) => scheduler.nextRunAt(c.name) ?? 0);
+    scheduler.stop();
+    await monitor.close();
+    const nextNewYear = Date.UTC(new Date().getUTCFullYear() + 1, 0, 1);
+    for (const [i, at] of planned.entries())
+      expect(at - nextNewYear + new Date(nextNewYear).getTimezoneOffset() * 60_000).toBe(
+        stableHash(`yearly-${i}`) % 1000,
+      );
   });
 });

@@ -62,6 +62,16 @@ export function nextSlot(name: string, interval: number, t: number): number {
   return t + ((((phase - t) % interval) + interval) % interval);
 }
 
+/**
+ * Whether a cron line can match twice less than a minute apart: only with a seconds field (six fields) that is not
+ * a single second. Any other line's runs are a minute or more apart, so its jitter needs none of its next runs,
+ * which node-cron finds day by day: eight runs of a yearly line cost milliseconds each, seconds for thousands.
+ */
+export function matchesWithinAMinute(expression: string): boolean {
+  const fields = expression.trim().split(/\s+/);
+  return fields.length >= 6 && !/^\d+$/.test(fields[0] as string);
+}
+
 /** A stable delay for a cron-scheduled check: up to 1 s, at most half the schedule's shortest gap. */
 export function cronJitter(name: string, nextRuns: readonly Date[]): number {
   let gap = CRON_JITTER_MS * 2;
@@ -170,7 +180,7 @@ export class Scheduler {
         { name: `forgewatch:${check.name}` },
       );
       entry.task = task;
-      entry.jitter = cronJitter(check.name, task.getNextRuns(8));
+      entry.jitter = cronJitter(check.name, matchesWithinAMinute(check.schedule) ? task.getNextRuns(8) : []);
       return;
     }
     const spread = Math.min(check.interval, firstRunSpread);
