@@ -31,9 +31,10 @@ describe('coordination state', () => {
     await waitFor(() => membership.isLeader, 15_000);
     expect(membership.coordination.up).toBe(true);
 
-    const lostAt = Date.now();
     await etcd.kill(1);
     await etcd.kill(2);
+    // Quorum is gone once the second member has exited (on a loaded machine the kills themselves take a while).
+    const lostAt = Date.now();
     const down = await waitFor(() => changes.find((c) => !c.up), 3_000 + 3_000);
     expect(down.at - lostAt).toBeLessThanOrEqual(3_000 + 1_500);
     expect(down.reason).toMatch(/no lease renewal from etcd for \d+(\.\d)?s|lease lost/);
