@@ -52,6 +52,9 @@ beforeAll(async () => {
           res.end('ready');
         });
         return;
+      case '/hints-only':
+        res.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' });
+        return; // the real answer never comes
       case '/a':
         res.writeHead(302, { location: '/b' }).end();
         return;
@@ -121,6 +124,12 @@ describe('http probe', () => {
     expect(result.details).toMatchObject({ status_code: 200, body_bytes: 5 });
     const cookies = await runCheck(check('/hints', "expect: { header: { set-cookie: '^a=1, b=3$' } }"));
     expect(cookies.result.reason).toBe('header set-cookie is "a=1, b=2", expected /^a=1, b=3$/');
+  });
+
+  it('still waits for the answer after a 103 Early Hints: the hints are no status and no body', async () => {
+    const { result } = await runCheck(check('/hints-only', 'timeout: 300ms'));
+    expect(result.reason).toMatch(/^timeout after 300ms receiving the response headers \(\d+ bytes arrived\)$/);
+    expect(result.details).not.toHaveProperty('status_code');
   });
 
   it('names the json path and the value it found', async () => {
