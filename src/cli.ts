@@ -1,8 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --single-threaded-gc
 /** forgewatch's command line: serve | check | validate | discover | init | cluster. Exit codes: 0 ok, 1 a check fails, 2 config or usage error. */
-// The flag above caps V8's young generation at 2 MiB per semi-space (16 by default): probe runs leave
+// The flags above cap V8's young generation at 2 MiB per semi-space (16 by default: probe runs leave
 // short-lived garbage at a steady rate, and a default young generation grows to about 48 MiB of resident
-// memory for no gain in CPU (docs/performance.md). `npm start` and the Dockerfile pass the same flag.
+// memory for no gain in CPU) and keep the GC on one thread (on two cores parallel GC costs more CPU than it
+// saves, and holds more heap pages): docs/performance.md. `npm start` and the Dockerfile pass the same flags.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -119,7 +119,7 @@ export async function fetchOnce(req: HttpRequest, opts: FetchOptions): Promise<H
     },
   });
   try {
-    const res = await exchange(client, req, url, opts, (status) => {
+    const res = await exchange(client, req, opts, (status) => {
       add(state, 'ttfb', (performance.now() - readyAt) / 1000);
       state.status = status;
       state.phase = 'body';
@@ -175,7 +175,6 @@ interface Exchanged {
 function exchange(
   client: Client,
   req: HttpRequest,
-  url: URL,
   opts: FetchOptions,
   onHeaders: (statusCode: number) => void,
 ): Promise<Exchanged> {
@@ -192,7 +191,7 @@ function exchange(
     if (signal.aborted) return reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     client.dispatch(
-      { path: url.pathname + url.search, method: req.method, headers: req.headers, body: req.body },
+      { path: req.url.pathname + req.url.search, method: req.method, headers: req.headers, body: req.body },
       {
         onConnect(abortRequest) {
           abort = abortRequest;

@@ -40,11 +40,11 @@ function share(value: unknown, table: Table, top: boolean): { value: unknown; ke
     if (name === '__proto__') Object.defineProperty(record, name, { value: shared.value });
     else record[name] = shared.value;
     if (shared.key === undefined) plain = false;
-    else parts.push(Array.isArray(value) ? shared.key : `${JSON.stringify(name)}:${shared.key}`);
+    // An item itself is never shared: its key would only be thrown away.
+    else if (!top) parts.push(Array.isArray(value) ? shared.key : `${JSON.stringify(name)}:${shared.key}`);
   }
-  if (!plain) return { value };
+  if (!plain || top) return { value };
   const key = Array.isArray(value) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
-  if (top) return { value, key };
   const known = table.pieces.get(key);
   if (known !== undefined) return { value: known, key };
   table.pieces.set(key, Object.freeze(value));
