@@ -1,6 +1,13 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cronJitter, matchesWithinAMinute, nextSlot, Scheduler, stableHash } from '../src/checks/scheduler.js';
+import {
+  cronJitter,
+  matchesWithinAMinute,
+  nextSlot,
+  Scheduler,
+  stableHash,
+  wakeStep,
+} from '../src/checks/scheduler.js';
 import type { Monitor } from '../src/checks/monitor.js';
 import { monitorFor } from './helpers/checks.js';
 import { httpServer, type Started } from './helpers/servers.js';
@@ -110,37 +117,110 @@ describe('scheduler', () => {
     expect(stableHash('spread-1')).not.toBe(stableHash('spread-2'));
   });
 
-  it('wakes on a 50 ms grid of the clock: runs due within one step start together, none before its time', () => {
+  it('picks a wake-up step of a twentieth of the interval, at most 200 ms, holding about 40 runs', () => {
+    expect(wakeStep(5000)).toBe(200);
+    expect(wakeStep(60_000)).toBe(200);
+    expect(wakeStep(2000)).toBe(100);
+    expect(wakeStep(1000)).toBe(50);
+    expect(wakeStep(600)).toBe(25);
+    expect(wakeStep(150)).toBe(5);
+    expect(wakeStep(10)).toBe(1);
+    expect(wakeStep(0)).toBe(200); // a cron check
+    // Runs per millisecond: 10,000 checks every 60 s keep 200 ms; every 10 s, 25 ms; 500 first runs a second, 50 ms.
+    expect(wakeStep(60_000, 10_000 / 60_000)).toBe(200);
+    expect(wakeStep(10_000, 10_000 / 10_000)).toBe(25);
+    expect(wakeStep(86_400_000, 0.5)).toBe(50);
+    expect(wakeStep(0, 0.5)).toBe(50);
+  });
+
+  it('starts the dense first pass of 4,000 checks on 50 ms steps, then their later runs on 200 ms steps', () => {
     vi.useFakeTimers({
       toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
       now: Date.parse('2026-03-01T12:00:00.000Z'),
     });
     try {
       const checks = Array.from(
-        { length: 40 },
-        (_, i) => `  - name: grid-${i}\n    type: http\n    url: ${target.url}/g${i}\n    interval: 1s\n`,
+        { length: 4000 },
+        (_, i) => `  - { name: d${i}, type: http, url: "${target.url}/d", interval: 60s }\n`,
       ).join('');
       const monitor = monitorFor(`checks:\n${checks}`);
-      const fired = new Map<string, number>();
-      // The scheduler's side only: what a run would do is not under test here.
+      const firsts: number[] = [];
+      const laters: number[] = [];
+      const seen = new Set<string>();
       monitor.run = (name) => {
-        fired.set(name, Date.now());
-        return new Promise(() => undefined);
+        (seen.has(name) ? laters : firsts).push(Date.now());
+        seen.add(name);
+        return Promise.resolve({} as Awaited<ReturnType<Monitor['run']>>);
       };
       const scheduler = new Scheduler(monitor);
       scheduler.start();
-      const due = new Map(monitor.checks.map((c) => [c.name, scheduler.nextRunAt(c.name) ?? NaN]));
-      vi.advanceTimersByTime(1000);
+      vi.advanceTimersByTime(130_000);
       scheduler.stop();
-      expect(fired.size).toBe(40);
-      for (const [name, at] of fired) {
-        const planned = due.get(name) ?? NaN;
-        expect(at).toBeGreaterThanOrEqual(planned);
-        expect(at).toBe(Math.ceil(planned / 50) * 50);
+      // 4,000 first runs over 8 s, 500 a second: on 50 ms steps, so about 25 at a time rather than 100.
+      expect(firsts).toHaveLength(4000);
+      expect(firsts.every((t) => t % 50 === 0)).toBe(true);
+      expect(firsts.filter((t) => t % 200 !== 0).length).toBeGreaterThan(2000);
+      const perStep = new Map<number, number>();
+      for (const t of firsts) perStep.set(t, (perStep.get(t) ?? 0) + 1);
+      expect(Math.max(...perStep.values())).toBeLessThan(60);
+      // Later runs, 67 a second: on 200 ms steps.
+      expect(laters.length).toBeGreaterThan(4000);
+      expect(laters.every((t) => t % 200 === 0)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("starts each run at its grid step after its plan: runs due close together share a wake-up, and a check's interval does not drift", () => {
+    vi.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      now: Date.parse('2026-03-01T12:00:00.000Z'),
+    });
+    try {
+      const intervals = { fast: '1s', slow: '5s', odd: '4990ms', tiny: '150ms' };
+      const steps: Record<string, number> = { fast: 50, slow: 200, odd: 200, tiny: 5 };
+      const checks = Object.entries(intervals).flatMap(([kind, interval]) =>
+        Array.from(
+          { length: 10 },
+          (_, i) =>
+            `  - name: ${kind}-${i}\n    type: http\n    url: ${target.url}/${kind}\n    interval: ${interval}\n`,
+        ),
+      );
+      const monitor = monitorFor(`checks:\n${checks.join('')}`);
+      const scheduler = new Scheduler(monitor);
+      const plans = new Map<string, number[]>();
+      const fired = new Map<string, number[]>();
+      // The scheduler's side only: what a run would do is not under test here.
+      monitor.run = (name) => {
+        fired.get(name)?.push(Date.now());
+        plans.get(name)?.push(scheduler.nextRunAt(name) ?? NaN); // the next run's plan, made before this one starts
+        return Promise.resolve({} as Awaited<ReturnType<Monitor['run']>>);
+      };
+      scheduler.start();
+      for (const c of monitor.checks) {
+        plans.set(c.name, [scheduler.nextRunAt(c.name) ?? NaN]);
+        fired.set(c.name, []);
       }
-      // Forty runs planned at many different milliseconds of one second start in at most twenty wake-ups.
-      expect(new Set(due.values()).size).toBeGreaterThan(20);
-      expect(new Set(fired.values()).size).toBeLessThanOrEqual(20);
+      vi.advanceTimersByTime(30_000);
+      scheduler.stop();
+      for (const [name, starts] of fired) {
+        const step = steps[name.split('-')[0] as string] as number;
+        const planned = plans.get(name) ?? [];
+        expect(starts.length).toBeGreaterThan(4);
+        starts.forEach((at, k) => {
+          const plan = planned[k] as number;
+          expect(at).toBe(Math.ceil(plan / step) * step);
+          expect(at - plan).toBeLessThan(step);
+        });
+        // After the quick first run, runs are planned exactly one interval apart, whatever the step.
+        if (name.startsWith('odd-'))
+          for (let k = 2; k < starts.length; k++) expect(planned[k]! - planned[k - 1]!).toBe(4990);
+      }
+      // Ten 5 s checks planned at ten different milliseconds start on steps of 200 ms, so in fewer wake-ups.
+      const slowFirst = [...fired].filter(([n]) => n.startsWith('slow-')).map(([, s]) => s[0]!);
+      expect(slowFirst.every((t) => t % 200 === 0)).toBe(true);
+      const firstPlans = [...plans].filter(([n]) => n.startsWith('slow-')).map(([, p]) => p[0]!);
+      expect(new Set(firstPlans).size).toBe(10);
     } finally {
       vi.useRealTimers();
     }
