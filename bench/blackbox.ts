@@ -7,15 +7,17 @@
  *   tls:  tls checks (handshake, chain and names judged) against the tcp prober with `tls: true`;
  *   tcp:  port checks against the tcp prober's plain connect (tcp_connect).
  * Each side connects afresh for every probe. The bench process (the HTTP client driving both) is not counted.
+ * Under tls, the floor: bare Node handshakes against the same nginx and CA, nothing judged (bench/tls-handshakes.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRootCa, createLeaf } from '../test/helpers/pki.js';
 import { startFleetNode, type FleetProcess } from '../test/helpers/fleet.js';
 import { startNginx, type RunningNginx } from '../test/helpers/nginx.js';
 import { freePort } from '../test/helpers/servers.js';
-import { tempDir, waitFor } from '../test/helpers/service.js';
+import { cliNodeFlags, tempDir, waitFor } from '../test/helpers/service.js';
 import { cpuSeconds, row } from './proc.js';
 
 export const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
@@ -113,6 +115,23 @@ async function forgewatchRound(node: FleetProcess, kind: Kind): Promise<void> {
     throw new Error(`forgewatch ${kind}: ${report.checks.find((c) => c.status !== 'ok')?.reason ?? 'wrong count'}`);
 }
 
+/** CPU microseconds per handshake of bare Node TLS handshakes (bench/tls-handshakes.ts) in a process of their own. */
+async function bareHandshakes(t: Target, count: number): Promise<number> {
+  const script = fileURLToPath(new URL('./tls-handshakes.js', import.meta.url));
+  const child = fork(script, [String(t.tlsPort), t.caFile, String(count), String(CONCURRENCY)], {
+    execArgv: cliNodeFlags(),
+  });
+  const answer = new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { cpuMicrosPerHandshake: number }) => resolve(m.cpuMicrosPerHandshake));
+    child.once('exit', (code) => reject(new Error(`the bare handshakes exited with ${code} before answering`)));
+  });
+  try {
+    return await answer;
+  } finally {
+    child.kill();
+  }
+}
+
 /** CPU microseconds per probe of `pid` over `rounds` rounds of `CHECKS` probes each. */
 async function measure(pid: number, rounds: number, round: () => Promise<void>): Promise<number> {
   await round(); // warm-up
@@ -175,6 +194,13 @@ export async function blackboxScenario(quick: boolean): Promise<void> {
         blackbox_cpu_us: Math.round(box),
         ratio: (fw / box).toFixed(2),
       });
+      if (kind === 'tls') {
+        const floor = await bareHandshakes(t, rounds * CHECKS);
+        row('    floor: a bare Node handshake, nothing judged', {
+          cpu_us: Math.round(floor),
+          ratio_to_blackbox: (floor / box).toFixed(2),
+        });
+      }
     }
   } finally {
     await node?.kill();

@@ -103,6 +103,7 @@ async function scheduled(
   runs = 0;
   const profile = profileDir ? await profilePhase(profileDir, `scheduled-${count}`) : undefined;
   const cpu0 = cpuMicros();
+  const sleeps0 = process.resourceUsage().voluntaryContextSwitches;
   const t0 = performance.now();
   let rssPeak = 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 200);
@@ -111,6 +112,7 @@ async function scheduled(
   clearInterval(sampler);
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = cpuMicros() - cpu0;
+  const sleeps = process.resourceUsage().voluntaryContextSwitches - sleeps0;
   const profiles = await profile?.stop();
   const m0 = performance.now();
   await metrics.render();
@@ -121,6 +123,7 @@ async function scheduled(
     runs,
     'cpu_us/probe': runs ? Math.round(cpu / runs) : 0,
     'cpu_%_of_one_core': (cpu / 1e6 / elapsed) * 100,
+    'wakeups/probe': runs ? (sleeps / runs).toFixed(2) : 0,
     lateness_p50_ms: late.p50,
     lateness_p99_ms: late.p99,
     rss_peak_while_running_MiB: rssPeak / 1024 / 1024,
@@ -132,17 +135,19 @@ async function scheduled(
   await monitor.close();
 }
 
+/** A bare undici request on a fresh connection: what every probe is built on. */
+async function bareRequest(port: number, i: number): Promise<void> {
+  const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 1 });
+  const res = await client.request({ path: `/health?i=${i}`, method: 'GET' });
+  await res.body.text();
+  await client.close();
+}
+
 /** Baseline: a bare undici request on a fresh connection, same target, same concurrency. */
 async function bareClient(count: number, port: number, concurrency: number): Promise<void> {
   let next = 0;
-  const one = async () => {
-    const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 1 });
-    const res = await client.request({ path: `/health?i=${next}`, method: 'GET' });
-    await res.body.text();
-    await client.close();
-  };
   const worker = async () => {
-    while (next++ < count) await one();
+    while (next < count) await bareRequest(port, next++);
   };
   await Promise.all(Array.from({ length: 50 }, worker));
   next = 0;
@@ -156,6 +161,40 @@ async function bareClient(count: number, port: number, concurrency: number): Pro
   });
 }
 
+/**
+ * The floor under a scheduled phase: bare undici requests at the same rate, started on the same 200 ms steps. What
+ * a request costs depends on how long the CPU slept before it (much more on a virtual machine), so this is what the
+ * machine charges today for the connections alone, at that rate.
+ */
+async function bareScheduled(rate: number, port: number, warmup: number, seconds: number): Promise<void> {
+  const STEP_MS = 200;
+  let owed = 0;
+  let done = 0;
+  let failed = 0;
+  const timer = setInterval(() => {
+    owed += (rate * STEP_MS) / 1000;
+    for (; owed >= 1; owed--)
+      bareRequest(port, done).then(
+        () => done++,
+        () => failed++,
+      );
+  }, STEP_MS);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  done = 0;
+  const cpu0 = cpuMicros();
+  const sleeps0 = process.resourceUsage().voluntaryContextSwitches;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = cpuMicros() - cpu0;
+  const sleeps = process.resourceUsage().voluntaryContextSwitches - sleeps0;
+  clearInterval(timer);
+  row(`floor: bare undici at ${Math.round(rate)}/s on ${STEP_MS} ms steps`, {
+    requests: done,
+    failed,
+    'cpu_us/request': done ? Math.round(cpu / done) : 0,
+    'wakeups/request': done ? (sleeps / done).toFixed(2) : 0,
+  });
+}
+
 const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   baseline: (port) => bareClient(5000, port, 64),
   'burst-1k': (port) => burst(1000, port, 64),
@@ -163,7 +202,9 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', 10, quick ? 11 : 21),
+  'floor-1k': (port) => bareScheduled(1000 / 5, port, 5, quick ? 11 : 21),
   'scheduled-10k': (port) => scheduled(10_000, port, '60s', 80, quick ? 30 : 60),
+  'floor-10k': (port) => bareScheduled(10_000 / 60, port, 5, quick ? 30 : 60),
   // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
   'serve-1k': (port) => serveMemory(port, 1000),
   'serve-10k': (port) => serveMemory(port, 10_000),
