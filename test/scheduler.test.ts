@@ -131,6 +131,10 @@ describe('scheduler', () => {
     expect(wakeStep(10_000, 10_000 / 10_000)).toBe(25);
     expect(wakeStep(86_400_000, 0.5)).toBe(50);
     expect(wakeStep(0, 0.5)).toBe(50);
+    // 1,000 checks every 5 s: a sum of a thousand 1/5000 is a little over 0.2, yet exactly 40 runs per 200 ms.
+    let runsPerMs = 0;
+    for (let i = 0; i < 1000; i++) runsPerMs += 1 / 5000;
+    expect(wakeStep(5000, runsPerMs)).toBe(200);
   });
 
   it('starts the dense first pass of 4,000 checks on 50 ms steps, then their later runs on 200 ms steps', () => {

@@ -79,8 +79,9 @@ export function nextSlot(name: string, interval: number, t: number): number {
  * `runsPerMs` on average: the longest step at most a twentieth of the interval that holds about RUNS_PER_STEP runs.
  */
 export function wakeStep(interval: number, runsPerMs = 0): number {
-  const limit = Math.min(interval > 0 ? interval / INTERVAL_PER_STEP : Infinity, RUNS_PER_STEP / runsPerMs);
-  return WAKE_STEPS_MS.find((step) => step <= limit) ?? 1;
+  const byInterval = interval > 0 ? interval / INTERVAL_PER_STEP : Infinity;
+  // The rate is a sum of many 1/interval: 1,000 checks every 5 s must come to 40 runs per 200 ms, not 40.0000001.
+  return WAKE_STEPS_MS.find((step) => step <= byInterval && step * runsPerMs <= RUNS_PER_STEP * (1 + 1e-9)) ?? 1;
 }
 
 /** The first step of a `step` ms grid of the clock at or after `t`. */
