@@ -2,6 +2,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { Client } from 'undici';
 import { formatSize } from '../util/format.js';
+import { setOwn } from '../util/object.js';
 import { dial, type Dialed } from '../net/dial.js';
 import type { Explained, RequestPhase } from '../net/explain.js';
 import { dialHttps, type HttpsHop, type HttpTlsSettings } from '../tls/https.js';
@@ -242,12 +243,8 @@ function parseRawHeaders(raw: readonly Buffer[]): Record<string, string | string
     const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
     const value = (raw[i + 1] as Buffer).toString('latin1');
     const seen = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    if (seen === undefined) {
-      // A header named __proto__ is a header like any other, not the record's prototype.
-      if (name === '__proto__')
-        Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
-      else headers[name] = value;
-    } else if (typeof seen === 'string') headers[name] = [seen, value];
+    if (seen === undefined) setOwn(headers, name, value);
+    else if (typeof seen === 'string') setOwn(headers, name, [seen, value]);
     else seen.push(value);
   }
   return headers;

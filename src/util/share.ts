@@ -8,6 +8,8 @@
  * changing every check that shares the piece.
  */
 
+import { setOwn } from './object.js';
+
 type Table = { strings: Map<string, string>; pieces: Map<string, unknown> };
 
 function isPlain(value: object): boolean {
@@ -22,10 +24,9 @@ function isPlain(value: object): boolean {
  */
 function share(value: unknown, table: Table, top: boolean): { value: unknown; key?: string } {
   if (typeof value === 'string') {
-    const known = table.strings.get(value);
-    if (known !== undefined) return { value: known, key: JSON.stringify(value) };
-    table.strings.set(value, value);
-    return { value, key: JSON.stringify(value) };
+    let known = table.strings.get(value);
+    if (known === undefined) table.strings.set(value, (known = value));
+    return { value: known, key: JSON.stringify(value) };
   }
   if (typeof value === 'number') return { value, key: Object.is(value, -0) ? '-0' : String(value) };
   if (typeof value === 'boolean' || value === null || value === undefined) return { value, key: String(value) };
@@ -36,9 +37,7 @@ function share(value: unknown, table: Table, top: boolean): { value: unknown; ke
   const parts: string[] = [];
   for (const name of Object.keys(record)) {
     const shared = share(record[name], table, false);
-    // An own property named __proto__ (a header, a label) stays a property: assigning it would set the prototype.
-    if (name === '__proto__') Object.defineProperty(record, name, { value: shared.value });
-    else record[name] = shared.value;
+    setOwn(record, name, shared.value);
     if (shared.key === undefined) plain = false;
     // An item itself is never shared: its key would only be thrown away.
     else if (!top) parts.push(Array.isArray(value) ? shared.key : `${JSON.stringify(name)}:${shared.key}`);
