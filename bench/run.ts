@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { Monitor } from '../src/checks/monitor.js';
-import { Scheduler } from '../src/checks/scheduler.js';
+import { Scheduler, wakeStep } from '../src/checks/scheduler.js';
 import { parseConfig } from '../src/config/load.js';
 import { loadConfigFileIsolated } from '../src/config/load-isolated.js';
 import { Metrics } from '../src/metrics/registry.js';
@@ -162,24 +162,25 @@ async function bareClient(count: number, port: number, concurrency: number): Pro
 }
 
 /**
- * The floor under a scheduled phase: bare undici requests at the same rate, started on the same 200 ms steps. What
- * a request costs depends on how long the CPU slept before it (much more on a virtual machine), so this is what the
- * machine charges today for the connections alone, at that rate.
+ * The floor under a scheduled phase: bare undici requests at the rate of `count` checks every `interval` ms, started
+ * on the steps the scheduler would use for them. What a request costs depends on how long the CPU slept before it
+ * (much more on a virtual machine), so this is what the machine charges today for the connections alone, at that rate.
  */
-async function bareScheduled(rate: number, port: number, warmup: number, seconds: number): Promise<void> {
-  const STEP_MS = 200;
+async function bareScheduled(count: number, interval: number, port: number, seconds: number): Promise<void> {
+  const runsPerMs = count / interval;
+  const step = wakeStep(interval, runsPerMs);
   let owed = 0;
   let done = 0;
   let failed = 0;
   const timer = setInterval(() => {
-    owed += (rate * STEP_MS) / 1000;
+    owed += runsPerMs * step;
     for (; owed >= 1; owed--)
       bareRequest(port, done).then(
         () => done++,
         () => failed++,
       );
-  }, STEP_MS);
-  await new Promise((r) => setTimeout(r, warmup * 1000));
+  }, step);
+  await new Promise((r) => setTimeout(r, 5000)); // warm-up
   done = 0;
   const cpu0 = cpuMicros();
   const sleeps0 = process.resourceUsage().voluntaryContextSwitches;
@@ -187,7 +188,7 @@ async function bareScheduled(rate: number, port: number, warmup: number, seconds
   const cpu = cpuMicros() - cpu0;
   const sleeps = process.resourceUsage().voluntaryContextSwitches - sleeps0;
   clearInterval(timer);
-  row(`floor: bare undici at ${Math.round(rate)}/s on ${STEP_MS} ms steps`, {
+  row(`floor: bare undici at ${Math.round(runsPerMs * 1000)}/s on ${step} ms steps`, {
     requests: done,
     failed,
     'cpu_us/request': done ? Math.round(cpu / done) : 0,
@@ -202,9 +203,9 @@ const SCENARIOS: Record<string, (port: number) => Promise<void>> = {
   // The same burst with a body pattern, matched in the worker thread (its CPU counts: cpuUsage is process-wide).
   'burst-1k-regex': (port) => burst(1000, port, 64, `, body_regex: '"status":\\s*"ok"'`),
   'scheduled-1k': (port) => scheduled(1000, port, '5s', 10, quick ? 11 : 21),
-  'floor-1k': (port) => bareScheduled(1000 / 5, port, 5, quick ? 11 : 21),
+  'floor-1k': (port) => bareScheduled(1000, 5_000, port, quick ? 11 : 21),
   'scheduled-10k': (port) => scheduled(10_000, port, '60s', 80, quick ? 30 : 60),
-  'floor-10k': (port) => bareScheduled(10_000 / 60, port, 5, quick ? 30 : 60),
+  'floor-10k': (port) => bareScheduled(10_000, 60_000, port, quick ? 30 : 60),
   // A real `forgewatch serve`: /metrics with gzip (median of five scrapes), then its resident memory.
   'serve-1k': (port) => serveMemory(port, 1000),
   'serve-10k': (port) => serveMemory(port, 10_000),
